@@ -1,0 +1,55 @@
+//! The username and password fields, and the live region that announces a form's error.
+
+use crate::fields;
+use leptos::prelude::*;
+
+/// An error message in a live region, announced to screen readers when it appears.
+#[component]
+pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="pc-error" role="alert" aria-live="assertive">
+            {move || message.get().map(|m| view! { <p>{m}</p> })}
+        </div>
+    }
+}
+
+/// Labelled username and password inputs. `id_prefix` keeps ids unique when two forms share a
+/// document (a host page embedding the widget).
+#[component]
+pub fn CredentialsFields(
+    #[prop(into)] username: String,
+    #[prop(optional)] id_prefix: &'static str,
+    #[prop(optional)] autofocus: bool,
+) -> impl IntoView {
+    let username_id = format!("{id_prefix}username");
+    let password_id = format!("{id_prefix}password");
+    // Focus the first empty field, so a returning person lands on the password.
+    let focus_password = autofocus && !username.is_empty();
+    view! {
+        <div class="pc-field">
+            <label for=username_id.clone()>"Username"</label>
+            <input
+                id=username_id
+                name=fields::USERNAME
+                type="text"
+                autocomplete="username"
+                autocapitalize="none"
+                spellcheck="false"
+                required
+                autofocus=autofocus && !focus_password
+                value=username
+            />
+        </div>
+        <div class="pc-field">
+            <label for=password_id.clone()>"Password"</label>
+            <input
+                id=password_id
+                name=fields::PASSWORD
+                type="password"
+                autocomplete="current-password"
+                required
+                autofocus=focus_password
+            />
+        </div>
+    }
+}

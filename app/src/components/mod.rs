@@ -1,0 +1,6 @@
+//! Form pieces shared by the hosted pages and the widget, so both offer the same fields, labels
+//! and `autocomplete` hints to people, password managers and tests.
+
+pub mod credentials;
+
+pub use credentials::{CredentialsFields, FormError};

@@ -1,0 +1,174 @@
+//! One-time session tokens (the `sessionToken` of a SUCCESS transaction) and the browser
+//! sessions they are exchanged for (the `sid` cookie).
+
+use super::AuthnError;
+use crate::clock::Timestamp;
+use crate::crypto::{Secret, new_id, new_secret};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What a session token stands for until it is redeemed, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionTokenRecord {
+    pub user_id: String,
+    pub auth_time: Timestamp,
+    pub expires_at: Timestamp,
+    /// Authentication methods used (`pwd`, later `otp`, `mfa` …).
+    pub amr: Vec<String>,
+}
+
+pub fn issue_session_token(
+    store: &dyn Store,
+    now: Timestamp,
+    user_id: &str,
+    ttl: Duration,
+) -> Result<(Secret, Timestamp), AuthnError> {
+    let token = new_secret(32);
+    let expires_at = now.plus(ttl);
+    store.insert_session_token(
+        &token.digest(),
+        &SessionTokenRecord {
+            user_id: user_id.to_owned(),
+            auth_time: now,
+            expires_at,
+            amr: vec!["pwd".to_owned()],
+        },
+    )?;
+    Ok((token, expires_at))
+}
+
+/// Redeems a session token: it is removed whatever happens next, and an expired one is absent.
+pub fn redeem_session_token(
+    store: &dyn Store,
+    now: Timestamp,
+    token: &str,
+) -> Result<Option<SessionTokenRecord>, AuthnError> {
+    let record = store.take_session_token(&Secret::new(token).digest())?;
+    Ok(record.filter(|r| r.expires_at > now))
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// A session ends this long after it was last used.
+    pub idle: Duration,
+    /// …and this long after it began, however often it is used.
+    pub max: Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(2 * 3600),
+            max: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A signed-in browser. The cookie holds a secret; the store holds its digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created: Timestamp,
+    pub expires_at: Timestamp,
+    pub max_expires_at: Timestamp,
+    pub last_password_verification: Timestamp,
+    pub amr: Vec<String>,
+}
+
+/// Starts a session for a redeemed session token; returns the cookie secret with it.
+pub fn start_session(
+    store: &dyn Store,
+    settings: &SessionSettings,
+    now: Timestamp,
+    token: SessionTokenRecord,
+) -> Result<(Secret, Session), AuthnError> {
+    let secret = new_secret(32);
+    let max_expires_at = now.plus(settings.max);
+    let session = Session {
+        id: new_id("102"),
+        user_id: token.user_id,
+        created: now,
+        expires_at: now.plus(settings.idle).min(max_expires_at),
+        max_expires_at,
+        last_password_verification: token.auth_time,
+        amr: token.amr,
+    };
+    store.insert_session(&secret.digest(), &session)?;
+    Ok((secret, session))
+}
+
+/// The live session behind a cookie value, if any.
+pub fn find_session(
+    store: &dyn Store,
+    now: Timestamp,
+    cookie: &str,
+) -> Result<Option<Session>, AuthnError> {
+    let session = store.session(&Secret::new(cookie).digest())?;
+    Ok(session.filter(|s| s.expires_at > now))
+}
+
+pub fn end_session(store: &dyn Store, cookie: &str) -> Result<(), AuthnError> {
+    store.delete_session(&Secret::new(cookie).digest())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    #[test]
+    fn session_token_is_single_use_and_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let t0 = Timestamp::from_millis(1_000);
+        let (tok, _) = issue_session_token(&store, t0, "00u1", Duration::from_secs(300)).unwrap();
+        let r = redeem_session_token(&store, t0, tok.expose()).unwrap();
+        assert_eq!(r.unwrap().user_id, "00u1");
+        assert!(
+            redeem_session_token(&store, t0, tok.expose())
+                .unwrap()
+                .is_none()
+        );
+
+        let (late, _) = issue_session_token(&store, t0, "00u1", Duration::from_secs(300)).unwrap();
+        let after = t0.plus(Duration::from_secs(301));
+        assert!(
+            redeem_session_token(&store, after, late.expose())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn session_found_by_cookie_until_it_expires_or_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let t0 = Timestamp::from_millis(0);
+        let token = SessionTokenRecord {
+            user_id: "00u1".into(),
+            auth_time: t0,
+            expires_at: t0.plus(Duration::from_secs(300)),
+            amr: vec!["pwd".into()],
+        };
+        let settings = SessionSettings::default();
+        let (cookie, s) = start_session(&store, &settings, t0, token).unwrap();
+        assert_eq!(
+            find_session(&store, t0, cookie.expose())
+                .unwrap()
+                .unwrap()
+                .id,
+            s.id
+        );
+        let later = t0.plus(settings.idle);
+        assert!(
+            find_session(&store, later, cookie.expose())
+                .unwrap()
+                .is_none()
+        );
+        end_session(&store, cookie.expose()).unwrap();
+        assert!(find_session(&store, t0, cookie.expose()).unwrap().is_none());
+    }
+}

@@ -1,0 +1,304 @@
+//! Settings from the command line, `PORTCULLIS_*` environment variables and a TOML file, in that
+//! order of precedence; validated once at start-up, with errors that name the setting.
+
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Portcullis: a self-hosted, Okta-compatible identity server.
+///
+/// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
+/// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
+/// demo_listen, log, max_failed_attempts).
+#[derive(Debug, Parser, Default)]
+#[command(name = "portcullis", version)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:3000].
+    #[arg(long, env = "PORTCULLIS_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Public base URL, also the org issuer [default: http://<listen>].
+    #[arg(long, env = "PORTCULLIS_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Directory of the embedded sled database [default: ./data].
+    #[arg(long, env = "PORTCULLIS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory of the built site assets (hydration bundle, widget, CSS) [default: target/site].
+    #[arg(long, env = "PORTCULLIS_SITE_DIR", value_name = "DIR")]
+    pub site_dir: Option<PathBuf>,
+    /// An admin API token accepted as `Authorization: SSWS <token>`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_BOOTSTRAP_API_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub bootstrap_api_token: Option<String>,
+    /// Seed a demo org and serve a demo page that embeds the widget: 1 or 0 [default: 1].
+    #[arg(long, env = "PORTCULLIS_DEMO", value_name = "0|1")]
+    pub demo: Option<String>,
+    /// Where the demo embedding page listens (another origin than the server) [default: 127.0.0.1:3001].
+    #[arg(long, env = "PORTCULLIS_DEMO_LISTEN", value_name = "ADDR")]
+    pub demo_listen: Option<String>,
+    /// Log filter, e.g. `info` or `portcullis=debug` (also RUST_LOG) [default: info].
+    #[arg(long, env = "PORTCULLIS_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Consecutive failed sign-ins that lock an account [default: 10].
+    #[arg(long, env = "PORTCULLIS_MAX_FAILED_ATTEMPTS", value_name = "N")]
+    pub max_failed_attempts: Option<String>,
+}
+
+/// The TOML file: the same settings, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    base_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    site_dir: Option<PathBuf>,
+    bootstrap_api_token: Option<String>,
+    demo: Option<toml::Value>,
+    demo_listen: Option<String>,
+    log: Option<String>,
+    max_failed_attempts: Option<u32>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// No trailing slash, e.g. `http://127.0.0.1:3000`.
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    pub site_dir: PathBuf,
+    pub bootstrap_api_token: Option<String>,
+    pub demo: bool,
+    pub demo_listen: SocketAddr,
+    pub log: String,
+    pub max_failed_attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+fn parse_addr(setting: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.parse().map_err(|_| {
+        invalid(
+            setting,
+            format!("`{v}` is not an address like 127.0.0.1:3000"),
+        )
+    })
+}
+
+fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(setting, format!("`{v}` is not 1/0 or true/false"))),
+    }
+}
+
+fn parse_base_url(v: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(v).map_err(|e| invalid("base_url", format!("`{v}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("base_url", format!("`{v}` must be an http(s) URL")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "base_url",
+            format!("`{v}` must not have a query or fragment"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    /// Reads the file named by `cli.config` (if any) under the CLI/env values and validates.
+    pub fn load(cli: Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+
+        let listen = parse_addr(
+            "listen",
+            cli.listen
+                .as_deref()
+                .or(file.listen.as_deref())
+                .unwrap_or("127.0.0.1:3000"),
+        )?;
+        let base_url = match cli.base_url.or(file.base_url) {
+            Some(v) => parse_base_url(&v)?,
+            None => format!("http://{listen}"),
+        };
+        let demo = match (cli.demo, file.demo) {
+            (Some(v), _) => parse_bool("demo", &v)?,
+            (None, Some(toml::Value::Boolean(b))) => b,
+            (None, Some(toml::Value::Integer(i))) => parse_bool("demo", &i.to_string())?,
+            (None, Some(toml::Value::String(s))) => parse_bool("demo", &s)?,
+            (None, Some(other)) => {
+                return Err(invalid("demo", format!("`{other:?}` is not a boolean")));
+            }
+            (None, None) => true,
+        };
+        let demo_listen = parse_addr(
+            "demo_listen",
+            cli.demo_listen
+                .as_deref()
+                .or(file.demo_listen.as_deref())
+                .unwrap_or("127.0.0.1:3001"),
+        )?;
+        let max_failed_attempts = match cli.max_failed_attempts {
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| invalid("max_failed_attempts", format!("`{v}` is not a number")))?,
+            None => file.max_failed_attempts.unwrap_or(10),
+        };
+        if max_failed_attempts == 0 {
+            return Err(invalid("max_failed_attempts", "must be at least 1"));
+        }
+        let bootstrap_api_token = cli.bootstrap_api_token.or(file.bootstrap_api_token);
+        if let Some(t) = &bootstrap_api_token {
+            if t.len() < 16 {
+                return Err(invalid(
+                    "bootstrap_api_token",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        let log = cli
+            .log
+            .or(file.log)
+            .or_else(|| std::env::var("RUST_LOG").ok())
+            .unwrap_or_else(|| "info".to_owned());
+        Ok(Self {
+            listen,
+            base_url,
+            data_dir: cli
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            site_dir: cli
+                .site_dir
+                .or(file.site_dir)
+                .unwrap_or_else(|| PathBuf::from("target/site")),
+            bootstrap_api_token,
+            demo,
+            demo_listen,
+            log,
+            max_failed_attempts,
+        })
+    }
+
+    /// Settings for tests and embedding: defaults, no demo, the given directories.
+    pub fn for_dirs(data_dir: PathBuf, site_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            base_url: "http://127.0.0.1".to_owned(),
+            data_dir,
+            site_dir,
+            bootstrap_api_token: None,
+            demo: false,
+            demo_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log: "info".to_owned(),
+            max_failed_attempts: 10,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::load(Cli::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(c.demo);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::load(Cli {
+            listen: Some("nowhere".into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`listen`"), "{err}");
+        let err = Config::load(Cli {
+            base_url: Some("ftp://x".into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`base_url`"), "{err}");
+        let err = Config::load(Cli {
+            demo: Some("maybe".into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`demo`"), "{err}");
+    }
+
+    #[test]
+    fn file_values_sit_under_cli_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:4000\"\nbase_url = \"https://id.example.com/\"\ndemo = false\n",
+        )
+        .unwrap();
+        let c = Config::load(Cli {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:5000".into()),
+            ..Cli::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(c.base_url, "https://id.example.com");
+        assert!(!c.demo);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = Config::load(Cli {
+            config: Some(path),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Password hashing, random secrets and identifiers, digests and constant-time comparison.
+
+pub mod password;
+pub mod secret;
+
+pub use password::{PasswordHash, PasswordHasher};
+pub use secret::{Digest, Secret, new_id, new_secret};

@@ -1,0 +1,310 @@
+//! Users: the stored record, creation with validation, and look-up by id or login.
+
+use super::{DirectoryError, FieldError, PasswordPolicy};
+use crate::clock::Timestamp;
+use crate::crypto::{PasswordHash, PasswordHasher, new_id};
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+
+/// Okta's user statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    Staged,
+    Provisioned,
+    Active,
+    Recovery,
+    PasswordExpired,
+    LockedOut,
+    Suspended,
+    Deprovisioned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub login: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// A stored user. The password hash lives here but API views are built field by field
+/// (`http::users`), so it is never sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub status: UserStatus,
+    pub created: Timestamp,
+    pub activated: Option<Timestamp>,
+    pub status_changed: Option<Timestamp>,
+    pub last_login: Option<Timestamp>,
+    pub last_updated: Timestamp,
+    pub password_changed: Option<Timestamp>,
+    pub profile: Profile,
+    pub password: Option<PasswordHash>,
+    /// Consecutive failed sign-ins since the last success; reaching the threshold locks out.
+    #[serde(default)]
+    pub failed_attempts: u32,
+}
+
+/// The key under which a login is indexed: logins are case-insensitive.
+pub fn login_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+/// What an admin asked for when creating a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub profile: Profile,
+    pub password: Option<String>,
+}
+
+/// Whether a new user is activated at once (`?activate=true`, Okta's default) or staged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Activate,
+    Stage,
+}
+
+fn validate_profile(p: &Profile) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let login = p.login.trim();
+    if login.is_empty() {
+        errs.push(FieldError::new("login", "The field cannot be left blank"));
+    } else if login.chars().count() > 100 || login.chars().any(char::is_whitespace) {
+        errs.push(FieldError::new(
+            "login",
+            "Username must be at most 100 characters and contain no spaces",
+        ));
+    }
+    if !looks_like_email(&p.email) {
+        errs.push(FieldError::new(
+            "email",
+            "Does not match required pattern (an email address)",
+        ));
+    }
+    if p.first_name.trim().is_empty() {
+        errs.push(FieldError::new(
+            "firstName",
+            "The field cannot be left blank",
+        ));
+    }
+    if p.last_name.trim().is_empty() {
+        errs.push(FieldError::new(
+            "lastName",
+            "The field cannot be left blank",
+        ));
+    }
+    errs
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let s = s.trim();
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Validates and stores a new user. Hashing is the slow part: call this off the async runtime.
+pub fn create_user(
+    store: &dyn Store,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    now: Timestamp,
+    new: NewUser,
+    activation: Activation,
+) -> Result<User, DirectoryError> {
+    let mut errs = validate_profile(&new.profile);
+    if let Some(pw) = &new.password {
+        if let Err(msg) = policy.check(pw, &new.profile.login) {
+            errs.push(FieldError::new("password", msg));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(DirectoryError::Invalid(errs));
+    }
+    let password = new
+        .password
+        .as_deref()
+        .map(|p| hasher.hash(p))
+        .transpose()?;
+    let status = match (activation, password.is_some()) {
+        (Activation::Stage, _) => UserStatus::Staged,
+        (Activation::Activate, true) => UserStatus::Active,
+        (Activation::Activate, false) => UserStatus::Provisioned,
+    };
+    let profile = Profile {
+        login: new.profile.login.trim().to_owned(),
+        email: new.profile.email.trim().to_owned(),
+        first_name: new.profile.first_name.trim().to_owned(),
+        last_name: new.profile.last_name.trim().to_owned(),
+    };
+    let user = User {
+        id: new_id("00u"),
+        status,
+        created: now,
+        activated: (status != UserStatus::Staged).then_some(now),
+        status_changed: (status != UserStatus::Staged).then_some(now),
+        last_login: None,
+        last_updated: now,
+        password_changed: password.as_ref().map(|_| now),
+        profile,
+        password,
+        failed_attempts: 0,
+    };
+    match store.insert_user(&user) {
+        Ok(()) => Ok(user),
+        Err(crate::store::StoreError::Conflict) => {
+            Err(DirectoryError::Invalid(vec![FieldError::new(
+                "login",
+                "An object with this field already exists in the current organization",
+            )]))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finds a user by id, or else by login (Okta's `/users/{id|login}`).
+pub fn find_user(store: &dyn Store, id_or_login: &str) -> Result<User, DirectoryError> {
+    if let Some(u) = store.user(id_or_login)? {
+        return Ok(u);
+    }
+    store
+        .user_by_login(&login_key(id_or_login))?
+        .ok_or(DirectoryError::NotFound)
+}
+
+/// Admin unlock: back to ACTIVE with the failure count cleared.
+pub fn unlock_user(store: &dyn Store, now: Timestamp, id: &str) -> Result<User, DirectoryError> {
+    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    if user.status == UserStatus::LockedOut {
+        user.status = UserStatus::Active;
+        user.status_changed = Some(now);
+    }
+    user.failed_attempts = 0;
+    user.last_updated = now;
+    store.update_user(&user)?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn setup() -> (tempfile::TempDir, SledStore, PasswordHasher) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        (dir, store, PasswordHasher::with_params(64, 1, 1).unwrap())
+    }
+
+    fn ann(password: Option<&str>) -> NewUser {
+        NewUser {
+            profile: Profile {
+                login: "Ann@Example.com".into(),
+                email: "ann@example.com".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+            },
+            password: password.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn activation_and_password_decide_status() {
+        let (_d, store, h) = setup();
+        let p = PasswordPolicy::default();
+        let now = Timestamp::from_millis(1);
+        let u = create_user(
+            &store,
+            &h,
+            &p,
+            now,
+            ann(Some("Passw0rdX")),
+            Activation::Activate,
+        )
+        .unwrap();
+        assert_eq!(u.status, UserStatus::Active);
+        let mut other = ann(None);
+        other.profile.login = "bo@example.com".into();
+        let u = create_user(&store, &h, &p, now, other.clone(), Activation::Activate).unwrap();
+        assert_eq!(u.status, UserStatus::Provisioned);
+        assert!(u.password.is_none());
+        other.profile.login = "cy@example.com".into();
+        let u = create_user(&store, &h, &p, now, other, Activation::Stage).unwrap();
+        assert_eq!(u.status, UserStatus::Staged);
+    }
+
+    #[test]
+    fn duplicate_login_is_rejected_case_insensitively() {
+        let (_d, store, h) = setup();
+        let p = PasswordPolicy::default();
+        let now = Timestamp::from_millis(1);
+        create_user(
+            &store,
+            &h,
+            &p,
+            now,
+            ann(Some("Passw0rdX")),
+            Activation::Activate,
+        )
+        .unwrap();
+        let mut dup = ann(Some("Passw0rdX"));
+        dup.profile.login = "ANN@example.COM".into();
+        match create_user(&store, &h, &p, now, dup, Activation::Activate) {
+            Err(DirectoryError::Invalid(errs)) => assert_eq!(errs[0].field, "login"),
+            other => panic!("expected a login conflict, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn find_by_id_or_login() {
+        let (_d, store, h) = setup();
+        let p = PasswordPolicy::default();
+        let u = create_user(
+            &store,
+            &h,
+            &p,
+            Timestamp::from_millis(1),
+            ann(Some("Passw0rdX")),
+            Activation::Activate,
+        )
+        .unwrap();
+        assert_eq!(find_user(&store, &u.id).unwrap().id, u.id);
+        assert_eq!(find_user(&store, "ann@example.com").unwrap().id, u.id);
+        assert!(matches!(
+            find_user(&store, "nobody"),
+            Err(DirectoryError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn weak_password_and_bad_profile_report_every_field() {
+        let (_d, store, h) = setup();
+        let mut bad = ann(Some("weak"));
+        bad.profile.email = "not-an-email".into();
+        bad.profile.first_name = " ".into();
+        match create_user(
+            &store,
+            &h,
+            &PasswordPolicy::default(),
+            Timestamp::from_millis(1),
+            bad,
+            Activation::Activate,
+        ) {
+            Err(DirectoryError::Invalid(errs)) => {
+                let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
+                assert_eq!(fields, ["email", "firstName", "password"]);
+            }
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! CORS for browser-facing APIs: only origins the org trusts (scope CORS), with credentials,
+//! echoing the exact origin as okta-auth-js needs.
+
+use crate::directory::OriginScope;
+use crate::directory::trusted_origins::is_trusted;
+use crate::store::Store;
+use axum::http::{HeaderName, Method, header};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub(super) fn trusted_origins(store: Arc<dyn Store>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin
+                .to_str()
+                .is_ok_and(|o| is_trusted(store.as_ref(), o, OriginScope::Cors))
+        }))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::ACCEPT,
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-okta-user-agent-extended"),
+            HeaderName::from_static("x-requested-with"),
+        ])
+        .max_age(Duration::from_secs(3600))
+}

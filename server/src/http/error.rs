@@ -1,0 +1,178 @@
+//! The one map from failures to responses: Okta's error body
+//! `{errorCode, errorSummary, errorLink, errorId, errorCauses}` with the matching status.
+
+use crate::directory::{DirectoryError, FieldError};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// E0000004: wrong credentials, unknown user, locked or inactive user — all alike.
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// E0000011: a missing or wrong API token or state token.
+    #[error("invalid token")]
+    InvalidToken,
+    /// E0000007: `what` names the resource, e.g. `00u123 (User)`.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// E0000001 with one cause per field.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// E0000003: the body is not the JSON the endpoint takes.
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    /// E0000022: the path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// E0000009: logged in full, reported without detail.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cause {
+    error_summary: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OktaErrorBody {
+    error_code: &'static str,
+    error_summary: String,
+    error_link: &'static str,
+    error_id: String,
+    error_causes: Vec<Cause>,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String, Vec<Cause>) {
+        match self {
+            ApiError::AuthenticationFailed => (
+                StatusCode::UNAUTHORIZED,
+                "E0000004",
+                "Authentication failed".into(),
+                vec![],
+            ),
+            ApiError::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "E0000011",
+                "Invalid token provided".into(),
+                vec![],
+            ),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "E0000007",
+                format!("Not found: Resource not found: {what}"),
+                vec![],
+            ),
+            ApiError::Validation(fields) => (
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                format!(
+                    "Api validation failed: {}",
+                    fields.first().map_or("request", |f| f.field)
+                ),
+                fields
+                    .iter()
+                    .map(|f| Cause {
+                        error_summary: format!("{}: {}", f.field, f.message),
+                    })
+                    .collect(),
+            ),
+            ApiError::MalformedBody(reason) => (
+                StatusCode::BAD_REQUEST,
+                "E0000003",
+                "The request body was not well-formed.".into(),
+                vec![Cause {
+                    error_summary: reason.clone(),
+                }],
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "E0000022",
+                "The endpoint does not support the provided HTTP method".into(),
+                vec![],
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "E0000009",
+                "Internal Server Error".into(),
+                vec![],
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "request failed");
+        }
+        let (status, code, summary, causes) = self.parts();
+        let body = OktaErrorBody {
+            error_code: code,
+            error_summary: summary,
+            error_link: code,
+            error_id: crate::crypto::new_id("oae"),
+            error_causes: causes,
+        };
+        let mut response = (status, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(fields) => ApiError::Validation(fields),
+            DirectoryError::NotFound => ApiError::NotFound("resource".into()),
+            DirectoryError::Store(e) => ApiError::Internal(e.to_string()),
+            DirectoryError::Hash(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::authn::AuthnError> for ApiError {
+    fn from(e: crate::authn::AuthnError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_first_field_and_lists_causes() {
+        let (status, code, summary, causes) = ApiError::Validation(vec![
+            FieldError::new("login", "taken"),
+            FieldError::new("email", "bad"),
+        ])
+        .parts();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(code, "E0000001");
+        assert_eq!(summary, "Api validation failed: login");
+        assert_eq!(causes[1].error_summary, "email: bad");
+    }
+
+    #[test]
+    fn internal_detail_is_not_sent() {
+        let (_, code, summary, causes) = ApiError::Internal("disk on fire".into()).parts();
+        assert_eq!(code, "E0000009");
+        assert!(!summary.contains("disk"));
+        assert!(causes.is_empty());
+    }
+}

@@ -1,0 +1,109 @@
+//! The axum edge: shared state, the router assembled from each surface's `routes()`, and
+//! fallbacks in the protocol's own error format.
+
+mod assets;
+mod authn;
+mod cors;
+pub mod error;
+mod extract;
+pub mod pages;
+mod trusted_origins;
+mod users;
+
+use crate::authn::{AuthnSettings, SessionSettings};
+use crate::crypto::{Digest, PasswordHasher};
+use crate::directory::PasswordPolicy;
+use crate::store::Store;
+use app::PageState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use error::ApiError;
+use leptos::config::LeptosOptions;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Everything a handler needs, shared by all requests.
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub hasher: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub authn: AuthnSettings,
+    pub sessions: SessionSettings,
+    /// Public base URL without a trailing slash; also the org issuer.
+    pub base_url: String,
+    /// Mark cookies `Secure` (the base URL is https).
+    pub secure_cookies: bool,
+    /// Digest of the bootstrap admin API token, if one is configured.
+    pub admin_token: Option<Digest>,
+    pub site_dir: PathBuf,
+    pub leptos: LeptosOptions,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+
+    /// Runs `f` on the blocking pool: password hashing and disk flushes must not stall the
+    /// async workers.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Services) -> T + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || f(&state))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    // The fallback is set before the CORS layer so that preflights (OPTIONS) reach CORS.
+    let browser_apis = authn::routes()
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors::trusted_origins(state.store.clone()));
+    let admin_apis = users::routes().merge(trusted_origins::routes());
+    Router::new()
+        .merge(browser_apis)
+        .merge(admin_apis)
+        .merge(pages::routes())
+        .merge(assets::routes(&state.site_dir))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Unknown paths: Okta's JSON error under `/api/`, a page elsewhere.
+async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path().starts_with("/oauth2/") {
+        return ApiError::NotFound(uri.path().to_owned()).into_response();
+    }
+    pages::render(
+        &state,
+        uri.path(),
+        PageState::default(),
+        StatusCode::NOT_FOUND,
+    )
+    .await
+}

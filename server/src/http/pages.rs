@@ -1,0 +1,386 @@
+//! The hosted pages: server-rendered with Leptos, working as plain forms before (or without)
+//! the hydration bundle, with CSRF protection and a strict Content-Security-Policy.
+
+use super::AppState;
+use super::extract::{cookie, wants_json};
+use crate::authn::session::{end_session, find_session, redeem_session_token, start_session};
+use crate::authn::{PrimaryOutcome, authenticate};
+use crate::clock::Timestamp;
+use crate::crypto::{Digest, Secret, new_secret};
+use crate::directory::OriginScope;
+use crate::directory::trusted_origins::is_trusted;
+use crate::paths;
+use app::{FormReply, PageState, SignedInUser};
+use axum::body::Body;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use leptos::prelude::provide_context;
+use serde::Deserialize;
+
+/// The browser session cookie, named as Okta names it.
+pub const SESSION_COOKIE: &str = "sid";
+/// The anti-forgery cookie; the same value travels in each form's hidden `csrf` field.
+const CSRF_COOKIE: &str = "pc_csrf";
+
+const MSG_FAILED: &str = "Unable to sign in. Check your username and password and try again.";
+const MSG_MISSING: &str = "Enter your username and password.";
+const MSG_EXPIRED: &str = "This sign-in form has expired. Please try again.";
+const MSG_INTERNAL: &str = "Something went wrong on our side. Please try again in a moment.";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(paths::LOGIN) }))
+        .route(paths::LOGIN, get(login_page).post(login_submit))
+        .route(paths::SIGN_OUT, post(sign_out))
+        .route(paths::SESSION_COOKIE_REDIRECT, get(session_cookie_redirect))
+}
+
+/// Renders the Leptos app for `path` with `page` as its state, adding the security headers.
+pub async fn render(state: &AppState, path: &str, page: PageState, status: StatusCode) -> Response {
+    let nonce = new_secret(18).expose().to_owned();
+    let options = state.leptos.clone();
+    let context_nonce = nonce.clone();
+    let handler = leptos_axum::render_app_async_with_context(
+        move || {
+            provide_context(page.clone());
+            provide_context(leptos::nonce::Nonce::from_value(context_nonce.clone()));
+        },
+        move || app::shell(options.clone()),
+    );
+    let request = Request::builder()
+        .uri(
+            path.parse::<Uri>()
+                .unwrap_or_else(|_| Uri::from_static("/")),
+        )
+        .body(Body::empty());
+    let mut response = match request {
+        Ok(request) => handler(request).await,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    page_headers(response.headers_mut(), &nonce);
+    response
+}
+
+fn page_headers(h: &mut HeaderMap, nonce: &str) {
+    let csp = format!(
+        "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if state.secure_cookies {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The person signed in on this browser, if the session cookie names a live session.
+fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Option<SignedInUser> {
+    let sid = cookie(headers, SESSION_COOKIE)?;
+    let session = find_session(state.store.as_ref(), now, sid)
+        .ok()
+        .flatten()?;
+    let user = state.store.user(&session.user_id).ok().flatten()?;
+    Some(SignedInUser {
+        display_name: format!("{} {}", user.profile.first_name, user.profile.last_name),
+        login: user.profile.login,
+    })
+}
+
+/// A well-formed CSRF cookie value, or a fresh one with the cookie to set.
+fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(v)
+            if v.len() >= 32
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            (v.to_owned(), None)
+        }
+        _ => {
+            let fresh = new_secret(24);
+            let header = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
+            (fresh.expose().to_owned(), Some(header))
+        }
+    }
+}
+
+fn csrf_matches(headers: &HeaderMap, submitted: &str) -> bool {
+    !submitted.is_empty()
+        && cookie(headers, CSRF_COOKIE).is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
+}
+
+async fn login_page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let (csrf, set_csrf) = csrf_token(&state, &headers);
+    let page = PageState {
+        csrf,
+        signed_in: signed_in_user(&state, Timestamp::now(), &headers),
+        ..PageState::default()
+    };
+    let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
+    let mut response = render(&state, path, page, StatusCode::OK).await;
+    if let Some(c) = set_csrf {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+/// Answers a failed sign-in: JSON for the hydrated form, the re-rendered page for a plain post.
+/// Either way the anti-forgery token is replaced.
+async fn login_failed(
+    state: &AppState,
+    json: bool,
+    status: StatusCode,
+    message: &str,
+    username: String,
+) -> Response {
+    let fresh = new_secret(24);
+    let set_csrf = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
+    let mut response = if json {
+        let reply = FormReply {
+            error: Some(message.to_owned()),
+            csrf: Some(fresh.expose().to_owned()),
+            ..FormReply::default()
+        };
+        let mut r = (status, Json(reply)).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    } else {
+        let page = PageState {
+            csrf: fresh.expose().to_owned(),
+            error: Some(message.to_owned()),
+            username,
+            ..PageState::default()
+        };
+        render(state, paths::LOGIN, page, status).await
+    };
+    response.headers_mut().append(header::SET_COOKIE, set_csrf);
+    response
+}
+
+/// Signs the person in: checks the form, authenticates, exchanges the one-time session token
+/// for a session and sets its cookie.
+async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let json = wants_json(&headers);
+    let Form(form) = form.unwrap_or_default();
+    if !csrf_matches(&headers, &form.csrf) {
+        return login_failed(
+            &state,
+            json,
+            StatusCode::FORBIDDEN,
+            MSG_EXPIRED,
+            form.username,
+        )
+        .await;
+    }
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        return login_failed(
+            &state,
+            json,
+            StatusCode::BAD_REQUEST,
+            MSG_MISSING,
+            form.username,
+        )
+        .await;
+    }
+    let now = Timestamp::now();
+    let username = form.username.clone();
+    let result = state
+        .blocking(move |s| {
+            let outcome = authenticate(
+                s.store.as_ref(),
+                &s.hasher,
+                &s.authn,
+                now,
+                &form.username,
+                &form.password,
+            )?;
+            let PrimaryOutcome::Success { session_token, .. } = outcome else {
+                return Ok(None);
+            };
+            let Some(token) = redeem_session_token(s.store.as_ref(), now, session_token.expose())?
+            else {
+                return Ok(None);
+            };
+            start_session(s.store.as_ref(), &s.sessions, now, token).map(Some)
+        })
+        .await;
+    let (cookie_secret, _session): (Secret, _) = match result {
+        Ok(Ok(Some(started))) => started,
+        Ok(Ok(None)) => {
+            return login_failed(&state, json, StatusCode::UNAUTHORIZED, MSG_FAILED, username)
+                .await;
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "sign-in failed");
+            return login_failed(
+                &state,
+                json,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                MSG_INTERNAL,
+                username,
+            )
+            .await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in task failed");
+            return login_failed(
+                &state,
+                json,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                MSG_INTERNAL,
+                username,
+            )
+            .await;
+        }
+    };
+    let mut response = if json {
+        Json(FormReply {
+            redirect: Some(paths::LOGIN.to_owned()),
+            ..FormReply::default()
+        })
+        .into_response()
+    } else {
+        Redirect::to(paths::LOGIN).into_response()
+    };
+    let h = response.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, cookie_secret.expose(), None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, CSRF_COOKIE, new_secret(24).expose(), None),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SignOutForm {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Form(form) = form.unwrap_or_default();
+    let mut response = Redirect::to(paths::LOGIN).into_response();
+    if !csrf_matches(&headers, &form.csrf) {
+        return response;
+    }
+    if let Some(sid) = cookie(&headers, SESSION_COOKIE) {
+        if let Err(e) = end_session(state.store.as_ref(), sid) {
+            tracing::error!(error = %e, "ending a session failed");
+        }
+    }
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", Some(0)),
+    );
+    response
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CookieRedirect {
+    token: String,
+    redirect_url: String,
+}
+
+/// Whether `url` may be redirected to: this server itself, or a trusted origin (REDIRECT).
+fn redirect_allowed(state: &AppState, url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    let origin = parsed.origin().ascii_serialization();
+    let own = url::Url::parse(&state.base_url)
+        .map(|u| u.origin().ascii_serialization())
+        .ok();
+    own.as_deref() == Some(origin.as_str())
+        || is_trusted(state.store.as_ref(), &origin, OriginScope::Redirect)
+}
+
+/// `GET /login/sessionCookieRedirect?token=…&redirectUrl=…`: redeems the one-time session token,
+/// sets the session cookie and redirects. The URL is checked first, so a token is not spent on
+/// a redirect that will be refused; an unknown or spent token redirects without a session.
+async fn session_cookie_redirect(
+    State(state): State<AppState>,
+    query: Result<Query<CookieRedirect>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(q) = query.unwrap_or_default();
+    if !redirect_allowed(&state, &q.redirect_url) {
+        let page = PageState {
+            error: Some(
+                "The site that sent you here asked to return to an address this server does not trust."
+                    .into(),
+            ),
+            ..PageState::default()
+        };
+        return render(&state, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
+    }
+    let now = Timestamp::now();
+    let token = q.token;
+    let started = state
+        .blocking(move |s| {
+            let Some(record) = redeem_session_token(s.store.as_ref(), now, &token)? else {
+                return Ok(None);
+            };
+            start_session(s.store.as_ref(), &s.sessions, now, record).map(Some)
+        })
+        .await;
+    let mut response = Redirect::to(&q.redirect_url).into_response();
+    match started {
+        Ok(Ok(Some((secret, _)))) => {
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(&state, SESSION_COOKIE, secret.expose(), None),
+            );
+        }
+        Ok(Ok(None)) => tracing::info!("session cookie redirect with an unknown or spent token"),
+        Ok(Err(e)) => tracing::error!(error = %e, "session cookie redirect failed"),
+        Err(e) => tracing::error!(error = %e, "session cookie redirect task failed"),
+    }
+    response
+}

@@ -1,0 +1,84 @@
+//! Portcullis: a self-hosted identity server compatible with Okta's APIs.
+//!
+//! Layers, outside in: `http` (axum handlers) → cores (`authn`, `directory`) → `store`.
+//! The cores take `now` and the store as arguments and know nothing of HTTP.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod authn;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod directory;
+pub mod http;
+pub mod paths;
+pub mod store;
+
+use config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{SledStore, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the data directory {dir}: {reason}")]
+    Store { dir: String, reason: String },
+    #[error("cannot set up password hashing: {0}")]
+    Hash(String),
+}
+
+/// Opens the store and builds the router and its state from validated settings.
+pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartError> {
+    // Leptos spawns its rendering work on a global executor; an error only means it is set.
+    let _ = any_spawner::Executor::init_tokio();
+    let store = SledStore::open(&config.data_dir).map_err(|e| StartError::Store {
+        dir: config.data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let hasher = crypto::PasswordHasher::new().map_err(|e| StartError::Hash(e.to_string()))?;
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("portcullis")
+        .site_root(config.site_dir.display().to_string())
+        .site_pkg_dir("pkg")
+        .build();
+    let state = http::AppState::new(http::Services {
+        store,
+        hasher,
+        policy: directory::PasswordPolicy::default(),
+        authn: authn::AuthnSettings {
+            max_failed_attempts: config.max_failed_attempts,
+            ..authn::AuthnSettings::default()
+        },
+        sessions: authn::SessionSettings::default(),
+        base_url: config.base_url.clone(),
+        secure_cookies: config.base_url.starts_with("https://"),
+        admin_token: config
+            .bootstrap_api_token
+            .as_deref()
+            .map(crypto::Digest::of),
+        site_dir: config.site_dir.clone(),
+        leptos,
+    });
+    Ok((http::router(state.clone()), state))
+}
+
+/// Deletes expired records every `period`, for as long as the runtime lives.
+pub fn spawn_sweeper(store: Arc<dyn Store>, period: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let store = store.clone();
+            let swept =
+                tokio::task::spawn_blocking(move || store.sweep_expired(clock::Timestamp::now()))
+                    .await;
+            match swept {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::debug!(removed = n, "swept expired records"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired records failed"),
+                Err(e) => tracing::warn!(error = %e, "sweeper task failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,51 @@
+//! `portcullis`: read settings, open the store, seed the demo org if asked, serve.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use portcullis::config::{Cli, Config};
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = match Config::load(Cli::parse()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("portcullis: {e}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_new(&config.log)
+        .with_context(|| format!("invalid setting `log`: `{}`", config.log))?;
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let (router, state) = portcullis::build(&config)?;
+    portcullis::spawn_sweeper(state.store.clone(), Duration::from_secs(60));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(%bound, base_url = %config.base_url, data_dir = %config.data_dir.display(), "Portcullis is listening");
+    println!("Portcullis is running at {}", config.base_url);
+    println!(
+        "  sign-in page:   {}{}",
+        config.base_url,
+        portcullis::paths::LOGIN
+    );
+
+    if config.demo {
+        portcullis::demo::start(&config, &state).await?;
+    }
+    if !config.site_dir.join("pkg").exists() {
+        tracing::warn!(site_dir = %config.site_dir.display(), "site assets not found: pages work without scripts; run `cargo xtask build` for the hydration bundle and widget");
+    }
+
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    state.store.flush()?;
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The storage seam. The cores talk to `dyn Store`; sled is the embedded default and a shared
+//! database can implement the same trait to serve several nodes.
+
+mod codec;
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use crate::authn::Session;
+use crate::authn::session::SessionTokenRecord;
+use crate::clock::Timestamp;
+use crate::crypto::Digest;
+use crate::directory::{TrustedOrigin, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key (a login, an origin) is already taken.
+    #[error("conflict on a unique key")]
+    Conflict,
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// Every repository the cores use. Methods are synchronous and quick except `flush`.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a new user; `Conflict` when the login (case-insensitive) is taken.
+    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Replaces an existing user record (the login must not change here).
+    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// By login key (see `directory::users::login_key`).
+    fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError>;
+
+    fn insert_session_token(
+        &self,
+        digest: &Digest,
+        record: &SessionTokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the record atomically, so a token is redeemed at most once.
+    fn take_session_token(&self, digest: &Digest)
+    -> Result<Option<SessionTokenRecord>, StoreError>;
+
+    fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError>;
+    fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError>;
+    fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Inserts a trusted origin; `Conflict` when the origin is already listed.
+    fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError>;
+    fn trusted_origin(&self, id: &str) -> Result<Option<TrustedOrigin>, StoreError>;
+    fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError>;
+    fn trusted_origins(&self) -> Result<Vec<TrustedOrigin>, StoreError>;
+    fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Small named values of the store itself (e.g. whether the demo org was seeded).
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Deletes records whose lifetime ended before `now`; returns how many.
+    fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError>;
+    /// Makes every write so far durable. Blocks on disk I/O.
+    fn flush(&self) -> Result<(), StoreError>;
+}

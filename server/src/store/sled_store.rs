@@ -1,0 +1,354 @@
+//! The embedded store: one sled database, one tree per kind of record.
+
+use super::codec::{decode, encode};
+use super::{Store, StoreError};
+use crate::authn::Session;
+use crate::authn::session::SessionTokenRecord;
+use crate::clock::Timestamp;
+use crate::crypto::Digest;
+use crate::directory::users::login_key;
+use crate::directory::{TrustedOrigin, User};
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+use std::path::Path;
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => e.into(),
+    }
+}
+
+pub struct SledStore {
+    db: sled::Db,
+    users: Tree,
+    users_by_login: Tree,
+    session_tokens: Tree,
+    sessions: Tree,
+    trusted_origins: Tree,
+    trusted_origins_by_origin: Tree,
+    meta: Tree,
+}
+
+impl SledStore {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Ok(Self {
+            users: db.open_tree("users")?,
+            users_by_login: db.open_tree("users_by_login")?,
+            session_tokens: db.open_tree("session_tokens")?,
+            sessions: db.open_tree("sessions")?,
+            trusted_origins: db.open_tree("trusted_origins")?,
+            trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+}
+
+fn get<T: DeserializeOwned>(tree: &Tree, key: impl AsRef<[u8]>) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|v| decode(&v)).transpose()
+}
+
+/// Inserts `value` under `key` in `records` and `key` under `unique` in `index`, atomically,
+/// unless `unique` is already indexed.
+fn insert_indexed(
+    records: &Tree,
+    index: &Tree,
+    key: &str,
+    unique: &str,
+    value: Vec<u8>,
+) -> Result<(), StoreError> {
+    (records, index)
+        .transaction(|(records, index)| {
+            if index.get(unique)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(StoreError::Conflict));
+            }
+            index.insert(unique, key.as_bytes())?;
+            records.insert(key, value.clone())?;
+            Ok(())
+        })
+        .map_err(tx_error)
+}
+
+/// Deletes every record of `tree` whose `expires_at(record)` is before `now`.
+fn sweep<T: DeserializeOwned>(
+    tree: &Tree,
+    now: Timestamp,
+    expires_at: impl Fn(&T) -> Timestamp,
+) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for item in tree.iter() {
+        let (key, value) = item?;
+        let expired = match decode::<T>(&value) {
+            Ok(record) => expires_at(&record) <= now,
+            Err(e) => {
+                tracing::warn!(tree = ?String::from_utf8_lossy(&tree.name()), error = %e, "removing unreadable record");
+                true
+            }
+        };
+        if expired {
+            tree.remove(key)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+impl Store for SledStore {
+    fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        insert_indexed(
+            &self.users,
+            &self.users_by_login,
+            &user.id,
+            &login_key(&user.profile.login),
+            encode(user)?,
+        )
+    }
+
+    fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.users.insert(&user.id, encode(user)?)?;
+        Ok(())
+    }
+
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        get(&self.users, id)
+    }
+
+    fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError> {
+        match self.users_by_login.get(login_key)? {
+            Some(id) => get(&self.users, id),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_session_token(
+        &self,
+        digest: &Digest,
+        record: &SessionTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.session_tokens
+            .insert(digest.as_bytes(), encode(record)?)?;
+        Ok(())
+    }
+
+    fn take_session_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<SessionTokenRecord>, StoreError> {
+        self.session_tokens
+            .remove(digest.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
+        self.sessions.insert(digest.as_bytes(), encode(session)?)?;
+        Ok(())
+    }
+
+    fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
+        get(&self.sessions, digest.as_bytes())
+    }
+
+    fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.sessions.remove(digest.as_bytes())?;
+        Ok(())
+    }
+
+    fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError> {
+        insert_indexed(
+            &self.trusted_origins,
+            &self.trusted_origins_by_origin,
+            &origin.id,
+            &origin.origin,
+            encode(origin)?,
+        )
+    }
+
+    fn trusted_origin(&self, id: &str) -> Result<Option<TrustedOrigin>, StoreError> {
+        get(&self.trusted_origins, id)
+    }
+
+    fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError> {
+        match self.trusted_origins_by_origin.get(origin)? {
+            Some(id) => get(&self.trusted_origins, id),
+            None => Ok(None),
+        }
+    }
+
+    fn trusted_origins(&self) -> Result<Vec<TrustedOrigin>, StoreError> {
+        self.trusted_origins
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError> {
+        (&self.trusted_origins, &self.trusted_origins_by_origin)
+            .transaction(|(records, index)| {
+                let Some(bytes) = records.remove(id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let record: TrustedOrigin =
+                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                index.remove(record.origin.as_bytes())?;
+                Ok(true)
+            })
+            .map_err(tx_error)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.insert(key, value.as_bytes())?;
+        Ok(())
+    }
+
+    fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
+        Ok(
+            sweep::<SessionTokenRecord>(&self.session_tokens, now, |r| r.expires_at)?
+                + sweep::<Session>(&self.sessions, now, |s| s.expires_at)?,
+        )
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::trusted_origins::OriginStatus;
+    use crate::directory::{OriginScope, Profile, UserStatus};
+
+    fn user(id: &str, login: &str) -> User {
+        User {
+            id: id.into(),
+            status: UserStatus::Active,
+            created: Timestamp::from_millis(0),
+            activated: None,
+            status_changed: None,
+            last_login: None,
+            last_updated: Timestamp::from_millis(0),
+            password_changed: None,
+            profile: Profile {
+                login: login.into(),
+                email: login.into(),
+                first_name: "F".into(),
+                last_name: "L".into(),
+            },
+            password: None,
+            failed_attempts: 0,
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.insert_user(&user("00u1", "a@x.io")).unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.user_by_login("a@x.io").unwrap().unwrap().id, "00u1");
+    }
+
+    #[test]
+    fn login_index_is_unique_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.insert_user(&user("00u1", "a@x.io")).unwrap();
+        assert!(matches!(
+            store.insert_user(&user("00u2", "A@X.io")),
+            Err(StoreError::Conflict)
+        ));
+        assert!(store.user("00u2").unwrap().is_none());
+    }
+
+    #[test]
+    fn sweep_removes_only_expired_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let rec = |ms| SessionTokenRecord {
+            user_id: "u".into(),
+            auth_time: Timestamp::from_millis(0),
+            expires_at: Timestamp::from_millis(ms),
+            amr: vec![],
+        };
+        store
+            .insert_session_token(&Digest::of("old"), &rec(10))
+            .unwrap();
+        store
+            .insert_session_token(&Digest::of("new"), &rec(1000))
+            .unwrap();
+        assert_eq!(store.sweep_expired(Timestamp::from_millis(500)).unwrap(), 1);
+        assert!(
+            store
+                .take_session_token(&Digest::of("new"))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .take_session_token(&Digest::of("old"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn trusted_origins_index_by_origin_and_delete_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let t = TrustedOrigin {
+            id: "tos1".into(),
+            name: "n".into(),
+            origin: "http://localhost:3001".into(),
+            scopes: vec![OriginScope::Cors],
+            status: OriginStatus::Active,
+            created: Timestamp::from_millis(0),
+            last_updated: Timestamp::from_millis(0),
+        };
+        store.insert_trusted_origin(&t).unwrap();
+        assert!(matches!(
+            store.insert_trusted_origin(&TrustedOrigin {
+                id: "tos2".into(),
+                ..t.clone()
+            }),
+            Err(StoreError::Conflict)
+        ));
+        assert_eq!(
+            store
+                .trusted_origin_by_origin("http://localhost:3001")
+                .unwrap()
+                .unwrap()
+                .id,
+            "tos1"
+        );
+        assert!(store.delete_trusted_origin("tos1").unwrap());
+        assert!(!store.delete_trusted_origin("tos1").unwrap());
+        assert!(
+            store
+                .trusted_origin_by_origin("http://localhost:3001")
+                .unwrap()
+                .is_none()
+        );
+    }
+}

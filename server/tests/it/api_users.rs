@@ -1,0 +1,181 @@
+//! Users admin API: Okta's shapes, SSWS auth, validation errors, durability.
+
+use crate::support::{self, ADMIN_TOKEN, PASSWORD};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn create_user_returns_okta_shape_without_the_password() {
+    let s = support::start().await;
+    let res = s
+        .admin_post("/api/v1/users?activate=true")
+        .json(&json!({
+            "profile": { "login": "ann@example.com", "email": "ann@example.com", "firstName": "Ann", "lastName": "Lee" },
+            "credentials": { "password": { "value": PASSWORD } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.contains("argon2") && !text.contains(PASSWORD),
+        "{text}"
+    );
+    let user: Value = serde_json::from_str(&text).unwrap();
+    assert!(user["id"].as_str().unwrap().starts_with("00u"));
+    assert_eq!(user["status"], "ACTIVE");
+    assert_eq!(user["profile"]["login"], "ann@example.com");
+    assert_eq!(user["profile"]["firstName"], "Ann");
+    assert_eq!(user["credentials"]["provider"]["type"], "OKTA");
+    assert!(user["credentials"]["password"].is_object());
+    assert!(user["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        user["_links"]["self"]["href"],
+        s.url(&format!("/api/v1/users/{}", user["id"].as_str().unwrap()))
+    );
+}
+
+#[tokio::test]
+async fn admin_api_needs_the_ssws_token() {
+    let s = support::start().await;
+    for auth in [None, Some("SSWS wrong-token-wrong-token"), Some("Bearer x")] {
+        let mut req = s.client.get(s.url("/api/v1/users/anyone"));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 401, "{auth:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errorCode"], "E0000011");
+    }
+    let res = s
+        .client
+        .get(s.url("/api/v1/users/anyone"))
+        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn get_user_by_id_or_login_and_404_in_okta_shape() {
+    let s = support::start().await;
+    let created = s.create_user("bo@example.com", PASSWORD).await;
+    let id = created["id"].as_str().unwrap();
+    for key in [id, "bo@example.com", "BO@example.com"] {
+        let res = s
+            .admin_get(&format!("/api/v1/users/{key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{key}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["id"], id);
+    }
+    let res = s.admin_get("/api/v1/users/nobody").send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000007");
+    assert!(body["errorId"].as_str().is_some());
+}
+
+#[tokio::test]
+async fn duplicate_login_and_weak_password_are_validation_errors() {
+    let s = support::start().await;
+    s.create_user("cy@example.com", PASSWORD).await;
+    let res = s
+        .admin_post("/api/v1/users")
+        .json(&json!({
+            "profile": { "login": "CY@example.com", "email": "cy@example.com", "firstName": "C", "lastName": "Y" },
+            "credentials": { "password": { "value": PASSWORD } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000001");
+    assert_eq!(body["errorSummary"], "Api validation failed: login");
+    assert!(
+        body["errorCauses"][0]["errorSummary"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+
+    let res = s
+        .admin_post("/api/v1/users")
+        .json(&json!({
+            "profile": { "login": "dee@example.com", "email": "dee@example.com", "firstName": "D", "lastName": "E" },
+            "credentials": { "password": { "value": "short" } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    let cause = body["errorCauses"][0]["errorSummary"].as_str().unwrap();
+    assert!(
+        cause.starts_with("password: Password requirements were not met"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_e0000003() {
+    let s = support::start().await;
+    let res = s
+        .admin_post("/api/v1/users")
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000003");
+}
+
+#[tokio::test]
+async fn activation_and_password_decide_the_status() {
+    let s = support::start().await;
+    let staged = s
+        .admin_post("/api/v1/users?activate=false")
+        .json(&json!({ "profile": { "login": "st@example.com", "email": "st@example.com", "firstName": "S", "lastName": "T" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staged.json::<Value>().await.unwrap()["status"], "STAGED");
+    let provisioned = s
+        .admin_post("/api/v1/users")
+        .json(&json!({ "profile": { "login": "pr@example.com", "email": "pr@example.com", "firstName": "P", "lastName": "R" } }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = provisioned.json().await.unwrap();
+    assert_eq!(body["status"], "PROVISIONED");
+    assert!(body["credentials"].get("password").is_none());
+    let bad = s
+        .admin_post("/api/v1/users?activate=maybe")
+        .json(&json!({ "profile": {} }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn users_survive_a_restart() {
+    let s = support::start().await;
+    let created = s.create_user("dur@example.com", PASSWORD).await;
+    let s = s.restart().await;
+    let res = s
+        .admin_get("/api/v1/users/dur@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["id"], created["id"]);
+    assert_eq!(s.authn("dur@example.com", PASSWORD).await.status(), 200);
+}

@@ -1,0 +1,176 @@
+//! Trusted origins API, and CORS on the browser-facing APIs for trusted origins only.
+
+use crate::support::{self, PASSWORD};
+use serde_json::Value;
+
+async fn preflight(s: &support::TestServer, origin: &str) -> reqwest::Response {
+    s.client
+        .request(reqwest::Method::OPTIONS, s.url("/api/v1/authn"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,x-okta-user-agent-extended",
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn trusted_origin_gets_an_exact_cors_echo_with_credentials() {
+    let s = support::start().await;
+    s.trust_origin("http://localhost:4000", &["CORS"]).await;
+    let res = preflight(&s, "http://localhost:4000").await;
+    assert!(
+        res.status().is_success(),
+        "{:?} {:?}",
+        res.status(),
+        res.headers()
+    );
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://localhost:4000"
+    );
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    let allowed = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("x-okta-user-agent-extended"), "{allowed}");
+
+    s.create_user("cors@example.com", PASSWORD).await;
+    let res = s
+        .client
+        .post(s.url("/api/v1/authn"))
+        .header("Origin", "http://localhost:4000")
+        .json(&serde_json::json!({ "username": "cors@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://localhost:4000"
+    );
+}
+
+#[tokio::test]
+async fn untrusted_or_redirect_only_origins_get_no_cors() {
+    let s = support::start().await;
+    s.trust_origin("http://localhost:4001", &["REDIRECT"]).await;
+    for origin in ["http://evil.example", "http://localhost:4001", "null"] {
+        let res = preflight(&s, origin).await;
+        assert!(
+            res.headers().get("access-control-allow-origin").is_none(),
+            "{origin} must not be allowed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn trusted_origins_crud_in_okta_shape() {
+    let s = support::start().await;
+    let created = s
+        .trust_origin("HTTPS://App.Example.com:443/", &["CORS", "REDIRECT"])
+        .await;
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("tos"));
+    assert_eq!(created["origin"], "https://app.example.com");
+    assert_eq!(created["scopes"][0]["type"], "CORS");
+    assert_eq!(created["status"], "ACTIVE");
+
+    let list: Value = s
+        .admin_get("/api/v1/trustedOrigins")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let one = s
+        .admin_get(&format!("/api/v1/trustedOrigins/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+
+    let dup = s
+        .admin_post("/api/v1/trustedOrigins")
+        .json(&serde_json::json!({ "name": "again", "origin": "https://app.example.com", "scopes": [{ "type": "CORS" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 400);
+
+    let del = s
+        .client
+        .delete(s.url(&format!("/api/v1/trustedOrigins/{id}")))
+        .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 204);
+    let gone = s
+        .admin_get(&format!("/api/v1/trustedOrigins/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn invalid_origins_and_scopes_are_refused() {
+    let s = support::start().await;
+    for (origin, scope) in [
+        ("https://a.example/path", "CORS"),
+        ("javascript:alert(1)", "CORS"),
+        ("https://b.example", "EVERYTHING"),
+    ] {
+        let res = s
+            .admin_post("/api/v1/trustedOrigins")
+            .json(&serde_json::json!({ "name": "x", "origin": origin, "scopes": [{ "type": scope }] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{origin} {scope}");
+        assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000001");
+    }
+}
+
+#[tokio::test]
+async fn widget_assets_load_from_any_origin_and_unknown_api_paths_are_okta_errors() {
+    let s = support::start().await;
+    std::fs::create_dir_all(s.site.path().join("widget")).unwrap();
+    std::fs::write(
+        s.site.path().join("widget/portcullis-signin.js"),
+        "// loader",
+    )
+    .unwrap();
+    let res = s
+        .client
+        .get(s.url("/widget/v1/portcullis-signin.js"))
+        .header("Origin", "http://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let res = s
+        .client
+        .get(s.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000007");
+    let res = s
+        .client
+        .delete(s.url("/api/v1/authn"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000022");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real router on 127.0.0.1:0 over a temporary sled store, driven with
+//! reqwest the way API clients and browsers drive it.
+#![allow(unreachable_pub)] // helpers shared between the test modules
+
+mod api_users;
+mod authn;
+mod cors_and_origins;
+mod pages;
+mod support;

@@ -1,0 +1,226 @@
+//! The hosted sign-in page as a browser without JavaScript uses it: forms, cookies, CSRF,
+//! security headers; and the JSON answers the hydrated page asks for.
+
+use crate::support::{self, PASSWORD};
+use app::FormReply;
+use reqwest::Response;
+
+/// The hidden CSRF field's value in a rendered page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\"").expect("a csrf field");
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
+    let v = tag.find("value=\"").expect("a csrf value") + 7;
+    tag[v..v + tag[v..].find('"').unwrap()].to_owned()
+}
+
+async fn get_login(s: &support::TestServer) -> (Response, String) {
+    let res = s.browser.get(s.url("/login")).send().await.unwrap();
+    let headers = res.headers().clone();
+    let html = res.text().await.unwrap();
+    let mut rebuilt = http::Response::builder().status(200);
+    for (k, v) in &headers {
+        rebuilt = rebuilt.header(k, v);
+    }
+    (Response::from(rebuilt.body(String::new()).unwrap()), html)
+}
+
+#[tokio::test]
+async fn login_page_renders_labelled_fields_and_strict_headers() {
+    let s = support::start().await;
+    let (res, html) = get_login(&s).await;
+    assert!(html.contains("name=\"username\"") && html.contains("autocomplete=\"username\""));
+    assert!(
+        html.contains("name=\"password\"") && html.contains("autocomplete=\"current-password\"")
+    );
+    assert!(html.contains("<label for=\"username\">"));
+    assert!(html.contains("method=\"post\"") && html.contains("action=\"/login\""));
+    assert!(support::set_cookie(&res, "pc_csrf").is_some());
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "hydration script carries the CSP nonce"
+    );
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn plain_form_post_signs_in_sets_an_httponly_cookie_and_shows_who() {
+    let s = support::start().await;
+    s.create_user("ann@example.com", PASSWORD).await;
+    let (_, html) = get_login(&s).await;
+    let csrf = csrf_field(&html);
+    let res = s
+        .browser
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login");
+    let sid = support::set_cookie(&res, "sid").unwrap();
+    assert!(
+        sid.contains("HttpOnly") && sid.contains("SameSite=Lax"),
+        "{sid}"
+    );
+
+    let page = s
+        .browser
+        .get(s.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Signed in as"), "{page}");
+    assert!(page.contains("ann@example.com"));
+
+    // Signing out ends the session.
+    let csrf = csrf_field(&page);
+    let out = s
+        .browser
+        .post(s.url("/login/signout"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let page = s
+        .browser
+        .get(s.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Signed in as"));
+}
+
+#[tokio::test]
+async fn wrong_password_re_renders_the_form_with_an_error_and_the_username() {
+    let s = support::start().await;
+    s.create_user("ann@example.com", PASSWORD).await;
+    let (_, html) = get_login(&s).await;
+    let csrf = csrf_field(&html);
+    let res = s
+        .browser
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", "Wrong-One-1"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(support::set_cookie(&res, "sid").is_none());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Unable to sign in"), "{html}");
+    assert!(html.contains("value=\"ann@example.com\""));
+    assert_ne!(
+        csrf_field(&html),
+        csrf,
+        "the anti-forgery token is replaced after each check"
+    );
+}
+
+#[tokio::test]
+async fn post_without_the_csrf_token_is_refused() {
+    let s = support::start().await;
+    s.create_user("ann@example.com", PASSWORD).await;
+    let _ = get_login(&s).await;
+    let res = s
+        .browser
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf", "forged-value"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(support::set_cookie(&res, "sid").is_none());
+    // Another site's form has no cookie at all.
+    let res = s
+        .client
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn scripted_post_gets_json_replies() {
+    let s = support::start().await;
+    s.create_user("ann@example.com", PASSWORD).await;
+    let (_, html) = get_login(&s).await;
+    let csrf = csrf_field(&html);
+    let bad = s
+        .browser
+        .post(s.url("/login"))
+        .header("Accept", "application/json")
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", "nope"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let reply: FormReply = bad.json().await.unwrap();
+    assert!(reply.error.unwrap().contains("Unable to sign in"));
+    let fresh = reply.csrf.unwrap();
+    let good = s
+        .browser
+        .post(s.url("/login"))
+        .header("Accept", "application/json")
+        .form(&[
+            ("username", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf", &fresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 200);
+    assert!(support::set_cookie(&good, "sid").is_some());
+    let reply: FormReply = good.json().await.unwrap();
+    assert_eq!(reply.redirect.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_a_friendly_404() {
+    let s = support::start().await;
+    let res = s.client.get(s.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}

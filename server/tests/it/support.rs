@@ -1,0 +1,156 @@
+//! A running Portcullis for one test, and helpers that talk to it.
+
+use portcullis::config::Config;
+use reqwest::{Client, RequestBuilder, Response, redirect};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ADMIN_TOKEN: &str = "it-admin-token-0123456789abcdef";
+pub const PASSWORD: &str = "Sturdy-Gate-42";
+
+pub struct TestServer {
+    pub base: String,
+    /// A client that keeps cookies and does not follow redirects, like a careful browser.
+    pub browser: Client,
+    pub client: Client,
+    pub data: TempDir,
+    pub site: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let data = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    serve(data, site, tweak).await
+}
+
+async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::for_dirs(PathBuf::from(data.path()), PathBuf::from(site.path()));
+    config.base_url = format!("http://{addr}");
+    config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
+    tweak(&mut config);
+    let (router, _state) = portcullis::build(&config).unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    TestServer {
+        base: config.base_url,
+        browser: Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap(),
+        client: Client::builder()
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap(),
+        data,
+        site,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn admin_get(&self, path: &str) -> RequestBuilder {
+        self.client
+            .get(self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    }
+
+    pub fn admin_post(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    }
+
+    pub async fn create_user(&self, login: &str, password: &str) -> Value {
+        let res = self
+            .admin_post("/api/v1/users?activate=true")
+            .json(&json!({
+                "profile": { "login": login, "email": login, "firstName": "Test", "lastName": "Person" },
+                "credentials": { "password": { "value": password } }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "creating {login}");
+        res.json().await.unwrap()
+    }
+
+    pub async fn authn(&self, username: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/authn"))
+            .json(&json!({ "username": username, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn trust_origin(&self, origin: &str, scopes: &[&str]) -> Value {
+        let res = self
+            .admin_post("/api/v1/trustedOrigins")
+            .json(&json!({
+                "name": format!("test {origin}"),
+                "origin": origin,
+                "scopes": scopes.iter().map(|s| json!({ "type": s })).collect::<Vec<_>>(),
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// Stops the server gracefully and starts a new one over the same data directory.
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
+        let site = std::mem::replace(&mut self.site, tempfile::tempdir().unwrap());
+        drop(self);
+        serve(data, site, |_| {}).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The value of cookie `name` set by `res`, if any.
+pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
