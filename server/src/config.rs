@@ -186,13 +186,11 @@ impl Config {
             return Err(invalid("max_failed_attempts", "must be at least 1"));
         }
         let bootstrap_api_token = cli.bootstrap_api_token.or(file.bootstrap_api_token);
-        if let Some(t) = &bootstrap_api_token {
-            if t.len() < 16 {
-                return Err(invalid(
-                    "bootstrap_api_token",
-                    "must be at least 16 characters",
-                ));
-            }
+        if bootstrap_api_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "bootstrap_api_token",
+                "must be at least 16 characters",
+            ));
         }
         let log = cli
             .log

@@ -18,7 +18,8 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let signed_in = RwSignal::new(None::<String>);
-    let callbacks = std::rc::Rc::new(callbacks);
+    // JS functions are not Send: keep them in local storage, reachable through a Copy handle.
+    let callbacks = StoredValue::new_local(callbacks);
     let base_url = config.base_url.clone();
     let heading = config
         .brand_name
@@ -47,7 +48,6 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         busy.set(true);
         error.set(None);
         let base_url = base_url.clone();
-        let callbacks = callbacks.clone();
         leptos::task::spawn_local(async move {
             match authn::primary(&base_url, &username, &password).await {
                 Ok(tx) => {
@@ -59,13 +59,17 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                         .to_owned();
                     signed_in.set(Some(login));
                     let js = js_sys::JSON::parse(&result.to_string()).unwrap_or(JsValue::NULL);
-                    let _ = callbacks.on_success.call1(&JsValue::NULL, &js);
+                    callbacks.with_value(|c| {
+                        let _ = c.on_success.call1(&JsValue::NULL, &js);
+                    });
                 }
                 Err(SignInError::Rejected(summary)) => error.set(Some(summary)),
                 Err(SignInError::Unreachable) => {
                     error.set(Some(UNREACHABLE.into()));
                     let err = js_sys::Error::new(UNREACHABLE);
-                    let _ = callbacks.on_error.call1(&JsValue::NULL, &err);
+                    callbacks.with_value(|c| {
+                        let _ = c.on_error.call1(&JsValue::NULL, &err);
+                    });
                 }
             }
             busy.set(false);

@@ -1,1 +1,164 @@
-fn main() {}
+//! `cargo xtask <command>`: the build tooling for Portcullis.
+//!
+//! - `setup`              install what the build and tests need (idempotent; quick when done)
+//! - `build [--release]`  the server, the hydration bundle, the widget and the CSS into target/site
+//! - `run [-- ARGS]`      build (release) and start `portcullis` with a demo org
+//! - `test`               everything CI checks: fmt, clippy per feature set, cargo tests, Playwright
+//! - `e2e`                build and run only the Playwright specs
+//!
+//! No dependencies beyond std, so it compiles in seconds on a fresh machine.
+
+mod site;
+mod tools;
+mod util;
+
+use std::process::ExitCode;
+use util::{Fail, cargo, step};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => tools::setup(tools::Need::Everything).map(|_| ()),
+        Some("build") => build(args.iter().any(|a| a == "--release")).map(|_| ()),
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("e2e") => e2e(),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|build [--release]|run [-- ARGS]|test|e2e>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(msg)) => {
+            eprintln!("\nxtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds the server binary and the site assets; returns the toolchain used.
+fn build(release: bool) -> Result<tools::Toolchain, Fail> {
+    let tc = tools::setup(tools::Need::Build)?;
+    step("Building the server");
+    let mut args = vec!["build", "-p", "portcullis", "--bin", "portcullis"];
+    if release {
+        args.push("--release");
+    }
+    cargo(&args)?;
+    site::build(&tc)?;
+    Ok(tc)
+}
+
+fn run(extra: &[String]) -> Result<(), Fail> {
+    build(true)?;
+    let extra: Vec<&str> = extra
+        .iter()
+        .map(String::as_str)
+        .skip_while(|a| *a == "--")
+        .collect();
+    step("Starting Portcullis (Ctrl-C to stop)");
+    let status = std::process::Command::new(util::root().join("target/release/portcullis"))
+        .args(&extra)
+        .current_dir(util::root())
+        .status()
+        .map_err(|e| Fail(format!("cannot start target/release/portcullis: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Fail(format!("portcullis exited with {status}")))
+    }
+}
+
+/// Every check CI runs, in the order that fails fastest.
+fn test() -> Result<(), Fail> {
+    let started = std::time::Instant::now();
+    let tc = tools::setup(tools::Need::Everything)?;
+
+    step("Formatting (cargo fmt --check)");
+    cargo(&["fmt", "--all", "--check"])?;
+
+    step("Clippy, server and tooling (ssr)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "portcullis",
+        "-p",
+        "xtask",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("Clippy, pages (ssr)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "app",
+        "--features",
+        "ssr",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("Clippy, pages (hydrate)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "app",
+        "--features",
+        "hydrate",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    step("Clippy, widget (csr)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "widget",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+
+    step("Unit and integration tests");
+    cargo(&["test", "-p", "portcullis", "-p", "xtask"])?;
+    cargo(&["test", "-p", "app", "--features", "ssr", "--lib"])?;
+    cargo(&["test", "-p", "widget", "--lib"])?;
+
+    step("Building the server and site for the end-to-end tests");
+    cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
+    site::build(&tc)?;
+    playwright()?;
+    let secs = started.elapsed().as_secs();
+    println!(
+        "\nxtask test: all checks passed in {}m{:02}s",
+        secs / 60,
+        secs % 60
+    );
+    Ok(())
+}
+
+fn e2e() -> Result<(), Fail> {
+    let tc = tools::setup(tools::Need::Everything)?;
+    cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
+    site::build(&tc)?;
+    playwright()
+}
+
+fn playwright() -> Result<(), Fail> {
+    step("End-to-end tests (Playwright, Chromium)");
+    let root = util::root();
+    util::run(
+        std::process::Command::new("npx")
+            .args(["playwright", "test"])
+            .current_dir(root.join("end2end"))
+            .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"))
+            .env("PORTCULLIS_SITE_DIR", root.join("target/site")),
+        "Playwright specs",
+    )
+}

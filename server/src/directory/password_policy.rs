@@ -74,7 +74,7 @@ fn contains_username_part(password: &str, login: &str) -> bool {
     let pw = password.to_lowercase();
     let local = login.split('@').next().unwrap_or(login).to_lowercase();
     std::iter::once(local.as_str())
-        .chain(local.split(|c: char| matches!(c, '.' | ',' | '-' | '_' | '#' | '+')))
+        .chain(local.split(['.', ',', '-', '_', '#', '+']))
         .any(|part| part.chars().count() >= 3 && pw.contains(part))
 }
 

@@ -123,10 +123,12 @@ pub fn create_user(
     activation: Activation,
 ) -> Result<User, DirectoryError> {
     let mut errs = validate_profile(&new.profile);
-    if let Some(pw) = &new.password {
-        if let Err(msg) = policy.check(pw, &new.profile.login) {
-            errs.push(FieldError::new("password", msg));
-        }
+    if let Some(Err(msg)) = new
+        .password
+        .as_ref()
+        .map(|pw| policy.check(pw, &new.profile.login))
+    {
+        errs.push(FieldError::new("password", msg));
     }
     if !errs.is_empty() {
         return Err(DirectoryError::Invalid(errs));

@@ -310,10 +310,10 @@ async fn sign_out(
     if !csrf_matches(&headers, &form.csrf) {
         return response;
     }
-    if let Some(sid) = cookie(&headers, SESSION_COOKIE) {
-        if let Err(e) = end_session(state.store.as_ref(), sid) {
-            tracing::error!(error = %e, "ending a session failed");
-        }
+    if let Some(Err(e)) =
+        cookie(&headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid))
+    {
+        tracing::error!(error = %e, "ending a session failed");
     }
     response.headers_mut().append(
         header::SET_COOKIE,

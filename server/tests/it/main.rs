@@ -1,6 +1,7 @@
 //! Integration tests: the real router on 127.0.0.1:0 over a temporary sled store, driven with
 //! reqwest the way API clients and browsers drive it.
 #![allow(unreachable_pub)] // helpers shared between the test modules
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod api_users;
 mod authn;

@@ -1,0 +1,25 @@
+// Serves the host pages in this folder: the "other website" that embeds the widget.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const port = Number(process.argv[2] ?? 3902);
+const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
+
+createServer(async (req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  const file = normalize(join(root, path === '/' ? 'index.html' : path));
+  if (!file.startsWith(root) || file.endsWith('.mjs')) {
+    res.writeHead(404).end('not found');
+    return;
+  }
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end('not found');
+  }
+}).listen(port, '127.0.0.1', () => console.log(`host pages on http://localhost:${port}/`));

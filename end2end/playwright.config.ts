@@ -1,0 +1,55 @@
+import { defineConfig } from '@playwright/test';
+import { PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN } from './tests/fixtures/env';
+
+const bin = process.env.PORTCULLIS_BIN ?? '../target/debug/portcullis';
+const siteDir = process.env.PORTCULLIS_SITE_DIR ?? '../target/site';
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list'], ['html', { open: 'never' }]],
+  globalSetup: './tests/fixtures/global-setup.ts',
+  use: {
+    baseURL: PORTCULLIS,
+    screenshot: 'only-on-failure',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
+  webServer: [
+    {
+      // A fresh store each run; the demo org is seeded so the demo page is tested too.
+      command: `rm -rf .data/e2e && exec "${bin}"`,
+      url: `${PORTCULLIS}/login`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      env: {
+        PORTCULLIS_LISTEN: new URL(PORTCULLIS).host,
+        PORTCULLIS_BASE_URL: PORTCULLIS,
+        PORTCULLIS_DATA_DIR: '.data/e2e',
+        PORTCULLIS_SITE_DIR: siteDir,
+        PORTCULLIS_BOOTSTRAP_API_TOKEN: ADMIN_TOKEN,
+        PORTCULLIS_DEMO: '1',
+        PORTCULLIS_DEMO_LISTEN: `127.0.0.1:${DEMO_PORT}`,
+        PORTCULLIS_LOG: 'warn',
+      },
+    },
+    {
+      // Host pages that embed the widget, on another origin than the server.
+      command: `node host/serve.mjs ${HOST_PORT}`,
+      url: `http://localhost:${HOST_PORT}/`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+  ],
+});

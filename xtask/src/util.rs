@@ -1,0 +1,55 @@
+//! Small helpers: running commands with clear failures, finding the workspace root.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A failure with a message that says what to do about it.
+#[derive(Debug)]
+pub(crate) struct Fail(pub(crate) String);
+
+pub(crate) fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}
+
+pub(crate) fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+/// Runs `cmd` in the workspace (unless it has a directory), failing with `what` if it fails.
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<(), Fail> {
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(Fail(format!("{what} failed ({s})"))),
+        Err(e) => Err(Fail(format!(
+            "{what}: cannot run {:?}: {e}",
+            cmd.get_program()
+        ))),
+    }
+}
+
+/// Runs `cmd` and returns its standard output if it succeeded.
+pub(crate) fn output(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub(crate) fn cargo(args: &[&str]) -> Result<(), Fail> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run(
+        Command::new(cargo).args(args),
+        &format!("cargo {}", args.join(" ")),
+    )
+}
+
+pub(crate) fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
