@@ -10,7 +10,7 @@ use std::path::PathBuf;
 ///
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
-/// demo_listen, log, max_failed_attempts).
+/// demo_listen, log, max_failed_attempts, mfa_enrollment, password_max_age_days).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -49,6 +49,12 @@ pub struct Cli {
     /// Consecutive failed sign-ins that lock an account [default: 10].
     #[arg(long, env = "PORTCULLIS_MAX_FAILED_ATTEMPTS", value_name = "N")]
     pub max_failed_attempts: Option<String>,
+    /// MFA enrollment at sign-in: none, optional or required [default: optional].
+    #[arg(long, env = "PORTCULLIS_MFA_ENROLLMENT", value_name = "POLICY")]
+    pub mfa_enrollment: Option<String>,
+    /// Days a password lives before it must be changed; 0 for never [default: 0].
+    #[arg(long, env = "PORTCULLIS_PASSWORD_MAX_AGE_DAYS", value_name = "DAYS")]
+    pub password_max_age_days: Option<String>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -64,6 +70,8 @@ struct FileConfig {
     demo_listen: Option<String>,
     log: Option<String>,
     max_failed_attempts: Option<u32>,
+    mfa_enrollment: Option<String>,
+    password_max_age_days: Option<u32>,
 }
 
 /// Validated settings.
@@ -79,6 +87,8 @@ pub struct Config {
     pub demo_listen: SocketAddr,
     pub log: String,
     pub max_failed_attempts: u32,
+    pub mfa_enrollment: crate::authn::MfaEnrollment,
+    pub password_max_age_days: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +195,24 @@ impl Config {
         if max_failed_attempts == 0 {
             return Err(invalid("max_failed_attempts", "must be at least 1"));
         }
+        let mfa_enrollment = match cli.mfa_enrollment.or(file.mfa_enrollment) {
+            Some(v) => crate::authn::MfaEnrollment::parse(&v).ok_or_else(|| {
+                invalid(
+                    "mfa_enrollment",
+                    format!("`{v}` is not none, optional or required"),
+                )
+            })?,
+            None => crate::authn::MfaEnrollment::Optional,
+        };
+        let password_max_age_days = match cli.password_max_age_days {
+            Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                invalid(
+                    "password_max_age_days",
+                    format!("`{v}` is not a number of days"),
+                )
+            })?,
+            None => file.password_max_age_days.unwrap_or(0),
+        };
         let bootstrap_api_token = cli.bootstrap_api_token.or(file.bootstrap_api_token);
         if bootstrap_api_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(invalid(
@@ -213,6 +241,8 @@ impl Config {
             demo_listen,
             log,
             max_failed_attempts,
+            mfa_enrollment,
+            password_max_age_days: (password_max_age_days > 0).then_some(password_max_age_days),
         })
     }
 
@@ -228,6 +258,8 @@ impl Config {
             demo_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             log: "info".to_owned(),
             max_failed_attempts: 10,
+            mfa_enrollment: crate::authn::MfaEnrollment::Optional,
+            password_max_age_days: None,
         }
     }
 }

@@ -45,9 +45,14 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
     let state = http::AppState::new(http::Services {
         store,
         hasher,
-        policy: directory::PasswordPolicy::default(),
+        policy: directory::PasswordPolicy {
+            max_age_days: config.password_max_age_days,
+            expire_warn_days: 7,
+            ..directory::PasswordPolicy::default()
+        },
         authn: authn::AuthnSettings {
             max_failed_attempts: config.max_failed_attempts,
+            mfa_enrollment: config.mfa_enrollment,
             ..authn::AuthnSettings::default()
         },
         sessions: authn::SessionSettings::default(),

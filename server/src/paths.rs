@@ -1,9 +1,25 @@
 //! Endpoint paths, defined once: the router and the `_links` it returns are built from these.
 
 pub const AUTHN: &str = "/api/v1/authn";
+pub const AUTHN_FACTORS: &str = "/api/v1/authn/factors";
+pub const AUTHN_FACTOR_ACTIVATE: &str = "/api/v1/authn/factors/{id}/lifecycle/activate";
+pub const AUTHN_FACTOR_VERIFY: &str = "/api/v1/authn/factors/{id}/verify";
+pub const AUTHN_PREVIOUS: &str = "/api/v1/authn/previous";
+pub const AUTHN_SKIP: &str = "/api/v1/authn/skip";
+pub const AUTHN_CANCEL: &str = "/api/v1/authn/cancel";
+pub const AUTHN_CHANGE_PASSWORD: &str = "/api/v1/authn/credentials/change_password";
+/// The QR image of a TOTP factor awaiting activation; `{token}` is its activation token.
+pub const FACTOR_QR: &str = "/api/v1/users/{uid}/factors/{fid}/qr/{token}";
+pub const FACTOR_QUESTIONS: &str = "/api/v1/users/{uid}/factors/questions";
 pub const USERS: &str = "/api/v1/users";
 pub const USER: &str = "/api/v1/users/{id}";
 pub const USER_UNLOCK: &str = "/api/v1/users/{id}/lifecycle/unlock";
+pub const USER_EXPIRE_PASSWORD: &str = "/api/v1/users/{id}/lifecycle/expire_password";
+pub const SESSIONS: &str = "/api/v1/sessions";
+pub const SESSION: &str = "/api/v1/sessions/{id}";
+pub const SESSION_REFRESH: &str = "/api/v1/sessions/{id}/lifecycle/refresh";
+pub const SESSION_ME: &str = "/api/v1/sessions/me";
+pub const SESSION_ME_REFRESH: &str = "/api/v1/sessions/me/lifecycle/refresh";
 pub const TRUSTED_ORIGINS: &str = "/api/v1/trustedOrigins";
 pub const TRUSTED_ORIGIN: &str = "/api/v1/trustedOrigins/{id}";
 pub const LOGIN: &str = app::paths::LOGIN;

@@ -1,11 +1,59 @@
-//! The Authentication API core: primary authentication, one-time session tokens and the
-//! browser sessions they are exchanged for. No HTTP types here; `now` is always an argument.
+//! The Authentication API core: the transaction state machine (primary authentication, MFA
+//! enrollment and verification, password expiry), one-time session tokens, and the browser
+//! sessions they are exchanged for. No HTTP types here; `now` is always an argument.
 
-pub mod primary;
+pub mod factors;
+pub mod flow;
 pub mod session;
+pub mod transaction;
 
-pub use primary::{AuthnSettings, PrimaryOutcome, authenticate};
 pub use session::{Session, SessionSettings};
+
+use std::time::Duration;
+
+/// Whether people must, may or may not enroll MFA factors when they sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaEnrollment {
+    /// Factors are never offered at sign-in (enrolled ones are still verified).
+    None,
+    /// Offered when the client asks (`multiOptionalFactorEnroll`), and skippable.
+    Optional,
+    /// A person without an active factor must enroll one before signing in.
+    Required,
+}
+
+impl MfaEnrollment {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "optional" => Some(Self::Optional),
+            "required" => Some(Self::Required),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthnSettings {
+    /// Consecutive failures (password or factor) that lock an account out (Okta: 10).
+    pub max_failed_attempts: u32,
+    /// Lifetime of a one-time session token (Okta: 5 minutes).
+    pub session_token_ttl: Duration,
+    /// How long a state token lives after its last use.
+    pub transaction_ttl: Duration,
+    pub mfa_enrollment: MfaEnrollment,
+}
+
+impl Default for AuthnSettings {
+    fn default() -> Self {
+        Self {
+            max_failed_attempts: 10,
+            session_token_ttl: Duration::from_secs(300),
+            transaction_ttl: Duration::from_secs(600),
+            mfa_enrollment: MfaEnrollment::Optional,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthnError {

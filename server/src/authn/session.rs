@@ -3,7 +3,7 @@
 
 use super::AuthnError;
 use crate::clock::Timestamp;
-use crate::crypto::{Secret, new_id, new_secret};
+use crate::crypto::{Digest, Secret, new_id, new_secret};
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -22,6 +22,8 @@ pub fn issue_session_token(
     store: &dyn Store,
     now: Timestamp,
     user_id: &str,
+    auth_time: Timestamp,
+    amr: &[String],
     ttl: Duration,
 ) -> Result<(Secret, Timestamp), AuthnError> {
     let token = new_secret(32);
@@ -30,9 +32,9 @@ pub fn issue_session_token(
         &token.digest(),
         &SessionTokenRecord {
             user_id: user_id.to_owned(),
-            auth_time: now,
+            auth_time,
             expires_at,
-            amr: vec!["pwd".to_owned()],
+            amr: amr.to_vec(),
         },
     )?;
     Ok((token, expires_at))
@@ -114,6 +116,28 @@ pub fn end_session(store: &dyn Store, cookie: &str) -> Result<(), AuthnError> {
     Ok(())
 }
 
+/// A live session by its public id (the Sessions API), with the digest it is stored under.
+pub fn find_session_by_id(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+) -> Result<Option<(Digest, Session)>, AuthnError> {
+    Ok(store.session_by_id(id)?.filter(|(_, s)| s.expires_at > now))
+}
+
+/// Extends a live session's idle lifetime, never past its maximum.
+pub fn refresh_session(
+    store: &dyn Store,
+    settings: &SessionSettings,
+    now: Timestamp,
+    digest: &Digest,
+    mut session: Session,
+) -> Result<Session, AuthnError> {
+    session.expires_at = now.plus(settings.idle).min(session.max_expires_at);
+    store.update_session(digest, &session)?;
+    Ok(session)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +148,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let t0 = Timestamp::from_millis(1_000);
-        let (tok, _) = issue_session_token(&store, t0, "00u1", Duration::from_secs(300)).unwrap();
+        let pwd = ["pwd".to_owned()];
+        let ttl = Duration::from_secs(300);
+        let (tok, _) = issue_session_token(&store, t0, "00u1", t0, &pwd, ttl).unwrap();
         let r = redeem_session_token(&store, t0, tok.expose()).unwrap();
         assert_eq!(r.unwrap().user_id, "00u1");
         assert!(
@@ -133,7 +159,7 @@ mod tests {
                 .is_none()
         );
 
-        let (late, _) = issue_session_token(&store, t0, "00u1", Duration::from_secs(300)).unwrap();
+        let (late, _) = issue_session_token(&store, t0, "00u1", t0, &pwd, ttl).unwrap();
         let after = t0.plus(Duration::from_secs(301));
         assert!(
             redeem_session_token(&store, after, late.expose())

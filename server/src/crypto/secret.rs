@@ -47,6 +47,11 @@ impl Digest {
         &self.0
     }
 
+    /// A digest read back from storage; `None` unless exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    }
+
     /// Constant-time equality, for comparing a presented secret with a configured one.
     pub fn ct_eq(&self, other: &Digest) -> bool {
         self.0.ct_eq(&other.0).into()

@@ -1,9 +1,6 @@
 //! The org's password complexity rules, checked when a password is set. Defaults are Okta's.
 
-use serde::Serialize;
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_length: usize,
     pub min_lower_case: usize,
@@ -11,6 +8,10 @@ pub struct PasswordPolicy {
     pub min_number: usize,
     pub min_symbol: usize,
     pub exclude_username: bool,
+    /// Days a password lives before it must be changed; `None`: forever.
+    pub max_age_days: Option<u32>,
+    /// Days before expiry from which sign-in warns (when the client asks to be warned).
+    pub expire_warn_days: u32,
 }
 
 impl Default for PasswordPolicy {
@@ -22,6 +23,8 @@ impl Default for PasswordPolicy {
             min_number: 1,
             min_symbol: 0,
             exclude_username: true,
+            max_age_days: None,
+            expire_warn_days: 0,
         }
     }
 }

@@ -197,6 +197,22 @@ pub fn unlock_user(store: &dyn Store, now: Timestamp, id: &str) -> Result<User, 
     Ok(user)
 }
 
+/// Admin `expire_password`: the user must choose a new password at the next sign-in.
+pub fn expire_password(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+) -> Result<User, DirectoryError> {
+    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    if user.status == UserStatus::Active {
+        user.status = UserStatus::PasswordExpired;
+        user.status_changed = Some(now);
+        user.last_updated = now;
+        store.update_user(&user)?;
+    }
+    Ok(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,15 @@ pub enum ApiError {
     /// E0000003: the body is not the JSON the endpoint takes.
     #[error("malformed body: {0}")]
     MalformedBody(String),
+    /// E0000079: the transaction's state does not allow this request.
+    #[error("wrong state")]
+    WrongState,
+    /// E0000068: a wrong passcode or answer.
+    #[error("invalid passcode")]
+    InvalidPasscode,
+    /// E0000014: a new password was refused, with the reasons.
+    #[error("credentials refused")]
+    CredentialsRefused(Vec<FieldError>),
     /// E0000022: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -90,6 +99,32 @@ impl ApiError {
                 vec![Cause {
                     error_summary: reason.clone(),
                 }],
+            ),
+            ApiError::WrongState => (
+                StatusCode::FORBIDDEN,
+                "E0000079",
+                "This operation is not allowed in the current authentication state.".into(),
+                vec![],
+            ),
+            ApiError::InvalidPasscode => (
+                StatusCode::FORBIDDEN,
+                "E0000068",
+                "Invalid Passcode/Answer".into(),
+                vec![Cause {
+                    error_summary: "Your passcode doesn't match our records. Please try again."
+                        .into(),
+                }],
+            ),
+            ApiError::CredentialsRefused(fields) => (
+                StatusCode::FORBIDDEN,
+                "E0000014",
+                "Update of credentials failed".into(),
+                fields
+                    .iter()
+                    .map(|f| Cause {
+                        error_summary: format!("{}: {}", f.field, f.message),
+                    })
+                    .collect(),
             ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -7,6 +7,7 @@ mod cors;
 pub mod error;
 mod extract;
 pub mod pages;
+mod sessions;
 mod trusted_origins;
 mod users;
 
@@ -65,6 +66,19 @@ impl AppState {
     }
 }
 
+impl Services {
+    /// The context the authentication core's transitions run in.
+    pub fn ctx(&self, now: crate::clock::Timestamp) -> crate::authn::flow::Ctx<'_> {
+        crate::authn::flow::Ctx {
+            store: self.store.as_ref(),
+            hasher: &self.hasher,
+            settings: &self.authn,
+            policy: &self.policy,
+            now,
+        }
+    }
+}
+
 impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {
@@ -76,9 +90,13 @@ impl Deref for AppState {
 pub fn router(state: AppState) -> Router {
     // The fallback is set before the CORS layer so that preflights (OPTIONS) reach CORS.
     let browser_apis = authn::routes()
+        .merge(sessions::browser_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors::trusted_origins(state.store.clone()));
-    let admin_apis = users::routes().merge(trusted_origins::routes());
+    let admin_apis = users::routes()
+        .merge(trusted_origins::routes())
+        .merge(authn::public_routes())
+        .merge(sessions::admin_routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

@@ -3,8 +3,9 @@
 
 use super::AppState;
 use super::extract::{cookie, wants_json};
+use crate::authn::flow::{self, FlowError, Outcome};
 use crate::authn::session::{end_session, find_session, redeem_session_token, start_session};
-use crate::authn::{PrimaryOutcome, authenticate};
+use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
 use crate::crypto::{Digest, Secret, new_secret};
 use crate::directory::OriginScope;
@@ -28,6 +29,7 @@ const CSRF_COOKIE: &str = "pc_csrf";
 const MSG_FAILED: &str = "Unable to sign in. Check your username and password and try again.";
 const MSG_MISSING: &str = "Enter your username and password.";
 const MSG_EXPIRED: &str = "This sign-in form has expired. Please try again.";
+const MSG_MORE_STEPS: &str = "Your account needs a second sign-in step (multi-factor authentication or a password change) that this page cannot do yet. Please sign in through your app.";
 const MSG_INTERNAL: &str = "Something went wrong on our side. Please try again in a moment.";
 
 pub fn routes() -> Router<AppState> {
@@ -97,6 +99,23 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<u64>
         c.push_str(&format!("; Max-Age={age}"));
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The `sid` cookie. Over https it is `SameSite=None; Secure`, so that a hidden iframe from a
+/// trusted site can renew tokens where the browser still sends third-party cookies; over plain
+/// http browsers refuse `SameSite=None`, so it is `Lax`.
+fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
+    let same_site = if state.secure_cookies { "None" } else { "Lax" };
+    let mut c = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite={same_site}");
+    if state.secure_cookies {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Deletes cookie `name`.
+pub(super) fn expired_cookie(state: &AppState, name: &str) -> HeaderValue {
+    cookie_header(state, name, "", Some(0))
 }
 
 /// The person signed in on this browser, if the session cookie names a live session.
@@ -225,29 +244,44 @@ async fn login_submit(
     let username = form.username.clone();
     let result = state
         .blocking(move |s| {
-            let outcome = authenticate(
-                s.store.as_ref(),
-                &s.hasher,
-                &s.authn,
-                now,
-                &form.username,
-                &form.password,
-            )?;
-            let PrimaryOutcome::Success { session_token, .. } = outcome else {
-                return Ok(None);
-            };
-            let Some(token) = redeem_session_token(s.store.as_ref(), now, session_token.expose())?
+            let ctx = s.ctx(now);
+            let completed =
+                match flow::primary(&ctx, &form.username, &form.password, TxOptions::default()) {
+                    Ok(Outcome::Success(c)) => c,
+                    Ok(Outcome::Pending(p)) => {
+                        flow::cancel(&ctx, &p.state_token)?;
+                        return Ok(SignIn::MoreSteps);
+                    }
+                    Err(FlowError::AuthenticationFailed) => return Ok(SignIn::Failed),
+                    Err(e) => return Err(e),
+                };
+            let store_err = |crate::authn::AuthnError::Store(e)| FlowError::Store(e);
+            let Some(token) =
+                redeem_session_token(s.store.as_ref(), now, completed.session_token.expose())
+                    .map_err(store_err)?
             else {
-                return Ok(None);
+                return Ok(SignIn::Failed);
             };
-            start_session(s.store.as_ref(), &s.sessions, now, token).map(Some)
+            start_session(s.store.as_ref(), &s.sessions, now, token)
+                .map(|(secret, _)| SignIn::Started(secret))
+                .map_err(store_err)
         })
         .await;
-    let (cookie_secret, _session): (Secret, _) = match result {
-        Ok(Ok(Some(started))) => started,
-        Ok(Ok(None)) => {
+    let cookie_secret: Secret = match result {
+        Ok(Ok(SignIn::Started(secret))) => secret,
+        Ok(Ok(SignIn::Failed)) => {
             return login_failed(&state, json, StatusCode::UNAUTHORIZED, MSG_FAILED, username)
                 .await;
+        }
+        Ok(Ok(SignIn::MoreSteps)) => {
+            return login_failed(
+                &state,
+                json,
+                StatusCode::FORBIDDEN,
+                MSG_MORE_STEPS,
+                username,
+            )
+            .await;
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sign-in failed");
@@ -284,7 +318,7 @@ async fn login_submit(
     let h = response.headers_mut();
     h.append(
         header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, cookie_secret.expose(), None),
+        session_cookie(&state, cookie_secret.expose()),
     );
     h.append(
         header::SET_COOKIE,
@@ -292,6 +326,13 @@ async fn login_submit(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// How a sign-in form post ended.
+enum SignIn {
+    Started(Secret),
+    Failed,
+    MoreSteps,
 }
 
 #[derive(Deserialize, Default)]
@@ -315,10 +356,9 @@ async fn sign_out(
     {
         tracing::error!(error = %e, "ending a session failed");
     }
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, "", Some(0)),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
     response
 }
 
@@ -373,10 +413,9 @@ async fn session_cookie_redirect(
     let mut response = Redirect::to(&q.redirect_url).into_response();
     match started {
         Ok(Ok(Some((secret, _)))) => {
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                cookie_header(&state, SESSION_COOKIE, secret.expose(), None),
-            );
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, session_cookie(&state, secret.expose()));
         }
         Ok(Ok(None)) => tracing::info!("session cookie redirect with an unknown or spent token"),
         Ok(Err(e)) => tracing::error!(error = %e, "session cookie redirect failed"),

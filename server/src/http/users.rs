@@ -4,7 +4,9 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
 use crate::clock::Timestamp;
-use crate::directory::users::{Activation, NewUser, create_user, find_user, unlock_user};
+use crate::directory::users::{
+    Activation, NewUser, create_user, expire_password as expire, find_user, unlock_user,
+};
 use crate::directory::{DirectoryError, FieldError, Profile, User};
 use crate::paths;
 use axum::extract::{Path, Query, State};
@@ -19,6 +21,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::USERS, post(create))
         .route(paths::USER, get(read))
         .route(paths::USER_UNLOCK, post(unlock))
+        .route(paths::USER_EXPIRE_PASSWORD, post(expire_password))
 }
 
 /// The user as Okta's API shows it; built field by field so the password hash stays home.
@@ -137,6 +140,22 @@ async fn unlock(
         Ok(_) => {
             state.blocking(|s| s.store.flush()).await??;
             Ok(Json(json!({})))
+        }
+        Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Forces a password change at the user's next sign-in (PASSWORD_EXPIRED).
+async fn expire_password(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match expire(state.store.as_ref(), Timestamp::now(), &id) {
+        Ok(user) => {
+            state.blocking(|s| s.store.flush()).await??;
+            Ok(Json(user_view(&user, &state.base_url)))
         }
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
         Err(e) => Err(e.into()),

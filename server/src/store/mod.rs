@@ -7,7 +7,9 @@ mod sled_store;
 pub use sled_store::SledStore;
 
 use crate::authn::Session;
+use crate::authn::factors::Factor;
 use crate::authn::session::SessionTokenRecord;
+use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::{TrustedOrigin, User};
@@ -42,8 +44,24 @@ pub trait Store: Send + Sync + 'static {
     fn take_session_token(&self, digest: &Digest)
     -> Result<Option<SessionTokenRecord>, StoreError>;
 
+    /// Authentication transactions, by the digest of their state token.
+    fn put_transaction(&self, digest: &Digest, tx: &Transaction) -> Result<(), StoreError>;
+    fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
+    /// Removes and returns the transaction atomically (completion and cancel).
+    fn take_transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
+
+    /// MFA factors, kept per user.
+    fn put_factor(&self, factor: &Factor) -> Result<(), StoreError>;
+    fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError>;
+    /// Every factor of the user, oldest first.
+    fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError>;
+    fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<bool, StoreError>;
+
+    /// Sessions, by the digest of their cookie secret, and indexed by their public id.
     fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError>;
+    fn update_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError>;
     fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError>;
+    fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError>;
     fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
 
     /// Inserts a trusted origin; `Conflict` when the origin is already listed.

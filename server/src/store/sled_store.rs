@@ -3,7 +3,9 @@
 use super::codec::{decode, encode};
 use super::{Store, StoreError};
 use crate::authn::Session;
+use crate::authn::factors::Factor;
 use crate::authn::session::SessionTokenRecord;
+use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::users::login_key;
@@ -32,6 +34,9 @@ pub struct SledStore {
     users_by_login: Tree,
     session_tokens: Tree,
     sessions: Tree,
+    sessions_by_id: Tree,
+    transactions: Tree,
+    factors: Tree,
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
@@ -45,12 +50,20 @@ impl SledStore {
             users_by_login: db.open_tree("users_by_login")?,
             session_tokens: db.open_tree("session_tokens")?,
             sessions: db.open_tree("sessions")?,
+            sessions_by_id: db.open_tree("sessions_by_id")?,
+            transactions: db.open_tree("authn_transactions")?,
+            factors: db.open_tree("factors")?,
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
             db,
         })
     }
+}
+
+/// Factors are keyed `{user_id}/{factor_id}`, so one user's are a prefix scan.
+fn factor_key(user_id: &str, factor_id: &str) -> String {
+    format!("{user_id}/{factor_id}")
 }
 
 fn get<T: DeserializeOwned>(tree: &Tree, key: impl AsRef<[u8]>) -> Result<Option<T>, StoreError> {
@@ -96,6 +109,19 @@ fn sweep<T: DeserializeOwned>(
         };
         if expired {
             tree.remove(key)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes index entries whose record is gone (after a sweep of `records`).
+fn sweep_dangling(index: &Tree, records: &Tree) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for item in index.iter() {
+        let (key, target) = item?;
+        if !records.contains_key(&target)? {
+            index.remove(key)?;
             removed += 1;
         }
     }
@@ -149,9 +175,73 @@ impl Store for SledStore {
             .transpose()
     }
 
+    fn put_transaction(&self, digest: &Digest, tx: &Transaction) -> Result<(), StoreError> {
+        self.transactions.insert(digest.as_bytes(), encode(tx)?)?;
+        Ok(())
+    }
+
+    fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError> {
+        get(&self.transactions, digest.as_bytes())
+    }
+
+    fn take_transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError> {
+        self.transactions
+            .remove(digest.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn put_factor(&self, factor: &Factor) -> Result<(), StoreError> {
+        self.factors
+            .insert(factor_key(&factor.user_id, &factor.id), encode(factor)?)?;
+        Ok(())
+    }
+
+    fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError> {
+        get(&self.factors, factor_key(user_id, factor_id))
+    }
+
+    fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
+        let mut all = self
+            .factors
+            .scan_prefix(format!("{user_id}/"))
+            .values()
+            .map(|v| decode::<Factor>(&v?))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by_key(|f| f.created);
+        Ok(all)
+    }
+
+    fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .factors
+            .remove(factor_key(user_id, factor_id))?
+            .is_some())
+    }
+
     fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
+        let value = encode(session)?;
+        (&self.sessions, &self.sessions_by_id)
+            .transaction(|(sessions, by_id)| {
+                sessions.insert(&digest.as_bytes()[..], value.clone())?;
+                by_id.insert(session.id.as_bytes(), &digest.as_bytes()[..])?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn update_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
         self.sessions.insert(digest.as_bytes(), encode(session)?)?;
         Ok(())
+    }
+
+    fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError> {
+        let Some(key) = self.sessions_by_id.get(id)? else {
+            return Ok(None);
+        };
+        let digest = Digest::from_slice(&key)
+            .ok_or_else(|| StoreError::Corrupt("session index entry".into()))?;
+        Ok(get::<Session>(&self.sessions, key)?.map(|s| (digest, s)))
     }
 
     fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
@@ -159,7 +249,10 @@ impl Store for SledStore {
     }
 
     fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
-        self.sessions.remove(digest.as_bytes())?;
+        if let Some(bytes) = self.sessions.remove(digest.as_bytes())? {
+            let session: Session = decode(&bytes)?;
+            self.sessions_by_id.remove(session.id.as_bytes())?;
+        }
         Ok(())
     }
 
@@ -221,7 +314,9 @@ impl Store for SledStore {
     fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         Ok(
             sweep::<SessionTokenRecord>(&self.session_tokens, now, |r| r.expires_at)?
-                + sweep::<Session>(&self.sessions, now, |s| s.expires_at)?,
+                + sweep::<Session>(&self.sessions, now, |s| s.expires_at)?
+                + sweep_dangling(&self.sessions_by_id, &self.sessions)?
+                + sweep::<Transaction>(&self.transactions, now, |t| t.expires_at)?,
         )
     }
 

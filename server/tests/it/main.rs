@@ -6,5 +6,7 @@
 mod api_users;
 mod authn;
 mod cors_and_origins;
+mod mfa;
 mod pages;
+mod sessions;
 mod support;

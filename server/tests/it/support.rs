@@ -123,7 +123,12 @@ impl TestServer {
     }
 
     /// Stops the server gracefully and starts a new one over the same data directory.
-    pub async fn restart(mut self) -> TestServer {
+    pub async fn restart(self) -> TestServer {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like `restart`, with settings changed for the new server.
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -133,7 +138,7 @@ impl TestServer {
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
         let site = std::mem::replace(&mut self.site, tempfile::tempdir().unwrap());
         drop(self);
-        serve(data, site, |_| {}).await
+        serve(data, site, tweak).await
     }
 }
 

@@ -1,0 +1,399 @@
+//! MFA factors: what is stored for each enrolled factor, and how a passcode or answer is checked.
+//!
+//! TOTP follows RFC 6238 (SHA-1, 6 digits, 30 s steps) and accepts one step of clock skew either
+//! way. The last accepted step is remembered, so a code is good once: a replay is reported as
+//! such, never accepted.
+
+use crate::clock::Timestamp;
+use crate::crypto::{PasswordHash, PasswordHasher, new_id};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FactorType {
+    #[serde(rename = "token:software:totp")]
+    Totp,
+    #[serde(rename = "question")]
+    Question,
+}
+
+impl FactorType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "token:software:totp" => Some(Self::Totp),
+            "question" => Some(Self::Question),
+            _ => None,
+        }
+    }
+
+    /// The `amr` value a verification adds (RFC 8176).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Totp => "otp",
+            Self::Question => "kba",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Provider {
+    Okta,
+    Google,
+}
+
+impl Provider {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "OKTA" => Some(Self::Okta),
+            "GOOGLE" => Some(Self::Google),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FactorStatus {
+    PendingActivation,
+    Active,
+}
+
+/// The factor kinds offered for enrollment, in the order they are listed.
+pub const ENROLLABLE: [(FactorType, Provider); 3] = [
+    (FactorType::Totp, Provider::Okta),
+    (FactorType::Totp, Provider::Google),
+    (FactorType::Question, Provider::Okta),
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FactorSecret {
+    Totp {
+        /// Base32 (RFC 4648, no padding), as shown to the person for manual entry.
+        shared_secret: String,
+        /// The last time step accepted; codes of this step or earlier are replays.
+        last_step: Option<u64>,
+    },
+    Question {
+        question: String,
+        /// argon2id of the normalised answer (trimmed, lower case).
+        answer: PasswordHash,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Factor {
+    pub id: String,
+    pub user_id: String,
+    pub factor_type: FactorType,
+    pub provider: Provider,
+    pub status: FactorStatus,
+    pub created: Timestamp,
+    pub last_updated: Timestamp,
+    pub secret: FactorSecret,
+    /// While a TOTP factor awaits activation: the capability in its QR image's URL, so that
+    /// the URL an `<img>` loads carries neither the state token nor the secret.
+    #[serde(default)]
+    pub activation_token: Option<String>,
+}
+
+/// What a presented code or answer turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Right; for TOTP, the step that matched (to be remembered).
+    Valid(Option<u64>),
+    /// A TOTP code already used.
+    Replayed,
+    Invalid,
+}
+
+pub const TOTP_STEP_SECS: u64 = 30;
+pub const TOTP_DIGITS: usize = 6;
+
+/// A new pending TOTP factor with a fresh 160-bit secret.
+pub fn new_totp(user_id: &str, provider: Provider, now: Timestamp) -> Factor {
+    let mut raw = [0u8; 20];
+    argon2::password_hash::rand_core::RngCore::fill_bytes(
+        &mut argon2::password_hash::rand_core::OsRng,
+        &mut raw,
+    );
+    Factor {
+        id: new_id("uft"),
+        user_id: user_id.to_owned(),
+        factor_type: FactorType::Totp,
+        provider,
+        status: FactorStatus::PendingActivation,
+        created: now,
+        last_updated: now,
+        secret: FactorSecret::Totp {
+            shared_secret: base32_encode(&raw),
+            last_step: None,
+        },
+        activation_token: Some(crate::crypto::new_secret(24).expose().to_owned()),
+    }
+}
+
+/// A new, immediately active security-question factor.
+pub fn new_question(
+    hasher: &PasswordHasher,
+    user_id: &str,
+    question: &str,
+    answer: &str,
+    now: Timestamp,
+) -> Result<Factor, crate::crypto::password::HashError> {
+    Ok(Factor {
+        id: new_id("ufs"),
+        user_id: user_id.to_owned(),
+        factor_type: FactorType::Question,
+        provider: Provider::Okta,
+        status: FactorStatus::Active,
+        created: now,
+        last_updated: now,
+        secret: FactorSecret::Question {
+            question: question.to_owned(),
+            answer: hasher.hash(&normalize_answer(answer))?,
+        },
+        activation_token: None,
+    })
+}
+
+fn normalize_answer(answer: &str) -> String {
+    answer.trim().to_lowercase()
+}
+
+impl Factor {
+    /// Checks a TOTP passcode or a question's answer at `now`.
+    pub fn check(&self, hasher: &PasswordHasher, input: &str, now: Timestamp) -> Check {
+        match &self.secret {
+            FactorSecret::Totp {
+                shared_secret,
+                last_step,
+            } => check_totp(shared_secret, input, now, *last_step),
+            FactorSecret::Question { answer, .. } => {
+                if hasher.verify(&normalize_answer(input), Some(answer)) {
+                    Check::Valid(None)
+                } else {
+                    Check::Invalid
+                }
+            }
+        }
+    }
+
+    /// Remembers the step of an accepted TOTP code.
+    pub fn record_use(&mut self, step: Option<u64>, now: Timestamp) {
+        if let (FactorSecret::Totp { last_step, .. }, Some(step)) = (&mut self.secret, step) {
+            *last_step = Some(step);
+        }
+        self.last_updated = now;
+    }
+
+    /// The `otpauth://` URI an authenticator app reads from the QR code.
+    pub fn otpauth_uri(&self, issuer: &str, account: &str) -> Option<String> {
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        self.shared_secret().map(|secret| {
+            format!(
+                "otpauth://totp/{}:{}?secret={secret}&issuer={}&algorithm=SHA1&digits={TOTP_DIGITS}&period={TOTP_STEP_SECS}",
+                enc(issuer),
+                enc(account),
+                enc(issuer)
+            )
+        })
+    }
+
+    pub fn shared_secret(&self) -> Option<&str> {
+        match &self.secret {
+            FactorSecret::Totp { shared_secret, .. } => Some(shared_secret),
+            FactorSecret::Question { .. } => None,
+        }
+    }
+
+    pub fn question(&self) -> Option<&str> {
+        match &self.secret {
+            FactorSecret::Question { question, .. } => Some(question),
+            FactorSecret::Totp { .. } => None,
+        }
+    }
+}
+
+/// The TOTP code for time step `step`.
+pub fn totp_code(secret_base32: &str, step: u64) -> Option<String> {
+    let key = base32_decode(secret_base32)?;
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        TOTP_DIGITS,
+        0,
+        TOTP_STEP_SECS,
+        key,
+    );
+    Some(totp.generate(step * TOTP_STEP_SECS))
+}
+
+fn check_totp(secret: &str, code: &str, now: Timestamp, last_step: Option<u64>) -> Check {
+    let code = code.trim();
+    if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Check::Invalid;
+    }
+    let current = u64::try_from(now.millis() / 1000).unwrap_or(0) / TOTP_STEP_SECS;
+    let mut matched = None;
+    // Check every candidate step so the time taken does not depend on which one matched.
+    for step in [current.saturating_sub(1), current, current + 1] {
+        let Some(expected) = totp_code(secret, step) else {
+            return Check::Invalid;
+        };
+        if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+            matched = Some(step);
+        }
+    }
+    match (matched, last_step) {
+        (Some(step), Some(last)) if step <= last => Check::Replayed,
+        (Some(step), _) => Check::Valid(Some(step)),
+        (None, _) => Check::Invalid,
+    }
+}
+
+/// Base32 (RFC 4648, no padding), the encoding authenticator apps expect.
+pub fn base32_encode(data: &[u8]) -> String {
+    match totp_rs::Secret::Raw(data.to_vec()).to_encoded() {
+        totp_rs::Secret::Encoded(s) => s,
+        totp_rs::Secret::Raw(_) => String::new(),
+    }
+}
+
+pub fn base32_decode(s: &str) -> Option<Vec<u8>> {
+    totp_rs::Secret::Encoded(s.trim().to_uppercase())
+        .to_bytes()
+        .ok()
+}
+
+/// The security questions offered (Okta's keys and texts).
+pub const QUESTIONS: [(&str, &str); 8] = [
+    (
+        "disliked_food",
+        "What is the food you least liked as a child?",
+    ),
+    (
+        "name_of_first_plush_toy",
+        "What is the name of your first stuffed animal?",
+    ),
+    (
+        "first_award",
+        "What did you earn your first medal or award for?",
+    ),
+    (
+        "favorite_security_question",
+        "What is your favorite security question?",
+    ),
+    (
+        "favorite_toy",
+        "What is the toy/stuffed animal you liked the most as a kid?",
+    ),
+    (
+        "first_computer_game",
+        "What was the first computer game you played?",
+    ),
+    ("favorite_movie_quote", "What is your favorite movie quote?"),
+    (
+        "first_sports_team_mascot",
+        "What was the mascot of the first sports team you played on?",
+    ),
+];
+
+pub fn question_text(key: &str) -> Option<&'static str> {
+    QUESTIONS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6238 appendix B, SHA-1 key "12345678901234567890", truncated to 6 digits.
+    #[test]
+    fn matches_the_rfc_6238_vectors() {
+        let secret = base32_encode(b"12345678901234567890");
+        assert_eq!(totp_code(&secret, 59 / 30).unwrap(), "287082");
+        assert_eq!(totp_code(&secret, 1_111_111_109 / 30).unwrap(), "081804");
+        assert_eq!(totp_code(&secret, 1_234_567_890 / 30).unwrap(), "005924");
+    }
+
+    #[test]
+    fn secrets_are_160_bits_of_unpadded_base32() {
+        let f = new_totp("u", Provider::Okta, Timestamp::from_millis(0));
+        let secret = f.shared_secret().unwrap();
+        assert_eq!(secret.len(), 32);
+        assert_eq!(base32_decode(secret).unwrap().len(), 20);
+        assert!(base32_decode("not base32!").is_none());
+    }
+
+    #[test]
+    fn accepts_one_step_of_skew_and_no_more() {
+        let f = new_totp("u", Provider::Okta, Timestamp::from_millis(0));
+        let secret = f.shared_secret().unwrap().to_owned();
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let step = 1_700_000_000 / 30;
+        for (s, ok) in [
+            (step - 2, false),
+            (step - 1, true),
+            (step, true),
+            (step + 1, true),
+            (step + 2, false),
+        ] {
+            let code = totp_code(&secret, s).unwrap();
+            let expected = if ok {
+                Check::Valid(Some(s))
+            } else {
+                Check::Invalid
+            };
+            assert_eq!(check_totp(&secret, &code, now, None), expected, "step {s}");
+        }
+    }
+
+    #[test]
+    fn a_code_is_accepted_once() {
+        let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+        let mut f = new_totp("u", Provider::Google, Timestamp::from_millis(0));
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        let code = totp_code(f.shared_secret().unwrap(), 1_700_000_000 / 30).unwrap();
+        let Check::Valid(step) = f.check(&hasher, &code, now) else {
+            panic!("first use must be valid")
+        };
+        f.record_use(step, now);
+        assert_eq!(f.check(&hasher, &code, now), Check::Replayed);
+        // An older code from the skew window is a replay too, not a second chance.
+        let older = totp_code(f.shared_secret().unwrap(), 1_700_000_000 / 30 - 1).unwrap();
+        assert_eq!(f.check(&hasher, &older, now), Check::Replayed);
+    }
+
+    #[test]
+    fn rejects_malformed_codes() {
+        let f = new_totp("u", Provider::Okta, Timestamp::from_millis(0));
+        let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+        for bad in ["", "12345", "1234567", "abcdef", "12 456"] {
+            assert_eq!(
+                f.check(&hasher, bad, Timestamp::from_millis(0)),
+                Check::Invalid,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn question_answers_compare_case_insensitively() {
+        let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+        let f = new_question(
+            &hasher,
+            "u",
+            "disliked_food",
+            "  Brussels Sprouts ",
+            Timestamp::from_millis(0),
+        )
+        .unwrap();
+        assert_eq!(
+            f.check(&hasher, "brussels sprouts", Timestamp::from_millis(0)),
+            Check::Valid(None)
+        );
+        assert_eq!(
+            f.check(&hasher, "broccoli", Timestamp::from_millis(0)),
+            Check::Invalid
+        );
+    }
+}

@@ -1,0 +1,512 @@
+//! The transitions of the authentication transaction (see [`super::transaction`] for the map).
+//! Each takes the store and `now`, loads the transaction by its state token, checks the step
+//! allows the request, and either stores the next step or completes with a session token.
+
+use super::factors::{self, Check, Factor, FactorStatus, FactorType, Provider};
+use super::session::issue_session_token;
+use super::transaction::{FactorResult, Step, Transaction, TxOptions};
+use super::{AuthnSettings, MfaEnrollment};
+use crate::clock::Timestamp;
+use crate::crypto::{PasswordHasher, Secret, new_secret};
+use crate::directory::users::login_key;
+use crate::directory::{FieldError, PasswordPolicy, User, UserStatus};
+use crate::store::{Store, StoreError};
+use std::time::Duration;
+
+/// What the transitions need besides their input.
+pub struct Ctx<'a> {
+    pub store: &'a dyn Store,
+    pub hasher: &'a PasswordHasher,
+    pub settings: &'a AuthnSettings,
+    pub policy: &'a PasswordPolicy,
+    pub now: Timestamp,
+}
+
+/// A transaction waiting at a step, with what the response shows about it.
+#[derive(Debug)]
+pub struct Pending {
+    pub state_token: String,
+    pub tx: Transaction,
+    pub user: User,
+    pub factors: Vec<Factor>,
+    pub factor_result: Option<FactorResult>,
+    /// Whether `skip` is allowed at this step.
+    pub skippable: bool,
+    /// Days until the password expires, when the policy expires passwords.
+    pub days_to_expiry: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct Completed {
+    pub session_token: Secret,
+    pub expires_at: Timestamp,
+    pub user: User,
+    pub amr: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Pending(Box<Pending>),
+    Success(Box<Completed>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Wrong or unknown credentials, or an inactive user: one answer for all (E0000004).
+    #[error("authentication failed")]
+    AuthenticationFailed,
+    /// The state token is unknown or expired (E0000011).
+    #[error("invalid state token")]
+    InvalidToken,
+    /// The request is not allowed at the transaction's step (E0000079).
+    #[error("not allowed in the current state")]
+    WrongState,
+    /// Wrong passcode or answer (E0000068).
+    #[error("invalid passcode or answer")]
+    InvalidPasscode,
+    #[error("factor not found")]
+    FactorNotFound,
+    #[error("validation failed")]
+    Invalid(Vec<FieldError>),
+    /// A new password was refused (E0000014), with the reasons.
+    #[error("password update refused")]
+    PasswordRefused(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] crate::crypto::password::HashError),
+}
+
+/// Primary authentication. Every path does one argon2 verification (see `PasswordHasher`).
+pub fn primary(
+    ctx: &Ctx<'_>,
+    username: &str,
+    password: &str,
+    options: TxOptions,
+) -> Result<Outcome, FlowError> {
+    let user = ctx.store.user_by_login(&login_key(username))?;
+    let verified = ctx
+        .hasher
+        .verify(password, user.as_ref().and_then(|u| u.password.as_ref()));
+    let Some(mut user) = user else {
+        return Err(FlowError::AuthenticationFailed);
+    };
+    if !matches!(
+        user.status,
+        UserStatus::Active | UserStatus::PasswordExpired
+    ) {
+        tracing::info!(user = %user.id, status = ?user.status, "sign-in refused: user not active");
+        return Err(FlowError::AuthenticationFailed);
+    }
+    if !verified {
+        record_failure(ctx, &mut user)?;
+        return Err(FlowError::AuthenticationFailed);
+    }
+    let tx = Transaction {
+        user_id: user.id.clone(),
+        step: Step::MfaRequired,
+        expires_at: ctx.now,
+        auth_time: ctx.now,
+        amr: vec!["pwd".to_owned()],
+        options,
+        enrolled_factor: false,
+        enroll_skipped: false,
+        warned: false,
+    };
+    advance(ctx, new_secret(32).expose().to_owned(), tx, user)
+}
+
+/// Counts a failed password or factor; at the threshold the account locks.
+fn record_failure(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
+    user.failed_attempts = user.failed_attempts.saturating_add(1);
+    user.last_updated = ctx.now;
+    if user.failed_attempts >= ctx.settings.max_failed_attempts {
+        tracing::warn!(user = %user.id, "locked out after repeated failed sign-ins");
+        user.status = UserStatus::LockedOut;
+        user.status_changed = Some(ctx.now);
+    }
+    ctx.store.update_user(user)
+}
+
+/// `POST /authn {stateToken}`: the transaction as it stands.
+pub fn resume(ctx: &Ctx<'_>, state_token: &str) -> Result<Outcome, FlowError> {
+    let (tx, user) = load(ctx, state_token)?;
+    park(ctx, state_token, tx, user, None)
+}
+
+pub fn cancel(ctx: &Ctx<'_>, state_token: &str) -> Result<(), FlowError> {
+    let digest = Secret::new(state_token).digest();
+    match ctx.store.take_transaction(&digest)? {
+        Some(tx) if tx.expires_at > ctx.now => Ok(()),
+        _ => Err(FlowError::InvalidToken),
+    }
+}
+
+/// Verifies an enrolled factor at MFA_REQUIRED.
+pub fn verify_factor(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    factor_id: &str,
+    input: &str,
+) -> Result<Outcome, FlowError> {
+    let (mut tx, mut user) = load(ctx, state_token)?;
+    if tx.step != Step::MfaRequired {
+        return Err(FlowError::WrongState);
+    }
+    let mut factor = ctx
+        .store
+        .factor(&user.id, factor_id)?
+        .filter(|f| f.status == FactorStatus::Active)
+        .ok_or(FlowError::FactorNotFound)?;
+    match factor.check(ctx.hasher, input, ctx.now) {
+        Check::Valid(step) => {
+            factor.record_use(step, ctx.now);
+            ctx.store.put_factor(&factor)?;
+            tx.add_amr(factor.factor_type.amr());
+            tx.add_amr("mfa");
+            advance(ctx, state_token.to_owned(), tx, user)
+        }
+        Check::Replayed => park(
+            ctx,
+            state_token,
+            tx,
+            user,
+            Some(FactorResult::PasscodeReplayed),
+        ),
+        Check::Invalid => {
+            record_failure(ctx, &mut user)?;
+            if user.status == UserStatus::LockedOut {
+                ctx.store
+                    .take_transaction(&Secret::new(state_token).digest())?;
+            } else {
+                save(ctx, state_token, &mut tx)?;
+            }
+            Err(FlowError::InvalidPasscode)
+        }
+    }
+}
+
+/// What `POST /authn/factors` asks to enroll.
+#[derive(Debug, Clone)]
+pub struct EnrollRequest {
+    pub factor_type: String,
+    pub provider: String,
+    pub question: Option<String>,
+    pub answer: Option<String>,
+}
+
+/// Enrolls a factor at MFA_ENROLL: TOTP waits for activation, a question is active at once.
+pub fn enroll_factor(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    req: &EnrollRequest,
+) -> Result<Outcome, FlowError> {
+    let (mut tx, user) = load(ctx, state_token)?;
+    if tx.step != Step::MfaEnroll {
+        return Err(FlowError::WrongState);
+    }
+    let kind = FactorType::parse(&req.factor_type)
+        .zip(Provider::parse(&req.provider))
+        .filter(|k| factors::ENROLLABLE.contains(k))
+        .ok_or_else(|| {
+            FlowError::Invalid(vec![FieldError::new(
+                "factorType",
+                format!(
+                    "Factor type {} with provider {} is not offered",
+                    req.factor_type, req.provider
+                ),
+            )])
+        })?;
+    let existing = ctx.store.factors(&user.id)?;
+    if existing
+        .iter()
+        .any(|f| f.status == FactorStatus::Active && (f.factor_type, f.provider) == kind)
+    {
+        return Err(FlowError::Invalid(vec![FieldError::new(
+            "factorType",
+            "A factor of this type is already set up",
+        )]));
+    }
+    match kind.0 {
+        FactorType::Totp => {
+            for stale in existing
+                .iter()
+                .filter(|f| f.status == FactorStatus::PendingActivation)
+            {
+                ctx.store.delete_factor(&user.id, &stale.id)?;
+            }
+            let factor = factors::new_totp(&user.id, kind.1, ctx.now);
+            ctx.store.put_factor(&factor)?;
+            tx.step = Step::MfaEnrollActivate {
+                factor_id: factor.id,
+            };
+            park(ctx, state_token, tx, user, None)
+        }
+        FactorType::Question => {
+            let question = req.question.as_deref().unwrap_or_default();
+            let answer = req.answer.as_deref().unwrap_or_default();
+            let mut errs = Vec::new();
+            if factors::question_text(question).is_none() {
+                errs.push(FieldError::new(
+                    "question",
+                    "Choose one of the offered questions",
+                ));
+            }
+            if answer.trim().chars().count() < 4 {
+                errs.push(FieldError::new(
+                    "answer",
+                    "The answer must be at least 4 characters",
+                ));
+            }
+            if !errs.is_empty() {
+                return Err(FlowError::Invalid(errs));
+            }
+            let factor = factors::new_question(ctx.hasher, &user.id, question, answer, ctx.now)?;
+            ctx.store.put_factor(&factor)?;
+            tx.enrolled_factor = true;
+            advance(ctx, state_token.to_owned(), tx, user)
+        }
+    }
+}
+
+/// Activates the TOTP factor being enrolled, with a first code from the authenticator.
+pub fn activate_factor(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    factor_id: &str,
+    pass_code: &str,
+) -> Result<Outcome, FlowError> {
+    let (mut tx, user) = load(ctx, state_token)?;
+    if tx.step
+        != (Step::MfaEnrollActivate {
+            factor_id: factor_id.to_owned(),
+        })
+    {
+        return Err(FlowError::WrongState);
+    }
+    let mut factor = ctx
+        .store
+        .factor(&user.id, factor_id)?
+        .ok_or(FlowError::FactorNotFound)?;
+    match factor.check(ctx.hasher, pass_code, ctx.now) {
+        Check::Valid(step) => {
+            factor.record_use(step, ctx.now);
+            factor.status = FactorStatus::Active;
+            factor.activation_token = None;
+            ctx.store.put_factor(&factor)?;
+            tx.enrolled_factor = true;
+            tx.add_amr(factor.factor_type.amr());
+            tx.add_amr("mfa");
+            // Back to the list when more optional factors are offered; else onwards.
+            tx.step = Step::MfaEnroll;
+            advance(ctx, state_token.to_owned(), tx, user)
+        }
+        Check::Replayed | Check::Invalid => {
+            save(ctx, state_token, &mut tx)?;
+            Err(FlowError::InvalidPasscode)
+        }
+    }
+}
+
+/// `POST /authn/previous`: from activation back to the factor list (the pending factor goes).
+pub fn previous(ctx: &Ctx<'_>, state_token: &str) -> Result<Outcome, FlowError> {
+    let (mut tx, user) = load(ctx, state_token)?;
+    let Step::MfaEnrollActivate { factor_id } = &tx.step else {
+        return Err(FlowError::WrongState);
+    };
+    ctx.store.delete_factor(&user.id, factor_id)?;
+    tx.step = Step::MfaEnroll;
+    park(ctx, state_token, tx, user, None)
+}
+
+/// `POST /authn/skip`: past optional enrollment, or past the expiry warning.
+pub fn skip(ctx: &Ctx<'_>, state_token: &str) -> Result<Outcome, FlowError> {
+    let (mut tx, user) = load(ctx, state_token)?;
+    match tx.step {
+        Step::MfaEnroll if enrollment_skippable(ctx, &tx, &ctx.store.factors(&user.id)?) => {
+            tx.enroll_skipped = true;
+        }
+        Step::PasswordWarn => tx.warned = true,
+        _ => return Err(FlowError::WrongState),
+    }
+    advance(ctx, state_token.to_owned(), tx, user)
+}
+
+/// Changes an expired (or expiring) password.
+pub fn change_password(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    old: &str,
+    new: &str,
+) -> Result<Outcome, FlowError> {
+    let (mut tx, mut user) = load(ctx, state_token)?;
+    if !matches!(tx.step, Step::PasswordExpired | Step::PasswordWarn) {
+        return Err(FlowError::WrongState);
+    }
+    if !ctx.hasher.verify(old, user.password.as_ref()) {
+        save(ctx, state_token, &mut tx)?;
+        return Err(FlowError::PasswordRefused(vec![FieldError::new(
+            "oldPassword",
+            "Old password is not correct",
+        )]));
+    }
+    let mut errs = Vec::new();
+    if let Err(msg) = ctx.policy.check(new, &user.profile.login) {
+        errs.push(FieldError::new("password", msg));
+    }
+    if new == old {
+        errs.push(FieldError::new(
+            "password",
+            "Password cannot be your current password",
+        ));
+    }
+    if !errs.is_empty() {
+        save(ctx, state_token, &mut tx)?;
+        return Err(FlowError::PasswordRefused(errs));
+    }
+    user.password = Some(ctx.hasher.hash(new)?);
+    user.password_changed = Some(ctx.now);
+    user.last_updated = ctx.now;
+    if user.status == UserStatus::PasswordExpired {
+        user.status = UserStatus::Active;
+        user.status_changed = Some(ctx.now);
+    }
+    ctx.store.update_user(&user)?;
+    tx.warned = true;
+    advance(ctx, state_token.to_owned(), tx, user)
+}
+
+/// Loads the live transaction for `state_token` and its user.
+fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowError> {
+    let tx = ctx
+        .store
+        .transaction(&Secret::new(state_token).digest())?
+        .filter(|tx| tx.expires_at > ctx.now)
+        .ok_or(FlowError::InvalidToken)?;
+    let user = ctx
+        .store
+        .user(&tx.user_id)?
+        .filter(|u| matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired))
+        .ok_or(FlowError::InvalidToken)?;
+    Ok((tx, user))
+}
+
+fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), StoreError> {
+    tx.expires_at = ctx.now.plus(ctx.settings.transaction_ttl);
+    ctx.store
+        .put_transaction(&Secret::new(state_token).digest(), tx)
+}
+
+/// Stores `tx` as it is and reports it pending.
+fn park(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    mut tx: Transaction,
+    user: User,
+    factor_result: Option<FactorResult>,
+) -> Result<Outcome, FlowError> {
+    save(ctx, state_token, &mut tx)?;
+    let factors = ctx.store.factors(&user.id)?;
+    let skippable = match tx.step {
+        Step::MfaEnroll => enrollment_skippable(ctx, &tx, &factors),
+        Step::PasswordWarn => true,
+        _ => false,
+    };
+    let days_to_expiry = days_to_expiry(ctx, &user);
+    Ok(Outcome::Pending(Box::new(Pending {
+        state_token: state_token.to_owned(),
+        tx,
+        user,
+        factors,
+        factor_result,
+        skippable,
+        days_to_expiry,
+    })))
+}
+
+fn enrollment_skippable(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool {
+    let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
+    match ctx.settings.mfa_enrollment {
+        MfaEnrollment::Required => has_active && tx.mfa_done(),
+        MfaEnrollment::Optional | MfaEnrollment::None => true,
+    }
+}
+
+/// Whether the factor list must (or may) be shown now.
+fn needs_enrollment(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool {
+    let active: Vec<_> = factors
+        .iter()
+        .filter(|f| f.status == FactorStatus::Active)
+        .map(|f| (f.factor_type, f.provider))
+        .collect();
+    let more_offered = factors::ENROLLABLE.iter().any(|k| !active.contains(k));
+    match ctx.settings.mfa_enrollment {
+        MfaEnrollment::Required if active.is_empty() => true,
+        MfaEnrollment::Required | MfaEnrollment::Optional => {
+            tx.options.multi_optional_factor_enroll && more_offered && !tx.enroll_skipped
+        }
+        MfaEnrollment::None => false,
+    }
+}
+
+/// Days until the password expires under the policy, if it expires at all.
+fn days_to_expiry(ctx: &Ctx<'_>, user: &User) -> Option<i64> {
+    let max_age = ctx.policy.max_age_days?;
+    let changed = user.password_changed.unwrap_or(user.created);
+    let expires = changed.plus(Duration::from_secs(u64::from(max_age) * 86_400));
+    Some((expires.millis() - ctx.now.millis()).div_euclid(86_400_000))
+}
+
+/// Works out the next step after a completed one, and stores it or completes the sign-in.
+fn advance(
+    ctx: &Ctx<'_>,
+    state_token: String,
+    mut tx: Transaction,
+    mut user: User,
+) -> Result<Outcome, FlowError> {
+    let factors = ctx.store.factors(&user.id)?;
+    let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
+    let to_expiry = days_to_expiry(ctx, &user);
+    let next = if has_active && !tx.mfa_done() {
+        Some(Step::MfaRequired)
+    } else if needs_enrollment(ctx, &tx, &factors) {
+        Some(Step::MfaEnroll)
+    } else if user.status == UserStatus::PasswordExpired || to_expiry.is_some_and(|d| d < 0) {
+        Some(Step::PasswordExpired)
+    } else if tx.options.warn_before_password_expired
+        && !tx.warned
+        && to_expiry.is_some_and(|d| d < i64::from(ctx.policy.expire_warn_days))
+    {
+        Some(Step::PasswordWarn)
+    } else {
+        None
+    };
+    if let Some(step) = next {
+        tx.step = step;
+        return park(ctx, &state_token, tx, user, None);
+    }
+    ctx.store
+        .take_transaction(&Secret::new(&state_token).digest())?;
+    user.failed_attempts = 0;
+    user.last_login = Some(ctx.now);
+    user.last_updated = ctx.now;
+    ctx.store.update_user(&user)?;
+    let (session_token, expires_at) = issue_session_token(
+        ctx.store,
+        ctx.now,
+        &user.id,
+        tx.auth_time,
+        &tx.amr,
+        ctx.settings.session_token_ttl,
+    )
+    .map_err(|super::AuthnError::Store(e)| FlowError::Store(e))?;
+    Ok(Outcome::Success(Box::new(Completed {
+        session_token,
+        expires_at,
+        user,
+        amr: tx.amr,
+    })))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! The authentication transaction: what is stored under a state token between the steps of a
+//! sign-in, and the step it stands at.
+//!
+//! ```text
+//!  primary auth (username, password)
+//!      │ wrong/unknown/inactive ──▶ 401 E0000004 (all alike)
+//!      ▼
+//!  ┌─ has an active factor, MFA not yet done ─────────▶ MFA_REQUIRED ──verify──┐
+//!  ├─ policy needs enrollment ─▶ MFA_ENROLL ──enroll(totp)──▶ MFA_ENROLL_ACTIVATE
+//!  │                              │  ▲ prev                  │ activate(passCode)
+//!  │                              │  └───────────────────────┘
+//!  │                              ├─enroll(question) ─────────────────────────┤
+//!  │                              └─skip (optional enrollment only) ──────────┤
+//!  ├─ password expired ─────────▶ PASSWORD_EXPIRED ──change_password─────────┤
+//!  ├─ expiring, warning asked for ▶ PASSWORD_WARN ──change_password | skip────┤
+//!  └─ nothing left ─────────────────────────────────────────────────▶ SUCCESS ◀┘
+//!                                                   (one-time sessionToken)
+//!  cancel: any step ──▶ gone.   Each request slides the token's expiry.
+//! ```
+//! After every completed step the next one is worked out afresh by [`super::flow`], from the
+//! transaction's flags and the user's factors, in the order above.
+
+use crate::clock::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The step a pending transaction waits at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    MfaEnroll,
+    MfaEnrollActivate { factor_id: String },
+    MfaRequired,
+    PasswordExpired,
+    PasswordWarn,
+}
+
+impl Step {
+    /// The Okta `status` of a transaction at this step.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Step::MfaEnroll => "MFA_ENROLL",
+            Step::MfaEnrollActivate { .. } => "MFA_ENROLL_ACTIVATE",
+            Step::MfaRequired => "MFA_REQUIRED",
+            Step::PasswordExpired => "PASSWORD_EXPIRED",
+            Step::PasswordWarn => "PASSWORD_WARN",
+        }
+    }
+}
+
+/// Options given with primary authentication (Okta's `options` object).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOptions {
+    /// Offer enrollment in optional factors, with a way to skip.
+    pub multi_optional_factor_enroll: bool,
+    /// Stop at PASSWORD_WARN when the password is about to expire.
+    pub warn_before_password_expired: bool,
+}
+
+/// A sign-in in progress, stored under the digest of its state token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transaction {
+    pub user_id: String,
+    pub step: Step,
+    /// Slides forward with each request.
+    pub expires_at: Timestamp,
+    /// When the password was verified.
+    pub auth_time: Timestamp,
+    /// Authentication methods completed so far (`pwd`, `otp`, `kba`, `mfa`).
+    pub amr: Vec<String>,
+    pub options: TxOptions,
+    /// A factor was enrolled and proven in this transaction: that satisfies MFA for it.
+    #[serde(default)]
+    pub enrolled_factor: bool,
+    /// The person skipped optional enrollment.
+    #[serde(default)]
+    pub enroll_skipped: bool,
+    /// The person dealt with (skipped or heeded) the expiry warning.
+    #[serde(default)]
+    pub warned: bool,
+}
+
+impl Transaction {
+    pub fn mfa_done(&self) -> bool {
+        self.enrolled_factor || self.amr.iter().any(|m| m == "mfa")
+    }
+
+    pub fn add_amr(&mut self, method: &str) {
+        if !self.amr.iter().any(|m| m == method) {
+            self.amr.push(method.to_owned());
+        }
+    }
+}
+
+/// What a factor verification that did not complete the step reports (`factorResult`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorResult {
+    /// The code was already used; wait for the next one.
+    PasscodeReplayed,
+}
+
+impl FactorResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactorResult::PasscodeReplayed => "PASSCODE_REPLAYED",
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The Authentication API (`/api/v1/authn…`): each endpoint parses its body, runs one transition
+//! of the core state machine off the async runtime, and answers in Okta's transaction shape.
+
+mod view;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::OktaJson;
+use crate::authn::factors::FactorStatus;
+use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
+use crate::authn::transaction::TxOptions;
+use crate::clock::Timestamp;
+use crate::crypto::Digest;
+use crate::directory::FieldError;
+use crate::paths;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::AUTHN, post(primary_or_resume))
+        .route(paths::AUTHN_FACTORS, post(enroll))
+        .route(paths::AUTHN_FACTOR_ACTIVATE, post(activate))
+        .route(paths::AUTHN_FACTOR_VERIFY, post(verify))
+        .route(paths::AUTHN_PREVIOUS, post(previous))
+        .route(paths::AUTHN_SKIP, post(skip))
+        .route(paths::AUTHN_CANCEL, post(cancel))
+        .route(paths::AUTHN_CHANGE_PASSWORD, post(change_password))
+}
+
+/// Routes that browsers load directly (`<img>`), and reference data for enrollment.
+pub(super) fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::FACTOR_QR, get(qr_code))
+        .route(paths::FACTOR_QUESTIONS, get(questions))
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::AuthenticationFailed => ApiError::AuthenticationFailed,
+            FlowError::InvalidToken => ApiError::InvalidToken,
+            FlowError::WrongState => ApiError::WrongState,
+            FlowError::InvalidPasscode => ApiError::InvalidPasscode,
+            FlowError::FactorNotFound => ApiError::NotFound("factor (UserFactor)".into()),
+            FlowError::Invalid(fields) => ApiError::Validation(fields),
+            FlowError::PasswordRefused(fields) => ApiError::CredentialsRefused(fields),
+            FlowError::Store(e) => ApiError::Internal(e.to_string()),
+            FlowError::Hash(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Runs one transition on the blocking pool and answers with the transaction.
+async fn transition<F>(state: &AppState, f: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(&Ctx<'_>) -> Result<Outcome, FlowError> + Send + 'static,
+{
+    let now = Timestamp::now();
+    let outcome = state.blocking(move |s| f(&s.ctx(now))).await??;
+    let body = match &outcome {
+        Outcome::Pending(p) => view::pending(&state.base_url, &state.authn, &state.policy, p),
+        Outcome::Success(c) => view::success(c),
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn required(field: &'static str, value: Option<String>) -> Result<String, ApiError> {
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new(
+            field,
+            "The field cannot be left blank",
+        )])
+    })
+}
+
+fn state_token(value: Option<String>) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::InvalidToken)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AuthnOptions {
+    multi_optional_factor_enroll: bool,
+    warn_before_password_expired: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthnRequest {
+    username: Option<String>,
+    password: Option<String>,
+    state_token: Option<String>,
+    #[serde(default)]
+    options: AuthnOptions,
+}
+
+/// `POST /api/v1/authn`: primary authentication, or with `stateToken` the current state.
+async fn primary_or_resume(
+    State(state): State<AppState>,
+    OktaJson(req): OktaJson<AuthnRequest>,
+) -> Result<Response, ApiError> {
+    if let Some(token) = req.state_token.filter(|t| !t.is_empty()) {
+        return transition(&state, move |ctx| flow::resume(ctx, &token)).await;
+    }
+    let username = req.username.unwrap_or_default();
+    let password = req.password.unwrap_or_default();
+    let mut missing = Vec::new();
+    if username.trim().is_empty() {
+        missing.push(FieldError::new(
+            "username",
+            "The field cannot be left blank",
+        ));
+    }
+    if password.is_empty() {
+        missing.push(FieldError::new(
+            "password",
+            "The field cannot be left blank",
+        ));
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::Validation(missing));
+    }
+    let options = TxOptions {
+        multi_optional_factor_enroll: req.options.multi_optional_factor_enroll,
+        warn_before_password_expired: req.options.warn_before_password_expired,
+    };
+    transition(&state, move |ctx| {
+        flow::primary(ctx, &username, &password, options)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateTokenBody {
+    state_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EnrollProfile {
+    question: Option<String>,
+    answer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnrollBody {
+    state_token: Option<String>,
+    factor_type: Option<String>,
+    provider: Option<String>,
+    #[serde(default)]
+    profile: EnrollProfile,
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<EnrollBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let req = EnrollRequest {
+        factor_type: required("factorType", body.factor_type)?,
+        provider: required("provider", body.provider)?,
+        question: body.profile.question,
+        answer: body.profile.answer,
+    };
+    transition(&state, move |ctx| flow::enroll_factor(ctx, &token, &req)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PassCodeBody {
+    state_token: Option<String>,
+    pass_code: Option<String>,
+    answer: Option<String>,
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path(factor_id): Path<String>,
+    OktaJson(body): OktaJson<PassCodeBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let code = required("passCode", body.pass_code)?;
+    transition(&state, move |ctx| {
+        flow::activate_factor(ctx, &token, &factor_id, &code)
+    })
+    .await
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Path(factor_id): Path<String>,
+    OktaJson(body): OktaJson<PassCodeBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let input = required("passCode", body.pass_code.or(body.answer))?;
+    transition(&state, move |ctx| {
+        flow::verify_factor(ctx, &token, &factor_id, &input)
+    })
+    .await
+}
+
+async fn previous(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<StateTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    transition(&state, move |ctx| flow::previous(ctx, &token)).await
+}
+
+async fn skip(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<StateTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    transition(&state, move |ctx| flow::skip(ctx, &token)).await
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<StateTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let now = Timestamp::now();
+    state
+        .blocking(move |s| flow::cancel(&s.ctx(now), &token))
+        .await??;
+    Ok(no_store(
+        Json(json!({ "status": "UNAUTHENTICATED" })).into_response(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePasswordBody {
+    state_token: Option<String>,
+    old_password: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<ChangePasswordBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let old = required("oldPassword", body.old_password)?;
+    let new = required("newPassword", body.new_password)?;
+    transition(&state, move |ctx| {
+        flow::change_password(ctx, &token, &old, &new)
+    })
+    .await
+}
+
+/// The QR code of a TOTP factor awaiting activation, as SVG. The URL's last segment is the
+/// factor's activation token; once the factor is active the image is gone.
+async fn qr_code(
+    State(state): State<AppState>,
+    Path((user_id, factor_id, token)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("{factor_id} (UserFactor)"));
+    let factor = state
+        .store
+        .factor(&user_id, &factor_id)?
+        .filter(|f| f.status == FactorStatus::PendingActivation)
+        .ok_or_else(not_found)?;
+    let expected = factor.activation_token.as_deref().ok_or_else(not_found)?;
+    if !Digest::of(expected).ct_eq(&Digest::of(&token)) {
+        return Err(not_found());
+    }
+    let user = state.store.user(&user_id)?.ok_or_else(not_found)?;
+    let uri = factor
+        .otpauth_uri(view::ISSUER_NAME, &user.profile.login)
+        .ok_or_else(not_found)?;
+    let svg = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("QR code: {e}")))?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    let mut response = svg.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The security questions a person may choose from.
+async fn questions() -> Json<serde_json::Value> {
+    Json(serde_json::Value::Array(
+        crate::authn::factors::QUESTIONS
+            .iter()
+            .map(|(key, text)| json!({ "question": key, "questionText": text }))
+            .collect(),
+    ))
+}

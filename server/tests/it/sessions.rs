@@ -1,0 +1,149 @@
+//! Sessions API: a session token redeemed for a session (admin), the browser's own session by
+//! cookie (`/sessions/me`), refresh and close.
+
+use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer};
+use serde_json::{Value, json};
+
+async fn session_token(s: &TestServer, login: &str) -> String {
+    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    body["sessionToken"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_session_token_becomes_a_session_once_and_admins_manage_it() {
+    let s = support::start().await;
+    let user = s.create_user("sess@example.com", PASSWORD).await;
+    let token = session_token(&s, "sess@example.com").await;
+    let res = s
+        .admin_post("/api/v1/sessions")
+        .json(&json!({ "sessionToken": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let session: Value = res.json().await.unwrap();
+    let id = session["id"].as_str().unwrap().to_owned();
+    assert_eq!(session["userId"], user["id"]);
+    assert_eq!(session["login"], "sess@example.com");
+    assert_eq!(session["status"], "ACTIVE");
+    assert_eq!(session["amr"], json!(["pwd"]));
+
+    let again = s
+        .admin_post("/api/v1/sessions")
+        .json(&json!({ "sessionToken": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401, "a session token is good once");
+
+    let read = s
+        .admin_get(&format!("/api/v1/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let refreshed = s
+        .admin_post(&format!("/api/v1/sessions/{id}/lifecycle/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let closed = s
+        .client
+        .delete(s.url(&format!("/api/v1/sessions/{id}")))
+        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 204);
+    let gone = s
+        .admin_get(&format!("/api/v1/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    assert_eq!(gone.json::<Value>().await.unwrap()["errorCode"], "E0000007");
+}
+
+#[tokio::test]
+async fn sessions_me_follows_the_cookie_until_it_is_closed() {
+    let s = support::start().await;
+    s.create_user("me@example.com", PASSWORD).await;
+    let none = s
+        .browser
+        .get(s.url("/api/v1/sessions/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 404);
+
+    let token = session_token(&s, "me@example.com").await;
+    let redirect = s
+        .browser
+        .get(s.url(&format!(
+            "/login/sessionCookieRedirect?token={token}&redirectUrl={}",
+            s.url("/login")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert!(redirect.status().is_redirection());
+
+    let me: Value = s
+        .browser
+        .get(s.url("/api/v1/sessions/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["login"], "me@example.com");
+    assert_eq!(me["_links"]["self"]["href"], s.url("/api/v1/sessions/me"));
+    let refreshed = s
+        .browser
+        .post(s.url("/api/v1/sessions/me/lifecycle/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+
+    let closed = s
+        .browser
+        .delete(s.url("/api/v1/sessions/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 204);
+    let after = s
+        .browser
+        .get(s.url("/api/v1/sessions/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 404);
+}
+
+#[tokio::test]
+async fn sessions_me_allows_credentialed_cors_from_trusted_origins_only() {
+    let s = support::start().await;
+    s.trust_origin("http://localhost:4100", &["CORS"]).await;
+    for (origin, allowed) in [
+        ("http://localhost:4100", true),
+        ("http://elsewhere.example", false),
+    ] {
+        let res = s
+            .client
+            .request(reqwest::Method::OPTIONS, s.url("/api/v1/sessions/me"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "DELETE")
+            .send()
+            .await
+            .unwrap();
+        let echoed = res
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(echoed.as_deref() == Some(origin), allowed, "{origin}");
+    }
+}
