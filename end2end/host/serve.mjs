@@ -6,12 +6,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const port = Number(process.argv[2] ?? 3902);
+// Client libraries the host pages load, as a site would from its own bundle or a CDN.
+const vendor = {
+  '/vendor/okta-auth-js.min.js': join(root, '../node_modules/@okta/okta-auth-js/dist/okta-auth-js.min.js'),
+};
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
 
 createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
-  const file = normalize(join(root, path === '/' ? 'index.html' : path));
-  if (!file.startsWith(root) || file.endsWith('.mjs')) {
+  const file = vendor[path] ?? normalize(join(root, path === '/' ? 'index.html' : path));
+  if (!vendor[path] && (!file.startsWith(root) || file.endsWith('.mjs'))) {
     res.writeHead(404).end('not found');
     return;
   }

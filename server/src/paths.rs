@@ -1,6 +1,8 @@
 //! Endpoint paths, defined once: the router and the `_links` it returns are built from these.
 
 pub const AUTHN: &str = "/api/v1/authn";
+/// Resumes a transaction (okta-auth-js `tx.introspect`): the same as `AUTHN` with a state token.
+pub const AUTHN_INTROSPECT: &str = "/api/v1/authn/introspect";
 pub const AUTHN_FACTORS: &str = "/api/v1/authn/factors";
 pub const AUTHN_FACTOR_ACTIVATE: &str = "/api/v1/authn/factors/{id}/lifecycle/activate";
 pub const AUTHN_FACTOR_VERIFY: &str = "/api/v1/authn/factors/{id}/verify";

@@ -24,6 +24,7 @@ use serde_json::json;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::AUTHN, post(primary_or_resume))
+        .route(paths::AUTHN_INTROSPECT, post(introspect))
         .route(paths::AUTHN_FACTORS, post(enroll))
         .route(paths::AUTHN_FACTOR_ACTIVATE, post(activate))
         .route(paths::AUTHN_FACTOR_VERIFY, post(verify))
@@ -149,6 +150,14 @@ async fn primary_or_resume(
 #[serde(rename_all = "camelCase")]
 struct StateTokenBody {
     state_token: Option<String>,
+}
+
+async fn introspect(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<StateTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    transition(&state, move |ctx| flow::resume(ctx, &token)).await
 }
 
 #[derive(Deserialize, Default)]
