@@ -1,8 +1,9 @@
 import { defineConfig } from '@playwright/test';
-import { PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN } from './tests/fixtures/env';
+import { PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN, SMTP_PORT, MAILDIR } from './tests/fixtures/env';
 
 const bin = process.env.PORTCULLIS_BIN ?? '../target/debug/portcullis';
 const siteDir = process.env.PORTCULLIS_SITE_DIR ?? '../target/site';
+const python = process.env.PORTCULLIS_TEST_PYTHON ?? 'python3';
 
 export default defineConfig({
   testDir: './tests',
@@ -27,6 +28,13 @@ export default defineConfig({
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
   webServer: [
     {
+      // A real SMTP server; the specs read what Portcullis sends from its maildir.
+      command: `rm -rf ${MAILDIR} && exec ${python} -m aiosmtpd -n -l 127.0.0.1:${SMTP_PORT} -c aiosmtpd.handlers.Mailbox ${MAILDIR}`,
+      port: SMTP_PORT,
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
       // A fresh store each run; the demo org is seeded so the demo page is tested too.
       command: `rm -rf .data/e2e && exec "${bin}"`,
       url: `${PORTCULLIS}/login`,
@@ -42,6 +50,10 @@ export default defineConfig({
         PORTCULLIS_DEMO: '1',
         PORTCULLIS_DEMO_LISTEN: `127.0.0.1:${DEMO_PORT}`,
         PORTCULLIS_LOG: 'warn',
+        PORTCULLIS_SMTP_HOST: '127.0.0.1',
+        PORTCULLIS_SMTP_PORT: String(SMTP_PORT),
+        PORTCULLIS_SMTP_SECURITY: 'none',
+        PORTCULLIS_SMTP_FROM: 'Portcullis <no-reply@portcullis.test>',
       },
     },
     {

@@ -3,6 +3,7 @@ import { createUser } from './fixtures/users';
 import { totp, currentStep } from './fixtures/totp';
 import { PORTCULLIS, HOST } from './fixtures/env';
 import { failOnPageErrors } from './fixtures/pages';
+import { waitForLinkToken } from './fixtures/mail';
 
 test.describe('@okta/okta-auth-js (unmodified) against Portcullis', () => {
   test('signInWithCredentials with TOTP enrollment, resume, then TOTP verification', async ({ page }) => {
@@ -100,5 +101,44 @@ test.describe('@okta/okta-auth-js (unmodified) against Portcullis', () => {
     expect(result.bad).toEqual({ name: 'AuthApiError', errorCode: 'E0000004', summary: 'Authentication failed' });
     expect(result.before).toBe('MFA_ENROLL');
     expect(result.resumed).toBe('E0000011');
+  });
+});
+
+test.describe('@okta/okta-auth-js password recovery by email', () => {
+  test('forgotPassword, the emailed link, verifyRecoveryToken, resetPassword, sign in', async ({ page }) => {
+    const user = await createUser('oktajs-recovery');
+    await page.goto(`${HOST}/okta-auth-js.html?baseUrl=${encodeURIComponent(PORTCULLIS)}`);
+    await page.waitForFunction(() => !!(window as any).authClient);
+
+    const challenge = await page.evaluate(async (username) => {
+      const tx = await (window as any).authClient.forgotPassword({ username, factorType: 'EMAIL' });
+      return { status: tx.status, factorResult: tx.factorResult, recoveryType: tx.recoveryType };
+    }, user.login);
+    expect(challenge).toEqual({ status: 'RECOVERY_CHALLENGE', factorResult: 'WAITING', recoveryType: 'PASSWORD' });
+
+    const recoveryToken = await waitForLinkToken(user.login, '/signin/reset-password/');
+    const newPassword = 'Fresh-Start-2027';
+    const result = await page.evaluate(async ({ recoveryToken, newPassword, username }) => {
+      const auth = (window as any).authClient;
+      let tx = await auth.verifyRecoveryToken({ recoveryToken });
+      const statuses = [tx.status];
+      tx = await tx.resetPassword({ newPassword });
+      statuses.push(tx.status);
+      const again = await auth.signInWithCredentials({ username, password: newPassword });
+      return { statuses, sessionToken: tx.sessionToken, again: again.status };
+    }, { recoveryToken, newPassword, username: user.login });
+    expect(result.statuses).toEqual(['PASSWORD_RESET', 'SUCCESS']);
+    expect(result.sessionToken.length).toBeGreaterThan(30);
+    expect(result.again).toBe('SUCCESS');
+  });
+
+  test('an unknown username gets the same challenge', async ({ page }) => {
+    await page.goto(`${HOST}/okta-auth-js.html?baseUrl=${encodeURIComponent(PORTCULLIS)}`);
+    await page.waitForFunction(() => !!(window as any).authClient);
+    const status = await page.evaluate(async () => {
+      const tx = await (window as any).authClient.forgotPassword({ username: 'nobody-here@example.com', factorType: 'EMAIL' });
+      return tx.status;
+    });
+    expect(status).toBe('RECOVERY_CHALLENGE');
   });
 });

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 ///
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
-/// demo_listen, log, max_failed_attempts, mfa_enrollment, password_max_age_days).
+/// demo_listen, log, max_failed_attempts, mfa_enrollment, password_max_age_days, smtp_host,
+/// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -55,6 +56,27 @@ pub struct Cli {
     /// Days a password lives before it must be changed; 0 for never [default: 0].
     #[arg(long, env = "PORTCULLIS_PASSWORD_MAX_AGE_DAYS", value_name = "DAYS")]
     pub password_max_age_days: Option<String>,
+    /// SMTP server for recovery emails and codes (none: email is not sent).
+    #[arg(long, env = "PORTCULLIS_SMTP_HOST", value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 587 with starttls, 465 with tls, else 25].
+    #[arg(long, env = "PORTCULLIS_SMTP_PORT", value_name = "PORT")]
+    pub smtp_port: Option<String>,
+    /// The sender address, e.g. `Portcullis <no-reply@example.com>`.
+    #[arg(long, env = "PORTCULLIS_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+    /// Connection security: none, starttls or tls [default: starttls].
+    #[arg(long, env = "PORTCULLIS_SMTP_SECURITY", value_name = "MODE")]
+    pub smtp_security: Option<String>,
+    #[arg(long, env = "PORTCULLIS_SMTP_USERNAME", value_name = "USER")]
+    pub smtp_username: Option<String>,
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -72,6 +94,12 @@ struct FileConfig {
     max_failed_attempts: Option<u32>,
     mfa_enrollment: Option<String>,
     password_max_age_days: Option<u32>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_from: Option<String>,
+    smtp_security: Option<String>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
 }
 
 /// Validated settings.
@@ -89,6 +117,7 @@ pub struct Config {
     pub max_failed_attempts: u32,
     pub mfa_enrollment: crate::authn::MfaEnrollment,
     pub password_max_age_days: Option<u32>,
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +242,49 @@ impl Config {
             })?,
             None => file.password_max_age_days.unwrap_or(0),
         };
+        let smtp = match cli.smtp_host.or(file.smtp_host) {
+            None => None,
+            Some(host) => {
+                let security = match cli.smtp_security.or(file.smtp_security) {
+                    Some(v) => crate::mail::SmtpSecurity::parse(&v).ok_or_else(|| {
+                        invalid(
+                            "smtp_security",
+                            format!("`{v}` is not none, starttls or tls"),
+                        )
+                    })?,
+                    None => crate::mail::SmtpSecurity::StartTls,
+                };
+                let port = match cli.smtp_port {
+                    Some(v) => v
+                        .trim()
+                        .parse::<u16>()
+                        .map_err(|_| invalid("smtp_port", format!("`{v}` is not a port")))?,
+                    None => file.smtp_port.unwrap_or(match security {
+                        crate::mail::SmtpSecurity::StartTls => 587,
+                        crate::mail::SmtpSecurity::Tls => 465,
+                        crate::mail::SmtpSecurity::None => 25,
+                    }),
+                };
+                let from = cli
+                    .smtp_from
+                    .or(file.smtp_from)
+                    .ok_or_else(|| invalid("smtp_from", "is required when smtp_host is set"))?;
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(invalid(
+                        "smtp_from",
+                        format!("`{from}` is not an email address"),
+                    ));
+                }
+                Some(crate::mail::SmtpSettings {
+                    host,
+                    port,
+                    from,
+                    security,
+                    username: cli.smtp_username.or(file.smtp_username),
+                    password: cli.smtp_password.or(file.smtp_password),
+                })
+            }
+        };
         let bootstrap_api_token = cli.bootstrap_api_token.or(file.bootstrap_api_token);
         if bootstrap_api_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(invalid(
@@ -243,6 +315,7 @@ impl Config {
             max_failed_attempts,
             mfa_enrollment,
             password_max_age_days: (password_max_age_days > 0).then_some(password_max_age_days),
+            smtp,
         })
     }
 
@@ -260,6 +333,7 @@ impl Config {
             max_failed_attempts: 10,
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
             password_max_age_days: None,
+            smtp: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod directory;
 pub mod http;
+pub mod mail;
 pub mod paths;
 pub mod store;
 
@@ -25,6 +26,8 @@ pub enum StartError {
     Store { dir: String, reason: String },
     #[error("cannot set up password hashing: {0}")]
     Hash(String),
+    #[error("invalid SMTP settings: {0}")]
+    Mail(String),
 }
 
 /// Opens the store and builds the router and its state from validated settings.
@@ -64,6 +67,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             .map(crypto::Digest::of),
         site_dir: config.site_dir.clone(),
         leptos,
+        mailer: mail::Mailer::new(config.smtp.as_ref())
+            .map_err(|e| StartError::Mail(e.to_string()))?,
     });
     Ok((http::router(state.clone()), state))
 }

@@ -10,6 +10,11 @@ pub const AUTHN_PREVIOUS: &str = "/api/v1/authn/previous";
 pub const AUTHN_SKIP: &str = "/api/v1/authn/skip";
 pub const AUTHN_CANCEL: &str = "/api/v1/authn/cancel";
 pub const AUTHN_CHANGE_PASSWORD: &str = "/api/v1/authn/credentials/change_password";
+pub const AUTHN_RESET_PASSWORD: &str = "/api/v1/authn/credentials/reset_password";
+pub const AUTHN_RECOVERY_PASSWORD: &str = "/api/v1/authn/recovery/password";
+pub const AUTHN_RECOVERY_UNLOCK: &str = "/api/v1/authn/recovery/unlock";
+pub const AUTHN_RECOVERY_TOKEN: &str = "/api/v1/authn/recovery/token";
+pub const AUTHN_RECOVERY_ANSWER: &str = "/api/v1/authn/recovery/answer";
 /// The QR image of a TOTP factor awaiting activation; `{token}` is its activation token.
 pub const FACTOR_QR: &str = "/api/v1/users/{uid}/factors/{fid}/qr/{token}";
 pub const FACTOR_QUESTIONS: &str = "/api/v1/users/{uid}/factors/questions";

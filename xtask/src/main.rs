@@ -126,14 +126,21 @@ fn test() -> Result<(), Fail> {
     ])?;
 
     step("Unit and integration tests");
-    cargo(&["test", "-p", "portcullis", "-p", "xtask"])?;
+    // The integration tests and Playwright start aiosmtpd with this interpreter.
+    let env: Vec<(&str, &str)> = tc
+        .python
+        .as_deref()
+        .map(|p| ("PORTCULLIS_TEST_PYTHON", p))
+        .into_iter()
+        .collect();
+    util::cargo_env(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
     cargo(&["test", "-p", "app", "--features", "ssr", "--lib"])?;
     cargo(&["test", "-p", "widget", "--lib"])?;
 
     step("Building the server and site for the end-to-end tests");
     cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
     site::build(&tc)?;
-    playwright()?;
+    playwright(&tc)?;
     let secs = started.elapsed().as_secs();
     println!(
         "\nxtask test: all checks passed in {}m{:02}s",
@@ -147,10 +154,10 @@ fn e2e() -> Result<(), Fail> {
     let tc = tools::setup(tools::Need::Everything)?;
     cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
     site::build(&tc)?;
-    playwright()
+    playwright(&tc)
 }
 
-fn playwright() -> Result<(), Fail> {
+fn playwright(tc: &tools::Toolchain) -> Result<(), Fail> {
     step("End-to-end tests (Playwright, Chromium)");
     let root = util::root();
     util::run(
@@ -158,7 +165,11 @@ fn playwright() -> Result<(), Fail> {
             .args(["playwright", "test"])
             .current_dir(root.join("end2end"))
             .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"))
-            .env("PORTCULLIS_SITE_DIR", root.join("target/site")),
+            .env("PORTCULLIS_SITE_DIR", root.join("target/site"))
+            .env(
+                "PORTCULLIS_TEST_PYTHON",
+                tc.python.as_deref().unwrap_or("python3"),
+            ),
         "Playwright specs",
     )
 }

@@ -29,6 +29,8 @@ pub(crate) enum WasmRoute {
 pub(crate) struct Toolchain {
     pub(crate) route: WasmRoute,
     pub(crate) wasm_opt: Option<PathBuf>,
+    /// A Python that can run the aiosmtpd test mail server (tests only).
+    pub(crate) python: Option<String>,
 }
 
 pub(crate) fn setup(need: Need) -> Result<Toolchain, Fail> {
@@ -44,12 +46,21 @@ pub(crate) fn setup(need: Need) -> Result<Toolchain, Fail> {
         }
         chromium()?;
     }
+    let python = if need == Need::Everything {
+        Some(aiosmtpd()?)
+    } else {
+        None
+    };
     let wasm_opt = root().join("end2end/node_modules/.bin/wasm-opt");
     let wasm_opt = wasm_opt.exists().then_some(wasm_opt);
     if wasm_opt.is_none() {
         println!("note: wasm-opt (npm binaryen) is not installed; bundles will be larger");
     }
-    Ok(Toolchain { route, wasm_opt })
+    Ok(Toolchain {
+        route,
+        wasm_opt,
+        python,
+    })
 }
 
 fn wasm_target() -> Result<WasmRoute, Fail> {
@@ -145,6 +156,37 @@ fn node_packages(need: Need) -> Result<bool, Fail> {
         )?;
     }
     Ok(true)
+}
+
+fn imports_aiosmtpd(python: &str) -> bool {
+    Command::new(python)
+        .args(["-c", "import aiosmtpd"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A Python with aiosmtpd, the real SMTP server the tests read recovery emails from: pip
+/// first, Debian's python3-aiosmtpd if pip cannot install it.
+fn aiosmtpd() -> Result<String, Fail> {
+    if imports_aiosmtpd("python3") {
+        return Ok("python3".into());
+    }
+    step("Installing aiosmtpd (the SMTP server the tests receive email with)");
+    let pip_ok = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if pip_ok && imports_aiosmtpd("python3") {
+        return Ok("python3".into());
+    }
+    apt_install(&["python3-aiosmtpd"])?;
+    if imports_aiosmtpd("/usr/bin/python3") {
+        return Ok("/usr/bin/python3".into());
+    }
+    Err(Fail(
+        "aiosmtpd could not be installed with pip or apt".into(),
+    ))
 }
 
 fn chromium() -> Result<(), Fail> {

@@ -40,11 +40,18 @@ pub(crate) fn output(cmd: &mut Command) -> Option<String> {
 }
 
 pub(crate) fn cargo(args: &[&str]) -> Result<(), Fail> {
+    cargo_env(args, &[])
+}
+
+/// `cargo ARGS` with extra environment variables.
+pub(crate) fn cargo_env(args: &[&str], env: &[(&str, &str)]) -> Result<(), Fail> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    run(
-        Command::new(cargo).args(args),
-        &format!("cargo {}", args.join(" ")),
-    )
+    let mut cmd = Command::new(cargo);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd, &format!("cargo {}", args.join(" ")))
 }
 
 pub(crate) fn have(program: &str) -> bool {

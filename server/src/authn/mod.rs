@@ -4,6 +4,7 @@
 
 pub mod factors;
 pub mod flow;
+pub mod recovery;
 pub mod session;
 pub mod transaction;
 

@@ -16,6 +16,12 @@
 //!  └─ nothing left ─────────────────────────────────────────────────▶ SUCCESS ◀┘
 //!                                                   (one-time sessionToken)
 //!  cancel: any step ──▶ gone.   Each request slides the token's expiry.
+//!
+//!  recovery (forgot password | unlock), by username and EMAIL:
+//!      ──▶ RECOVERY_CHALLENGE (always the same answer; an email only for a real account)
+//!  emailed recoveryToken (one-time) ──▶ RECOVERY (if a security question is set) ──answer──┐
+//!      password: ──▶ PASSWORD_RESET ──reset_password──▶ on as after primary auth    ◀──┤
+//!      unlock:   ──▶ SUCCESS (recoveryType UNLOCK, no session)                     ◀──┘
 //! ```
 //! After every completed step the next one is worked out afresh by [`super::flow`], from the
 //! transaction's flags and the user's factors, in the order above.
@@ -27,10 +33,35 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
     MfaEnroll,
-    MfaEnrollActivate { factor_id: String },
+    MfaEnrollActivate {
+        factor_id: String,
+    },
     MfaRequired,
     PasswordExpired,
     PasswordWarn,
+    /// Recovery by emailed token, waiting for the security question's answer.
+    Recovery {
+        recovery_type: RecoveryType,
+    },
+    /// Recovery proven; waiting for the new password.
+    PasswordReset,
+}
+
+/// What a recovery is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecoveryType {
+    Password,
+    Unlock,
+}
+
+impl RecoveryType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryType::Password => "PASSWORD",
+            RecoveryType::Unlock => "UNLOCK",
+        }
+    }
 }
 
 impl Step {
@@ -42,6 +73,8 @@ impl Step {
             Step::MfaRequired => "MFA_REQUIRED",
             Step::PasswordExpired => "PASSWORD_EXPIRED",
             Step::PasswordWarn => "PASSWORD_WARN",
+            Step::Recovery { .. } => "RECOVERY",
+            Step::PasswordReset => "PASSWORD_RESET",
         }
     }
 }

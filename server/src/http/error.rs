@@ -33,6 +33,12 @@ pub enum ApiError {
     /// E0000014: a new password was refused, with the reasons.
     #[error("credentials refused")]
     CredentialsRefused(Vec<FieldError>),
+    /// E0000087: the recovery question's answer is wrong.
+    #[error("wrong recovery answer")]
+    WrongRecoveryAnswer,
+    /// E0000095: a trusted caller asked to recover an unknown user.
+    #[error("recovery not allowed")]
+    RecoveryNotAllowed,
     /// E0000022: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -125,6 +131,18 @@ impl ApiError {
                         error_summary: format!("{}: {}", f.field, f.message),
                     })
                     .collect(),
+            ),
+            ApiError::WrongRecoveryAnswer => (
+                StatusCode::FORBIDDEN,
+                "E0000087",
+                "The recovery question answer did not match our records.".into(),
+                vec![],
+            ),
+            ApiError::RecoveryNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "E0000095",
+                "Recovery not allowed for unknown user.".into(),
+                vec![],
             ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

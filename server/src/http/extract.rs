@@ -31,18 +31,24 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("SSWS "))
-            .map(str::trim);
-        match (presented, &state.admin_token) {
-            (Some(token), Some(expected)) if crate::crypto::Digest::of(token).ct_eq(expected) => {
-                Ok(Admin)
-            }
-            _ => Err(ApiError::InvalidToken),
+        if is_admin(&parts.headers, state) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::InvalidToken)
         }
+    }
+}
+
+/// Whether the request carries the admin API token (`Authorization: SSWS …`).
+pub(super) fn is_admin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("SSWS "))
+        .map(str::trim);
+    match (presented, &state.admin_token) {
+        (Some(token), Some(expected)) => crate::crypto::Digest::of(token).ct_eq(expected),
+        _ => false,
     }
 }
 

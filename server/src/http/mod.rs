@@ -42,6 +42,7 @@ pub struct Services {
     pub admin_token: Option<Digest>,
     pub site_dir: PathBuf,
     pub leptos: LeptosOptions,
+    pub mailer: crate::mail::Mailer,
 }
 
 #[derive(Clone)]

@@ -252,7 +252,9 @@ async fn login_submit(
                         flow::cancel(&ctx, &p.state_token)?;
                         return Ok(SignIn::MoreSteps);
                     }
-                    Err(FlowError::AuthenticationFailed) => return Ok(SignIn::Failed),
+                    Ok(Outcome::Unlocked(_)) | Err(FlowError::AuthenticationFailed) => {
+                        return Ok(SignIn::Failed);
+                    }
                     Err(e) => return Err(e),
                 };
             let store_err = |crate::authn::AuthnError::Store(e)| FlowError::Store(e);

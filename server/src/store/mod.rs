@@ -8,6 +8,7 @@ pub use sled_store::SledStore;
 
 use crate::authn::Session;
 use crate::authn::factors::Factor;
+use crate::authn::recovery::RecoveryTokenRecord;
 use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
@@ -49,6 +50,18 @@ pub trait Store: Send + Sync + 'static {
     fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
     /// Removes and returns the transaction atomically (completion and cancel).
     fn take_transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
+
+    /// One-time recovery tokens, by digest.
+    fn put_recovery_token(
+        &self,
+        digest: &Digest,
+        record: &RecoveryTokenRecord,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the record atomically, so a recovery link works once.
+    fn take_recovery_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RecoveryTokenRecord>, StoreError>;
 
     /// MFA factors, kept per user.
     fn put_factor(&self, factor: &Factor) -> Result<(), StoreError>;

@@ -4,6 +4,7 @@ use super::codec::{decode, encode};
 use super::{Store, StoreError};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
+use crate::authn::recovery::RecoveryTokenRecord;
 use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
@@ -36,6 +37,7 @@ pub struct SledStore {
     sessions: Tree,
     sessions_by_id: Tree,
     transactions: Tree,
+    recovery_tokens: Tree,
     factors: Tree,
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
@@ -52,6 +54,7 @@ impl SledStore {
             sessions: db.open_tree("sessions")?,
             sessions_by_id: db.open_tree("sessions_by_id")?,
             transactions: db.open_tree("authn_transactions")?,
+            recovery_tokens: db.open_tree("recovery_tokens")?,
             factors: db.open_tree("factors")?,
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
@@ -191,6 +194,26 @@ impl Store for SledStore {
             .transpose()
     }
 
+    fn put_recovery_token(
+        &self,
+        digest: &Digest,
+        record: &RecoveryTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.recovery_tokens
+            .insert(digest.as_bytes(), encode(record)?)?;
+        Ok(())
+    }
+
+    fn take_recovery_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RecoveryTokenRecord>, StoreError> {
+        self.recovery_tokens
+            .remove(digest.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
     fn put_factor(&self, factor: &Factor) -> Result<(), StoreError> {
         self.factors
             .insert(factor_key(&factor.user_id, &factor.id), encode(factor)?)?;
@@ -316,7 +339,8 @@ impl Store for SledStore {
             sweep::<SessionTokenRecord>(&self.session_tokens, now, |r| r.expires_at)?
                 + sweep::<Session>(&self.sessions, now, |s| s.expires_at)?
                 + sweep_dangling(&self.sessions_by_id, &self.sessions)?
-                + sweep::<Transaction>(&self.transactions, now, |t| t.expires_at)?,
+                + sweep::<Transaction>(&self.transactions, now, |t| t.expires_at)?
+                + sweep::<RecoveryTokenRecord>(&self.recovery_tokens, now, |r| r.expires_at)?,
         )
     }
 

@@ -6,7 +6,9 @@
 mod api_users;
 mod authn;
 mod cors_and_origins;
+mod mail;
 mod mfa;
 mod pages;
+mod recovery;
 mod sessions;
 mod support;

@@ -48,6 +48,8 @@ pub struct Completed {
 pub enum Outcome {
     Pending(Box<Pending>),
     Success(Box<Completed>),
+    /// An unlock by recovery completed: the account is usable again, no session is made.
+    Unlocked(Box<User>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,9 @@ pub enum FlowError {
     InvalidPasscode,
     #[error("factor not found")]
     FactorNotFound,
+    /// The recovery question's answer is wrong (E0000087).
+    #[error("wrong recovery answer")]
+    WrongAnswer,
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
     /// A new password was refused (E0000014), with the reasons.
@@ -117,7 +122,7 @@ pub fn primary(
 }
 
 /// Counts a failed password or factor; at the threshold the account locks.
-fn record_failure(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
+pub(super) fn record_failure(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
     user.failed_attempts = user.failed_attempts.saturating_add(1);
     user.last_updated = ctx.now;
     if user.failed_attempts >= ctx.settings.max_failed_attempts {
@@ -376,19 +381,51 @@ pub fn change_password(
     advance(ctx, state_token.to_owned(), tx, user)
 }
 
-/// Loads the live transaction for `state_token` and its user.
+/// Loads the live transaction for `state_token` and its user. A locked-out user may continue
+/// only a recovery (which is how they get back in).
 fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowError> {
     let tx = ctx
         .store
         .transaction(&Secret::new(state_token).digest())?
         .filter(|tx| tx.expires_at > ctx.now)
         .ok_or(FlowError::InvalidToken)?;
+    let recovering = matches!(tx.step, Step::Recovery { .. } | Step::PasswordReset);
     let user = ctx
         .store
         .user(&tx.user_id)?
-        .filter(|u| matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired))
+        .filter(|u| match u.status {
+            UserStatus::Active | UserStatus::PasswordExpired => true,
+            UserStatus::LockedOut => recovering,
+            _ => false,
+        })
         .ok_or(FlowError::InvalidToken)?;
     Ok((tx, user))
+}
+
+pub(super) fn load_step(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+) -> Result<(Transaction, User), FlowError> {
+    load(ctx, state_token)
+}
+
+/// Stores a transaction under a new (or its) state token and reports it pending.
+pub(super) fn park_new(
+    ctx: &Ctx<'_>,
+    state_token: String,
+    tx: Transaction,
+    user: User,
+) -> Result<Outcome, FlowError> {
+    park(ctx, &state_token, tx, user, None)
+}
+
+pub(super) fn advance_from(
+    ctx: &Ctx<'_>,
+    state_token: String,
+    tx: Transaction,
+    user: User,
+) -> Result<Outcome, FlowError> {
+    advance(ctx, state_token, tx, user)
 }
 
 fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), StoreError> {

@@ -5,15 +5,18 @@ mod view;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::OktaJson;
+use super::extract::{OktaJson, is_admin};
 use crate::authn::factors::FactorStatus;
 use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
+use crate::authn::recovery;
+use crate::authn::transaction::RecoveryType;
 use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::FieldError;
 use crate::paths;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +35,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::AUTHN_SKIP, post(skip))
         .route(paths::AUTHN_CANCEL, post(cancel))
         .route(paths::AUTHN_CHANGE_PASSWORD, post(change_password))
+        .route(paths::AUTHN_RESET_PASSWORD, post(reset_password))
+        .route(paths::AUTHN_RECOVERY_PASSWORD, post(recover_password))
+        .route(paths::AUTHN_RECOVERY_UNLOCK, post(recover_unlock))
+        .route(paths::AUTHN_RECOVERY_TOKEN, post(recovery_token))
+        .route(paths::AUTHN_RECOVERY_ANSWER, post(recovery_answer))
 }
 
 /// Routes that browsers load directly (`<img>`), and reference data for enrollment.
@@ -49,6 +57,7 @@ impl From<FlowError> for ApiError {
             FlowError::WrongState => ApiError::WrongState,
             FlowError::InvalidPasscode => ApiError::InvalidPasscode,
             FlowError::FactorNotFound => ApiError::NotFound("factor (UserFactor)".into()),
+            FlowError::WrongAnswer => ApiError::WrongRecoveryAnswer,
             FlowError::Invalid(fields) => ApiError::Validation(fields),
             FlowError::PasswordRefused(fields) => ApiError::CredentialsRefused(fields),
             FlowError::Store(e) => ApiError::Internal(e.to_string()),
@@ -67,6 +76,7 @@ where
     let body = match &outcome {
         Outcome::Pending(p) => view::pending(&state.base_url, &state.authn, &state.policy, p),
         Outcome::Success(c) => view::success(c),
+        Outcome::Unlocked(user) => view::unlocked(user),
     };
     Ok(no_store(Json(body).into_response()))
 }
@@ -319,4 +329,121 @@ async fn questions() -> Json<serde_json::Value> {
             .map(|(key, text)| json!({ "question": key, "questionText": text }))
             .collect(),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryBody {
+    username: Option<String>,
+    factor_type: Option<String>,
+}
+
+async fn recover_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OktaJson(body): OktaJson<RecoveryBody>,
+) -> Result<Response, ApiError> {
+    start_recovery(state, headers, body, RecoveryType::Password).await
+}
+
+async fn recover_unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OktaJson(body): OktaJson<RecoveryBody>,
+) -> Result<Response, ApiError> {
+    start_recovery(state, headers, body, RecoveryType::Unlock).await
+}
+
+/// Starts a recovery. Public callers get the same RECOVERY_CHALLENGE for every username and the
+/// email goes out in the background; a trusted caller (SSWS) gets the token itself.
+async fn start_recovery(
+    state: AppState,
+    headers: HeaderMap,
+    body: RecoveryBody,
+    kind: RecoveryType,
+) -> Result<Response, ApiError> {
+    let username = required("username", body.username)?;
+    let factor = body.factor_type.unwrap_or_else(|| "EMAIL".to_owned());
+    if !factor.eq_ignore_ascii_case("EMAIL") {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "factorType",
+            "Only EMAIL recovery is available",
+        )]));
+    }
+    let trusted = is_admin(&headers, &state);
+    let now = Timestamp::now();
+    let started = state
+        .blocking(move |s| recovery::start(&s.ctx(now), &username, kind, &s.base_url, !trusted))
+        .await??;
+    if trusted {
+        let token = started.token.ok_or(ApiError::RecoveryNotAllowed)?;
+        return Ok(no_store(
+            Json(json!({ "status": "RECOVERY", "recoveryToken": token, "recoveryType": kind.as_str() }))
+                .into_response(),
+        ));
+    }
+    state.mailer.send_later(started.emails);
+    let cancel = format!("{}{}", state.base_url, paths::AUTHN_CANCEL);
+    Ok(no_store(
+        Json(json!({
+            "status": "RECOVERY_CHALLENGE",
+            "factorResult": "WAITING",
+            "factorType": "EMAIL",
+            "recoveryType": kind.as_str(),
+            "_links": { "cancel": { "href": cancel, "hints": { "allow": ["POST"] } } },
+        }))
+        .into_response(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryTokenBody {
+    recovery_token: Option<String>,
+}
+
+async fn recovery_token(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<RecoveryTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = body
+        .recovery_token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::InvalidToken)?;
+    transition(&state, move |ctx| recovery::verify_token(ctx, &token)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerBody {
+    state_token: Option<String>,
+    answer: Option<String>,
+}
+
+async fn recovery_answer(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<AnswerBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let answer = required("answer", body.answer)?;
+    transition(&state, move |ctx| recovery::answer(ctx, &token, &answer)).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetPasswordBody {
+    state_token: Option<String>,
+    new_password: Option<String>,
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<ResetPasswordBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let new = required("newPassword", body.new_password)?;
+    transition(&state, move |ctx| {
+        recovery::reset_password(ctx, &token, &new)
+    })
+    .await
 }

@@ -151,18 +151,30 @@ pub(super) fn pending(
             }
             links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
         }
+        Step::Recovery { .. } => {
+            let question = p
+                .factors
+                .iter()
+                .find(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active)
+                .and_then(Factor::question)
+                .map(|q| factors::question_text(q).unwrap_or(q));
+            if let Some(user) = embedded.get_mut("user") {
+                user["recovery_question"] = json!({ "question": question });
+            }
+            links.insert(
+                "next".into(),
+                named_link(base, "answer", paths::AUTHN_RECOVERY_ANSWER),
+            );
+        }
+        Step::PasswordReset => {
+            embedded.insert("policy".into(), password_policy(policy));
+            links.insert(
+                "next".into(),
+                named_link(base, "resetPassword", paths::AUTHN_RESET_PASSWORD),
+            );
+        }
         Step::PasswordExpired | Step::PasswordWarn => {
-            let mut pol = json!({
-                "complexity": {
-                    "minLength": policy.min_length,
-                    "minLowerCase": policy.min_lower_case,
-                    "minUpperCase": policy.min_upper_case,
-                    "minNumber": policy.min_number,
-                    "minSymbol": policy.min_symbol,
-                    "excludeUsername": policy.exclude_username,
-                },
-                "age": { "minAgeMinutes": 0, "historyCount": 0 },
-            });
+            let mut pol = password_policy(policy);
             if let Some(days) = p.days_to_expiry.filter(|_| p.tx.step == Step::PasswordWarn) {
                 pol["expiration"] = json!({ "passwordExpireDays": days.max(0) });
             }
@@ -187,7 +199,35 @@ pub(super) fn pending(
     if let Some(result) = p.factor_result {
         body["factorResult"] = json!(result.as_str());
     }
+    match p.tx.step {
+        Step::Recovery { recovery_type } => body["recoveryType"] = json!(recovery_type.as_str()),
+        Step::PasswordReset => body["recoveryType"] = json!("PASSWORD"),
+        _ => {}
+    }
     body
+}
+
+fn password_policy(policy: &PasswordPolicy) -> Value {
+    json!({
+        "complexity": {
+            "minLength": policy.min_length,
+            "minLowerCase": policy.min_lower_case,
+            "minUpperCase": policy.min_upper_case,
+            "minNumber": policy.min_number,
+            "minSymbol": policy.min_symbol,
+            "excludeUsername": policy.exclude_username,
+        },
+        "age": { "minAgeMinutes": 0, "historyCount": 0 },
+    })
+}
+
+/// An unlock by recovery completed: no session token (Okta's shape).
+pub(super) fn unlocked(user: &User) -> Value {
+    json!({
+        "status": "SUCCESS",
+        "recoveryType": "UNLOCK",
+        "_embedded": { "user": embedded_user(user) },
+    })
 }
 
 /// The SUCCESS transaction: a one-time session token and the user.

@@ -1,0 +1,352 @@
+//! Self-service recovery by email: forgotten password and account unlock.
+//!
+//! Starting a recovery answers the same for every username, and mails a one-time recovery token
+//! only when the account exists and can be recovered. The token (one hour, single use) opens a
+//! transaction at RECOVERY (security question) or straight at the next step.
+
+use super::factors::{Check, FactorStatus, FactorType};
+use super::flow::{Ctx, FlowError, Outcome, advance_from, load_step, park_new, record_failure};
+use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
+use crate::clock::Timestamp;
+use crate::crypto::{Secret, new_secret};
+use crate::directory::users::login_key;
+use crate::directory::{FieldError, User, UserStatus};
+use crate::mail::Email;
+use crate::store::StoreError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long an emailed recovery link works.
+pub const RECOVERY_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// What a recovery token stands for until it is used, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryTokenRecord {
+    pub user_id: String,
+    pub recovery_type: RecoveryType,
+    pub expires_at: Timestamp,
+}
+
+/// What starting a recovery produced. The HTTP answer never depends on it, except for trusted
+/// (admin-authenticated) callers, who are given the token instead of an email being sent.
+#[derive(Debug, Default)]
+pub struct Started {
+    pub emails: Vec<Email>,
+    pub token: Option<String>,
+}
+
+fn recoverable(user: &User, kind: RecoveryType) -> bool {
+    match kind {
+        RecoveryType::Password => matches!(
+            user.status,
+            UserStatus::Active
+                | UserStatus::PasswordExpired
+                | UserStatus::LockedOut
+                | UserStatus::Recovery
+        ),
+        RecoveryType::Unlock => user.status == UserStatus::LockedOut,
+    }
+}
+
+/// `POST /authn/recovery/{password,unlock}` with factorType EMAIL. `base_url` builds the link;
+/// `deliver` says whether to mail it (public callers) or return it (trusted callers).
+pub fn start(
+    ctx: &Ctx<'_>,
+    username: &str,
+    kind: RecoveryType,
+    base_url: &str,
+    deliver: bool,
+) -> Result<Started, FlowError> {
+    let Some(user) = ctx.store.user_by_login(&login_key(username))? else {
+        return Ok(Started::default());
+    };
+    if !recoverable(&user, kind) {
+        tracing::info!(user = %user.id, kind = kind.as_str(), "recovery not started: not applicable");
+        return Ok(Started::default());
+    }
+    let token = new_secret(32);
+    ctx.store.put_recovery_token(
+        &token.digest(),
+        &RecoveryTokenRecord {
+            user_id: user.id.clone(),
+            recovery_type: kind,
+            expires_at: ctx.now.plus(RECOVERY_TOKEN_TTL),
+        },
+    )?;
+    if !deliver {
+        return Ok(Started {
+            emails: vec![],
+            token: Some(token.expose().to_owned()),
+        });
+    }
+    let (path, subject, action) = match kind {
+        RecoveryType::Password => (
+            "reset-password",
+            "Reset your password",
+            "reset your password",
+        ),
+        RecoveryType::Unlock => ("user-unlock", "Unlock your account", "unlock your account"),
+    };
+    let body = format!(
+        "Hello {first},\n\nA request was made to {action} for {login}.\n\
+         Use this link within the next hour; it works once:\n\n\
+         {base_url}/signin/{path}/{token}\n\n\
+         If you did not ask for this, you can ignore this email: nothing changes until the link is used.\n",
+        first = user.profile.first_name,
+        login = user.profile.login,
+        token = token.expose(),
+    );
+    Ok(Started {
+        emails: vec![Email {
+            to: user.profile.email.clone(),
+            subject: subject.to_owned(),
+            body,
+        }],
+        token: None,
+    })
+}
+
+/// `POST /authn/recovery/token`: spends the recovery token and opens the recovery transaction.
+pub fn verify_token(ctx: &Ctx<'_>, recovery_token: &str) -> Result<Outcome, FlowError> {
+    let record = ctx
+        .store
+        .take_recovery_token(&Secret::new(recovery_token).digest())?
+        .filter(|r| r.expires_at > ctx.now)
+        .ok_or(FlowError::InvalidToken)?;
+    let user = ctx
+        .store
+        .user(&record.user_id)?
+        .filter(|u| recoverable(u, record.recovery_type))
+        .ok_or(FlowError::InvalidToken)?;
+    let has_question = ctx
+        .store
+        .factors(&user.id)?
+        .iter()
+        .any(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active);
+    let tx = Transaction {
+        user_id: user.id.clone(),
+        step: Step::Recovery {
+            recovery_type: record.recovery_type,
+        },
+        expires_at: ctx.now,
+        auth_time: ctx.now,
+        amr: vec![],
+        options: TxOptions::default(),
+        enrolled_factor: false,
+        enroll_skipped: false,
+        warned: false,
+    };
+    let state_token = new_secret(32).expose().to_owned();
+    if has_question {
+        return park_new(ctx, state_token, tx, user);
+    }
+    proven(ctx, state_token, tx, user, record.recovery_type)
+}
+
+/// `POST /authn/recovery/answer`: the security question's answer.
+pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome, FlowError> {
+    let (tx, mut user) = load_step(ctx, state_token)?;
+    let Step::Recovery { recovery_type } = tx.step else {
+        return Err(FlowError::WrongState);
+    };
+    let question = ctx
+        .store
+        .factors(&user.id)?
+        .into_iter()
+        .find(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active)
+        .ok_or(FlowError::WrongState)?;
+    if question.check(ctx.hasher, answer, ctx.now) != Check::Valid(None) {
+        // A locked-out account is still recoverable; don't let this count lock it further.
+        if user.status != UserStatus::LockedOut {
+            record_failure(ctx, &mut user)?;
+        }
+        return Err(FlowError::WrongAnswer);
+    }
+    proven(ctx, state_token.to_owned(), tx, user, recovery_type)
+}
+
+/// The person proved they own the account: unlock now, or ask for the new password.
+fn proven(
+    ctx: &Ctx<'_>,
+    state_token: String,
+    mut tx: Transaction,
+    mut user: User,
+    kind: RecoveryType,
+) -> Result<Outcome, FlowError> {
+    match kind {
+        RecoveryType::Unlock => {
+            ctx.store
+                .take_transaction(&Secret::new(&state_token).digest())?;
+            unlock(ctx, &mut user)?;
+            Ok(Outcome::Unlocked(Box::new(user)))
+        }
+        RecoveryType::Password => {
+            tx.step = Step::PasswordReset;
+            park_new(ctx, state_token, tx, user)
+        }
+    }
+}
+
+fn unlock(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
+    if user.status == UserStatus::LockedOut {
+        user.status = UserStatus::Active;
+        user.status_changed = Some(ctx.now);
+    }
+    user.failed_attempts = 0;
+    user.last_updated = ctx.now;
+    ctx.store.update_user(user)
+}
+
+/// `POST /authn/credentials/reset_password` at PASSWORD_RESET.
+pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Outcome, FlowError> {
+    let (mut tx, mut user) = load_step(ctx, state_token)?;
+    if tx.step != Step::PasswordReset {
+        return Err(FlowError::WrongState);
+    }
+    if let Err(msg) = ctx.policy.check(new, &user.profile.login) {
+        return Err(FlowError::PasswordRefused(vec![FieldError::new(
+            "password", msg,
+        )]));
+    }
+    user.password = Some(ctx.hasher.hash(new)?);
+    user.password_changed = Some(ctx.now);
+    if user.status == UserStatus::PasswordExpired {
+        user.status = UserStatus::Active;
+        user.status_changed = Some(ctx.now);
+    }
+    // Owning the mailbox is what an unlock asks for too.
+    unlock(ctx, &mut user)?;
+    tx.amr = vec!["pwd".to_owned()];
+    tx.auth_time = ctx.now;
+    tx.warned = true;
+    advance_from(ctx, state_token.to_owned(), tx, user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authn::AuthnSettings;
+    use crate::crypto::PasswordHasher;
+    use crate::directory::users::{Activation, NewUser, create_user};
+    use crate::directory::{PasswordPolicy, Profile};
+    use crate::store::{SledStore, Store};
+
+    struct Fx {
+        _dir: tempfile::TempDir,
+        store: SledStore,
+        hasher: PasswordHasher,
+        settings: AuthnSettings,
+        policy: PasswordPolicy,
+    }
+
+    impl Fx {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
+            let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+            let policy = PasswordPolicy::default();
+            create_user(
+                &store,
+                &hasher,
+                &policy,
+                Timestamp::from_millis(0),
+                NewUser {
+                    profile: Profile {
+                        login: "ann@example.com".into(),
+                        email: "ann.mail@example.com".into(),
+                        first_name: "Ann".into(),
+                        last_name: "Lee".into(),
+                    },
+                    password: Some("Corr3ct-Horse".into()),
+                },
+                Activation::Activate,
+            )
+            .unwrap();
+            Self {
+                _dir: dir,
+                store,
+                hasher,
+                settings: AuthnSettings::default(),
+                policy,
+            }
+        }
+
+        fn ctx(&self, ms: i64) -> Ctx<'_> {
+            Ctx {
+                store: &self.store,
+                hasher: &self.hasher,
+                settings: &self.settings,
+                policy: &self.policy,
+                now: Timestamp::from_millis(ms),
+            }
+        }
+    }
+
+    fn token_in(email: &Email) -> String {
+        email.body.split("/signin/reset-password/").nth(1).unwrap()[..43].to_owned()
+    }
+
+    #[test]
+    fn the_email_goes_to_the_profile_address_with_a_link() {
+        let fx = Fx::new();
+        let started = start(
+            &fx.ctx(0),
+            "ANN@example.com",
+            RecoveryType::Password,
+            "https://id.example",
+            true,
+        )
+        .unwrap();
+        assert_eq!(started.emails.len(), 1);
+        assert_eq!(started.emails[0].to, "ann.mail@example.com");
+        assert!(
+            started.emails[0]
+                .body
+                .contains("https://id.example/signin/reset-password/")
+        );
+        assert!(started.token.is_none());
+    }
+
+    #[test]
+    fn a_link_expires_after_an_hour() {
+        let fx = Fx::new();
+        let started = start(
+            &fx.ctx(0),
+            "ann@example.com",
+            RecoveryType::Password,
+            "",
+            true,
+        )
+        .unwrap();
+        let token = token_in(&started.emails[0]);
+        let late = i64::try_from(RECOVERY_TOKEN_TTL.as_millis()).unwrap() + 1;
+        assert!(matches!(
+            verify_token(&fx.ctx(late), &token),
+            Err(FlowError::InvalidToken)
+        ));
+    }
+
+    #[test]
+    fn unlock_is_only_mailed_to_locked_accounts() {
+        let fx = Fx::new();
+        let started = start(
+            &fx.ctx(0),
+            "ann@example.com",
+            RecoveryType::Unlock,
+            "",
+            true,
+        )
+        .unwrap();
+        assert!(started.emails.is_empty());
+        let unknown = start(
+            &fx.ctx(0),
+            "who@example.com",
+            RecoveryType::Password,
+            "",
+            true,
+        )
+        .unwrap();
+        assert!(unknown.emails.is_empty() && unknown.token.is_none());
+        assert!(fx.store.user_by_login("ann@example.com").unwrap().is_some());
+    }
+}
