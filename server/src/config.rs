@@ -11,7 +11,8 @@ use std::path::PathBuf;
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
 /// demo_listen, log, max_failed_attempts, mfa_enrollment, password_max_age_days, smtp_host,
-/// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password).
+/// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
+/// rate_limit_per_user).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -56,6 +57,12 @@ pub struct Cli {
     /// Days a password lives before it must be changed; 0 for never [default: 0].
     #[arg(long, env = "PORTCULLIS_PASSWORD_MAX_AGE_DAYS", value_name = "DAYS")]
     pub password_max_age_days: Option<String>,
+    /// Authentication API requests per minute from one client address [default: 300].
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_IP", value_name = "N")]
+    pub rate_limit_per_ip: Option<String>,
+    /// Sign-in and recovery attempts per minute for one username [default: 30].
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_USER", value_name = "N")]
+    pub rate_limit_per_user: Option<String>,
     /// SMTP server for recovery emails and codes (none: email is not sent).
     #[arg(long, env = "PORTCULLIS_SMTP_HOST", value_name = "HOST")]
     pub smtp_host: Option<String>,
@@ -94,6 +101,8 @@ struct FileConfig {
     max_failed_attempts: Option<u32>,
     mfa_enrollment: Option<String>,
     password_max_age_days: Option<u32>,
+    rate_limit_per_ip: Option<u32>,
+    rate_limit_per_user: Option<u32>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_from: Option<String>,
@@ -118,6 +127,8 @@ pub struct Config {
     pub mfa_enrollment: crate::authn::MfaEnrollment,
     pub password_max_age_days: Option<u32>,
     pub smtp: Option<crate::mail::SmtpSettings>,
+    pub rate_limit_per_ip: u32,
+    pub rate_limit_per_user: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +253,32 @@ impl Config {
             })?,
             None => file.password_max_age_days.unwrap_or(0),
         };
+        let per_minute =
+            |setting: &'static str, cli: Option<String>, file: Option<u32>, default: u32| {
+                let n = match cli {
+                    Some(v) => v
+                        .trim()
+                        .parse::<u32>()
+                        .map_err(|_| invalid(setting, format!("`{v}` is not a number")))?,
+                    None => file.unwrap_or(default),
+                };
+                if n == 0 {
+                    return Err(invalid(setting, "must be at least 1"));
+                }
+                Ok(n)
+            };
+        let rate_limit_per_ip = per_minute(
+            "rate_limit_per_ip",
+            cli.rate_limit_per_ip,
+            file.rate_limit_per_ip,
+            300,
+        )?;
+        let rate_limit_per_user = per_minute(
+            "rate_limit_per_user",
+            cli.rate_limit_per_user,
+            file.rate_limit_per_user,
+            30,
+        )?;
         let smtp = match cli.smtp_host.or(file.smtp_host) {
             None => None,
             Some(host) => {
@@ -316,6 +353,8 @@ impl Config {
             mfa_enrollment,
             password_max_age_days: (password_max_age_days > 0).then_some(password_max_age_days),
             smtp,
+            rate_limit_per_ip,
+            rate_limit_per_user,
         })
     }
 
@@ -334,6 +373,8 @@ impl Config {
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
             password_max_age_days: None,
             smtp: None,
+            rate_limit_per_ip: 300,
+            rate_limit_per_user: 30,
         }
     }
 }

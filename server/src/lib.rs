@@ -67,6 +67,10 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             .map(crypto::Digest::of),
         site_dir: config.site_dir.clone(),
         leptos,
+        limiter: http::rate_limit::RateLimiter::new(http::rate_limit::Limits {
+            per_ip_per_minute: config.rate_limit_per_ip,
+            per_user_per_minute: config.rate_limit_per_user,
+        }),
         mailer: mail::Mailer::new(config.smtp.as_ref())
             .map_err(|e| StartError::Mail(e.to_string()))?,
     });

@@ -41,11 +41,14 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(site_dir = %config.site_dir.display(), "site assets not found: pages work without scripts; run `cargo xtask build` for the hydration bundle and widget");
     }
 
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     state.store.flush()?;
     Ok(())
 }

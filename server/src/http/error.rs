@@ -39,6 +39,9 @@ pub enum ApiError {
     /// E0000095: a trusted caller asked to recover an unknown user.
     #[error("recovery not allowed")]
     RecoveryNotAllowed,
+    /// E0000047: too many requests (the caller adds the `X-Rate-Limit-*` headers).
+    #[error("rate limited")]
+    RateLimited,
     /// E0000022: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -142,6 +145,12 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "E0000095",
                 "Recovery not allowed for unknown user.".into(),
+                vec![],
+            ),
+            ApiError::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.".into(),
                 vec![],
             ),
             ApiError::MethodNotAllowed => (

@@ -7,6 +7,7 @@ mod cors;
 pub mod error;
 mod extract;
 pub mod pages;
+pub mod rate_limit;
 mod sessions;
 mod trusted_origins;
 mod users;
@@ -43,6 +44,7 @@ pub struct Services {
     pub site_dir: PathBuf,
     pub leptos: LeptosOptions,
     pub mailer: crate::mail::Mailer,
+    pub limiter: rate_limit::RateLimiter,
 }
 
 #[derive(Clone)]
@@ -90,7 +92,11 @@ impl Deref for AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     // The fallback is set before the CORS layer so that preflights (OPTIONS) reach CORS.
-    let browser_apis = authn::routes()
+    let authn_api = authn::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit::per_ip,
+    ));
+    let browser_apis = authn_api
         .merge(sessions::browser_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors::trusted_origins(state.store.clone()));

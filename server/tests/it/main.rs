@@ -9,6 +9,7 @@ mod cors_and_origins;
 mod mail;
 mod mfa;
 mod pages;
+mod rate_limits;
 mod recovery;
 mod sessions;
 mod support;

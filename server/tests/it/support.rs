@@ -42,12 +42,15 @@ async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) ->
     let (router, _state) = portcullis::build(&config).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
     });
     TestServer {
         base: config.base_url,

@@ -6,6 +6,7 @@ mod view;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{OktaJson, is_admin};
+use super::rate_limit::Bucket;
 use crate::authn::factors::FactorStatus;
 use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
 use crate::authn::recovery;
@@ -145,6 +146,14 @@ async fn primary_or_resume(
     }
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
+    }
+    let quota = state.limiter.check(
+        Bucket::User,
+        &crate::directory::users::login_key(&username),
+        Timestamp::now(),
+    );
+    if !quota.allowed {
+        return Ok(quota.exceeded());
     }
     let options = TxOptions {
         multi_optional_factor_enroll: req.options.multi_optional_factor_enroll,
@@ -371,6 +380,14 @@ async fn start_recovery(
         )]));
     }
     let trusted = is_admin(&headers, &state);
+    let quota = state.limiter.check(
+        Bucket::User,
+        &crate::directory::users::login_key(&username),
+        Timestamp::now(),
+    );
+    if !trusted && !quota.allowed {
+        return Ok(quota.exceeded());
+    }
     let now = Timestamp::now();
     let started = state
         .blocking(move |s| recovery::start(&s.ctx(now), &username, kind, &s.base_url, !trusted))

@@ -1,0 +1,164 @@
+//! Rate limits on the Authentication API, per client IP and per username, in fixed one-minute
+//! windows kept in memory (each node counts its own). Over the limit: `429 E0000047` with
+//! Okta's `X-Rate-Limit-Limit/Remaining/Reset` headers, which successful answers carry too.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::clock::Timestamp;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+const WINDOW_MS: i64 = 60_000;
+/// Past this many tracked keys, finished windows are dropped on the next check.
+const PRUNE_AT: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bucket {
+    /// Authentication API requests from one client address.
+    Ip,
+    /// Sign-in and recovery attempts naming one username.
+    User,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_ip_per_minute: u32,
+    pub per_user_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 300,
+            per_user_per_minute: 30,
+        }
+    }
+}
+
+/// The state of one key's window after counting a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds when the window ends.
+    pub reset: i64,
+    pub allowed: bool,
+}
+
+impl Quota {
+    fn headers(&self, h: &mut HeaderMap) {
+        for (name, value) in [
+            ("x-rate-limit-limit", self.limit.to_string()),
+            ("x-rate-limit-remaining", self.remaining.to_string()),
+            ("x-rate-limit-reset", self.reset.to_string()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(HeaderName::from_static(name), v);
+            }
+        }
+    }
+
+    /// The 429 answer for a request over the limit.
+    pub fn exceeded(self) -> Response {
+        let mut response = ApiError::RateLimited.into_response();
+        self.headers(response.headers_mut());
+        response
+    }
+}
+
+pub struct RateLimiter {
+    limits: Limits,
+    windows: Mutex<HashMap<(Bucket, String), (i64, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request for `key` in `bucket` at `now`.
+    pub fn check(&self, bucket: Bucket, key: &str, now: Timestamp) -> Quota {
+        let limit = match bucket {
+            Bucket::Ip => self.limits.per_ip_per_minute,
+            Bucket::User => self.limits.per_user_per_minute,
+        };
+        let start = now.millis() - now.millis().rem_euclid(WINDOW_MS);
+        let mut windows = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if windows.len() > PRUNE_AT {
+            windows.retain(|_, (s, _)| *s == start);
+        }
+        let entry = windows
+            .entry((bucket, key.to_owned()))
+            .or_insert((start, 0));
+        if entry.0 != start {
+            *entry = (start, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        Quota {
+            limit,
+            remaining: limit.saturating_sub(entry.1),
+            reset: (start + WINDOW_MS) / 1000,
+            allowed: entry.1 <= limit,
+        }
+    }
+}
+
+/// Middleware for the Authentication API: counts each request against its client address.
+pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let quota = state.limiter.check(Bucket::Ip, &ip, Timestamp::now());
+    if !quota.allowed {
+        tracing::warn!(%ip, "authentication API rate limit exceeded");
+        return quota.exceeded();
+    }
+    let mut response = next.run(req).await;
+    // A per-username answer inside already reports the tighter limit.
+    if !response.headers().contains_key("x-rate-limit-limit") {
+        quota.headers(response.headers_mut());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_within_a_window_and_resets_with_the_next() {
+        let rl = RateLimiter::new(Limits {
+            per_ip_per_minute: 2,
+            per_user_per_minute: 1,
+        });
+        let t = Timestamp::from_millis(1_800_000_000_000);
+        assert!(rl.check(Bucket::Ip, "1.2.3.4", t).allowed);
+        let second = rl.check(Bucket::Ip, "1.2.3.4", t);
+        assert!(second.allowed && second.remaining == 0);
+        let third = rl.check(Bucket::Ip, "1.2.3.4", t);
+        assert!(!third.allowed);
+        assert_eq!(third.reset, 1_800_000_000 + 60 - (1_800_000_000 % 60));
+        assert!(
+            rl.check(Bucket::Ip, "5.6.7.8", t).allowed,
+            "keys are separate"
+        );
+        assert!(
+            rl.check(Bucket::User, "1.2.3.4", t).allowed,
+            "buckets are separate"
+        );
+        let next = t.plus(std::time::Duration::from_secs(60));
+        assert!(rl.check(Bucket::Ip, "1.2.3.4", next).allowed);
+    }
+}
