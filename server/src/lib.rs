@@ -56,6 +56,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         authn: authn::AuthnSettings {
             max_failed_attempts: config.max_failed_attempts,
             mfa_enrollment: config.mfa_enrollment,
+            email_factor: config.smtp.is_some(),
             ..authn::AuthnSettings::default()
         },
         sessions: authn::SessionSettings::default(),

@@ -15,6 +15,8 @@ pub enum FactorType {
     Totp,
     #[serde(rename = "question")]
     Question,
+    #[serde(rename = "email")]
+    Email,
 }
 
 impl FactorType {
@@ -22,6 +24,7 @@ impl FactorType {
         match s {
             "token:software:totp" => Some(Self::Totp),
             "question" => Some(Self::Question),
+            "email" => Some(Self::Email),
             _ => None,
         }
     }
@@ -31,6 +34,7 @@ impl FactorType {
         match self {
             Self::Totp => "otp",
             Self::Question => "kba",
+            Self::Email => "email",
         }
     }
 }
@@ -59,12 +63,24 @@ pub enum FactorStatus {
     Active,
 }
 
-/// The factor kinds offered for enrollment, in the order they are listed.
-pub const ENROLLABLE: [(FactorType, Provider); 3] = [
+/// The factor kinds offered for enrollment, in the order they are listed. Email is offered
+/// only where mail can be delivered (see `enrollable`).
+pub const ENROLLABLE: [(FactorType, Provider); 4] = [
     (FactorType::Totp, Provider::Okta),
     (FactorType::Totp, Provider::Google),
     (FactorType::Question, Provider::Okta),
+    (FactorType::Email, Provider::Okta),
 ];
+
+/// The kinds offered here: all of [`ENROLLABLE`], less email when no mail can be sent.
+pub fn enrollable(email_available: bool) -> impl Iterator<Item = (FactorType, Provider)> {
+    ENROLLABLE
+        .into_iter()
+        .filter(move |(t, _)| *t != FactorType::Email || email_available)
+}
+
+/// How long an emailed code works.
+pub const EMAIL_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum FactorSecret {
@@ -78,6 +94,11 @@ pub enum FactorSecret {
         question: String,
         /// argon2id of the normalised answer (trimmed, lower case).
         answer: PasswordHash,
+    },
+    Email {
+        address: String,
+        /// The code last sent, as a digest bound to the factor, until used or expired.
+        code: Option<(crate::crypto::Digest, Timestamp)>,
     },
 }
 
@@ -157,6 +178,28 @@ pub fn new_question(
     })
 }
 
+/// A new pending email factor for `address`.
+pub fn new_email(user_id: &str, address: &str, now: Timestamp) -> Factor {
+    Factor {
+        id: new_id("emf"),
+        user_id: user_id.to_owned(),
+        factor_type: FactorType::Email,
+        provider: Provider::Okta,
+        status: FactorStatus::PendingActivation,
+        created: now,
+        last_updated: now,
+        secret: FactorSecret::Email {
+            address: address.to_owned(),
+            code: None,
+        },
+        activation_token: None,
+    }
+}
+
+fn code_digest(factor_id: &str, code: &str) -> crate::crypto::Digest {
+    crate::crypto::Digest::of(&format!("{factor_id}:{}", code.trim()))
+}
+
 fn normalize_answer(answer: &str) -> String {
     answer.trim().to_lowercase()
 }
@@ -176,13 +219,47 @@ impl Factor {
                     Check::Invalid
                 }
             }
+            FactorSecret::Email { code, .. } => match code {
+                Some((digest, expires))
+                    if *expires > now && digest.ct_eq(&code_digest(&self.id, input)) =>
+                {
+                    Check::Valid(None)
+                }
+                _ => Check::Invalid,
+            },
+        }
+    }
+
+    /// Makes a new 6-digit code for an email factor (replacing any earlier one) and returns it.
+    pub fn issue_code(&mut self, now: Timestamp) -> Option<String> {
+        let FactorSecret::Email { code, .. } = &mut self.secret else {
+            return None;
+        };
+        let mut raw = [0u8; 4];
+        argon2::password_hash::rand_core::RngCore::fill_bytes(
+            &mut argon2::password_hash::rand_core::OsRng,
+            &mut raw,
+        );
+        let fresh = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
+        *code = Some((code_digest(&self.id, &fresh), now.plus(EMAIL_CODE_TTL)));
+        self.last_updated = now;
+        Some(fresh)
+    }
+
+    pub fn email_address(&self) -> Option<&str> {
+        match &self.secret {
+            FactorSecret::Email { address, .. } => Some(address),
+            _ => None,
         }
     }
 
     /// Remembers the step of an accepted TOTP code.
     pub fn record_use(&mut self, step: Option<u64>, now: Timestamp) {
-        if let (FactorSecret::Totp { last_step, .. }, Some(step)) = (&mut self.secret, step) {
-            *last_step = Some(step);
+        match (&mut self.secret, step) {
+            (FactorSecret::Totp { last_step, .. }, Some(step)) => *last_step = Some(step),
+            // An emailed code is good once.
+            (FactorSecret::Email { code, .. }, _) => *code = None,
+            _ => {}
         }
         self.last_updated = now;
     }
@@ -203,14 +280,14 @@ impl Factor {
     pub fn shared_secret(&self) -> Option<&str> {
         match &self.secret {
             FactorSecret::Totp { shared_secret, .. } => Some(shared_secret),
-            FactorSecret::Question { .. } => None,
+            _ => None,
         }
     }
 
     pub fn question(&self) -> Option<&str> {
         match &self.secret {
             FactorSecret::Question { question, .. } => Some(question),
-            FactorSecret::Totp { .. } => None,
+            _ => None,
         }
     }
 }
@@ -374,6 +451,39 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_emailed_code_works_once_and_expires() {
+        let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+        let t0 = Timestamp::from_millis(1_000);
+        let mut f = new_email("u", "ann@example.com", t0);
+        assert_eq!(
+            f.check(&hasher, "000000", t0),
+            Check::Invalid,
+            "no code sent yet"
+        );
+        let code = f.issue_code(t0).unwrap();
+        assert_eq!(code.len(), 6);
+        assert_eq!(f.check(&hasher, &code, t0), Check::Valid(None));
+        f.record_use(None, t0);
+        assert_eq!(f.check(&hasher, &code, t0), Check::Invalid, "used");
+        let code = f.issue_code(t0).unwrap();
+        assert_eq!(
+            f.check(&hasher, &code, t0.plus(EMAIL_CODE_TTL)),
+            Check::Invalid,
+            "expired"
+        );
+        let newer = f.issue_code(t0).unwrap();
+        if newer != code {
+            assert_eq!(f.check(&hasher, &code, t0), Check::Invalid, "replaced");
+        }
+    }
+
+    #[test]
+    fn email_is_offered_only_when_mail_can_be_sent() {
+        assert!(enrollable(true).any(|(t, _)| t == FactorType::Email));
+        assert!(!enrollable(false).any(|(t, _)| t == FactorType::Email));
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct AuthnSettings {
     /// How long a state token lives after its last use.
     pub transaction_ttl: Duration,
     pub mfa_enrollment: MfaEnrollment,
+    /// Mail can be delivered, so the email factor may be offered.
+    pub email_factor: bool,
 }
 
 impl Default for AuthnSettings {
@@ -52,6 +54,7 @@ impl Default for AuthnSettings {
             session_token_ttl: Duration::from_secs(300),
             transaction_ttl: Duration::from_secs(600),
             mfa_enrollment: MfaEnrollment::Optional,
+            email_factor: false,
         }
     }
 }

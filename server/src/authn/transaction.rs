@@ -6,6 +6,7 @@
 //!      │ wrong/unknown/inactive ──▶ 401 E0000004 (all alike)
 //!      ▼
 //!  ┌─ has an active factor, MFA not yet done ─────────▶ MFA_REQUIRED ──verify──┐
+//!  │         (email: verify without a code sends one ──▶ MFA_CHALLENGE ──verify──┤, prev back)
 //!  ├─ policy needs enrollment ─▶ MFA_ENROLL ──enroll(totp)──▶ MFA_ENROLL_ACTIVATE
 //!  │                              │  ▲ prev                  │ activate(passCode)
 //!  │                              │  └───────────────────────┘
@@ -37,6 +38,10 @@ pub enum Step {
         factor_id: String,
     },
     MfaRequired,
+    /// A code was sent for this factor; waiting for it.
+    MfaChallenge {
+        factor_id: String,
+    },
     PasswordExpired,
     PasswordWarn,
     /// Recovery by emailed token, waiting for the security question's answer.
@@ -71,6 +76,7 @@ impl Step {
             Step::MfaEnroll => "MFA_ENROLL",
             Step::MfaEnrollActivate { .. } => "MFA_ENROLL_ACTIVATE",
             Step::MfaRequired => "MFA_REQUIRED",
+            Step::MfaChallenge { .. } => "MFA_CHALLENGE",
             Step::PasswordExpired => "PASSWORD_EXPIRED",
             Step::PasswordWarn => "PASSWORD_WARN",
             Step::Recovery { .. } => "RECOVERY",
@@ -128,12 +134,15 @@ impl Transaction {
 pub enum FactorResult {
     /// The code was already used; wait for the next one.
     PasscodeReplayed,
+    /// A code is on its way; waiting for it to be entered.
+    Waiting,
 }
 
 impl FactorResult {
     pub fn as_str(self) -> &'static str {
         match self {
             FactorResult::PasscodeReplayed => "PASSCODE_REPLAYED",
+            FactorResult::Waiting => "WAITING",
         }
     }
 }

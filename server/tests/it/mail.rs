@@ -83,6 +83,15 @@ impl SmtpSink {
         }
     }
 
+    /// The `n`th message (oldest first) to `to`.
+    pub fn nth_for(&self, to: &str, n: usize) -> String {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .nth(n)
+            .unwrap_or_default()
+    }
+
     /// How many messages have arrived for `to` so far.
     pub fn count_for(&self, to: &str) -> usize {
         self.messages()

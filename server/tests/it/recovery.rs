@@ -231,3 +231,116 @@ async fn trusted_callers_get_the_token_and_hear_about_unknown_users() {
     assert_eq!(res.status(), 403);
     assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000095");
 }
+
+/// The 6-digit code in the newest "Your sign-in code" message to `to`.
+async fn mailed_code(sink: &SmtpSink, to: &str, nth: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sink.count_for(to) < nth {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "code {nth} for {to} did not arrive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mail = sink.nth_for(to, nth - 1);
+    let at = mail.find("code is ").expect("a code") + "code is ".len();
+    mail[at..at + 6].to_owned()
+}
+
+#[tokio::test]
+async fn the_email_factor_enrolls_and_challenges_with_mailed_codes() {
+    let sink = SmtpSink::start().await;
+    let smtp = sink.settings();
+    let s = support::start_with(move |c| {
+        c.smtp = Some(smtp);
+        c.mfa_enrollment = portcullis::authn::MfaEnrollment::Required;
+    })
+    .await;
+    s.create_user("otp@example.com", PASSWORD).await;
+    let (_, tx) = post(
+        &s,
+        "/api/v1/authn",
+        json!({ "username": "otp@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let offered: Vec<&str> = tx["_embedded"]["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["factorType"].as_str())
+        .collect();
+    assert!(offered.contains(&"email"), "{offered:?}");
+    let token = tx["stateToken"].as_str().unwrap().to_owned();
+    let (status, activate) = post(
+        &s,
+        "/api/v1/authn/factors",
+        json!({ "stateToken": token, "factorType": "email", "provider": "OKTA" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{activate}");
+    assert_eq!(activate["status"], "MFA_ENROLL_ACTIVATE");
+    assert_eq!(activate["factorResult"], "WAITING");
+    assert_eq!(
+        activate["_embedded"]["factor"]["profile"]["email"],
+        "o…@example.com"
+    );
+    assert_eq!(activate["_links"]["resend"][0]["name"], "email");
+    let code = mailed_code(&sink, "otp@example.com", 1).await;
+    let next = activate["_links"]["next"]["href"].as_str().unwrap();
+    let res = s
+        .client
+        .post(next)
+        .json(&json!({ "stateToken": token, "passCode": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "SUCCESS");
+
+    let (_, tx) = post(
+        &s,
+        "/api/v1/authn",
+        json!({ "username": "otp@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(tx["status"], "MFA_REQUIRED");
+    let token = tx["stateToken"].as_str().unwrap().to_owned();
+    let verify = tx["_embedded"]["factors"][0]["_links"]["verify"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .client
+        .post(&verify)
+        .json(&json!({ "stateToken": token }))
+        .send()
+        .await
+        .unwrap();
+    let challenge: Value = res.json().await.unwrap();
+    assert_eq!(challenge["status"], "MFA_CHALLENGE");
+    assert_eq!(challenge["factorResult"], "WAITING");
+    let code = mailed_code(&sink, "otp@example.com", 2).await;
+    let res = s
+        .client
+        .post(&verify)
+        .json(&json!({ "stateToken": token, "passCode": code }))
+        .send()
+        .await
+        .unwrap();
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    // The code worked once.
+    let (_, tx) = post(
+        &s,
+        "/api/v1/authn",
+        json!({ "username": "otp@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let res = s
+        .client
+        .post(&verify)
+        .json(&json!({ "stateToken": tx["stateToken"], "passCode": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}

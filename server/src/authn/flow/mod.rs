@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::crypto::{PasswordHasher, Secret, new_secret};
 use crate::directory::users::login_key;
 use crate::directory::{FieldError, PasswordPolicy, User, UserStatus};
+use crate::mail::Email;
 use crate::store::{Store, StoreError};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Pending {
     pub skippable: bool,
     /// Days until the password expires, when the policy expires passwords.
     pub days_to_expiry: Option<i64>,
+    /// Mail this step sends (emailed codes); the edge delivers it.
+    pub outbox: Vec<Email>,
 }
 
 #[derive(Debug)]
@@ -147,15 +150,23 @@ pub fn cancel(ctx: &Ctx<'_>, state_token: &str) -> Result<(), FlowError> {
     }
 }
 
-/// Verifies an enrolled factor at MFA_REQUIRED.
+/// Verifies an enrolled factor at MFA_REQUIRED (or MFA_CHALLENGE for the factor challenged).
+/// An email factor without a code sends one and waits at MFA_CHALLENGE.
 pub fn verify_factor(
     ctx: &Ctx<'_>,
     state_token: &str,
     factor_id: &str,
-    input: &str,
+    input: Option<&str>,
 ) -> Result<Outcome, FlowError> {
     let (mut tx, mut user) = load(ctx, state_token)?;
-    if tx.step != Step::MfaRequired {
+    let allowed = match &tx.step {
+        Step::MfaRequired => true,
+        Step::MfaChallenge {
+            factor_id: challenged,
+        } => challenged == factor_id,
+        _ => false,
+    };
+    if !allowed {
         return Err(FlowError::WrongState);
     }
     let mut factor = ctx
@@ -163,6 +174,15 @@ pub fn verify_factor(
         .factor(&user.id, factor_id)?
         .filter(|f| f.status == FactorStatus::Active)
         .ok_or(FlowError::FactorNotFound)?;
+    let Some(input) = input.filter(|i| !i.trim().is_empty()) else {
+        if factor.factor_type != FactorType::Email {
+            return Err(FlowError::Invalid(vec![FieldError::new(
+                "passCode",
+                "The field cannot be left blank",
+            )]));
+        }
+        return challenge(ctx, state_token, tx, user, factor);
+    };
     match factor.check(ctx.hasher, input, ctx.now) {
         Check::Valid(step) => {
             factor.record_use(step, ctx.now);
@@ -191,6 +211,76 @@ pub fn verify_factor(
     }
 }
 
+/// The email carrying a one-time code.
+fn code_email(user: &User, factor: &Factor, code: &str) -> Email {
+    Email {
+        to: factor
+            .email_address()
+            .unwrap_or(&user.profile.email)
+            .to_owned(),
+        subject: "Your sign-in code".to_owned(),
+        body: format!(
+            "Hello {},\n\nYour verification code is {code}. It works once, for the next {} minutes.\n\n\
+             If you are not signing in right now, someone may know your password: change it.\n",
+            user.profile.first_name,
+            factors::EMAIL_CODE_TTL.as_secs() / 60
+        ),
+    }
+}
+
+/// Sends a fresh code for an email factor and waits at MFA_CHALLENGE.
+fn challenge(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    mut tx: Transaction,
+    user: User,
+    mut factor: Factor,
+) -> Result<Outcome, FlowError> {
+    let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
+    ctx.store.put_factor(&factor)?;
+    let email = code_email(&user, &factor, &code);
+    tx.step = Step::MfaChallenge {
+        factor_id: factor.id,
+    };
+    park_with(
+        ctx,
+        state_token,
+        tx,
+        user,
+        Some(FactorResult::Waiting),
+        vec![email],
+    )
+}
+
+/// `…/verify/resend` at MFA_CHALLENGE, or `…/lifecycle/resend` while an email factor awaits
+/// activation: a new code replaces the old.
+pub fn resend(ctx: &Ctx<'_>, state_token: &str, factor_id: &str) -> Result<Outcome, FlowError> {
+    let (tx, user) = load(ctx, state_token)?;
+    let pending = match &tx.step {
+        Step::MfaChallenge { factor_id: f } if f == factor_id => FactorStatus::Active,
+        Step::MfaEnrollActivate { factor_id: f } if f == factor_id => {
+            FactorStatus::PendingActivation
+        }
+        _ => return Err(FlowError::WrongState),
+    };
+    let mut factor = ctx
+        .store
+        .factor(&user.id, factor_id)?
+        .filter(|f| f.status == pending && f.factor_type == FactorType::Email)
+        .ok_or(FlowError::FactorNotFound)?;
+    let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
+    ctx.store.put_factor(&factor)?;
+    let email = code_email(&user, &factor, &code);
+    park_with(
+        ctx,
+        state_token,
+        tx,
+        user,
+        Some(FactorResult::Waiting),
+        vec![email],
+    )
+}
+
 /// What `POST /authn/factors` asks to enroll.
 #[derive(Debug, Clone)]
 pub struct EnrollRequest {
@@ -198,6 +288,8 @@ pub struct EnrollRequest {
     pub provider: String,
     pub question: Option<String>,
     pub answer: Option<String>,
+    /// For the email factor: the address (the profile's email when absent).
+    pub email: Option<String>,
 }
 
 /// Enrolls a factor at MFA_ENROLL: TOTP waits for activation, a question is active at once.
@@ -212,7 +304,7 @@ pub fn enroll_factor(
     }
     let kind = FactorType::parse(&req.factor_type)
         .zip(Provider::parse(&req.provider))
-        .filter(|k| factors::ENROLLABLE.contains(k))
+        .filter(|k| factors::enrollable(ctx.settings.email_factor).any(|e| e == *k))
         .ok_or_else(|| {
             FlowError::Invalid(vec![FieldError::new(
                 "factorType",
@@ -246,6 +338,40 @@ pub fn enroll_factor(
                 factor_id: factor.id,
             };
             park(ctx, state_token, tx, user, None)
+        }
+        FactorType::Email => {
+            let address = req
+                .email
+                .clone()
+                .filter(|e| !e.trim().is_empty())
+                .unwrap_or_else(|| user.profile.email.clone());
+            if !address.contains('@') || address.chars().any(char::is_whitespace) {
+                return Err(FlowError::Invalid(vec![FieldError::new(
+                    "email",
+                    "Enter a valid email address",
+                )]));
+            }
+            for stale in existing
+                .iter()
+                .filter(|f| f.status == FactorStatus::PendingActivation)
+            {
+                ctx.store.delete_factor(&user.id, &stale.id)?;
+            }
+            let mut factor = factors::new_email(&user.id, address.trim(), ctx.now);
+            let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
+            ctx.store.put_factor(&factor)?;
+            let email = code_email(&user, &factor, &code);
+            tx.step = Step::MfaEnrollActivate {
+                factor_id: factor.id,
+            };
+            park_with(
+                ctx,
+                state_token,
+                tx,
+                user,
+                Some(FactorResult::Waiting),
+                vec![email],
+            )
         }
         FactorType::Question => {
             let question = req.question.as_deref().unwrap_or_default();
@@ -313,14 +439,18 @@ pub fn activate_factor(
     }
 }
 
-/// `POST /authn/previous`: from activation back to the factor list (the pending factor goes).
+/// `POST /authn/previous`: from activation back to the factor list (the pending factor goes),
+/// or from a challenge back to the choice of factor.
 pub fn previous(ctx: &Ctx<'_>, state_token: &str) -> Result<Outcome, FlowError> {
     let (mut tx, user) = load(ctx, state_token)?;
-    let Step::MfaEnrollActivate { factor_id } = &tx.step else {
-        return Err(FlowError::WrongState);
-    };
-    ctx.store.delete_factor(&user.id, factor_id)?;
-    tx.step = Step::MfaEnroll;
+    match &tx.step {
+        Step::MfaEnrollActivate { factor_id } => {
+            ctx.store.delete_factor(&user.id, factor_id)?;
+            tx.step = Step::MfaEnroll;
+        }
+        Step::MfaChallenge { .. } => tx.step = Step::MfaRequired,
+        _ => return Err(FlowError::WrongState),
+    }
     park(ctx, state_token, tx, user, None)
 }
 
@@ -438,9 +568,21 @@ fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), St
 fn park(
     ctx: &Ctx<'_>,
     state_token: &str,
+    tx: Transaction,
+    user: User,
+    factor_result: Option<FactorResult>,
+) -> Result<Outcome, FlowError> {
+    park_with(ctx, state_token, tx, user, factor_result, Vec::new())
+}
+
+/// `park`, with mail for the edge to send.
+fn park_with(
+    ctx: &Ctx<'_>,
+    state_token: &str,
     mut tx: Transaction,
     user: User,
     factor_result: Option<FactorResult>,
+    outbox: Vec<Email>,
 ) -> Result<Outcome, FlowError> {
     save(ctx, state_token, &mut tx)?;
     let factors = ctx.store.factors(&user.id)?;
@@ -458,6 +600,7 @@ fn park(
         factor_result,
         skippable,
         days_to_expiry,
+        outbox,
     })))
 }
 
@@ -476,7 +619,7 @@ fn needs_enrollment(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool
         .filter(|f| f.status == FactorStatus::Active)
         .map(|f| (f.factor_type, f.provider))
         .collect();
-    let more_offered = factors::ENROLLABLE.iter().any(|k| !active.contains(k));
+    let more_offered = factors::enrollable(ctx.settings.email_factor).any(|k| !active.contains(&k));
     match ctx.settings.mfa_enrollment {
         MfaEnrollment::Required if active.is_empty() => true,
         MfaEnrollment::Required | MfaEnrollment::Optional => {

@@ -120,12 +120,17 @@ fn success(outcome: Result<Outcome, FlowError>) -> Box<Completed> {
     }
 }
 
+fn verify(ctx: &Ctx<'_>, token: &str, factor_id: &str, input: &str) -> Result<Outcome, FlowError> {
+    verify_factor(ctx, token, factor_id, Some(input))
+}
+
 fn totp_req() -> EnrollRequest {
     EnrollRequest {
         factor_type: "token:software:totp".into(),
         provider: "GOOGLE".into(),
         question: None,
         answer: None,
+        email: None,
     }
 }
 
@@ -197,15 +202,15 @@ fn an_enrolled_user_must_verify_and_a_code_works_once() {
     assert_eq!(p.tx.step, Step::MfaRequired);
     let factor_id = p.factors[0].id.clone();
     let code = fx.code(&secret);
-    success(verify_factor(&fx.ctx(), &p.state_token, &factor_id, &code));
+    success(verify(&fx.ctx(), &p.state_token, &factor_id, &code));
 
     // The same code in a new transaction is a replay, reported as such and not accepted.
     let p = pending(fx.sign_in(TxOptions::default()));
-    let again = pending(verify_factor(&fx.ctx(), &p.state_token, &factor_id, &code));
+    let again = pending(verify(&fx.ctx(), &p.state_token, &factor_id, &code));
     assert_eq!(again.factor_result, Some(FactorResult::PasscodeReplayed));
     assert_eq!(again.tx.step, Step::MfaRequired);
     fx.wait(30);
-    success(verify_factor(
+    success(verify(
         &fx.ctx(),
         &p.state_token,
         &factor_id,
@@ -220,7 +225,7 @@ fn wrong_codes_count_towards_lockout() {
     let p = pending(fx.sign_in(TxOptions::default()));
     let factor_id = p.factors[0].id.clone();
     for _ in 0..4 {
-        let r = verify_factor(&fx.ctx(), &p.state_token, &factor_id, "123456");
+        let r = verify(&fx.ctx(), &p.state_token, &factor_id, "123456");
         assert!(
             matches!(r, Err(FlowError::InvalidPasscode | FlowError::InvalidToken)),
             "{r:?}"
@@ -242,7 +247,7 @@ fn requests_out_of_step_are_refused() {
     let mut fx = Fx::new(MfaEnrollment::Required);
     let p = pending(fx.sign_in(TxOptions::default()));
     assert!(matches!(
-        verify_factor(&fx.ctx(), &p.state_token, "uftnope", "123456"),
+        verify(&fx.ctx(), &p.state_token, "uftnope", "123456"),
         Err(FlowError::WrongState)
     ));
     assert!(matches!(
@@ -299,6 +304,7 @@ fn a_security_question_enrolls_at_once_and_verifies_case_insensitively() {
         provider: "OKTA".into(),
         question: Some("not_a_question".into()),
         answer: Some("x".into()),
+        email: None,
     };
     match enroll_factor(&fx.ctx(), &p.state_token, &bad) {
         Err(FlowError::Invalid(errs)) => assert_eq!(errs.len(), 2),
@@ -314,15 +320,10 @@ fn a_security_question_enrolls_at_once_and_verifies_case_insensitively() {
     let p = pending(fx.sign_in(TxOptions::default()));
     let id = p.factors[0].id.clone();
     assert!(matches!(
-        verify_factor(&fx.ctx(), &p.state_token, &id, "kale"),
+        verify(&fx.ctx(), &p.state_token, &id, "kale"),
         Err(FlowError::InvalidPasscode)
     ));
-    let c = success(verify_factor(
-        &fx.ctx(),
-        &p.state_token,
-        &id,
-        "brussels SPROUTS",
-    ));
+    let c = success(verify(&fx.ctx(), &p.state_token, &id, "brussels SPROUTS"));
     assert_eq!(c.amr, ["pwd", "kba", "mfa"]);
 }
 
@@ -409,4 +410,79 @@ fn cancel_ends_the_transaction() {
         cancel(&fx.ctx(), &p.state_token),
         Err(FlowError::InvalidToken)
     ));
+}
+
+#[test]
+fn an_email_factor_is_challenged_with_a_mailed_code() {
+    let mut fx = Fx::new(MfaEnrollment::Required);
+    fx.settings.email_factor = true;
+    let p = pending(fx.sign_in(TxOptions::default()));
+    let req = EnrollRequest {
+        factor_type: "email".into(),
+        provider: "OKTA".into(),
+        question: None,
+        answer: None,
+        email: None,
+    };
+    let p = pending(enroll_factor(&fx.ctx(), &p.state_token, &req));
+    assert_eq!(p.factor_result, Some(FactorResult::Waiting));
+    assert_eq!(p.outbox.len(), 1);
+    assert_eq!(p.outbox[0].to, "ann@example.com");
+    let code = mailed_code(&p.outbox[0]);
+    let Step::MfaEnrollActivate { factor_id } = p.tx.step.clone() else {
+        panic!("expected activation")
+    };
+    // Resending replaces the code.
+    let resent = pending(resend(&fx.ctx(), &p.state_token, &factor_id));
+    let fresh = mailed_code(&resent.outbox[0]);
+    if fresh != code {
+        assert!(matches!(
+            activate_factor(&fx.ctx(), &p.state_token, &factor_id, &code),
+            Err(FlowError::InvalidPasscode)
+        ));
+    }
+    success(activate_factor(
+        &fx.ctx(),
+        &p.state_token,
+        &factor_id,
+        &fresh,
+    ));
+
+    let p = pending(fx.sign_in(TxOptions::default()));
+    assert_eq!(p.tx.step, Step::MfaRequired);
+    let sent = pending(verify_factor(&fx.ctx(), &p.state_token, &factor_id, None));
+    assert_eq!(
+        sent.tx.step,
+        Step::MfaChallenge {
+            factor_id: factor_id.clone()
+        }
+    );
+    let back = pending(previous(&fx.ctx(), &p.state_token));
+    assert_eq!(back.tx.step, Step::MfaRequired);
+    let sent = pending(verify_factor(&fx.ctx(), &p.state_token, &factor_id, None));
+    let code = mailed_code(&sent.outbox[0]);
+    let c = success(verify(&fx.ctx(), &p.state_token, &factor_id, &code));
+    assert_eq!(c.amr, ["pwd", "email", "mfa"]);
+}
+
+#[test]
+fn email_is_not_offered_without_mail() {
+    let fx = Fx::new(MfaEnrollment::Required);
+    let p = pending(fx.sign_in(TxOptions::default()));
+    let req = EnrollRequest {
+        factor_type: "email".into(),
+        provider: "OKTA".into(),
+        question: None,
+        answer: None,
+        email: None,
+    };
+    assert!(matches!(
+        enroll_factor(&fx.ctx(), &p.state_token, &req),
+        Err(FlowError::Invalid(_))
+    ));
+}
+
+fn mailed_code(email: &Email) -> String {
+    let at = email.body.find("code is ").unwrap() + "code is ".len();
+    email.body[at..at + 6].to_owned()
 }

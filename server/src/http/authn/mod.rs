@@ -32,6 +32,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::AUTHN_FACTORS, post(enroll))
         .route(paths::AUTHN_FACTOR_ACTIVATE, post(activate))
         .route(paths::AUTHN_FACTOR_VERIFY, post(verify))
+        .route(paths::AUTHN_FACTOR_VERIFY_RESEND, post(resend))
+        .route(paths::AUTHN_FACTOR_ACTIVATE_RESEND, post(resend))
         .route(paths::AUTHN_PREVIOUS, post(previous))
         .route(paths::AUTHN_SKIP, post(skip))
         .route(paths::AUTHN_CANCEL, post(cancel))
@@ -73,7 +75,10 @@ where
     F: FnOnce(&Ctx<'_>) -> Result<Outcome, FlowError> + Send + 'static,
 {
     let now = Timestamp::now();
-    let outcome = state.blocking(move |s| f(&s.ctx(now))).await??;
+    let mut outcome = state.blocking(move |s| f(&s.ctx(now))).await??;
+    if let Outcome::Pending(p) = &mut outcome {
+        state.mailer.send_later(std::mem::take(&mut p.outbox));
+    }
     let body = match &outcome {
         Outcome::Pending(p) => view::pending(&state.base_url, &state.authn, &state.policy, p),
         Outcome::Success(c) => view::success(c),
@@ -184,6 +189,7 @@ async fn introspect(
 struct EnrollProfile {
     question: Option<String>,
     answer: Option<String>,
+    email: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -206,6 +212,7 @@ async fn enroll(
         provider: required("provider", body.provider)?,
         question: body.profile.question,
         answer: body.profile.answer,
+        email: body.profile.email,
     };
     transition(&state, move |ctx| flow::enroll_factor(ctx, &token, &req)).await
 }
@@ -237,11 +244,20 @@ async fn verify(
     OktaJson(body): OktaJson<PassCodeBody>,
 ) -> Result<Response, ApiError> {
     let token = state_token(body.state_token)?;
-    let input = required("passCode", body.pass_code.or(body.answer))?;
+    let input = body.pass_code.or(body.answer);
     transition(&state, move |ctx| {
-        flow::verify_factor(ctx, &token, &factor_id, &input)
+        flow::verify_factor(ctx, &token, &factor_id, input.as_deref())
     })
     .await
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    Path(factor_id): Path<String>,
+    OktaJson(body): OktaJson<StateTokenBody>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    transition(&state, move |ctx| flow::resend(ctx, &token, &factor_id)).await
 }
 
 async fn previous(

@@ -43,7 +43,25 @@ fn factor_profile(f: &Factor, user: &User) -> Value {
             let q = f.question().unwrap_or_default();
             json!({ "question": q, "questionText": factors::question_text(q).unwrap_or(q) })
         }
+        FactorType::Email => json!({ "email": mask_email(f.email_address().unwrap_or_default()) }),
     }
+}
+
+/// `a…@example.com`: enough for the person to recognise, little for anyone else.
+fn mask_email(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".to_owned(),
+    }
+}
+
+fn resend_link(base: &str, template: &str, factor_id: &str) -> Value {
+    let mut l = link(base, &template.replace("{id}", factor_id), "POST");
+    l["name"] = json!("email");
+    json!([l])
 }
 
 fn factor_base(f: &Factor, user: &User) -> Map<String, Value> {
@@ -99,9 +117,8 @@ pub(super) fn pending(
                 MfaEnrollment::Required => "REQUIRED",
                 MfaEnrollment::Optional | MfaEnrollment::None => "OPTIONAL",
             };
-            let list: Vec<Value> = factors::ENROLLABLE
-                .iter()
-                .map(|&(kind, provider)| {
+            let list: Vec<Value> = factors::enrollable(settings.email_factor)
+                .map(|(kind, provider)| {
                     let enrolled = p.factors.iter().any(|f| {
                         f.status == FactorStatus::Active
                             && f.factor_type == kind
@@ -123,6 +140,34 @@ pub(super) fn pending(
                 })
                 .collect();
             embedded.insert("factors".into(), Value::Array(list));
+        }
+        Step::MfaChallenge { factor_id } => {
+            if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
+                embedded.insert("factor".into(), Value::Object(factor_base(f, &p.user)));
+                let verify = paths::AUTHN_FACTOR_VERIFY.replace("{id}", &f.id);
+                links.insert("next".into(), named_link(base, "verify", &verify));
+                links.insert(
+                    "resend".into(),
+                    resend_link(base, paths::AUTHN_FACTOR_VERIFY_RESEND, &f.id),
+                );
+            }
+            links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
+        }
+        Step::MfaEnrollActivate { factor_id }
+            if p.factors
+                .iter()
+                .any(|f| &f.id == factor_id && f.factor_type == FactorType::Email) =>
+        {
+            if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
+                embedded.insert("factor".into(), Value::Object(factor_base(f, &p.user)));
+                let activate = paths::AUTHN_FACTOR_ACTIVATE.replace("{id}", &f.id);
+                links.insert("next".into(), named_link(base, "activate", &activate));
+                links.insert(
+                    "resend".into(),
+                    resend_link(base, paths::AUTHN_FACTOR_ACTIVATE_RESEND, &f.id),
+                );
+            }
+            links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
         }
         Step::MfaEnrollActivate { factor_id } => {
             if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
