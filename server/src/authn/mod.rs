@@ -2,6 +2,7 @@
 //! enrollment and verification, password expiry), one-time session tokens, and the browser
 //! sessions they are exchanged for. No HTTP types here; `now` is always an argument.
 
+pub mod enroll;
 pub mod factors;
 pub mod flow;
 pub mod recovery;

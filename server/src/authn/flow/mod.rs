@@ -2,7 +2,9 @@
 //! Each takes the store and `now`, loads the transaction by its state token, checks the step
 //! allows the request, and either stores the next step or completes with a session token.
 
-use super::factors::{self, Check, Factor, FactorStatus, FactorType, Provider};
+pub use super::enroll::EnrollRequest;
+use super::enroll::{self, Enrolled, code_email};
+use super::factors::{self, Check, Factor, FactorStatus, FactorType};
 use super::session::issue_session_token;
 use super::transaction::{FactorResult, Step, Transaction, TxOptions};
 use super::{AuthnSettings, MfaEnrollment};
@@ -211,23 +213,6 @@ pub fn verify_factor(
     }
 }
 
-/// The email carrying a one-time code.
-fn code_email(user: &User, factor: &Factor, code: &str) -> Email {
-    Email {
-        to: factor
-            .email_address()
-            .unwrap_or(&user.profile.email)
-            .to_owned(),
-        subject: "Your sign-in code".to_owned(),
-        body: format!(
-            "Hello {},\n\nYour verification code is {code}. It works once, for the next {} minutes.\n\n\
-             If you are not signing in right now, someone may know your password: change it.\n",
-            user.profile.first_name,
-            factors::EMAIL_CODE_TTL.as_secs() / 60
-        ),
-    }
-}
-
 /// Sends a fresh code for an email factor and waits at MFA_CHALLENGE.
 fn challenge(
     ctx: &Ctx<'_>,
@@ -281,17 +266,6 @@ pub fn resend(ctx: &Ctx<'_>, state_token: &str, factor_id: &str) -> Result<Outco
     )
 }
 
-/// What `POST /authn/factors` asks to enroll.
-#[derive(Debug, Clone)]
-pub struct EnrollRequest {
-    pub factor_type: String,
-    pub provider: String,
-    pub question: Option<String>,
-    pub answer: Option<String>,
-    /// For the email factor: the address (the profile's email when absent).
-    pub email: Option<String>,
-}
-
 /// Enrolls a factor at MFA_ENROLL: TOTP waits for activation, a question is active at once.
 pub fn enroll_factor(
     ctx: &Ctx<'_>,
@@ -302,102 +276,23 @@ pub fn enroll_factor(
     if tx.step != Step::MfaEnroll {
         return Err(FlowError::WrongState);
     }
-    let kind = FactorType::parse(&req.factor_type)
-        .zip(Provider::parse(&req.provider))
-        .filter(|k| factors::enrollable(ctx.settings.email_factor).any(|e| e == *k))
-        .ok_or_else(|| {
-            FlowError::Invalid(vec![FieldError::new(
-                "factorType",
-                format!(
-                    "Factor type {} with provider {} is not offered",
-                    req.factor_type, req.provider
-                ),
-            )])
-        })?;
-    let existing = ctx.store.factors(&user.id)?;
-    if existing
-        .iter()
-        .any(|f| f.status == FactorStatus::Active && (f.factor_type, f.provider) == kind)
-    {
-        return Err(FlowError::Invalid(vec![FieldError::new(
-            "factorType",
-            "A factor of this type is already set up",
-        )]));
+    let Enrolled { factor, email } = enroll::enroll(ctx, &user, req)?;
+    if factor.status == FactorStatus::Active {
+        tx.enrolled_factor = true;
+        return advance(ctx, state_token.to_owned(), tx, user);
     }
-    match kind.0 {
-        FactorType::Totp => {
-            for stale in existing
-                .iter()
-                .filter(|f| f.status == FactorStatus::PendingActivation)
-            {
-                ctx.store.delete_factor(&user.id, &stale.id)?;
-            }
-            let factor = factors::new_totp(&user.id, kind.1, ctx.now);
-            ctx.store.put_factor(&factor)?;
-            tx.step = Step::MfaEnrollActivate {
-                factor_id: factor.id,
-            };
-            park(ctx, state_token, tx, user, None)
-        }
-        FactorType::Email => {
-            let address = req
-                .email
-                .clone()
-                .filter(|e| !e.trim().is_empty())
-                .unwrap_or_else(|| user.profile.email.clone());
-            if !address.contains('@') || address.chars().any(char::is_whitespace) {
-                return Err(FlowError::Invalid(vec![FieldError::new(
-                    "email",
-                    "Enter a valid email address",
-                )]));
-            }
-            for stale in existing
-                .iter()
-                .filter(|f| f.status == FactorStatus::PendingActivation)
-            {
-                ctx.store.delete_factor(&user.id, &stale.id)?;
-            }
-            let mut factor = factors::new_email(&user.id, address.trim(), ctx.now);
-            let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
-            ctx.store.put_factor(&factor)?;
-            let email = code_email(&user, &factor, &code);
-            tx.step = Step::MfaEnrollActivate {
-                factor_id: factor.id,
-            };
-            park_with(
-                ctx,
-                state_token,
-                tx,
-                user,
-                Some(FactorResult::Waiting),
-                vec![email],
-            )
-        }
-        FactorType::Question => {
-            let question = req.question.as_deref().unwrap_or_default();
-            let answer = req.answer.as_deref().unwrap_or_default();
-            let mut errs = Vec::new();
-            if factors::question_text(question).is_none() {
-                errs.push(FieldError::new(
-                    "question",
-                    "Choose one of the offered questions",
-                ));
-            }
-            if answer.trim().chars().count() < 4 {
-                errs.push(FieldError::new(
-                    "answer",
-                    "The answer must be at least 4 characters",
-                ));
-            }
-            if !errs.is_empty() {
-                return Err(FlowError::Invalid(errs));
-            }
-            let factor = factors::new_question(ctx.hasher, &user.id, question, answer, ctx.now)?;
-            ctx.store.put_factor(&factor)?;
-            tx.enrolled_factor = true;
-            advance(ctx, state_token.to_owned(), tx, user)
-        }
-    }
+    tx.step = Step::MfaEnrollActivate {
+        factor_id: factor.id,
+    };
+    let waiting = email.as_ref().map(|_| FactorResult::Waiting);
+    park_with(
+        ctx,
+        state_token,
+        tx,
+        user,
+        waiting,
+        email.into_iter().collect(),
+    )
 }
 
 /// Activates the TOTP factor being enrolled, with a first code from the authenticator.
@@ -415,16 +310,8 @@ pub fn activate_factor(
     {
         return Err(FlowError::WrongState);
     }
-    let mut factor = ctx
-        .store
-        .factor(&user.id, factor_id)?
-        .ok_or(FlowError::FactorNotFound)?;
-    match factor.check(ctx.hasher, pass_code, ctx.now) {
-        Check::Valid(step) => {
-            factor.record_use(step, ctx.now);
-            factor.status = FactorStatus::Active;
-            factor.activation_token = None;
-            ctx.store.put_factor(&factor)?;
+    match enroll::activate(ctx, &user.id, factor_id, pass_code) {
+        Ok(factor) => {
             tx.enrolled_factor = true;
             tx.add_amr(factor.factor_type.amr());
             tx.add_amr("mfa");
@@ -432,9 +319,9 @@ pub fn activate_factor(
             tx.step = Step::MfaEnroll;
             advance(ctx, state_token.to_owned(), tx, user)
         }
-        Check::Replayed | Check::Invalid => {
+        Err(e) => {
             save(ctx, state_token, &mut tx)?;
-            Err(FlowError::InvalidPasscode)
+            Err(e)
         }
     }
 }

@@ -1,0 +1,147 @@
+//! Enrolling and activating factors, shared by the sign-in transaction (MFA_ENROLL) and the
+//! admin Factors API: what is offered, what a request must carry, what is stored.
+
+use super::factors::{self, Check, Factor, FactorStatus, FactorType, Provider};
+use super::flow::{Ctx, FlowError};
+use crate::directory::{FieldError, User};
+use crate::mail::Email;
+
+/// What a request asks to enroll (Okta's `{factorType, provider, profile}`).
+#[derive(Debug, Clone)]
+pub struct EnrollRequest {
+    pub factor_type: String,
+    pub provider: String,
+    pub question: Option<String>,
+    pub answer: Option<String>,
+    /// For the email factor: the address (the profile's email when absent).
+    pub email: Option<String>,
+}
+
+/// A stored new factor, and the email carrying its first code, if it has one.
+#[derive(Debug)]
+pub struct Enrolled {
+    pub factor: Factor,
+    pub email: Option<Email>,
+}
+
+/// The email carrying a one-time code.
+pub fn code_email(user: &User, factor: &Factor, code: &str) -> Email {
+    Email {
+        to: factor
+            .email_address()
+            .unwrap_or(&user.profile.email)
+            .to_owned(),
+        subject: "Your sign-in code".to_owned(),
+        body: format!(
+            "Hello {},\n\nYour verification code is {code}. It works once, for the next {} minutes.\n\n\
+             If you are not signing in right now, someone may know your password: change it.\n",
+            user.profile.first_name,
+            factors::EMAIL_CODE_TTL.as_secs() / 60
+        ),
+    }
+}
+
+/// Validates `req` and stores the new factor for `user`: TOTP and email wait for activation
+/// (replacing any factor already waiting), a security question is active at once.
+pub fn enroll(ctx: &Ctx<'_>, user: &User, req: &EnrollRequest) -> Result<Enrolled, FlowError> {
+    let kind = FactorType::parse(&req.factor_type)
+        .zip(Provider::parse(&req.provider))
+        .filter(|k| factors::enrollable(ctx.settings.email_factor).any(|e| e == *k))
+        .ok_or_else(|| {
+            FlowError::Invalid(vec![FieldError::new(
+                "factorType",
+                format!(
+                    "Factor type {} with provider {} is not offered",
+                    req.factor_type, req.provider
+                ),
+            )])
+        })?;
+    let existing = ctx.store.factors(&user.id)?;
+    if existing
+        .iter()
+        .any(|f| f.status == FactorStatus::Active && (f.factor_type, f.provider) == kind)
+    {
+        return Err(FlowError::Invalid(vec![FieldError::new(
+            "factorType",
+            "A factor of this type is already set up",
+        )]));
+    }
+    let (factor, email) = match kind.0 {
+        FactorType::Totp => (factors::new_totp(&user.id, kind.1, ctx.now), None),
+        FactorType::Email => {
+            let address = req
+                .email
+                .clone()
+                .filter(|e| !e.trim().is_empty())
+                .unwrap_or_else(|| user.profile.email.clone());
+            if !address.contains('@') || address.chars().any(char::is_whitespace) {
+                return Err(FlowError::Invalid(vec![FieldError::new(
+                    "email",
+                    "Enter a valid email address",
+                )]));
+            }
+            let mut factor = factors::new_email(&user.id, address.trim(), ctx.now);
+            let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
+            let email = code_email(user, &factor, &code);
+            (factor, Some(email))
+        }
+        FactorType::Question => {
+            let question = req.question.as_deref().unwrap_or_default();
+            let answer = req.answer.as_deref().unwrap_or_default();
+            let mut errs = Vec::new();
+            if factors::question_text(question).is_none() {
+                errs.push(FieldError::new(
+                    "question",
+                    "Choose one of the offered questions",
+                ));
+            }
+            if answer.trim().chars().count() < 4 {
+                errs.push(FieldError::new(
+                    "answer",
+                    "The answer must be at least 4 characters",
+                ));
+            }
+            if !errs.is_empty() {
+                return Err(FlowError::Invalid(errs));
+            }
+            (
+                factors::new_question(ctx.hasher, &user.id, question, answer, ctx.now)?,
+                None,
+            )
+        }
+    };
+    if factor.status == FactorStatus::PendingActivation {
+        for stale in existing
+            .iter()
+            .filter(|f| f.status == FactorStatus::PendingActivation)
+        {
+            ctx.store.delete_factor(&user.id, &stale.id)?;
+        }
+    }
+    ctx.store.put_factor(&factor)?;
+    Ok(Enrolled { factor, email })
+}
+
+/// Activates a pending factor with its first code.
+pub fn activate(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    factor_id: &str,
+    pass_code: &str,
+) -> Result<Factor, FlowError> {
+    let mut factor = ctx
+        .store
+        .factor(user_id, factor_id)?
+        .filter(|f| f.status == FactorStatus::PendingActivation)
+        .ok_or(FlowError::FactorNotFound)?;
+    match factor.check(ctx.hasher, pass_code, ctx.now) {
+        Check::Valid(step) => {
+            factor.record_use(step, ctx.now);
+            factor.status = FactorStatus::Active;
+            factor.activation_token = None;
+            ctx.store.put_factor(&factor)?;
+            Ok(factor)
+        }
+        Check::Replayed | Check::Invalid => Err(FlowError::InvalidPasscode),
+    }
+}
