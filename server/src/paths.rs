@@ -18,8 +18,12 @@ pub const AUTHN_RECOVERY_UNLOCK: &str = "/api/v1/authn/recovery/unlock";
 pub const AUTHN_RECOVERY_TOKEN: &str = "/api/v1/authn/recovery/token";
 pub const AUTHN_RECOVERY_ANSWER: &str = "/api/v1/authn/recovery/answer";
 /// The QR image of a TOTP factor awaiting activation; `{token}` is its activation token.
-pub const FACTOR_QR: &str = "/api/v1/users/{uid}/factors/{fid}/qr/{token}";
-pub const FACTOR_QUESTIONS: &str = "/api/v1/users/{uid}/factors/questions";
+pub const FACTOR_QR: &str = "/api/v1/users/{id}/factors/{fid}/qr/{token}";
+pub const FACTOR_QUESTIONS: &str = "/api/v1/users/{id}/factors/questions";
+pub const USER_FACTORS: &str = "/api/v1/users/{id}/factors";
+pub const USER_FACTOR: &str = "/api/v1/users/{id}/factors/{fid}";
+pub const USER_FACTOR_ACTIVATE: &str = "/api/v1/users/{id}/factors/{fid}/lifecycle/activate";
+pub const USER_RESET_FACTORS: &str = "/api/v1/users/{id}/lifecycle/reset_factors";
 pub const USERS: &str = "/api/v1/users";
 pub const USER: &str = "/api/v1/users/{id}";
 pub const USER_UNLOCK: &str = "/api/v1/users/{id}/lifecycle/unlock";

@@ -6,6 +6,7 @@ mod authn;
 mod cors;
 pub mod error;
 mod extract;
+mod factors;
 pub mod pages;
 pub mod rate_limit;
 mod sessions;
@@ -103,7 +104,8 @@ pub fn router(state: AppState) -> Router {
     let admin_apis = users::routes()
         .merge(trusted_origins::routes())
         .merge(authn::public_routes())
-        .merge(sessions::admin_routes());
+        .merge(sessions::admin_routes())
+        .merge(factors::routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

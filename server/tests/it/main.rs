@@ -6,6 +6,7 @@
 mod api_users;
 mod authn;
 mod cors_and_origins;
+mod factors_admin;
 mod mail;
 mod mfa;
 mod pages;

@@ -1,7 +1,7 @@
 //! The Authentication API (`/api/v1/authn…`): each endpoint parses its body, runs one transition
 //! of the core state machine off the async runtime, and answers in Okta's transaction shape.
 
-mod view;
+pub(super) mod view;
 
 use super::AppState;
 use super::error::ApiError;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 /// The issuer name shown in authenticator apps.
 pub(super) const ISSUER_NAME: &str = "Portcullis";
 
-fn link(base: &str, path: &str, method: &str) -> Value {
+pub(in crate::http) fn link(base: &str, path: &str, method: &str) -> Value {
     json!({ "href": format!("{base}{path}"), "hints": { "allow": [method] } })
 }
 
@@ -64,7 +64,7 @@ fn resend_link(base: &str, template: &str, factor_id: &str) -> Value {
     json!([l])
 }
 
-fn factor_base(f: &Factor, user: &User) -> Map<String, Value> {
+pub(in crate::http) fn factor_base(f: &Factor, user: &User) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(f.id));
     m.insert("factorType".into(), json!(f.factor_type));
@@ -126,7 +126,7 @@ pub(super) fn pending(
                     });
                     let mut l = json!({ "enroll": link(base, paths::AUTHN_FACTORS, "POST") });
                     if kind == FactorType::Question {
-                        let q = paths::FACTOR_QUESTIONS.replace("{uid}", &p.user.id);
+                        let q = paths::FACTOR_QUESTIONS.replace("{id}", &p.user.id);
                         l["questions"] = link(base, &q, "GET");
                     }
                     json!({
@@ -173,7 +173,7 @@ pub(super) fn pending(
             if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
                 let mut m = factor_base(f, &p.user);
                 let qr = paths::FACTOR_QR
-                    .replace("{uid}", &p.user.id)
+                    .replace("{id}", &p.user.id)
                     .replace("{fid}", &f.id)
                     .replace("{token}", f.activation_token.as_deref().unwrap_or_default());
                 m.insert(
