@@ -45,6 +45,52 @@ fn recoverable(user: &User, kind: RecoveryType) -> bool {
                 | UserStatus::Recovery
         ),
         RecoveryType::Unlock => user.status == UserStatus::LockedOut,
+        RecoveryType::Activation => user.status == UserStatus::Provisioned,
+    }
+}
+
+/// Stores a one-time token of `kind` for `user` and returns it (also for admin lifecycle calls:
+/// `activate` and `reset_password`).
+pub fn issue_token(
+    ctx: &Ctx<'_>,
+    user: &User,
+    kind: RecoveryType,
+    ttl: Duration,
+) -> Result<Secret, StoreError> {
+    let token = new_secret(32);
+    ctx.store.put_recovery_token(
+        &token.digest(),
+        &RecoveryTokenRecord {
+            user_id: user.id.clone(),
+            recovery_type: kind,
+            expires_at: ctx.now.plus(ttl),
+        },
+    )?;
+    Ok(token)
+}
+
+/// The email with a recovery (or activation) link, for `user`.
+pub fn link_email(user: &User, kind: RecoveryType, base_url: &str, token: &str) -> Email {
+    let (path, subject, action) = match kind {
+        RecoveryType::Password => (
+            "reset-password",
+            "Reset your password",
+            "reset your password",
+        ),
+        RecoveryType::Unlock => ("user-unlock", "Unlock your account", "unlock your account"),
+        RecoveryType::Activation => ("activate", "Activate your account", "activate your account"),
+    };
+    Email {
+        to: user.profile.email.clone(),
+        subject: subject.to_owned(),
+        body: format!(
+            "Hello {first},\n\nA request was made to {action} for {login}.\n\
+             Use this link soon; it works once:\n\n\
+             {base_url}/signin/{path}/{token}\n\n\
+             If you did not ask for this, you can ignore this email: nothing changes until the link is used.\n",
+            first = user.profile.first_name,
+            login = user.profile.login,
+        ),
     }
 }
 
@@ -64,55 +110,48 @@ pub fn start(
         tracing::info!(user = %user.id, kind = kind.as_str(), "recovery not started: not applicable");
         return Ok(Started::default());
     }
-    let token = new_secret(32);
-    ctx.store.put_recovery_token(
-        &token.digest(),
-        &RecoveryTokenRecord {
-            user_id: user.id.clone(),
-            recovery_type: kind,
-            expires_at: ctx.now.plus(RECOVERY_TOKEN_TTL),
-        },
-    )?;
+    let token = issue_token(ctx, &user, kind, RECOVERY_TOKEN_TTL)?;
     if !deliver {
         return Ok(Started {
             emails: vec![],
             token: Some(token.expose().to_owned()),
         });
     }
-    let (path, subject, action) = match kind {
-        RecoveryType::Password => (
-            "reset-password",
-            "Reset your password",
-            "reset your password",
-        ),
-        RecoveryType::Unlock => ("user-unlock", "Unlock your account", "unlock your account"),
-    };
-    let body = format!(
-        "Hello {first},\n\nA request was made to {action} for {login}.\n\
-         Use this link within the next hour; it works once:\n\n\
-         {base_url}/signin/{path}/{token}\n\n\
-         If you did not ask for this, you can ignore this email: nothing changes until the link is used.\n",
-        first = user.profile.first_name,
-        login = user.profile.login,
-        token = token.expose(),
-    );
     Ok(Started {
-        emails: vec![Email {
-            to: user.profile.email.clone(),
-            subject: subject.to_owned(),
-            body,
-        }],
+        emails: vec![link_email(&user, kind, base_url, token.expose())],
         token: None,
     })
 }
 
-/// `POST /authn/recovery/token`: spends the recovery token and opens the recovery transaction.
-pub fn verify_token(ctx: &Ctx<'_>, recovery_token: &str) -> Result<Outcome, FlowError> {
+/// Which tokens an endpoint redeems: `/authn/recovery/token` recovery links, `/authn {token}`
+/// activation links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    Recovery,
+    Activation,
+}
+
+/// Spends a recovery or activation token and opens its transaction. A token presented at the
+/// wrong endpoint is refused and stays unspent.
+pub fn verify_token(
+    ctx: &Ctx<'_>,
+    recovery_token: &str,
+    usage: TokenUse,
+) -> Result<Outcome, FlowError> {
+    let digest = Secret::new(recovery_token).digest();
     let record = ctx
         .store
-        .take_recovery_token(&Secret::new(recovery_token).digest())?
+        .take_recovery_token(&digest)?
         .filter(|r| r.expires_at > ctx.now)
         .ok_or(FlowError::InvalidToken)?;
+    let fits = match usage {
+        TokenUse::Activation => record.recovery_type == RecoveryType::Activation,
+        TokenUse::Recovery => record.recovery_type != RecoveryType::Activation,
+    };
+    if !fits {
+        ctx.store.put_recovery_token(&digest, &record)?;
+        return Err(FlowError::InvalidToken);
+    }
     let user = ctx
         .store
         .user(&record.user_id)?
@@ -137,7 +176,7 @@ pub fn verify_token(ctx: &Ctx<'_>, recovery_token: &str) -> Result<Outcome, Flow
         warned: false,
     };
     let state_token = new_secret(32).expose().to_owned();
-    if has_question {
+    if has_question && record.recovery_type != RecoveryType::Activation {
         return park_new(ctx, state_token, tx, user);
     }
     proven(ctx, state_token, tx, user, record.recovery_type)
@@ -180,7 +219,7 @@ fn proven(
             unlock(ctx, &mut user)?;
             Ok(Outcome::Unlocked(Box::new(user)))
         }
-        RecoveryType::Password => {
+        RecoveryType::Password | RecoveryType::Activation => {
             tx.step = Step::PasswordReset;
             park_new(ctx, state_token, tx, user)
         }
@@ -210,9 +249,13 @@ pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Out
     }
     user.password = Some(ctx.hasher.hash(new)?);
     user.password_changed = Some(ctx.now);
-    if user.status == UserStatus::PasswordExpired {
+    if matches!(
+        user.status,
+        UserStatus::PasswordExpired | UserStatus::Recovery | UserStatus::Provisioned
+    ) {
         user.status = UserStatus::Active;
         user.status_changed = Some(ctx.now);
+        user.activated.get_or_insert(ctx.now);
     }
     // Owning the mailbox is what an unlock asks for too.
     unlock(ctx, &mut user)?;
@@ -321,7 +364,7 @@ mod tests {
         let token = token_in(&started.emails[0]);
         let late = i64::try_from(RECOVERY_TOKEN_TTL.as_millis()).unwrap() + 1;
         assert!(matches!(
-            verify_token(&fx.ctx(late), &token),
+            verify_token(&fx.ctx(late), &token, TokenUse::Recovery),
             Err(FlowError::InvalidToken)
         ));
     }

@@ -108,7 +108,19 @@ pub fn find_session(
     cookie: &str,
 ) -> Result<Option<Session>, AuthnError> {
     let session = store.session(&Secret::new(cookie).digest())?;
-    Ok(session.filter(|s| s.expires_at > now))
+    let Some(session) = session.filter(|s| s.expires_at > now) else {
+        return Ok(None);
+    };
+    Ok(user_may_use(store, &session.user_id)?.then_some(session))
+}
+
+/// A session only works while its user is active: suspending or deactivating someone ends
+/// their sessions at once.
+fn user_may_use(store: &dyn Store, user_id: &str) -> Result<bool, AuthnError> {
+    use crate::directory::UserStatus;
+    Ok(store
+        .user(user_id)?
+        .is_some_and(|u| matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired)))
 }
 
 pub fn end_session(store: &dyn Store, cookie: &str) -> Result<(), AuthnError> {
@@ -122,7 +134,10 @@ pub fn find_session_by_id(
     now: Timestamp,
     id: &str,
 ) -> Result<Option<(Digest, Session)>, AuthnError> {
-    Ok(store.session_by_id(id)?.filter(|(_, s)| s.expires_at > now))
+    match store.session_by_id(id)?.filter(|(_, s)| s.expires_at > now) {
+        Some((d, s)) if user_may_use(store, &s.user_id)? => Ok(Some((d, s))),
+        _ => Ok(None),
+    }
 }
 
 /// Extends a live session's idle lifetime, never past its maximum.
@@ -170,30 +185,50 @@ mod tests {
 
     #[test]
     fn session_found_by_cookie_until_it_expires_or_ends() {
+        use crate::directory::lifecycle::{Transition, transition};
+        use crate::directory::users::{Activation, NewUser, create_user};
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();
         let t0 = Timestamp::from_millis(0);
+        let user = create_user(
+            &store,
+            &crate::crypto::PasswordHasher::with_params(64, 1, 1).unwrap(),
+            &crate::directory::PasswordPolicy::default(),
+            t0,
+            NewUser {
+                profile: crate::directory::Profile {
+                    login: "s@example.com".into(),
+                    email: "s@example.com".into(),
+                    first_name: "S".into(),
+                    last_name: "T".into(),
+                },
+                password: Some("Passw0rd-X".into()),
+            },
+            Activation::Activate,
+        )
+        .unwrap();
         let token = SessionTokenRecord {
-            user_id: "00u1".into(),
+            user_id: user.id.clone(),
             auth_time: t0,
             expires_at: t0.plus(Duration::from_secs(300)),
             amr: vec!["pwd".into()],
         };
         let settings = SessionSettings::default();
         let (cookie, s) = start_session(&store, &settings, t0, token).unwrap();
-        assert_eq!(
-            find_session(&store, t0, cookie.expose())
-                .unwrap()
-                .unwrap()
-                .id,
-            s.id
-        );
+        let found = find_session(&store, t0, cookie.expose()).unwrap();
+        assert_eq!(found.unwrap().id, s.id);
         let later = t0.plus(settings.idle);
         assert!(
             find_session(&store, later, cookie.expose())
                 .unwrap()
                 .is_none()
         );
+
+        // A suspended user's session cannot be used.
+        transition(&store, t0, &user.id, Transition::Suspend).unwrap();
+        assert!(find_session(&store, t0, cookie.expose()).unwrap().is_none());
+        transition(&store, t0, &user.id, Transition::Unsuspend).unwrap();
+        assert!(find_session(&store, t0, cookie.expose()).unwrap().is_some());
         end_session(&store, cookie.expose()).unwrap();
         assert!(find_session(&store, t0, cookie.expose()).unwrap().is_none());
     }

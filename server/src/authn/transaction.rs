@@ -58,6 +58,8 @@ pub enum Step {
 pub enum RecoveryType {
     Password,
     Unlock,
+    /// A provisioned user's activation: they choose their first password.
+    Activation,
 }
 
 impl RecoveryType {
@@ -65,6 +67,7 @@ impl RecoveryType {
         match self {
             RecoveryType::Password => "PASSWORD",
             RecoveryType::Unlock => "UNLOCK",
+            RecoveryType::Activation => "ACTIVATION",
         }
     }
 }

@@ -67,7 +67,7 @@ pub enum Activation {
     Stage,
 }
 
-fn validate_profile(p: &Profile) -> Vec<FieldError> {
+pub(super) fn validate_profile(p: &Profile) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let login = p.login.trim();
     if login.is_empty() {

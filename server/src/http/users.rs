@@ -3,13 +3,21 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use crate::authn::recovery::{RECOVERY_TOKEN_TTL, issue_token, link_email};
+use crate::authn::transaction::RecoveryType;
 use crate::clock::Timestamp;
+use crate::directory::lifecycle::{
+    ProfileUpdate, Transition, UserQuery, delete, list as list_users, parse_status_filter,
+    transition, update,
+};
 use crate::directory::users::{
     Activation, NewUser, create_user, expire_password as expire, find_user, unlock_user,
 };
-use crate::directory::{DirectoryError, FieldError, Profile, User};
+use crate::directory::{DirectoryError, FieldError, Profile, User, UserStatus};
 use crate::paths;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -18,8 +26,19 @@ use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(paths::USERS, post(create))
-        .route(paths::USER, get(read))
+        .route(paths::USERS, post(create).get(list))
+        .route(
+            paths::USER,
+            get(read)
+                .post(update_partial)
+                .put(update_full)
+                .delete(remove),
+        )
+        .route(paths::USER_ACTIVATE, post(activate))
+        .route(paths::USER_DEACTIVATE, post(deactivate))
+        .route(paths::USER_SUSPEND, post(suspend))
+        .route(paths::USER_UNSUSPEND, post(unsuspend))
+        .route(paths::USER_RESET_PASSWORD, post(reset_password))
         .route(paths::USER_UNLOCK, post(unlock))
         .route(paths::USER_EXPIRE_PASSWORD, post(expire_password))
 }
@@ -160,4 +179,273 @@ async fn expire_password(
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Runs a lifecycle transition and answers with the user (or Okta's error for the status).
+async fn lifecycle(state: &AppState, id: &str, t: Transition) -> Result<User, ApiError> {
+    match transition(state.store.as_ref(), Timestamp::now(), id, t) {
+        Ok(user) => {
+            state.blocking(|s| s.store.flush()).await??;
+            Ok(user)
+        }
+        Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn send_email(query: &HashMap<String, String>) -> bool {
+    query.get("sendEmail").is_none_or(|v| v != "false")
+}
+
+/// Activates a staged user. Without a password they become PROVISIONED with an activation
+/// token: emailed (`sendEmail=true`, the default) or returned (`sendEmail=false`).
+async fn activate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let user = lifecycle(&state, &id, Transition::Activate).await?;
+    if user.status != UserStatus::Provisioned {
+        return Ok(Json(json!({})));
+    }
+    let token = issue(&state, &user, RecoveryType::Activation).await?;
+    if send_email(&query) {
+        state.mailer.send_later(vec![link_email(
+            &user,
+            RecoveryType::Activation,
+            &state.base_url,
+            &token,
+        )]);
+        return Ok(Json(json!({})));
+    }
+    Ok(Json(json!({
+        "activationUrl": format!("{}/signin/activate/{token}", state.base_url),
+        "activationToken": token,
+    })))
+}
+
+/// Puts the user into RECOVERY with a reset link: emailed, or returned (`sendEmail=false`).
+async fn reset_password(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let user = lifecycle(&state, &id, Transition::ResetPassword).await?;
+    let token = issue(&state, &user, RecoveryType::Password).await?;
+    if send_email(&query) {
+        state.mailer.send_later(vec![link_email(
+            &user,
+            RecoveryType::Password,
+            &state.base_url,
+            &token,
+        )]);
+        return Ok(Json(json!({})));
+    }
+    Ok(Json(json!({
+        "resetPasswordUrl": format!("{}/signin/reset-password/{token}", state.base_url),
+    })))
+}
+
+async fn issue(state: &AppState, user: &User, kind: RecoveryType) -> Result<String, ApiError> {
+    let now = Timestamp::now();
+    let user = user.clone();
+    let ttl = match kind {
+        RecoveryType::Activation => std::time::Duration::from_secs(7 * 86_400),
+        _ => RECOVERY_TOKEN_TTL,
+    };
+    let token = state
+        .blocking(move |s| issue_token(&s.ctx(now), &user, kind, ttl))
+        .await??;
+    Ok(token.expose().to_owned())
+}
+
+async fn deactivate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &id, Transition::Deactivate).await?;
+    Ok(Json(json!({})))
+}
+
+async fn suspend(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &id, Transition::Suspend).await?;
+    Ok(Json(json!({})))
+}
+
+async fn unsuspend(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    lifecycle(&state, &id, Transition::Unsuspend).await?;
+    Ok(Json(json!({})))
+}
+
+/// Okta's two-step delete: a live user is deactivated, a deactivated one deleted.
+async fn remove(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match delete(state.store.as_ref(), Timestamp::now(), &id) {
+        Ok(_) => {
+            state.blocking(|s| s.store.flush()).await??;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UpdateUser {
+    profile: UpdateProfile,
+    credentials: CredentialsIn,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct UpdateProfile {
+    login: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+async fn update_partial(
+    admin: Admin,
+    state: State<AppState>,
+    id: Path<String>,
+    body: OktaJson<UpdateUser>,
+) -> Result<Json<Value>, ApiError> {
+    apply_update(admin, state, id, body, false).await
+}
+
+async fn update_full(
+    admin: Admin,
+    state: State<AppState>,
+    id: Path<String>,
+    body: OktaJson<UpdateUser>,
+) -> Result<Json<Value>, ApiError> {
+    apply_update(admin, state, id, body, true).await
+}
+
+/// `POST /users/{id}` sets the fields given; `PUT` replaces the profile.
+async fn apply_update(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<UpdateUser>,
+    replace: bool,
+) -> Result<Json<Value>, ApiError> {
+    let change = ProfileUpdate {
+        login: body.profile.login,
+        email: body.profile.email,
+        first_name: body.profile.first_name,
+        last_name: body.profile.last_name,
+        password: body.credentials.password.map(|p| p.value),
+    };
+    let now = Timestamp::now();
+    let target = id.clone();
+    let result = state
+        .blocking(move |s| {
+            let user = update(
+                s.store.as_ref(),
+                &s.hasher,
+                &s.policy,
+                now,
+                &target,
+                change,
+                replace,
+            )?;
+            s.store.flush()?;
+            Ok::<_, DirectoryError>(user)
+        })
+        .await?;
+    match result {
+        Ok(user) => Ok(Json(user_view(&user, &state.base_url))),
+        Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+const MAX_PAGE: usize = 200;
+
+/// `GET /api/v1/users?q=&filter=&limit=&after=`, paged with `Link` headers.
+async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let limit = match query.get("limit") {
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::Validation(vec![FieldError::new(
+                    "limit",
+                    "must be a number from 1 to 200",
+                )])
+            })?,
+        None => MAX_PAGE,
+    };
+    let status = match query.get("filter") {
+        Some(f) => Some(parse_status_filter(f).ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new(
+                "filter",
+                "Only `status eq \"STATUS\"` filters are supported",
+            )])
+        })?),
+        None => None,
+    };
+    let q = UserQuery {
+        q: query.get("q").cloned().filter(|s| !s.is_empty()),
+        status,
+        after: query.get("after").cloned(),
+        limit,
+    };
+    let (users, more) = list_users(state.store.as_ref(), &q)?;
+    let mut params: Vec<(String, String)> = vec![("limit".into(), limit.to_string())];
+    if let Some(v) = query.get("q") {
+        params.push(("q".into(), v.clone()));
+    }
+    if let Some(v) = query.get("filter") {
+        params.push(("filter".into(), v.clone()));
+    }
+    let page_url = |after: Option<&str>| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params {
+            ser.append_pair(k, v);
+        }
+        if let Some(a) = after {
+            ser.append_pair("after", a);
+        }
+        format!("{}{}?{}", state.base_url, paths::USERS, ser.finish())
+    };
+    let mut links = vec![format!("<{}>; rel=\"self\"", page_url(q.after.as_deref()))];
+    if let Some(last) = users.last().filter(|_| more) {
+        links.push(format!("<{}>; rel=\"next\"", page_url(Some(&last.id))));
+    }
+    let body = Value::Array(
+        users
+            .iter()
+            .map(|u| user_view(u, &state.base_url))
+            .collect(),
+    );
+    let mut response = Json(body).into_response();
+    for l in links {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&l) {
+            response.headers_mut().append(axum::http::header::LINK, v);
+        }
+    }
+    Ok(response)
 }

@@ -35,6 +35,18 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// By login key (see `directory::users::login_key`).
     fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError>;
+    /// Replaces a user whose login changed, moving the login index atomically; `Conflict` when
+    /// the new login is taken.
+    fn update_user_login(&self, user: &User, old_login_key: &str) -> Result<(), StoreError>;
+    /// Up to `limit` users matching `keep`, in id order, after the id `after` (exclusive).
+    fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&User) -> bool,
+    ) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user, their login index entry and their factors.
+    fn delete_user(&self, user: &User) -> Result<(), StoreError>;
 
     fn insert_session_token(
         &self,

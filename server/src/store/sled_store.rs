@@ -158,6 +158,65 @@ impl Store for SledStore {
         }
     }
 
+    fn update_user_login(&self, user: &User, old_login_key: &str) -> Result<(), StoreError> {
+        let new_key = login_key(&user.profile.login);
+        let value = encode(user)?;
+        (&self.users, &self.users_by_login)
+            .transaction(|(users, index)| {
+                if new_key != old_login_key {
+                    if index.get(new_key.as_bytes())?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict));
+                    }
+                    index.remove(old_login_key.as_bytes())?;
+                    index.insert(new_key.as_bytes(), user.id.as_bytes())?;
+                }
+                users.insert(user.id.as_bytes(), value.clone())?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&User) -> bool,
+    ) -> Result<Vec<User>, StoreError> {
+        let range = match after {
+            Some(a) => self.users.range::<&[u8], _>((
+                std::ops::Bound::Excluded(a.as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.users.iter(),
+        };
+        let mut out = Vec::new();
+        for item in range {
+            let (_, v) = item?;
+            let user: User = decode(&v)?;
+            if keep(&user) {
+                out.push(user);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        (&self.users, &self.users_by_login)
+            .transaction(|(users, index)| {
+                users.remove(user.id.as_bytes())?;
+                index.remove(login_key(&user.profile.login).as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        for key in self.factors.scan_prefix(format!("{}/", user.id)).keys() {
+            self.factors.remove(key?)?;
+        }
+        Ok(())
+    }
+
     fn insert_session_token(
         &self,
         digest: &Digest,

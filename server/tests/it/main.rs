@@ -14,3 +14,4 @@ mod rate_limits;
 mod recovery;
 mod sessions;
 mod support;
+mod users_lifecycle;

@@ -412,7 +412,7 @@ fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowErr
         .user(&tx.user_id)?
         .filter(|u| match u.status {
             UserStatus::Active | UserStatus::PasswordExpired => true,
-            UserStatus::LockedOut => recovering,
+            UserStatus::LockedOut | UserStatus::Recovery | UserStatus::Provisioned => recovering,
             _ => false,
         })
         .ok_or(FlowError::InvalidToken)?;

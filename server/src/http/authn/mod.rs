@@ -122,6 +122,8 @@ struct AuthnRequest {
     username: Option<String>,
     password: Option<String>,
     state_token: Option<String>,
+    /// An activation token (Okta: `POST /authn {token}`).
+    token: Option<String>,
     #[serde(default)]
     options: AuthnOptions,
 }
@@ -133,6 +135,12 @@ async fn primary_or_resume(
 ) -> Result<Response, ApiError> {
     if let Some(token) = req.state_token.filter(|t| !t.is_empty()) {
         return transition(&state, move |ctx| flow::resume(ctx, &token)).await;
+    }
+    if let Some(token) = req.token.filter(|t| !t.is_empty()) {
+        return transition(&state, move |ctx| {
+            recovery::verify_token(ctx, &token, recovery::TokenUse::Activation)
+        })
+        .await;
     }
     let username = req.username.unwrap_or_default();
     let password = req.password.unwrap_or_default();
@@ -443,7 +451,10 @@ async fn recovery_token(
         .recovery_token
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::InvalidToken)?;
-    transition(&state, move |ctx| recovery::verify_token(ctx, &token)).await
+    transition(&state, move |ctx| {
+        recovery::verify_token(ctx, &token, recovery::TokenUse::Recovery)
+    })
+    .await
 }
 
 #[derive(Deserialize)]

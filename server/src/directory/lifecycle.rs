@@ -1,0 +1,350 @@
+//! User lifecycle (Okta's status transitions), profile updates and listing.
+//!
+//! ```text
+//! STAGED ──activate──▶ ACTIVE (has a password) | PROVISIONED (activation token, sets one)
+//! ACTIVE ──suspend──▶ SUSPENDED ──unsuspend──▶ ACTIVE
+//! ACTIVE | PASSWORD_EXPIRED | LOCKED_OUT ──reset_password──▶ RECOVERY (recovery token)
+//! any ──deactivate──▶ DEPROVISIONED ──delete──▶ gone   (delete on a live user deactivates)
+//! ```
+
+use super::users::{Profile, User, UserStatus, login_key, validate_profile};
+use super::{DirectoryError, FieldError, PasswordPolicy};
+use crate::clock::Timestamp;
+use crate::crypto::PasswordHasher;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Activate,
+    Deactivate,
+    Suspend,
+    Unsuspend,
+    /// Admin `reset_password`: the user must recover before signing in again.
+    ResetPassword,
+}
+
+fn refused(message: &str) -> DirectoryError {
+    DirectoryError::Invalid(vec![FieldError::new("status", message)])
+}
+
+/// Applies a lifecycle transition, or explains why the user's status does not allow it.
+pub fn transition(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+    t: Transition,
+) -> Result<User, DirectoryError> {
+    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    use UserStatus as S;
+    let next = match (t, user.status) {
+        (Transition::Activate, S::Staged | S::Deprovisioned | S::Provisioned) => {
+            if user.password.is_some() {
+                S::Active
+            } else {
+                S::Provisioned
+            }
+        }
+        (Transition::Activate, _) => {
+            return Err(refused(
+                "Activation failed because the user is already active",
+            ));
+        }
+        (Transition::Deactivate, _) => S::Deprovisioned,
+        (Transition::Suspend, S::Active) => S::Suspended,
+        (Transition::Suspend, _) => return Err(refused("Only an active user can be suspended")),
+        (Transition::Unsuspend, S::Suspended) => S::Active,
+        (Transition::Unsuspend, _) => {
+            return Err(refused("Only a suspended user can be unsuspended"));
+        }
+        (
+            Transition::ResetPassword,
+            S::Active | S::PasswordExpired | S::LockedOut | S::Recovery,
+        ) => S::Recovery,
+        (Transition::ResetPassword, _) => {
+            return Err(refused(
+                "The password of a user in this status cannot be reset",
+            ));
+        }
+    };
+    if next == S::Active && user.activated.is_none() {
+        user.activated = Some(now);
+    }
+    if next != user.status {
+        user.status = next;
+        user.status_changed = Some(now);
+    }
+    user.failed_attempts = 0;
+    user.last_updated = now;
+    store.update_user(&user)?;
+    Ok(user)
+}
+
+/// Deletes a deprovisioned user; a live one is deactivated instead (Okta's two-step delete).
+/// Returns whether the user is now gone.
+pub fn delete(store: &dyn Store, now: Timestamp, id: &str) -> Result<bool, DirectoryError> {
+    let user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    if user.status != UserStatus::Deprovisioned {
+        transition(store, now, id, Transition::Deactivate)?;
+        return Ok(false);
+    }
+    store.delete_user(&user)?;
+    Ok(true)
+}
+
+/// A profile update: fields given are set; with `replace`, fields not given are required.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileUpdate {
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// A new password set by the admin, checked against the policy.
+    pub password: Option<String>,
+}
+
+pub fn update(
+    store: &dyn Store,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    now: Timestamp,
+    id: &str,
+    change: ProfileUpdate,
+    replace: bool,
+) -> Result<User, DirectoryError> {
+    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    let old_key = login_key(&user.profile.login);
+    let pick = |new: Option<String>, old: &str| match (new, replace) {
+        (Some(v), _) => v.trim().to_owned(),
+        (None, true) => String::new(),
+        (None, false) => old.to_owned(),
+    };
+    let profile = Profile {
+        login: pick(change.login, &user.profile.login),
+        email: pick(change.email, &user.profile.email),
+        first_name: pick(change.first_name, &user.profile.first_name),
+        last_name: pick(change.last_name, &user.profile.last_name),
+    };
+    let mut errs = validate_profile(&profile);
+    if let Some(Err(msg)) = change
+        .password
+        .as_ref()
+        .map(|pw| policy.check(pw, &profile.login))
+    {
+        errs.push(FieldError::new("password", msg));
+    }
+    if !errs.is_empty() {
+        return Err(DirectoryError::Invalid(errs));
+    }
+    if let Some(pw) = &change.password {
+        user.password = Some(hasher.hash(pw)?);
+        user.password_changed = Some(now);
+    }
+    user.profile = profile;
+    user.last_updated = now;
+    match store.update_user_login(&user, &old_key) {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict) => Err(DirectoryError::Invalid(vec![FieldError::new(
+            "login",
+            "An object with this field already exists in the current organization",
+        )])),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Okta's `q`: a prefix of the login, email, first or last name (case-insensitive).
+    pub q: Option<String>,
+    /// Okta's `filter=status eq "ACTIVE"`.
+    pub status: Option<UserStatus>,
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// One page of users, and whether more follow.
+pub fn list(store: &dyn Store, query: &UserQuery) -> Result<(Vec<User>, bool), DirectoryError> {
+    let q = query.q.as_deref().map(str::to_lowercase);
+    let keep = |u: &User| {
+        let status_ok = query.status.is_none_or(|s| u.status == s);
+        let q_ok = q.as_deref().is_none_or(|q| {
+            [
+                &u.profile.login,
+                &u.profile.email,
+                &u.profile.first_name,
+                &u.profile.last_name,
+            ]
+            .iter()
+            .any(|f| f.to_lowercase().starts_with(q))
+        });
+        status_ok && q_ok
+    };
+    let mut page = store.users_page(query.after.as_deref(), query.limit + 1, &keep)?;
+    let more = page.len() > query.limit;
+    page.truncate(query.limit);
+    Ok((page, more))
+}
+
+/// Parses Okta's `filter` for the one form supported: `status eq "STATUS"`.
+pub fn parse_status_filter(filter: &str) -> Option<UserStatus> {
+    let rest = filter.trim().strip_prefix("status")?.trim_start();
+    let value = rest.strip_prefix("eq")?.trim().trim_matches('"');
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::users::{Activation, NewUser, create_user};
+    use crate::store::SledStore;
+
+    fn setup(n: usize) -> (tempfile::TempDir, SledStore, PasswordHasher, Vec<User>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
+        let users = (0..n)
+            .map(|i| {
+                create_user(
+                    &store,
+                    &hasher,
+                    &PasswordPolicy::default(),
+                    Timestamp::from_millis(0),
+                    NewUser {
+                        profile: Profile {
+                            login: format!("user{i}@example.com"),
+                            email: format!("user{i}@example.com"),
+                            first_name: if i % 2 == 0 {
+                                "Even".into()
+                            } else {
+                                "Odd".into()
+                            },
+                            last_name: "Person".into(),
+                        },
+                        password: Some("Passw0rd-X".into()),
+                    },
+                    Activation::Activate,
+                )
+                .unwrap()
+            })
+            .collect();
+        (dir, store, hasher, users)
+    }
+
+    #[test]
+    fn transitions_follow_okta_rules() {
+        let (_d, store, _h, users) = setup(1);
+        let id = &users[0].id;
+        let t = Timestamp::from_millis(5);
+        assert!(
+            transition(&store, t, id, Transition::Activate).is_err(),
+            "already active"
+        );
+        assert!(transition(&store, t, id, Transition::Unsuspend).is_err());
+        assert_eq!(
+            transition(&store, t, id, Transition::Suspend)
+                .unwrap()
+                .status,
+            UserStatus::Suspended
+        );
+        assert_eq!(
+            transition(&store, t, id, Transition::Unsuspend)
+                .unwrap()
+                .status,
+            UserStatus::Active
+        );
+        assert_eq!(
+            transition(&store, t, id, Transition::ResetPassword)
+                .unwrap()
+                .status,
+            UserStatus::Recovery
+        );
+        assert!(!delete(&store, t, id).unwrap(), "first delete deactivates");
+        assert_eq!(
+            store.user(id).unwrap().unwrap().status,
+            UserStatus::Deprovisioned
+        );
+        assert!(delete(&store, t, id).unwrap());
+        assert!(store.user(id).unwrap().is_none());
+        assert!(store.user_by_login("user0@example.com").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_login_change_moves_the_index_and_refuses_a_taken_login() {
+        let (_d, store, h, users) = setup(2);
+        let p = PasswordPolicy::default();
+        let t = Timestamp::from_millis(5);
+        let change = ProfileUpdate {
+            login: Some("renamed@example.com".into()),
+            ..ProfileUpdate::default()
+        };
+        update(&store, &h, &p, t, &users[0].id, change, false).unwrap();
+        assert!(store.user_by_login("user0@example.com").unwrap().is_none());
+        assert_eq!(
+            store
+                .user_by_login("renamed@example.com")
+                .unwrap()
+                .unwrap()
+                .id,
+            users[0].id
+        );
+        let taken = ProfileUpdate {
+            login: Some("USER1@example.com".into()),
+            ..ProfileUpdate::default()
+        };
+        assert!(matches!(
+            update(&store, &h, &p, t, &users[0].id, taken, false),
+            Err(DirectoryError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn replace_requires_every_field() {
+        let (_d, store, h, users) = setup(1);
+        let change = ProfileUpdate {
+            login: Some("user0@example.com".into()),
+            email: Some("user0@example.com".into()),
+            ..ProfileUpdate::default()
+        };
+        let r = update(
+            &store,
+            &h,
+            &PasswordPolicy::default(),
+            Timestamp::from_millis(1),
+            &users[0].id,
+            change,
+            true,
+        );
+        match r {
+            Err(DirectoryError::Invalid(errs)) => {
+                let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
+                assert_eq!(fields, ["firstName", "lastName"]);
+            }
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn listing_pages_through_matches_in_order() {
+        let (_d, store, _h, _) = setup(7);
+        let mut seen = Vec::new();
+        let mut query = UserQuery {
+            q: Some("odd".into()),
+            limit: 2,
+            ..UserQuery::default()
+        };
+        loop {
+            let (page, more) = list(&store, &query).unwrap();
+            seen.extend(page.iter().map(|u| u.profile.first_name.clone()));
+            if !more {
+                break;
+            }
+            query.after = page.last().map(|u| u.id.clone());
+        }
+        assert_eq!(seen, ["Odd", "Odd", "Odd"]);
+        assert_eq!(
+            parse_status_filter("status eq \"SUSPENDED\""),
+            Some(UserStatus::Suspended)
+        );
+        assert_eq!(parse_status_filter("lastUpdated gt 1"), None);
+    }
+}
