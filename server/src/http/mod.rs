@@ -7,6 +7,7 @@ mod cors;
 pub mod error;
 mod extract;
 mod factors;
+mod groups;
 pub mod pages;
 pub mod rate_limit;
 mod sessions;
@@ -105,7 +106,8 @@ pub fn router(state: AppState) -> Router {
         .merge(trusted_origins::routes())
         .merge(authn::public_routes())
         .merge(sessions::admin_routes())
-        .merge(factors::routes());
+        .merge(factors::routes())
+        .merge(groups::routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

@@ -44,7 +44,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The user as Okta's API shows it; built field by field so the password hash stays home.
-fn user_view(u: &User, base: &str) -> Value {
+pub(super) fn user_view(u: &User, base: &str) -> Value {
     let iso = |t: Option<Timestamp>| t.map(Timestamp::iso8601);
     let mut credentials = json!({ "provider": { "type": "OKTA", "name": "OKTA" } });
     if u.password.is_some() {

@@ -13,6 +13,7 @@ use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
+use crate::directory::groups::Group;
 use crate::directory::{TrustedOrigin, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,19 @@ pub trait Store: Send + Sync + 'static {
     fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError>;
     fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError>;
     fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Inserts a group; `Conflict` when the name (case-insensitive) is taken.
+    fn insert_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Replaces a group, moving its name index when the name changed.
+    fn update_group(&self, group: &Group, old_name_key: &str) -> Result<(), StoreError>;
+    fn group(&self, id: &str) -> Result<Option<Group>, StoreError>;
+    fn groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// Deletes a group and its memberships; `false` when there was none.
+    fn delete_group(&self, id: &str) -> Result<bool, StoreError>;
+    fn set_membership(&self, group_id: &str, user_id: &str, member: bool)
+    -> Result<(), StoreError>;
+    fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError>;
+    fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
 
     /// Inserts a trusted origin; `Conflict` when the origin is already listed.
     fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError>;

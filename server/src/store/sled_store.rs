@@ -9,6 +9,7 @@ use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
+use crate::directory::groups::{Group, name_key};
 use crate::directory::users::login_key;
 use crate::directory::{TrustedOrigin, User};
 use serde::de::DeserializeOwned;
@@ -39,6 +40,11 @@ pub struct SledStore {
     transactions: Tree,
     recovery_tokens: Tree,
     factors: Tree,
+    groups: Tree,
+    groups_by_name: Tree,
+    /// `{group_id}/{user_id}` and `{user_id}/{group_id}`: memberships both ways.
+    group_members: Tree,
+    user_groups: Tree,
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
@@ -56,6 +62,10 @@ impl SledStore {
             transactions: db.open_tree("authn_transactions")?,
             recovery_tokens: db.open_tree("recovery_tokens")?,
             factors: db.open_tree("factors")?,
+            groups: db.open_tree("groups")?,
+            groups_by_name: db.open_tree("groups_by_name")?,
+            group_members: db.open_tree("group_members")?,
+            user_groups: db.open_tree("user_groups")?,
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
@@ -116,6 +126,18 @@ fn sweep<T: DeserializeOwned>(
         }
     }
     Ok(removed)
+}
+
+/// The `b`s of keys `{a}/{b}` under prefix `a`.
+fn second_parts(tree: &Tree, a: &str) -> Result<Vec<String>, StoreError> {
+    let prefix = format!("{a}/");
+    tree.scan_prefix(prefix.as_bytes())
+        .keys()
+        .map(|k| {
+            let k = k?;
+            Ok(String::from_utf8_lossy(&k[prefix.len()..]).into_owned())
+        })
+        .collect()
 }
 
 /// Removes index entries whose record is gone (after a sweep of `records`).
@@ -213,6 +235,9 @@ impl Store for SledStore {
             .map_err(tx_error)?;
         for key in self.factors.scan_prefix(format!("{}/", user.id)).keys() {
             self.factors.remove(key?)?;
+        }
+        for group_id in self.groups_of(&user.id)? {
+            self.set_membership(&group_id, &user.id, false)?;
         }
         Ok(())
     }
@@ -336,6 +361,89 @@ impl Store for SledStore {
             self.sessions_by_id.remove(session.id.as_bytes())?;
         }
         Ok(())
+    }
+
+    fn insert_group(&self, group: &Group) -> Result<(), StoreError> {
+        insert_indexed(
+            &self.groups,
+            &self.groups_by_name,
+            &group.id,
+            &name_key(&group.name),
+            encode(group)?,
+        )
+    }
+
+    fn update_group(&self, group: &Group, old_name_key: &str) -> Result<(), StoreError> {
+        let new_key = name_key(&group.name);
+        let value = encode(group)?;
+        (&self.groups, &self.groups_by_name)
+            .transaction(|(groups, index)| {
+                if new_key != old_name_key {
+                    if index.get(new_key.as_bytes())?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict));
+                    }
+                    index.remove(old_name_key.as_bytes())?;
+                    index.insert(new_key.as_bytes(), group.id.as_bytes())?;
+                }
+                groups.insert(group.id.as_bytes(), value.clone())?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        get(&self.groups, id)
+    }
+
+    fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        self.groups.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn delete_group(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(group) = self.group(id)? else {
+            return Ok(false);
+        };
+        for user_id in self.members_of(id)? {
+            self.set_membership(id, &user_id, false)?;
+        }
+        (&self.groups, &self.groups_by_name)
+            .transaction(|(groups, index)| {
+                groups.remove(id.as_bytes())?;
+                index.remove(name_key(&group.name).as_bytes())?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        Ok(true)
+    }
+
+    fn set_membership(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        member: bool,
+    ) -> Result<(), StoreError> {
+        let forward = format!("{group_id}/{user_id}");
+        let reverse = format!("{user_id}/{group_id}");
+        (&self.group_members, &self.user_groups)
+            .transaction(|(members, groups)| {
+                if member {
+                    members.insert(forward.as_bytes(), &[][..])?;
+                    groups.insert(reverse.as_bytes(), &[][..])?;
+                } else {
+                    members.remove(forward.as_bytes())?;
+                    groups.remove(reverse.as_bytes())?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        second_parts(&self.group_members, group_id)
+    }
+
+    fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        second_parts(&self.user_groups, user_id)
     }
 
     fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError> {

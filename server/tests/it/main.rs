@@ -7,6 +7,7 @@ mod api_users;
 mod authn;
 mod cors_and_origins;
 mod factors_admin;
+mod groups;
 mod mail;
 mod mfa;
 mod pages;

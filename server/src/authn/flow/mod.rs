@@ -39,6 +39,8 @@ pub struct Pending {
     pub days_to_expiry: Option<i64>,
     /// Mail this step sends (emailed codes); the edge delivers it.
     pub outbox: Vec<Email>,
+    /// The MFA enrollment policy that applies to this user.
+    pub enrollment: MfaEnrollment,
 }
 
 #[derive(Debug)]
@@ -479,6 +481,7 @@ fn park_with(
         _ => false,
     };
     let days_to_expiry = days_to_expiry(ctx, &user);
+    let tx_user_id = tx.user_id.clone();
     Ok(Outcome::Pending(Box::new(Pending {
         state_token: state_token.to_owned(),
         tx,
@@ -488,15 +491,25 @@ fn park_with(
         skippable,
         days_to_expiry,
         outbox,
+        enrollment: enrollment_for(ctx, &tx_user_id),
     })))
 }
 
 fn enrollment_skippable(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool {
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
-    match ctx.settings.mfa_enrollment {
+    match enrollment_for(ctx, &tx.user_id) {
         MfaEnrollment::Required => has_active && tx.mfa_done(),
         MfaEnrollment::Optional | MfaEnrollment::None => true,
     }
+}
+
+/// The MFA enrollment policy for this user: the org's, tightened by their groups'.
+pub(super) fn enrollment_for(ctx: &Ctx<'_>, user_id: &str) -> MfaEnrollment {
+    crate::directory::groups::effective_mfa(ctx.store, ctx.settings.mfa_enrollment, user_id)
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading group MFA policies failed; requiring MFA");
+            MfaEnrollment::Required
+        })
 }
 
 /// Whether the factor list must (or may) be shown now.
@@ -507,7 +520,7 @@ fn needs_enrollment(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool
         .map(|f| (f.factor_type, f.provider))
         .collect();
     let more_offered = factors::enrollable(ctx.settings.email_factor).any(|k| !active.contains(&k));
-    match ctx.settings.mfa_enrollment {
+    match enrollment_for(ctx, &tx.user_id) {
         MfaEnrollment::Required if active.is_empty() => true,
         MfaEnrollment::Required | MfaEnrollment::Optional => {
             tx.options.multi_optional_factor_enroll && more_offered && !tx.enroll_skipped

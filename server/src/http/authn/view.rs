@@ -113,7 +113,7 @@ pub(super) fn pending(
             );
         }
         Step::MfaEnroll => {
-            let enrollment = match settings.mfa_enrollment {
+            let enrollment = match p.enrollment {
                 MfaEnrollment::Required => "REQUIRED",
                 MfaEnrollment::Optional | MfaEnrollment::None => "OPTIONAL",
             };
