@@ -144,10 +144,9 @@ pub fn effective_mfa(
     };
     let mut strictest = org_level;
     for gid in store.groups_of(user_id)? {
-        if let Some(level) = store.group(&gid)?.and_then(|g| g.mfa_enrollment) {
-            if level.rank() > strictest.rank() {
-                strictest = level;
-            }
+        let level = store.group(&gid)?.and_then(|g| g.mfa_enrollment);
+        if let Some(level) = level.filter(|l| l.rank() > strictest.rank()) {
+            strictest = level;
         }
     }
     Ok(match strictest {

@@ -109,7 +109,7 @@ async fn list(
         q.as_deref()
             .is_none_or(|q| g.name.to_lowercase().starts_with(q))
     });
-    all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    all.sort_by_key(|g| g.name.to_lowercase());
     Ok(Json(Value::Array(
         all.iter().map(|g| view(g, &state.base_url)).collect(),
     )))
