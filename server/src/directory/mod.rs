@@ -1,5 +1,6 @@
 //! The directory: users, their password policy, and the origins the org trusts.
 
+pub mod apps;
 pub mod groups;
 pub mod lifecycle;
 pub mod password_policy;

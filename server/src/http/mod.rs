@@ -1,6 +1,7 @@
 //! The axum edge: shared state, the router assembled from each surface's `routes()`, and
 //! fallbacks in the protocol's own error format.
 
+mod apps;
 mod assets;
 mod authn;
 mod cors;
@@ -107,7 +108,8 @@ pub fn router(state: AppState) -> Router {
         .merge(authn::public_routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())
-        .merge(groups::routes());
+        .merge(groups::routes())
+        .merge(apps::routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

@@ -13,6 +13,7 @@ use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
+use crate::directory::apps::App;
 use crate::directory::groups::Group;
 use crate::directory::{TrustedOrigin, User};
 
@@ -102,6 +103,27 @@ pub trait Store: Send + Sync + 'static {
     -> Result<(), StoreError>;
     fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError>;
     fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+
+    fn put_app(&self, app: &App) -> Result<(), StoreError>;
+    fn app(&self, id: &str) -> Result<Option<App>, StoreError>;
+    fn apps(&self) -> Result<Vec<App>, StoreError>;
+    /// Deletes an app and its assignments; `false` when there was none.
+    fn delete_app(&self, id: &str) -> Result<bool, StoreError>;
+    fn assign_app_user(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError>;
+    fn app_user_assigned(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError>;
+    fn app_users(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
+    fn assign_app_group(
+        &self,
+        app_id: &str,
+        group_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError>;
+    fn app_groups(&self, app_id: &str) -> Result<Vec<String>, StoreError>;
 
     /// Inserts a trusted origin; `Conflict` when the origin is already listed.
     fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError>;

@@ -9,6 +9,7 @@ use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
+use crate::directory::apps::App;
 use crate::directory::groups::{Group, name_key};
 use crate::directory::users::login_key;
 use crate::directory::{TrustedOrigin, User};
@@ -45,6 +46,10 @@ pub struct SledStore {
     /// `{group_id}/{user_id}` and `{user_id}/{group_id}`: memberships both ways.
     group_members: Tree,
     user_groups: Tree,
+    apps: Tree,
+    /// `{app_id}/{user_id}` and `{app_id}/{group_id}`.
+    app_users: Tree,
+    app_groups: Tree,
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
@@ -66,6 +71,9 @@ impl SledStore {
             groups_by_name: db.open_tree("groups_by_name")?,
             group_members: db.open_tree("group_members")?,
             user_groups: db.open_tree("user_groups")?,
+            apps: db.open_tree("apps")?,
+            app_users: db.open_tree("app_users")?,
+            app_groups: db.open_tree("app_groups")?,
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
@@ -126,6 +134,28 @@ fn sweep<T: DeserializeOwned>(
         }
     }
     Ok(removed)
+}
+
+/// Removes every `{a}/{b}` key whose `b` is `b` (assignments of a deleted user or group).
+fn remove_with_suffix(tree: &Tree, b: &str) -> Result<(), StoreError> {
+    let suffix = format!("/{b}");
+    for key in tree.iter().keys() {
+        let key = key?;
+        if key.ends_with(suffix.as_bytes()) {
+            tree.remove(key)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds or removes a presence-only key.
+fn toggle(tree: &Tree, key: &str, present: bool) -> Result<(), StoreError> {
+    if present {
+        tree.insert(key.as_bytes(), &[][..])?;
+    } else {
+        tree.remove(key.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The `b`s of keys `{a}/{b}` under prefix `a`.
@@ -239,7 +269,7 @@ impl Store for SledStore {
         for group_id in self.groups_of(&user.id)? {
             self.set_membership(&group_id, &user.id, false)?;
         }
-        Ok(())
+        remove_with_suffix(&self.app_users, &user.id)
     }
 
     fn insert_session_token(
@@ -406,6 +436,7 @@ impl Store for SledStore {
         for user_id in self.members_of(id)? {
             self.set_membership(id, &user_id, false)?;
         }
+        remove_with_suffix(&self.app_groups, id)?;
         (&self.groups, &self.groups_by_name)
             .transaction(|(groups, index)| {
                 groups.remove(id.as_bytes())?;
@@ -444,6 +475,59 @@ impl Store for SledStore {
 
     fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         second_parts(&self.user_groups, user_id)
+    }
+
+    fn put_app(&self, app: &App) -> Result<(), StoreError> {
+        self.apps.insert(app.id.as_bytes(), encode(app)?)?;
+        Ok(())
+    }
+
+    fn app(&self, id: &str) -> Result<Option<App>, StoreError> {
+        get(&self.apps, id)
+    }
+
+    fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.apps.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn delete_app(&self, id: &str) -> Result<bool, StoreError> {
+        let existed = self.apps.remove(id.as_bytes())?.is_some();
+        for tree in [&self.app_users, &self.app_groups] {
+            for key in tree.scan_prefix(format!("{id}/")).keys() {
+                tree.remove(key?)?;
+            }
+        }
+        Ok(existed)
+    }
+
+    fn assign_app_user(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError> {
+        toggle(&self.app_users, &format!("{app_id}/{user_id}"), assigned)
+    }
+
+    fn app_user_assigned(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        Ok(self.app_users.contains_key(format!("{app_id}/{user_id}"))?)
+    }
+
+    fn app_users(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        second_parts(&self.app_users, app_id)
+    }
+
+    fn assign_app_group(
+        &self,
+        app_id: &str,
+        group_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError> {
+        toggle(&self.app_groups, &format!("{app_id}/{group_id}"), assigned)
+    }
+
+    fn app_groups(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        second_parts(&self.app_groups, app_id)
     }
 
     fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError> {

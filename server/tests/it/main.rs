@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod api_users;
+mod apps;
 mod authn;
 mod cors_and_origins;
 mod factors_admin;

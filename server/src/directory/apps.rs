@@ -1,0 +1,130 @@
+//! Apps and who is assigned to them (directly or through a group). The OAuth issue turns an app
+//! into a client; assignment decides who may sign in to it.
+
+use super::{DirectoryError, FieldError};
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    /// Okta's app template name, e.g. `oidc_client` or `bookmark`.
+    pub name: String,
+    pub label: String,
+    /// Okta's `signOnMode`, e.g. `OPENID_CONNECT`, `BOOKMARK`.
+    pub sign_on_mode: String,
+    pub status: AppStatus,
+    pub created: Timestamp,
+    pub last_updated: Timestamp,
+}
+
+pub fn create(
+    store: &dyn Store,
+    now: Timestamp,
+    name: &str,
+    label: &str,
+    sign_on_mode: &str,
+) -> Result<App, DirectoryError> {
+    let mut errs = Vec::new();
+    if label.trim().is_empty() {
+        errs.push(FieldError::new("label", "The field cannot be left blank"));
+    }
+    if name.trim().is_empty() {
+        errs.push(FieldError::new("name", "The field cannot be left blank"));
+    }
+    if !errs.is_empty() {
+        return Err(DirectoryError::Invalid(errs));
+    }
+    let app = App {
+        id: new_id("0oa"),
+        name: name.trim().to_owned(),
+        label: label.trim().to_owned(),
+        sign_on_mode: if sign_on_mode.trim().is_empty() {
+            "OPENID_CONNECT".to_owned()
+        } else {
+            sign_on_mode.trim().to_owned()
+        },
+        status: AppStatus::Active,
+        created: now,
+        last_updated: now,
+    };
+    store.put_app(&app)?;
+    Ok(app)
+}
+
+/// Whether `user_id` is assigned to the app, directly or through one of their groups.
+pub fn is_assigned(store: &dyn Store, app_id: &str, user_id: &str) -> Result<bool, DirectoryError> {
+    if store.app_user_assigned(app_id, user_id)? {
+        return Ok(true);
+    }
+    let groups = store.app_groups(app_id)?;
+    Ok(store.groups_of(user_id)?.iter().any(|g| groups.contains(g)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::groups::{GroupInput, set_member};
+    use crate::store::SledStore;
+
+    #[test]
+    fn assignment_is_direct_or_through_a_group_and_goes_with_deletions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let t = Timestamp::from_millis(0);
+        let hasher = crate::crypto::PasswordHasher::with_params(64, 1, 1).unwrap();
+        let mk = |login: &str| {
+            crate::directory::users::create_user(
+                &store,
+                &hasher,
+                &crate::directory::PasswordPolicy::default(),
+                t,
+                crate::directory::users::NewUser {
+                    profile: crate::directory::Profile {
+                        login: login.into(),
+                        email: login.into(),
+                        first_name: "A".into(),
+                        last_name: "B".into(),
+                    },
+                    password: None,
+                },
+                crate::directory::users::Activation::Stage,
+            )
+            .unwrap()
+        };
+        let (direct, via_group, neither) = (mk("d@x.io"), mk("g@x.io"), mk("n@x.io"));
+        let app = create(&store, t, "oidc_client", "Payroll", "").unwrap();
+        assert_eq!(app.sign_on_mode, "OPENID_CONNECT");
+        store.assign_app_user(&app.id, &direct.id, true).unwrap();
+        let group = crate::directory::groups::create(
+            &store,
+            t,
+            GroupInput {
+                name: "Finance".into(),
+                ..GroupInput::default()
+            },
+        )
+        .unwrap();
+        set_member(&store, t, &group.id, &via_group.id, true).unwrap();
+        store.assign_app_group(&app.id, &group.id, true).unwrap();
+
+        assert!(is_assigned(&store, &app.id, &direct.id).unwrap());
+        assert!(is_assigned(&store, &app.id, &via_group.id).unwrap());
+        assert!(!is_assigned(&store, &app.id, &neither.id).unwrap());
+
+        store.delete_group(&group.id).unwrap();
+        assert!(!is_assigned(&store, &app.id, &via_group.id).unwrap());
+        assert!(store.app_groups(&app.id).unwrap().is_empty());
+        store.delete_user(&direct).unwrap();
+        assert!(store.app_users(&app.id).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,256 @@
+//! Apps admin API (`SSWS`): apps and their user and group assignments, Okta's paths and shapes.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Admin, OktaJson};
+use crate::clock::Timestamp;
+use crate::directory::apps::{self, App, AppStatus};
+use crate::paths;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::APPS, get(list).post(create))
+        .route(paths::APP, get(read).delete(remove))
+        .route(paths::APP_ACTIVATE, post(activate))
+        .route(paths::APP_DEACTIVATE, post(deactivate))
+        .route(paths::APP_USERS, get(users).post(assign_user))
+        .route(paths::APP_USER, get(user_assignment).delete(unassign_user))
+        .route(paths::APP_GROUPS, get(groups))
+        .route(
+            paths::APP_GROUP,
+            axum::routing::put(assign_group).delete(unassign_group),
+        )
+}
+
+fn view(a: &App, base: &str) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "label": a.label,
+        "status": a.status,
+        "signOnMode": a.sign_on_mode,
+        "created": a.created.iso8601(),
+        "lastUpdated": a.last_updated.iso8601(),
+        "_links": {
+            "self": { "href": paths::href(base, paths::APP, &a.id) },
+            "users": { "href": paths::href(base, paths::APP_USERS, &a.id) },
+            "groups": { "href": paths::href(base, paths::APP_GROUPS, &a.id) },
+        },
+    })
+}
+
+fn assignment_view(base: &str, app_id: &str, user_id: &str) -> Value {
+    json!({
+        "id": user_id,
+        "scope": "USER",
+        "status": "ACTIVE",
+        "_links": {
+            "app": { "href": paths::href(base, paths::APP, app_id) },
+            "user": { "href": paths::href(base, paths::USER, user_id) },
+        },
+    })
+}
+
+fn app_or_404(state: &AppState, id: &str) -> Result<App, ApiError> {
+    state
+        .store
+        .app(id)?
+        .ok_or_else(|| ApiError::NotFound(format!("{id} (App)")))
+}
+
+async fn flush(state: &AppState) -> Result<(), ApiError> {
+    state.blocking(|s| s.store.flush()).await??;
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CreateApp {
+    name: String,
+    label: String,
+    sign_on_mode: String,
+}
+
+async fn create(
+    _: Admin,
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<CreateApp>,
+) -> Result<Json<Value>, ApiError> {
+    let app = apps::create(
+        state.store.as_ref(),
+        Timestamp::now(),
+        &body.name,
+        &body.label,
+        &body.sign_on_mode,
+    )?;
+    flush(&state).await?;
+    Ok(Json(view(&app, &state.base_url)))
+}
+
+async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let all = state.store.apps()?;
+    Ok(Json(Value::Array(
+        all.iter().map(|a| view(a, &state.base_url)).collect(),
+    )))
+}
+
+async fn read(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&app_or_404(&state, &id)?, &state.base_url)))
+}
+
+async fn set_status(
+    state: &AppState,
+    id: &str,
+    status: AppStatus,
+) -> Result<Json<Value>, ApiError> {
+    let mut app = app_or_404(state, id)?;
+    app.status = status;
+    app.last_updated = Timestamp::now();
+    state.store.put_app(&app)?;
+    flush(state).await?;
+    Ok(Json(json!({})))
+}
+
+async fn activate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(&state, &id, AppStatus::Active).await
+}
+
+async fn deactivate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(&state, &id, AppStatus::Inactive).await
+}
+
+/// Okta deletes only inactive apps.
+async fn remove(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let app = app_or_404(&state, &id)?;
+    if app.status == AppStatus::Active {
+        return Err(ApiError::Validation(vec![
+            crate::directory::FieldError::new("status", "Deactivate the app before deleting it"),
+        ]));
+    }
+    state.store.delete_app(&id)?;
+    flush(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn users(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app_or_404(&state, &id)?;
+    let users = state.store.app_users(&id)?;
+    Ok(Json(Value::Array(
+        users
+            .iter()
+            .map(|u| assignment_view(&state.base_url, &id, u))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+struct AssignUser {
+    id: String,
+}
+
+/// `POST /apps/{id}/users {id}`: assigns the user to the app.
+async fn assign_user(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<AssignUser>,
+) -> Result<Json<Value>, ApiError> {
+    app_or_404(&state, &id)?;
+    state
+        .store
+        .user(&body.id)?
+        .ok_or_else(|| ApiError::NotFound(format!("{} (User)", body.id)))?;
+    state.store.assign_app_user(&id, &body.id, true)?;
+    flush(&state).await?;
+    Ok(Json(assignment_view(&state.base_url, &id, &body.id)))
+}
+
+async fn user_assignment(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, uid)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    app_or_404(&state, &id)?;
+    if !state.store.app_user_assigned(&id, &uid)? {
+        return Err(ApiError::NotFound(format!("{uid} (AppUser)")));
+    }
+    Ok(Json(assignment_view(&state.base_url, &id, &uid)))
+}
+
+async fn unassign_user(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, uid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app_or_404(&state, &id)?;
+    state.store.assign_app_user(&id, &uid, false)?;
+    flush(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn groups(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app_or_404(&state, &id)?;
+    let groups = state.store.app_groups(&id)?;
+    Ok(Json(Value::Array(
+        groups
+            .iter()
+            .map(|g| json!({ "id": g, "priority": 0, "_links": { "group": { "href": paths::href(&state.base_url, paths::GROUP, g) } } }))
+            .collect(),
+    )))
+}
+
+async fn assign_group(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    app_or_404(&state, &id)?;
+    state
+        .store
+        .group(&gid)?
+        .ok_or_else(|| ApiError::NotFound(format!("{gid} (UserGroup)")))?;
+    state.store.assign_app_group(&id, &gid, true)?;
+    flush(&state).await?;
+    Ok(Json(json!({ "id": gid, "priority": 0 })))
+}
+
+async fn unassign_group(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, gid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app_or_404(&state, &id)?;
+    state.store.assign_app_group(&id, &gid, false)?;
+    flush(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
