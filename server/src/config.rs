@@ -10,7 +10,7 @@ use std::path::PathBuf;
 ///
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
-/// demo_listen, log, max_failed_attempts, mfa_enrollment, password_max_age_days, smtp_host,
+/// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user).
 #[derive(Debug, Parser, Default)]
@@ -51,6 +51,9 @@ pub struct Cli {
     /// Consecutive failed sign-ins that lock an account [default: 10].
     #[arg(long, env = "PORTCULLIS_MAX_FAILED_ATTEMPTS", value_name = "N")]
     pub max_failed_attempts: Option<String>,
+    /// Answer LOCKED_OUT instead of a generic failure for locked accounts: 1 or 0 [default: 0].
+    #[arg(long, env = "PORTCULLIS_SHOW_LOCKOUT", value_name = "0|1")]
+    pub show_lockout: Option<String>,
     /// MFA enrollment at sign-in: none, optional or required [default: optional].
     #[arg(long, env = "PORTCULLIS_MFA_ENROLLMENT", value_name = "POLICY")]
     pub mfa_enrollment: Option<String>,
@@ -100,6 +103,7 @@ struct FileConfig {
     log: Option<String>,
     max_failed_attempts: Option<u32>,
     mfa_enrollment: Option<String>,
+    show_lockout: Option<bool>,
     password_max_age_days: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
@@ -125,6 +129,7 @@ pub struct Config {
     pub log: String,
     pub max_failed_attempts: u32,
     pub mfa_enrollment: crate::authn::MfaEnrollment,
+    pub show_lockout: bool,
     pub password_max_age_days: Option<u32>,
     pub smtp: Option<crate::mail::SmtpSettings>,
     pub rate_limit_per_ip: u32,
@@ -244,6 +249,10 @@ impl Config {
             })?,
             None => crate::authn::MfaEnrollment::Optional,
         };
+        let show_lockout = match cli.show_lockout {
+            Some(v) => parse_bool("show_lockout", &v)?,
+            None => file.show_lockout.unwrap_or(false),
+        };
         let password_max_age_days = match cli.password_max_age_days {
             Some(v) => v.trim().parse::<u32>().map_err(|_| {
                 invalid(
@@ -351,6 +360,7 @@ impl Config {
             log,
             max_failed_attempts,
             mfa_enrollment,
+            show_lockout,
             password_max_age_days: (password_max_age_days > 0).then_some(password_max_age_days),
             smtp,
             rate_limit_per_ip,
@@ -371,6 +381,7 @@ impl Config {
             log: "info".to_owned(),
             max_failed_attempts: 10,
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
+            show_lockout: false,
             password_max_age_days: None,
             smtp: None,
             rate_limit_per_ip: 300,

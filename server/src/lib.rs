@@ -57,6 +57,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             max_failed_attempts: config.max_failed_attempts,
             mfa_enrollment: config.mfa_enrollment,
             email_factor: config.smtp.is_some(),
+            show_lockout: config.show_lockout,
             ..authn::AuthnSettings::default()
         },
         sessions: authn::SessionSettings::default(),

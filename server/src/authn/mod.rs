@@ -46,6 +46,9 @@ pub struct AuthnSettings {
     pub mfa_enrollment: MfaEnrollment,
     /// Mail can be delivered, so the email factor may be offered.
     pub email_factor: bool,
+    /// Answer LOCKED_OUT (with an unlock link) instead of the generic failure. Off by default,
+    /// as in Okta: it tells anyone that an account exists and is locked.
+    pub show_lockout: bool,
 }
 
 impl Default for AuthnSettings {
@@ -56,6 +59,7 @@ impl Default for AuthnSettings {
             transaction_ttl: Duration::from_secs(600),
             mfa_enrollment: MfaEnrollment::Optional,
             email_factor: false,
+            show_lockout: false,
         }
     }
 }

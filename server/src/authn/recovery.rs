@@ -5,12 +5,14 @@
 //! transaction at RECOVERY (security question) or straight at the next step.
 
 use super::factors::{Check, FactorStatus, FactorType};
-use super::flow::{Ctx, FlowError, Outcome, advance_from, load_step, park_new, record_failure};
+use super::flow::{
+    Ctx, FlowError, Outcome, advance_from, load_step, park_new, record_failure, refused,
+};
 use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
-use crate::directory::users::login_key;
-use crate::directory::{FieldError, User, UserStatus};
+use crate::directory::users::{login_key, set_password};
+use crate::directory::{User, UserStatus};
 use crate::mail::Email;
 use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -242,13 +244,7 @@ pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Out
     if tx.step != Step::PasswordReset {
         return Err(FlowError::WrongState);
     }
-    if let Err(msg) = ctx.policy.check(new, &user.profile.login) {
-        return Err(FlowError::PasswordRefused(vec![FieldError::new(
-            "password", msg,
-        )]));
-    }
-    user.password = Some(ctx.hasher.hash(new)?);
-    user.password_changed = Some(ctx.now);
+    set_password(&mut user, ctx.hasher, ctx.policy, new, ctx.now).map_err(refused)?;
     if matches!(
         user.status,
         UserStatus::PasswordExpired | UserStatus::Recovery | UserStatus::Provisioned

@@ -114,6 +114,27 @@ pub fn find_session(
     Ok(user_may_use(store, &session.user_id)?.then_some(session))
 }
 
+/// The live session behind a cookie, as a request that uses it sees it: its idle lifetime is
+/// extended (never past the maximum) once less than half of it is left, so an active person
+/// stays signed in and an idle one is signed out.
+pub fn use_session(
+    store: &dyn Store,
+    settings: &SessionSettings,
+    now: Timestamp,
+    cookie: &str,
+) -> Result<Option<Session>, AuthnError> {
+    let Some(session) = find_session(store, now, cookie)? else {
+        return Ok(None);
+    };
+    let left = session.expires_at.millis() - now.millis();
+    let half_idle = i64::try_from(settings.idle.as_millis() / 2).unwrap_or(i64::MAX);
+    if left >= half_idle || session.expires_at >= session.max_expires_at {
+        return Ok(Some(session));
+    }
+    let digest = Secret::new(cookie).digest();
+    refresh_session(store, settings, now, &digest, session).map(Some)
+}
+
 /// A session only works while its user is active: suspending or deactivating someone ends
 /// their sessions at once.
 fn user_may_use(store: &dyn Store, user_id: &str) -> Result<bool, AuthnError> {
@@ -223,6 +244,21 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+
+        // Using the session past half its idle time extends it, up to the maximum.
+        let late = t0.plus(settings.idle / 2 + Duration::from_secs(60));
+        let used = use_session(&store, &settings, late, cookie.expose())
+            .unwrap()
+            .unwrap();
+        assert_eq!(used.expires_at, late.plus(settings.idle));
+        let near_max = t0.plus(settings.max - Duration::from_secs(60));
+        let mut s2 = used.clone();
+        s2.expires_at = near_max.plus(Duration::from_secs(30));
+        store.update_session(&cookie.digest(), &s2).unwrap();
+        let capped = use_session(&store, &settings, near_max, cookie.expose())
+            .unwrap()
+            .unwrap();
+        assert_eq!(capped.expires_at, capped.max_expires_at);
 
         // A suspended user's session cannot be used.
         transition(&store, t0, &user.id, Transition::Suspend).unwrap();

@@ -135,11 +135,10 @@ pub fn update(
     if !errs.is_empty() {
         return Err(DirectoryError::Invalid(errs));
     }
-    if let Some(pw) = &change.password {
-        user.password = Some(hasher.hash(pw)?);
-        user.password_changed = Some(now);
-    }
     user.profile = profile;
+    if let Some(pw) = &change.password {
+        super::users::set_password(&mut user, hasher, policy, pw, now)?;
+    }
     user.last_updated = now;
     match store.update_user_login(&user, &old_key) {
         Ok(()) => Ok(user),

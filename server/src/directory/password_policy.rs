@@ -12,6 +12,8 @@ pub struct PasswordPolicy {
     pub max_age_days: Option<u32>,
     /// Days before expiry from which sign-in warns (when the client asks to be warned).
     pub expire_warn_days: u32,
+    /// How many recent passwords (the current one included) may not be chosen again.
+    pub history_count: usize,
 }
 
 impl Default for PasswordPolicy {
@@ -25,6 +27,7 @@ impl Default for PasswordPolicy {
             exclude_username: true,
             max_age_days: None,
             expire_warn_days: 0,
+            history_count: 4,
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct User {
     /// Consecutive failed sign-ins since the last success; reaching the threshold locks out.
     #[serde(default)]
     pub failed_attempts: u32,
+    /// Hashes of earlier passwords, newest first, for the policy's history rule.
+    #[serde(default)]
+    pub password_history: Vec<PasswordHash>,
 }
 
 /// The key under which a login is indexed: logins are case-insensitive.
@@ -161,6 +164,7 @@ pub fn create_user(
         profile,
         password,
         failed_attempts: 0,
+        password_history: Vec::new(),
     };
     match store.insert_user(&user) {
         Ok(()) => Ok(user),
@@ -172,6 +176,45 @@ pub fn create_user(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sets a new password after checking the policy's complexity and history rules; the old one
+/// joins the history. Hashing makes this slow: call it off the async runtime.
+pub fn set_password(
+    user: &mut User,
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    new: &str,
+    now: Timestamp,
+) -> Result<(), DirectoryError> {
+    if let Err(msg) = policy.check(new, &user.profile.login) {
+        return Err(DirectoryError::Invalid(vec![FieldError::new(
+            "password", msg,
+        )]));
+    }
+    let recent = user
+        .password
+        .iter()
+        .chain(user.password_history.iter())
+        .take(policy.history_count);
+    if recent.into_iter().any(|h| hasher.verify(new, Some(h))) {
+        return Err(DirectoryError::Invalid(vec![FieldError::new(
+            "password",
+            format!(
+                "Password has been used too recently: choose one that differs from your last {}",
+                policy.history_count
+            ),
+        )]));
+    }
+    if let Some(old) = user.password.take() {
+        user.password_history.insert(0, old);
+        user.password_history
+            .truncate(policy.history_count.saturating_sub(1));
+    }
+    user.password = Some(hasher.hash(new)?);
+    user.password_changed = Some(now);
+    user.last_updated = now;
+    Ok(())
 }
 
 /// Finds a user by id, or else by login (Okta's `/users/{id|login}`).
@@ -281,6 +324,38 @@ mod tests {
             Err(DirectoryError::Invalid(errs)) => assert_eq!(errs[0].field, "login"),
             other => panic!("expected a login conflict, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn recent_passwords_cannot_be_chosen_again() {
+        let (_d, store, h) = setup();
+        let p = PasswordPolicy {
+            history_count: 3,
+            ..PasswordPolicy::default()
+        };
+        let t = Timestamp::from_millis(1);
+        let mut u = create_user(
+            &store,
+            &h,
+            &p,
+            t,
+            ann(Some("First-Pass-1")),
+            Activation::Activate,
+        )
+        .unwrap();
+        assert!(
+            set_password(&mut u, &h, &p, "First-Pass-1", t).is_err(),
+            "the current one"
+        );
+        set_password(&mut u, &h, &p, "Second-Pass-2", t).unwrap();
+        set_password(&mut u, &h, &p, "Third-Pass-3", t).unwrap();
+        assert!(
+            set_password(&mut u, &h, &p, "First-Pass-1", t).is_err(),
+            "two back"
+        );
+        set_password(&mut u, &h, &p, "Fourth-Pass-4", t).unwrap();
+        assert_eq!(u.password_history.len(), 2);
+        set_password(&mut u, &h, &p, "First-Pass-1", t).unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::extract::{cookie, wants_json};
 use crate::authn::flow::{self, FlowError, Outcome};
-use crate::authn::session::{end_session, find_session, redeem_session_token, start_session};
+use crate::authn::session::{end_session, redeem_session_token, start_session, use_session};
 use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
 use crate::crypto::{Digest, Secret, new_secret};
@@ -121,7 +121,7 @@ pub(super) fn expired_cookie(state: &AppState, name: &str) -> HeaderValue {
 /// The person signed in on this browser, if the session cookie names a live session.
 fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Option<SignedInUser> {
     let sid = cookie(headers, SESSION_COOKIE)?;
-    let session = find_session(state.store.as_ref(), now, sid)
+    let session = use_session(state.store.as_ref(), &state.sessions, now, sid)
         .ok()
         .flatten()?;
     let user = state.store.user(&session.user_id).ok().flatten()?;
@@ -252,7 +252,8 @@ async fn login_submit(
                         flow::cancel(&ctx, &p.state_token)?;
                         return Ok(SignIn::MoreSteps);
                     }
-                    Ok(Outcome::Unlocked(_)) | Err(FlowError::AuthenticationFailed) => {
+                    Ok(Outcome::Unlocked(_) | Outcome::LockedOut)
+                    | Err(FlowError::AuthenticationFailed) => {
                         return Ok(SignIn::Failed);
                     }
                     Err(e) => return Err(e),

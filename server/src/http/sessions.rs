@@ -9,6 +9,7 @@ use super::pages::{SESSION_COOKIE, expired_cookie};
 use crate::authn::Session;
 use crate::authn::session::{
     find_session, find_session_by_id, redeem_session_token, refresh_session, start_session,
+    use_session,
 };
 use crate::clock::Timestamp;
 use crate::crypto::Secret;
@@ -154,7 +155,9 @@ fn my_session(state: &AppState, headers: &HeaderMap, now: Timestamp) -> Result<S
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let session = my_session(&state, &headers, Timestamp::now())?;
+    let sid = cookie(&headers, SESSION_COOKIE).ok_or_else(|| not_found("me"))?;
+    let session = use_session(state.store.as_ref(), &state.sessions, Timestamp::now(), sid)?
+        .ok_or_else(|| not_found("me"))?;
     Ok(Json(view(&state, &session, true)))
 }
 

@@ -625,6 +625,7 @@ mod tests {
             },
             password: None,
             failed_attempts: 0,
+            password_history: Vec::new(),
         }
     }
 

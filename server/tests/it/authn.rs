@@ -162,3 +162,32 @@ async fn session_cookie_redirect_refuses_untrusted_targets_without_spending_the_
     assert_eq!(ok.headers()["location"], "http://localhost:9999/app");
     assert!(support::set_cookie(&ok, "sid").is_some());
 }
+
+#[tokio::test]
+async fn a_locked_account_answers_locked_out_only_when_the_org_opts_in() {
+    let s = support::start_with(|c| {
+        c.max_failed_attempts = 2;
+        c.show_lockout = true;
+    })
+    .await;
+    s.create_user("shown@example.com", PASSWORD).await;
+    assert_eq!(
+        s.authn("shown@example.com", "Wrong-Password-1")
+            .await
+            .status(),
+        401
+    );
+    let res = s.authn("shown@example.com", "Wrong-Password-1").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "LOCKED_OUT");
+    assert_eq!(body["_links"]["next"]["name"], "unlock");
+    assert!(
+        body["_links"]["next"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/authn/recovery/unlock")
+    );
+    // Unknown users still get the generic answer.
+    assert_eq!(s.authn("nobody@example.com", PASSWORD).await.status(), 401);
+}

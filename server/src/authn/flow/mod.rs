@@ -10,7 +10,7 @@ use super::transaction::{FactorResult, Step, Transaction, TxOptions};
 use super::{AuthnSettings, MfaEnrollment};
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHasher, Secret, new_secret};
-use crate::directory::users::login_key;
+use crate::directory::users::{login_key, set_password};
 use crate::directory::{FieldError, PasswordPolicy, User, UserStatus};
 use crate::mail::Email;
 use crate::store::{Store, StoreError};
@@ -57,6 +57,8 @@ pub enum Outcome {
     Success(Box<Completed>),
     /// An unlock by recovery completed: the account is usable again, no session is made.
     Unlocked(Box<User>),
+    /// The account is locked (only when `show_lockout` is on; else the generic failure).
+    LockedOut,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +105,9 @@ pub fn primary(
     let Some(mut user) = user else {
         return Err(FlowError::AuthenticationFailed);
     };
+    if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
+        return Ok(Outcome::LockedOut);
+    }
     if !matches!(
         user.status,
         UserStatus::Active | UserStatus::PasswordExpired
@@ -112,6 +117,9 @@ pub fn primary(
     }
     if !verified {
         record_failure(ctx, &mut user)?;
+        if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
+            return Ok(Outcome::LockedOut);
+        }
         return Err(FlowError::AuthenticationFailed);
     }
     let tx = Transaction {
@@ -374,23 +382,10 @@ pub fn change_password(
             "Old password is not correct",
         )]));
     }
-    let mut errs = Vec::new();
-    if let Err(msg) = ctx.policy.check(new, &user.profile.login) {
-        errs.push(FieldError::new("password", msg));
-    }
-    if new == old {
-        errs.push(FieldError::new(
-            "password",
-            "Password cannot be your current password",
-        ));
-    }
-    if !errs.is_empty() {
+    if let Err(e) = set_password(&mut user, ctx.hasher, ctx.policy, new, ctx.now) {
         save(ctx, state_token, &mut tx)?;
-        return Err(FlowError::PasswordRefused(errs));
+        return Err(refused(e));
     }
-    user.password = Some(ctx.hasher.hash(new)?);
-    user.password_changed = Some(ctx.now);
-    user.last_updated = ctx.now;
     if user.status == UserStatus::PasswordExpired {
         user.status = UserStatus::Active;
         user.status_changed = Some(ctx.now);
@@ -398,6 +393,16 @@ pub fn change_password(
     ctx.store.update_user(&user)?;
     tx.warned = true;
     advance(ctx, state_token.to_owned(), tx, user)
+}
+
+/// A password the policy refused, as the transaction reports it (E0000014).
+pub(super) fn refused(e: crate::directory::DirectoryError) -> FlowError {
+    match e {
+        crate::directory::DirectoryError::Invalid(fields) => FlowError::PasswordRefused(fields),
+        crate::directory::DirectoryError::Store(e) => FlowError::Store(e),
+        crate::directory::DirectoryError::Hash(e) => FlowError::Hash(e),
+        crate::directory::DirectoryError::NotFound => FlowError::InvalidToken,
+    }
 }
 
 /// Loads the live transaction for `state_token` and its user. A locked-out user may continue

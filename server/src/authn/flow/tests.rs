@@ -486,3 +486,24 @@ fn mailed_code(email: &Email) -> String {
     let at = email.body.find("code is ").unwrap() + "code is ".len();
     email.body[at..at + 6].to_owned()
 }
+
+#[test]
+fn lockout_is_shown_only_when_the_org_opts_in() {
+    let mut fx = Fx::new(MfaEnrollment::Optional);
+    for _ in 0..4 {
+        let _ = primary(&fx.ctx(), "ann@example.com", "wrong", TxOptions::default());
+    }
+    assert!(matches!(
+        fx.sign_in(TxOptions::default()),
+        Err(FlowError::AuthenticationFailed)
+    ));
+    fx.settings.show_lockout = true;
+    assert!(matches!(
+        fx.sign_in(TxOptions::default()),
+        Ok(Outcome::LockedOut)
+    ));
+    assert!(matches!(
+        primary(&fx.ctx(), "nobody@example.com", "x", TxOptions::default()),
+        Err(FlowError::AuthenticationFailed)
+    ));
+}

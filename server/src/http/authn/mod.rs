@@ -83,6 +83,7 @@ where
         Outcome::Pending(p) => view::pending(&state.base_url, &state.authn, &state.policy, p),
         Outcome::Success(c) => view::success(c),
         Outcome::Unlocked(user) => view::unlocked(user),
+        Outcome::LockedOut => view::locked_out(&state.base_url),
     };
     Ok(no_store(Json(body).into_response()))
 }

@@ -284,3 +284,11 @@ pub(super) fn success(c: &Completed) -> Value {
         "_embedded": { "user": embedded_user(&c.user) },
     })
 }
+
+/// LOCKED_OUT, with the way out (shown only when the org opts in).
+pub(super) fn locked_out(base: &str) -> Value {
+    json!({
+        "status": "LOCKED_OUT",
+        "_links": { "next": named_link(base, "unlock", paths::AUTHN_RECOVERY_UNLOCK) },
+    })
+}
