@@ -3,15 +3,19 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use super::pagination::Page;
 use crate::clock::Timestamp;
 use crate::directory::apps::{self, App, AppStatus};
 use crate::paths;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -93,11 +97,15 @@ async fn create(
     Ok(Json(view(&app, &state.base_url)))
 }
 
-async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let all = state.store.apps()?;
-    Ok(Json(Value::Array(
-        all.iter().map(|a| view(a, &state.base_url)).collect(),
-    )))
+async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let page = Page::parse(&query)?;
+    let (apps, next) = page.slice(state.store.apps()?, |a| a.id.as_str());
+    let items = apps.iter().map(|a| view(a, &state.base_url)).collect();
+    Ok(page.respond(&state.base_url, paths::APPS, &query, items, next.as_deref()))
 }
 
 async fn read(

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use super::pagination::Page;
 use crate::clock::Timestamp;
 use crate::directory::groups::{self, Group, GroupInput, GroupMfa};
 use crate::directory::users::find_user;
@@ -12,6 +13,7 @@ use crate::directory::{DirectoryError, FieldError};
 use crate::paths;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -102,17 +104,23 @@ async fn list(
     _: Admin,
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let page = Page::parse(&query)?;
     let q = query.get("q").map(|q| q.to_lowercase());
     let mut all = state.store.groups()?;
     all.retain(|g| {
         q.as_deref()
             .is_none_or(|q| g.name.to_lowercase().starts_with(q))
     });
-    all.sort_by_key(|g| g.name.to_lowercase());
-    Ok(Json(Value::Array(
-        all.iter().map(|g| view(g, &state.base_url)).collect(),
-    )))
+    let (groups, next) = page.slice(all, |g| g.id.as_str());
+    let items = groups.iter().map(|g| view(g, &state.base_url)).collect();
+    Ok(page.respond(
+        &state.base_url,
+        paths::GROUPS,
+        &query,
+        items,
+        next.as_deref(),
+    ))
 }
 
 async fn read(

@@ -10,6 +10,7 @@ mod extract;
 mod factors;
 mod groups;
 pub mod pages;
+mod pagination;
 pub mod rate_limit;
 mod sessions;
 mod trusted_origins;

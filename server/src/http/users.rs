@@ -3,6 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use super::pagination::Page;
 use crate::authn::recovery::{RECOVERY_TOKEN_TTL, issue_token, link_email};
 use crate::authn::transaction::RecoveryType;
 use crate::clock::Timestamp;
@@ -17,7 +18,7 @@ use crate::directory::{DirectoryError, FieldError, Profile, User, UserStatus};
 use crate::paths;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -377,27 +378,13 @@ async fn apply_update(
     }
 }
 
-const MAX_PAGE: usize = 200;
-
 /// `GET /api/v1/users?q=&filter=&limit=&after=`, paged with `Link` headers.
 async fn list(
     _: Admin,
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let limit = match query.get("limit") {
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::Validation(vec![FieldError::new(
-                    "limit",
-                    "must be a number from 1 to 200",
-                )])
-            })?,
-        None => MAX_PAGE,
-    };
+    let page = Page::parse(&query)?;
     let status = match query.get("filter") {
         Some(f) => Some(parse_status_filter(f).ok_or_else(|| {
             ApiError::Validation(vec![FieldError::new(
@@ -410,42 +397,20 @@ async fn list(
     let q = UserQuery {
         q: query.get("q").cloned().filter(|s| !s.is_empty()),
         status,
-        after: query.get("after").cloned(),
-        limit,
+        after: page.after.clone(),
+        limit: page.limit,
     };
     let (users, more) = list_users(state.store.as_ref(), &q)?;
-    let mut params: Vec<(String, String)> = vec![("limit".into(), limit.to_string())];
-    if let Some(v) = query.get("q") {
-        params.push(("q".into(), v.clone()));
-    }
-    if let Some(v) = query.get("filter") {
-        params.push(("filter".into(), v.clone()));
-    }
-    let page_url = |after: Option<&str>| {
-        let mut ser = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &params {
-            ser.append_pair(k, v);
-        }
-        if let Some(a) = after {
-            ser.append_pair("after", a);
-        }
-        format!("{}{}?{}", state.base_url, paths::USERS, ser.finish())
-    };
-    let mut links = vec![format!("<{}>; rel=\"self\"", page_url(q.after.as_deref()))];
-    if let Some(last) = users.last().filter(|_| more) {
-        links.push(format!("<{}>; rel=\"next\"", page_url(Some(&last.id))));
-    }
-    let body = Value::Array(
-        users
-            .iter()
-            .map(|u| user_view(u, &state.base_url))
-            .collect(),
-    );
-    let mut response = Json(body).into_response();
-    for l in links {
-        if let Ok(v) = axum::http::HeaderValue::from_str(&l) {
-            response.headers_mut().append(axum::http::header::LINK, v);
-        }
-    }
-    Ok(response)
+    let next = users.last().filter(|_| more).map(|u| u.id.clone());
+    let items = users
+        .iter()
+        .map(|u| user_view(u, &state.base_url))
+        .collect();
+    Ok(page.respond(
+        &state.base_url,
+        paths::USERS,
+        &query,
+        items,
+        next.as_deref(),
+    ))
 }

@@ -262,7 +262,7 @@ fn password_policy(policy: &PasswordPolicy) -> Value {
             "minSymbol": policy.min_symbol,
             "excludeUsername": policy.exclude_username,
         },
-        "age": { "minAgeMinutes": 0, "historyCount": 0 },
+        "age": { "minAgeMinutes": 0, "historyCount": policy.history_count },
     })
 }
 
