@@ -29,7 +29,7 @@ export default defineConfig({
   webServer: [
     {
       // A real SMTP server; the specs read what Portcullis sends from its maildir.
-      command: `rm -rf ${MAILDIR} && exec ${python} -m aiosmtpd -n -l 127.0.0.1:${SMTP_PORT} -c aiosmtpd.handlers.Mailbox ${MAILDIR}`,
+      command: `mkdir -p .data && rm -rf ${MAILDIR} && exec ${python} -m aiosmtpd -n -l 127.0.0.1:${SMTP_PORT} -c aiosmtpd.handlers.Mailbox ${MAILDIR}`,
       port: SMTP_PORT,
       reuseExistingServer: false,
       timeout: 30_000,
