@@ -10,7 +10,8 @@ use std::path::PathBuf;
 ///
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
-/// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_max_age_days, smtp_host,
+/// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_min_length, password_history,
+/// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user).
 #[derive(Debug, Parser, Default)]
@@ -57,6 +58,15 @@ pub struct Cli {
     /// MFA enrollment at sign-in: none, optional or required [default: optional].
     #[arg(long, env = "PORTCULLIS_MFA_ENROLLMENT", value_name = "POLICY")]
     pub mfa_enrollment: Option<String>,
+    /// Minimum password length [default: 8].
+    #[arg(long, env = "PORTCULLIS_PASSWORD_MIN_LENGTH", value_name = "N")]
+    pub password_min_length: Option<String>,
+    /// Recent passwords (the current included) that may not be chosen again [default: 4].
+    #[arg(long, env = "PORTCULLIS_PASSWORD_HISTORY", value_name = "N")]
+    pub password_history: Option<String>,
+    /// Days before expiry from which sign-in warns [default: 7].
+    #[arg(long, env = "PORTCULLIS_PASSWORD_WARN_DAYS", value_name = "DAYS")]
+    pub password_warn_days: Option<String>,
     /// Days a password lives before it must be changed; 0 for never [default: 0].
     #[arg(long, env = "PORTCULLIS_PASSWORD_MAX_AGE_DAYS", value_name = "DAYS")]
     pub password_max_age_days: Option<String>,
@@ -104,6 +114,9 @@ struct FileConfig {
     max_failed_attempts: Option<u32>,
     mfa_enrollment: Option<String>,
     show_lockout: Option<bool>,
+    password_min_length: Option<u32>,
+    password_history: Option<u32>,
+    password_warn_days: Option<u32>,
     password_max_age_days: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
@@ -130,6 +143,9 @@ pub struct Config {
     pub max_failed_attempts: u32,
     pub mfa_enrollment: crate::authn::MfaEnrollment,
     pub show_lockout: bool,
+    pub password_min_length: usize,
+    pub password_history: usize,
+    pub password_warn_days: u32,
     pub password_max_age_days: Option<u32>,
     pub smtp: Option<crate::mail::SmtpSettings>,
     pub rate_limit_per_ip: u32,
@@ -253,6 +269,39 @@ impl Config {
             Some(v) => parse_bool("show_lockout", &v)?,
             None => file.show_lockout.unwrap_or(false),
         };
+        let number =
+            |setting: &'static str, cli: Option<String>, file: Option<u32>, default: u32| match cli
+            {
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| invalid(setting, format!("`{v}` is not a number"))),
+                None => Ok(file.unwrap_or(default)),
+            };
+        let password_min_length = number(
+            "password_min_length",
+            cli.password_min_length,
+            file.password_min_length,
+            8,
+        )?;
+        if !(4..=256).contains(&password_min_length) {
+            return Err(invalid("password_min_length", "must be from 4 to 256"));
+        }
+        let password_history = number(
+            "password_history",
+            cli.password_history,
+            file.password_history,
+            4,
+        )?;
+        if password_history > 24 {
+            return Err(invalid("password_history", "must be at most 24"));
+        }
+        let password_warn_days = number(
+            "password_warn_days",
+            cli.password_warn_days,
+            file.password_warn_days,
+            7,
+        )?;
         let password_max_age_days = match cli.password_max_age_days {
             Some(v) => v.trim().parse::<u32>().map_err(|_| {
                 invalid(
@@ -361,6 +410,9 @@ impl Config {
             max_failed_attempts,
             mfa_enrollment,
             show_lockout,
+            password_min_length: password_min_length as usize,
+            password_history: password_history as usize,
+            password_warn_days,
             password_max_age_days: (password_max_age_days > 0).then_some(password_max_age_days),
             smtp,
             rate_limit_per_ip,
@@ -382,6 +434,9 @@ impl Config {
             max_failed_attempts: 10,
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
             show_lockout: false,
+            password_min_length: 8,
+            password_history: 4,
+            password_warn_days: 7,
             password_max_age_days: None,
             smtp: None,
             rate_limit_per_ip: 300,

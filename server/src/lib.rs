@@ -12,6 +12,7 @@ pub mod demo;
 pub mod directory;
 pub mod http;
 pub mod mail;
+pub mod oauth;
 pub mod paths;
 pub mod store;
 
@@ -28,6 +29,8 @@ pub enum StartError {
     Hash(String),
     #[error("invalid SMTP settings: {0}")]
     Mail(String),
+    #[error("cannot load or create the signing keys: {0}")]
+    Keys(String),
 }
 
 /// Opens the store and builds the router and its state from validated settings.
@@ -39,6 +42,9 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         reason: e.to_string(),
     })?;
     let store: Arc<dyn Store> = Arc::new(store);
+    let keys =
+        oauth::keys::KeyRing::load(store.as_ref(), oauth::ORG_SERVER, clock::Timestamp::now())
+            .map_err(|e| StartError::Keys(e.to_string()))?;
     let hasher = crypto::PasswordHasher::new().map_err(|e| StartError::Hash(e.to_string()))?;
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("portcullis")
@@ -49,8 +55,10 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         store,
         hasher,
         policy: directory::PasswordPolicy {
+            min_length: config.password_min_length,
+            history_count: config.password_history,
             max_age_days: config.password_max_age_days,
-            expire_warn_days: 7,
+            expire_warn_days: config.password_warn_days,
             ..directory::PasswordPolicy::default()
         },
         authn: authn::AuthnSettings {
@@ -69,6 +77,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             .map(crypto::Digest::of),
         site_dir: config.site_dir.clone(),
         leptos,
+        keys: std::sync::RwLock::new(Arc::new(keys)),
         limiter: http::rate_limit::RateLimiter::new(http::rate_limit::Limits {
             per_ip_per_minute: config.rate_limit_per_ip,
             per_user_per_minute: config.rate_limit_per_user,

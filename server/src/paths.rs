@@ -57,6 +57,20 @@ pub const LOGIN: &str = app::paths::LOGIN;
 pub const SIGN_OUT: &str = app::paths::SIGN_OUT;
 /// Exchanges a one-time session token for the session cookie, then redirects (Okta's path).
 pub const SESSION_COOKIE_REDIRECT: &str = "/login/sessionCookieRedirect";
+/// OpenID Connect discovery of the org authorization server (issuer = the base URL).
+pub const OIDC_DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const OAUTH_DISCOVERY: &str = "/.well-known/oauth-authorization-server";
+pub const OAUTH_AUTHORIZE: &str = "/oauth2/v1/authorize";
+pub const OAUTH_TOKEN: &str = "/oauth2/v1/token";
+pub const OAUTH_USERINFO: &str = "/oauth2/v1/userinfo";
+pub const OAUTH_INTROSPECT: &str = "/oauth2/v1/introspect";
+pub const OAUTH_REVOKE: &str = "/oauth2/v1/revoke";
+pub const OAUTH_LOGOUT: &str = "/oauth2/v1/logout";
+pub const OAUTH_KEYS: &str = "/oauth2/v1/keys";
+/// Dynamic client registration (RFC 7591), admin-authenticated.
+pub const OAUTH_CLIENTS: &str = "/oauth2/v1/clients";
+pub const OAUTH_CLIENT: &str = "/oauth2/v1/clients/{id}";
+pub const OAUTH_CLIENT_NEW_SECRET: &str = "/oauth2/v1/clients/{id}/lifecycle/newSecret";
 /// The hydration bundle and the page stylesheet.
 pub const PKG: &str = "/pkg";
 /// The widget's loader, bundle and stylesheet, loaded by pages of other origins.

@@ -9,6 +9,7 @@ pub mod error;
 mod extract;
 mod factors;
 mod groups;
+mod oauth;
 pub mod pages;
 mod pagination;
 pub mod rate_limit;
@@ -49,6 +50,8 @@ pub struct Services {
     pub leptos: LeptosOptions,
     pub mailer: crate::mail::Mailer,
     pub limiter: rate_limit::RateLimiter,
+    /// The org server's signing keys; replaced whole on rotation.
+    pub keys: std::sync::RwLock<Arc<crate::oauth::keys::KeyRing>>,
 }
 
 #[derive(Clone)]
@@ -86,6 +89,16 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The current key ring (cheap: an `Arc` clone).
+    pub fn keys(&self) -> Arc<crate::oauth::keys::KeyRing> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
 impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {
@@ -110,10 +123,12 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::admin_routes())
         .merge(factors::routes())
         .merge(groups::routes())
-        .merge(apps::routes());
+        .merge(apps::routes())
+        .merge(oauth::admin_routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)
+        .merge(oauth::public_routes())
         .merge(pages::routes())
         .merge(assets::routes(&state.site_dir))
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,6 +16,19 @@ use crate::crypto::Digest;
 use crate::directory::apps::App;
 use crate::directory::groups::Group;
 use crate::directory::{TrustedOrigin, User};
+use crate::oauth::clients::Client;
+use crate::oauth::keys::KeyRecord;
+use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+
+/// What redeeming an authorization code found.
+#[derive(Debug)]
+pub enum CodeUse {
+    /// First use: the code is now marked used.
+    Fresh(CodeRecord),
+    /// Used before: a replay.
+    Replayed(CodeRecord),
+    Missing,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -131,6 +144,30 @@ pub trait Store: Send + Sync + 'static {
     fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError>;
     fn trusted_origins(&self) -> Result<Vec<TrustedOrigin>, StoreError>;
     fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Signing keys of authorization server `server`.
+    fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError>;
+    fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// OAuth clients, by client id.
+    fn put_client(&self, client: &Client) -> Result<(), StoreError>;
+    fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    fn clients(&self) -> Result<Vec<Client>, StoreError>;
+    fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    /// Authorization codes, by digest.
+    fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError>;
+    /// Marks the code used, atomically, and says whether it already was.
+    fn use_code(&self, digest: &Digest) -> Result<CodeUse, StoreError>;
+
+    /// Refresh tokens, by digest.
+    fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError>;
+    fn refresh(&self, digest: &Digest) -> Result<Option<RefreshRecord>, StoreError>;
+    fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Revoked access-token ids (`jti`) and refresh-token families, kept until `until`.
+    fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
+    fn is_revoked(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Small named values of the store itself (e.g. whether the demo org was seeded).
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -1,5 +1,6 @@
 //! The embedded store: one sled database, one tree per kind of record.
 
+use super::CodeUse;
 use super::codec::{decode, encode};
 use super::{Store, StoreError};
 use crate::authn::Session;
@@ -13,6 +14,9 @@ use crate::directory::apps::App;
 use crate::directory::groups::{Group, name_key};
 use crate::directory::users::login_key;
 use crate::directory::{TrustedOrigin, User};
+use crate::oauth::clients::Client;
+use crate::oauth::keys::KeyRecord;
+use crate::oauth::tokens::{CodeRecord, RefreshRecord};
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
@@ -50,6 +54,11 @@ pub struct SledStore {
     /// `{app_id}/{user_id}` and `{app_id}/{group_id}`.
     app_users: Tree,
     app_groups: Tree,
+    signing_keys: Tree,
+    clients: Tree,
+    auth_codes: Tree,
+    refresh_tokens: Tree,
+    revoked: Tree,
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
@@ -74,6 +83,11 @@ impl SledStore {
             apps: db.open_tree("apps")?,
             app_users: db.open_tree("app_users")?,
             app_groups: db.open_tree("app_groups")?,
+            signing_keys: db.open_tree("signing_keys")?,
+            clients: db.open_tree("clients")?,
+            auth_codes: db.open_tree("auth_codes")?,
+            refresh_tokens: db.open_tree("refresh_tokens")?,
+            revoked: db.open_tree("revoked")?,
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
@@ -573,6 +587,86 @@ impl Store for SledStore {
             .map_err(tx_error)
     }
 
+    fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.signing_keys
+            .scan_prefix(format!("{server}/"))
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError> {
+        self.signing_keys
+            .insert(format!("{server}/{}", key.kid), encode(key)?)?;
+        Ok(())
+    }
+
+    fn put_client(&self, client: &Client) -> Result<(), StoreError> {
+        self.clients
+            .insert(client.client_id.as_bytes(), encode(client)?)?;
+        Ok(())
+    }
+
+    fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        get(&self.clients, client_id)
+    }
+
+    fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.clients.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self.clients.remove(client_id.as_bytes())?.is_some())
+    }
+
+    fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
+        self.auth_codes.insert(digest.as_bytes(), encode(code)?)?;
+        Ok(())
+    }
+
+    fn use_code(&self, digest: &Digest) -> Result<CodeUse, StoreError> {
+        self.auth_codes
+            .transaction(|codes| {
+                let Some(bytes) = codes.get(digest.as_bytes())? else {
+                    return Ok(CodeUse::Missing);
+                };
+                let mut record: CodeRecord =
+                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                if record.used {
+                    return Ok(CodeUse::Replayed(record));
+                }
+                record.used = true;
+                let value = encode(&record).map_err(ConflictableTransactionError::Abort)?;
+                codes.insert(&digest.as_bytes()[..], value)?;
+                Ok(CodeUse::Fresh(record))
+            })
+            .map_err(tx_error)
+    }
+
+    fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError> {
+        self.refresh_tokens
+            .insert(digest.as_bytes(), encode(record)?)?;
+        Ok(())
+    }
+
+    fn refresh(&self, digest: &Digest) -> Result<Option<RefreshRecord>, StoreError> {
+        get(&self.refresh_tokens, digest.as_bytes())
+    }
+
+    fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.refresh_tokens.remove(digest.as_bytes())?;
+        Ok(())
+    }
+
+    fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.revoked.insert(key.as_bytes(), encode(&until)?)?;
+        Ok(())
+    }
+
+    fn is_revoked(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.revoked.contains_key(key.as_bytes())?)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .meta
@@ -591,7 +685,10 @@ impl Store for SledStore {
                 + sweep::<Session>(&self.sessions, now, |s| s.expires_at)?
                 + sweep_dangling(&self.sessions_by_id, &self.sessions)?
                 + sweep::<Transaction>(&self.transactions, now, |t| t.expires_at)?
-                + sweep::<RecoveryTokenRecord>(&self.recovery_tokens, now, |r| r.expires_at)?,
+                + sweep::<RecoveryTokenRecord>(&self.recovery_tokens, now, |r| r.expires_at)?
+                + sweep::<CodeRecord>(&self.auth_codes, now, |c| c.expires_at)?
+                + sweep::<RefreshRecord>(&self.refresh_tokens, now, |r| r.expires_at)?
+                + sweep::<Timestamp>(&self.revoked, now, |until| *until)?,
         )
     }
 

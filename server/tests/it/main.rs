@@ -11,6 +11,7 @@ mod factors_admin;
 mod groups;
 mod mail;
 mod mfa;
+mod oauth_clients;
 mod pages;
 mod rate_limits;
 mod recovery;

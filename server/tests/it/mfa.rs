@@ -276,3 +276,69 @@ async fn security_questions_are_listed_for_enrollment() {
     let first = &list[0];
     assert!(first["question"].is_string() && first["questionText"].is_string());
 }
+
+#[tokio::test]
+async fn sessions_and_factors_survive_a_restart_too() {
+    let s = support::start().await;
+    let user = s.create_user("keep@example.com", PASSWORD).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let factor: Value = s
+        .admin_post(&format!("/api/v1/users/{id}/factors"))
+        .json(&json!({ "factorType": "question", "provider": "OKTA",
+                       "profile": { "question": "favorite_movie_quote", "answer": "Here's looking at you" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(factor["status"], "ACTIVE");
+    let (_, tx) = post(
+        &s,
+        &s.url("/api/v1/authn"),
+        json!({ "username": "keep@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let verify = href(&tx["_embedded"]["factors"][0], "/_links/verify/href");
+    let (_, done) = post(
+        &s,
+        &verify,
+        json!({ "stateToken": tx["stateToken"], "answer": "here's LOOKING at you" }),
+    )
+    .await;
+    let session: Value = s
+        .admin_post("/api/v1/sessions")
+        .json(&json!({ "sessionToken": done["sessionToken"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = session["id"].as_str().unwrap().to_owned();
+    assert_eq!(session["amr"], json!(["pwd", "kba", "mfa"]));
+
+    let s = s.restart().await;
+    let kept = s
+        .admin_get(&format!("/api/v1/sessions/{sid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    let factors: Vec<Value> = s
+        .admin_get(&format!("/api/v1/users/{id}/factors"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(factors.len(), 1);
+    let (_, tx) = post(
+        &s,
+        &s.url("/api/v1/authn"),
+        json!({ "username": "keep@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(tx["status"], "MFA_REQUIRED");
+}

@@ -1,0 +1,235 @@
+//! The org authorization server's HTTP surface: discovery, JWKS and client registration.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Admin, OktaJson};
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::oauth::clients::{self, Client, Registration};
+use crate::paths;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// Discovery and keys: public, cacheable, and readable from any origin.
+pub(super) fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::OIDC_DISCOVERY, get(discovery))
+        .route(paths::OAUTH_DISCOVERY, get(discovery))
+        .route(paths::OAUTH_KEYS, get(keys))
+}
+
+pub(super) fn admin_routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::OAUTH_CLIENTS, get(list_clients).post(register))
+        .route(
+            paths::OAUTH_CLIENT,
+            get(read_client).put(update_client).delete(delete_client),
+        )
+        .route(paths::OAUTH_CLIENT_NEW_SECRET, post(new_secret))
+}
+
+fn public_json(body: Value, max_age: u32) -> Response {
+    let mut r = Json(body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}, must-revalidate")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    r
+}
+
+/// The metadata document, built from the same path constants the router uses.
+pub(super) fn metadata(base: &str) -> Value {
+    let at = |p: &str| format!("{base}{p}");
+    json!({
+        "issuer": base,
+        "authorization_endpoint": at(paths::OAUTH_AUTHORIZE),
+        "token_endpoint": at(paths::OAUTH_TOKEN),
+        "userinfo_endpoint": at(paths::OAUTH_USERINFO),
+        "registration_endpoint": at(paths::OAUTH_CLIENTS),
+        "jwks_uri": at(paths::OAUTH_KEYS),
+        "introspection_endpoint": at(paths::OAUTH_INTROSPECT),
+        "revocation_endpoint": at(paths::OAUTH_REVOKE),
+        "end_session_endpoint": at(paths::OAUTH_LOGOUT),
+        "response_types_supported": ["code", "id_token", "code id_token", "code token", "id_token token", "code id_token token"],
+        "response_modes_supported": ["query", "fragment", "form_post", "okta_post_message"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access", "groups"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "claims_supported": ["iss", "ver", "sub", "aud", "iat", "exp", "jti", "auth_time", "amr", "idp", "nonce", "name", "given_name", "family_name", "email", "email_verified", "preferred_username", "locale", "zoneinfo", "updated_at", "at_hash", "c_hash", "groups"],
+        "code_challenge_methods_supported": ["S256"],
+        "request_parameter_supported": false,
+        "claims_parameter_supported": false,
+    })
+}
+
+async fn discovery(State(state): State<AppState>) -> Response {
+    public_json(metadata(&state.base_url), 3600)
+}
+
+async fn keys(State(state): State<AppState>) -> Response {
+    // Short caching, so relying parties pick up a rotated key promptly.
+    public_json(state.keys().jwks(), 300)
+}
+
+/// RFC 7591's response: the registered metadata (and the secret, when just created).
+fn client_view(base: &str, c: &Client, secret: Option<&str>) -> Value {
+    let mut v = json!({
+        "client_id": c.client_id,
+        "client_id_issued_at": c.created.millis() / 1000,
+        "client_name": c.client_name,
+        "application_type": c.application_type,
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "response_types": c.response_types,
+        "_links": {
+            "self": { "href": paths::href(base, paths::OAUTH_CLIENT, &c.client_id) },
+            "newSecret": { "href": paths::href(base, paths::OAUTH_CLIENT_NEW_SECRET, &c.client_id) },
+        },
+    });
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+        v["client_secret_expires_at"] = json!(0);
+    }
+    v
+}
+
+fn registration_error(fields: Vec<crate::directory::FieldError>) -> Response {
+    // RFC 7591 §3.2.2: errors in the OAuth format.
+    let (error, field) = match fields.first() {
+        Some(f) if f.field == "redirect_uris" => ("invalid_redirect_uri", f),
+        Some(f) => ("invalid_client_metadata", f),
+        None => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    let description = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let _ = field;
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+async fn register(
+    _: Admin,
+    State(state): State<AppState>,
+    OktaJson(req): OktaJson<Registration>,
+) -> Result<Response, ApiError> {
+    let (client, secret) = match clients::register(req, new_id("0oa"), Timestamp::now()) {
+        Ok(ok) => ok,
+        Err(fields) => return Ok(registration_error(fields)),
+    };
+    state.store.put_client(&client)?;
+    state.blocking(|s| s.store.flush()).await??;
+    let mut r = (
+        StatusCode::CREATED,
+        Json(client_view(&state.base_url, &client, secret.as_deref())),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn list_clients(_: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let all = state.store.clients()?;
+    Ok(Json(Value::Array(
+        all.iter()
+            .map(|c| client_view(&state.base_url, c, None))
+            .collect(),
+    )))
+}
+
+fn client_or_404(state: &AppState, id: &str) -> Result<Client, ApiError> {
+    state
+        .store
+        .client(id)?
+        .ok_or_else(|| ApiError::NotFound(format!("{id} (Client)")))
+}
+
+async fn read_client(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(client_view(
+        &state.base_url,
+        &client_or_404(&state, &id)?,
+        None,
+    )))
+}
+
+/// Replaces the client's metadata (RFC 7592 style); the secret and id stay.
+async fn update_client(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(req): OktaJson<Registration>,
+) -> Result<Response, ApiError> {
+    let old = client_or_404(&state, &id)?;
+    let (mut client, _) = match clients::register(req, id.clone(), old.created) {
+        Ok(ok) => ok,
+        Err(fields) => return Ok(registration_error(fields)),
+    };
+    if client.is_public() != old.is_public() {
+        return Ok(registration_error(vec![crate::directory::FieldError::new(
+            "token_endpoint_auth_method",
+            "A client cannot switch between public and confidential; register a new one",
+        )]));
+    }
+    client.secret_digest = old.secret_digest;
+    client.last_updated = Timestamp::now();
+    state.store.put_client(&client)?;
+    state.blocking(|s| s.store.flush()).await??;
+    Ok(Json(client_view(&state.base_url, &client, None)).into_response())
+}
+
+async fn delete_client(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_client(&id)? {
+        return Err(ApiError::NotFound(format!("{id} (Client)")));
+    }
+    state.blocking(|s| s.store.flush()).await??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new secret for a confidential client; the old one stops working at once.
+async fn new_secret(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let mut client = client_or_404(&state, &id)?;
+    let Some(secret) = clients::new_client_secret(&mut client, Timestamp::now()) else {
+        return Ok(registration_error(vec![crate::directory::FieldError::new(
+            "token_endpoint_auth_method",
+            "A public client has no secret",
+        )]));
+    };
+    state.store.put_client(&client)?;
+    state.blocking(|s| s.store.flush()).await??;
+    let mut r = Json(client_view(&state.base_url, &client, Some(&secret))).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}

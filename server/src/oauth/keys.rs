@@ -1,0 +1,233 @@
+//! Signing keys: RSA-2048 for RS256, generated on first start and kept in the store. The
+//! active key signs; keys it replaced stay published in the JWKS until tokens they signed have
+//! expired. Keys are parsed once and kept, since RSA signing is the cost of issuing a token.
+
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::store::{Store, StoreError};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A key as stored: the private key in PKCS#8 DER.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub pkcs8: Vec<u8>,
+    pub created: Timestamp,
+    /// When this key stops being published (set when a newer key replaces it).
+    pub retire_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("created", &self.created)
+            .field("retire_at", &self.retire_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key generation or parsing failed")]
+    Crypto,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A parsed key with its public JWK.
+pub struct SigningKey {
+    pub kid: String,
+    pair: KeyPair,
+    jwk: Value,
+}
+
+impl SigningKey {
+    fn from_record(r: &KeyRecord) -> Result<Self, KeyError> {
+        let pair = KeyPair::from_pkcs8(&r.pkcs8).map_err(|_| KeyError::Crypto)?;
+        let public = pair.public_key();
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({
+            "kty": "RSA",
+            "alg": "RS256",
+            "use": "sig",
+            "kid": r.kid,
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        });
+        Ok(Self {
+            kid: r.kid.clone(),
+            pair,
+            jwk,
+        })
+    }
+
+    /// A compact JWS (RS256) over `claims`, with this key's `kid`.
+    pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
+        let header = json!({ "alg": "RS256", "kid": self.kid, "typ": "JWT" });
+        let mut out = String::with_capacity(1024);
+        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                out.as_bytes(),
+                &mut sig,
+            )
+            .map_err(|_| KeyError::Crypto)?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig, &mut out);
+        Ok(out)
+    }
+
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
+    }
+}
+
+fn generate(now: Timestamp) -> Result<KeyRecord, KeyError> {
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?;
+    let der = pair.as_der().map_err(|_| KeyError::Crypto)?;
+    Ok(KeyRecord {
+        kid: new_id("kid"),
+        pkcs8: der.as_ref().to_vec(),
+        created: now,
+        retire_at: None,
+    })
+}
+
+/// The keys of one authorization server, as loaded: the newest signs, all live ones publish.
+pub struct KeyRing {
+    active: SigningKey,
+    published: Vec<Value>,
+}
+
+impl KeyRing {
+    /// Loads the keys of `server`, generating the first one if there is none.
+    pub fn load(store: &dyn Store, server: &str, now: Timestamp) -> Result<Self, KeyError> {
+        let mut records = store.signing_keys(server)?;
+        if records.is_empty() {
+            let first = generate(now)?;
+            store.put_signing_key(server, &first)?;
+            store.flush()?;
+            records.push(first);
+        }
+        Self::from_records(&records, now)
+    }
+
+    fn from_records(records: &[KeyRecord], now: Timestamp) -> Result<Self, KeyError> {
+        let live: Vec<&KeyRecord> = records
+            .iter()
+            .filter(|r| r.retire_at.is_none_or(|t| t > now))
+            .collect();
+        let newest = live
+            .iter()
+            .max_by_key(|r| r.created)
+            .ok_or(KeyError::Crypto)?;
+        let active = SigningKey::from_record(newest)?;
+        let published = live
+            .iter()
+            .map(|r| SigningKey::from_record(r).map(|k| k.jwk))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { active, published })
+    }
+
+    /// Makes a new active key; the previous ones stay published for `keep_previous` (at least
+    /// the longest token lifetime), then drop out. Returns the reloaded ring.
+    pub fn rotate(
+        store: &dyn Store,
+        server: &str,
+        now: Timestamp,
+        keep_previous: Duration,
+    ) -> Result<Self, KeyError> {
+        for mut old in store.signing_keys(server)? {
+            if old.retire_at.is_none() {
+                old.retire_at = Some(now.plus(keep_previous));
+                store.put_signing_key(server, &old)?;
+            }
+        }
+        let fresh = generate(now)?;
+        store.put_signing_key(server, &fresh)?;
+        store.flush()?;
+        Self::load(store, server, now)
+    }
+
+    pub fn signer(&self) -> &SigningKey {
+        &self.active
+    }
+
+    /// The JSON Web Key Set for `/keys`.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.published })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+
+    fn verify(token: &str, ring: &KeyRing) -> Result<Value, jsonwebtoken::errors::Error> {
+        let kid = decode_header(token)?.kid.unwrap_or_default();
+        let jwk = ring.jwks()["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()).cloned())
+            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
+        let key = DecodingKey::from_rsa_components(
+            jwk["n"].as_str().unwrap_or_default(),
+            jwk["e"].as_str().unwrap_or_default(),
+        )?;
+        let mut v = Validation::new(Algorithm::RS256);
+        v.validate_exp = false;
+        v.required_spec_claims.clear();
+        decode::<Value>(token, &key, &v).map(|d| d.claims)
+    }
+
+    #[test]
+    fn tokens_verify_against_the_published_key_and_rotation_keeps_the_old_one_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let t0 = Timestamp::from_millis(1_000_000);
+        let ring = KeyRing::load(&store, "org", t0).unwrap();
+        let old_token = ring.signer().sign(&json!({ "sub": "a" })).unwrap();
+        assert_eq!(verify(&old_token, &ring).unwrap()["sub"], "a");
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 1);
+
+        let keep = Duration::from_secs(3600);
+        let rotated = KeyRing::rotate(&store, "org", t0, keep).unwrap();
+        assert_ne!(rotated.signer().kid, ring.signer().kid);
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert!(
+            verify(&old_token, &rotated).is_ok(),
+            "old tokens still verify"
+        );
+
+        let later = KeyRing::load(&store, "org", t0.plus(keep)).unwrap();
+        assert_eq!(later.jwks()["keys"].as_array().unwrap().len(), 1);
+        assert!(verify(&old_token, &later).is_err(), "retired key is gone");
+        assert_eq!(later.signer().kid, rotated.signer().kid);
+    }
+
+    #[test]
+    fn a_tampered_token_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let ring = KeyRing::load(&store, "org", Timestamp::from_millis(0)).unwrap();
+        let token = ring.signer().sign(&json!({ "sub": "a" })).unwrap();
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(json!({ "sub": "admin" }).to_string());
+        parts[1] = &forged;
+        assert!(verify(&parts.join("."), &ring).is_err());
+    }
+}

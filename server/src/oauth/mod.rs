@@ -1,0 +1,10 @@
+//! The authorization-server core: signing keys, clients, PKCE. No HTTP types here.
+
+pub mod authorize;
+pub mod clients;
+pub mod keys;
+pub mod pkce;
+pub mod tokens;
+
+/// The org authorization server's id in the store (custom servers get their own).
+pub const ORG_SERVER: &str = "org";

@@ -1,0 +1,229 @@
+//! Tokens: Okta's access-token claims (`ver, jti, iss, aud, iat, exp, cid, uid, scp, sub,
+//! auth_time`) and ID-token claims (`sub, iss, aud, iat, exp, auth_time, amr, nonce, at_hash,
+//! c_hash, idp, jti`, plus the claims of the granted scopes), signed RS256 with the active key;
+//! and the records kept for codes and refresh tokens.
+
+use super::keys::{KeyError, SigningKey};
+use super::pkce::Challenge;
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::directory::User;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub access_ttl: Duration,
+    pub id_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub code_ttl: Duration,
+    /// After a public client's refresh token was rotated, how long reusing it still works (two
+    /// tabs refreshing at once); after that a reuse revokes the whole family.
+    pub refresh_grace: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(3600),
+            id_ttl: Duration::from_secs(3600),
+            refresh_ttl: Duration::from_secs(90 * 86_400),
+            code_ttl: Duration::from_secs(300),
+            refresh_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+fn secs(t: Timestamp) -> i64 {
+    t.millis() / 1000
+}
+
+/// The left half of SHA-256 of `token`, base64url: OIDC's `at_hash` and `c_hash`.
+pub fn half_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The claims that `scopes` release about `user` (ID token and userinfo).
+pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<String, Value> {
+    let mut m = Map::new();
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    if has("profile") {
+        let p = &user.profile;
+        m.insert(
+            "name".into(),
+            json!(format!("{} {}", p.first_name, p.last_name)),
+        );
+        m.insert("given_name".into(), json!(p.first_name));
+        m.insert("family_name".into(), json!(p.last_name));
+        m.insert("preferred_username".into(), json!(p.login));
+        m.insert("locale".into(), json!("en_US"));
+        m.insert("zoneinfo".into(), json!("UTC"));
+        m.insert("updated_at".into(), json!(secs(user.last_updated)));
+    }
+    if has("email") {
+        m.insert("email".into(), json!(user.profile.email));
+        m.insert("email_verified".into(), json!(true));
+    }
+    if has("groups") {
+        m.insert(
+            "groups".into(),
+            json!(groups.iter().take(100).collect::<Vec<_>>()),
+        );
+    }
+    m
+}
+
+/// Who a token is about: a person, or (client credentials) the client itself.
+pub enum Principal<'a> {
+    User {
+        user: &'a User,
+        auth_time: Timestamp,
+    },
+    Client,
+}
+
+/// A signed access token and what revocation and introspection need to know of it.
+pub struct Issued {
+    pub token: String,
+    pub jti: String,
+    pub expires_at: Timestamp,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn access_token(
+    key: &SigningKey,
+    issuer: &str,
+    client_id: &str,
+    principal: &Principal<'_>,
+    scopes: &[String],
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<Issued, KeyError> {
+    let jti = format!("AT.{}", new_id("atk"));
+    let exp = now.plus(ttl);
+    let mut claims = json!({
+        "ver": 1,
+        "jti": jti,
+        "iss": issuer,
+        "aud": issuer,
+        "iat": secs(now),
+        "exp": secs(exp),
+        "cid": client_id,
+        "scp": scopes,
+    });
+    match principal {
+        Principal::User { user, auth_time } => {
+            claims["uid"] = json!(user.id);
+            claims["sub"] = json!(user.profile.login);
+            claims["auth_time"] = json!(secs(*auth_time));
+        }
+        Principal::Client => claims["sub"] = json!(client_id),
+    }
+    Ok(Issued {
+        token: key.sign(&claims)?,
+        jti,
+        expires_at: exp,
+    })
+}
+
+/// What an ID token states besides the user.
+pub struct IdTokenFacts<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: Timestamp,
+    pub amr: &'a [String],
+    pub scopes: &'a [String],
+    pub groups: &'a [String],
+    pub access_token: Option<&'a str>,
+    pub code: Option<&'a str>,
+}
+
+pub fn id_token(
+    key: &SigningKey,
+    user: &User,
+    facts: &IdTokenFacts<'_>,
+    now: Timestamp,
+    ttl: Duration,
+) -> Result<String, KeyError> {
+    let mut claims = json!({
+        "sub": user.id,
+        "ver": 1,
+        "iss": facts.issuer,
+        "aud": facts.client_id,
+        "iat": secs(now),
+        "exp": secs(now.plus(ttl)),
+        "jti": format!("ID.{}", new_id("idt")),
+        "amr": facts.amr,
+        "idp": facts.issuer,
+        "auth_time": secs(facts.auth_time),
+    });
+    if let Some(n) = facts.nonce {
+        claims["nonce"] = json!(n);
+    }
+    if let Some(at) = facts.access_token {
+        claims["at_hash"] = json!(half_hash(at));
+    }
+    if let Some(c) = facts.code {
+        claims["c_hash"] = json!(half_hash(c));
+    }
+    if let Value::Object(m) = &mut claims {
+        m.extend(scope_claims(user, facts.scopes, facts.groups));
+    }
+    key.sign(&claims)
+}
+
+/// An authorization code until it is redeemed. A used code is kept (marked) until it expires,
+/// so a replay can be recognised and what it issued revoked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub challenge: Option<Challenge>,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+    pub expires_at: Timestamp,
+    #[serde(default)]
+    pub used: bool,
+    /// The access token and refresh-token family the code was exchanged for.
+    #[serde(default)]
+    pub issued_jti: Option<String>,
+    #[serde(default)]
+    pub issued_family: Option<String>,
+}
+
+/// A refresh token, stored by digest. Tokens of one login share a family: reuse of a rotated
+/// token revokes the family.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub family: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+    pub auth_time: Timestamp,
+    pub amr: Vec<String>,
+    pub expires_at: Timestamp,
+    /// Set when a newer token replaced this one (public clients rotate on every use).
+    pub rotated_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OIDC Core's example: at_hash is the left half of SHA-256, base64url.
+    #[test]
+    fn half_hash_is_the_left_half_of_sha256() {
+        let h = half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        assert_eq!(h.len(), 22);
+        assert_eq!(h, "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+}
