@@ -23,6 +23,7 @@ pub mod fields {
     pub const USERNAME: &str = "username";
     pub const PASSWORD: &str = "password";
     pub const CSRF: &str = "csrf";
+    pub const FROM_URI: &str = "from_uri";
 }
 
 /// Paths of the hosted pages and their form targets.
@@ -37,6 +38,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::LoginPage />
+                <Route path=path!("/error") view=pages::ErrorPage />
             </Routes>
         </Router>
     }

@@ -18,11 +18,16 @@ pub struct PageState {
     pub error: Option<String>,
     /// What the person typed as username last time, so they need not type it again.
     pub username: String,
+    /// Where to continue after signing in: an authorization request of this server.
+    #[serde(default)]
+    pub from_uri: Option<String>,
 }
 
 impl PageState {
     pub fn title(&self) -> &'static str {
-        if self.signed_in.is_some() {
+        if self.error.is_some() && self.csrf.is_empty() {
+            "Something went wrong · Portcullis"
+        } else if self.signed_in.is_some() {
             "Signed in · Portcullis"
         } else {
             "Sign in · Portcullis"

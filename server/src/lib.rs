@@ -78,6 +78,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         site_dir: config.site_dir.clone(),
         leptos,
         keys: std::sync::RwLock::new(Arc::new(keys)),
+        tokens: oauth::tokens::TokenSettings::default(),
         limiter: http::rate_limit::RateLimiter::new(http::rate_limit::Limits {
             per_ip_per_minute: config.rate_limit_per_ip,
             per_user_per_minute: config.rate_limit_per_user,

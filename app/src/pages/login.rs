@@ -66,6 +66,7 @@ fn SignInForm(state: PageState) -> impl IntoView {
                 aria-busy=move || busy.get().then_some("true")
             >
                 <input type="hidden" name=fields::CSRF prop:value=move || csrf.get() value=state.csrf.clone() />
+                {state.from_uri.clone().map(|uri| view! { <input type="hidden" name=fields::FROM_URI value=uri /> })}
                 <FormError message=error />
                 <CredentialsFields username=state.username.clone() autofocus=true />
                 <button type="submit" class="pc-button" disabled=move || busy.get()>

@@ -1,7 +1,9 @@
 //! The hosted pages, one module each.
 
+pub mod error;
 pub mod login;
 pub mod not_found;
 
+pub use error::ErrorPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;

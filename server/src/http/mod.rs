@@ -10,6 +10,7 @@ mod extract;
 mod factors;
 mod groups;
 mod oauth;
+mod oauth_flow;
 pub mod pages;
 mod pagination;
 pub mod rate_limit;
@@ -52,6 +53,7 @@ pub struct Services {
     pub limiter: rate_limit::RateLimiter,
     /// The org server's signing keys; replaced whole on rotation.
     pub keys: std::sync::RwLock<Arc<crate::oauth::keys::KeyRing>>,
+    pub tokens: crate::oauth::tokens::TokenSettings,
 }
 
 #[derive(Clone)]
@@ -115,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     ));
     let browser_apis = authn_api
         .merge(sessions::browser_routes())
+        .merge(oauth_flow::api_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors::trusted_origins(state.store.clone()));
     let admin_apis = users::routes()
@@ -129,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(browser_apis)
         .merge(admin_apis)
         .merge(oauth::public_routes())
+        .merge(oauth_flow::navigation_routes())
         .merge(pages::routes())
         .merge(assets::routes(&state.site_dir))
         .method_not_allowed_fallback(method_not_allowed)

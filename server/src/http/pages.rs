@@ -70,9 +70,11 @@ pub async fn render(state: &AppState, path: &str, page: PageState, status: Statu
 }
 
 fn page_headers(h: &mut HeaderMap, nonce: &str) {
+    // No `form-action`: browsers apply it to the redirects after a post too, and signing in
+    // for an app ends in a redirect to that app's registered (other-origin) address.
     let csp = format!(
         "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; \
          frame-ancestors 'none'; base-uri 'none'"
     );
     if let Ok(v) = HeaderValue::from_str(&csp) {
@@ -104,7 +106,7 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<u64>
 /// The `sid` cookie. Over https it is `SameSite=None; Secure`, so that a hidden iframe from a
 /// trusted site can renew tokens where the browser still sends third-party cookies; over plain
 /// http browsers refuse `SameSite=None`, so it is `Lax`.
-fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
+pub(super) fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
     let same_site = if state.secure_cookies { "None" } else { "Lax" };
     let mut c = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite={same_site}");
     if state.secure_cookies {
@@ -154,11 +156,39 @@ fn csrf_matches(headers: &HeaderMap, submitted: &str) -> bool {
         && cookie(headers, CSRF_COOKIE).is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
 }
 
-async fn login_page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+/// Where a sign-in may continue to: only an authorization request of this server, as a path,
+/// so the parameter cannot become an open redirect.
+pub(super) fn safe_continue(uri: &str) -> Option<String> {
+    let ok =
+        uri.starts_with("/oauth2/") && !uri.contains('\\') && !uri.chars().any(char::is_control);
+    ok.then(|| uri.to_owned())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct LoginQuery {
+    #[serde(rename = "fromURI")]
+    from_uri: Option<String>,
+    /// Show the form even to someone signed in (an app asked for a fresh sign-in).
+    reauth: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let (csrf, set_csrf) = csrf_token(&state, &headers);
+    let from_uri = query.from_uri.as_deref().and_then(safe_continue);
+    let signed_in = signed_in_user(&state, Timestamp::now(), &headers);
+    if let (Some(_), Some(to), None) = (&signed_in, &from_uri, &query.reauth) {
+        return Redirect::to(to).into_response();
+    }
     let page = PageState {
         csrf,
-        signed_in: signed_in_user(&state, Timestamp::now(), &headers),
+        signed_in: signed_in.filter(|_| query.reauth.is_none()),
+        from_uri,
         ..PageState::default()
     };
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
@@ -175,6 +205,7 @@ struct LoginForm {
     username: String,
     password: String,
     csrf: String,
+    from_uri: String,
 }
 
 /// Answers a failed sign-in: JSON for the hydrated form, the re-rendered page for a plain post.
@@ -185,6 +216,7 @@ async fn login_failed(
     status: StatusCode,
     message: &str,
     username: String,
+    from_uri: Option<String>,
 ) -> Response {
     let fresh = new_secret(24);
     let set_csrf = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
@@ -203,6 +235,7 @@ async fn login_failed(
             csrf: fresh.expose().to_owned(),
             error: Some(message.to_owned()),
             username,
+            from_uri,
             ..PageState::default()
         };
         render(state, paths::LOGIN, page, status).await
@@ -220,6 +253,7 @@ async fn login_submit(
 ) -> Response {
     let json = wants_json(&headers);
     let Form(form) = form.unwrap_or_default();
+    let from_uri = safe_continue(&form.from_uri);
     if !csrf_matches(&headers, &form.csrf) {
         return login_failed(
             &state,
@@ -227,6 +261,7 @@ async fn login_submit(
             StatusCode::FORBIDDEN,
             MSG_EXPIRED,
             form.username,
+            from_uri.clone(),
         )
         .await;
     }
@@ -237,6 +272,7 @@ async fn login_submit(
             StatusCode::BAD_REQUEST,
             MSG_MISSING,
             form.username,
+            from_uri.clone(),
         )
         .await;
     }
@@ -273,8 +309,15 @@ async fn login_submit(
     let cookie_secret: Secret = match result {
         Ok(Ok(SignIn::Started(secret))) => secret,
         Ok(Ok(SignIn::Failed)) => {
-            return login_failed(&state, json, StatusCode::UNAUTHORIZED, MSG_FAILED, username)
-                .await;
+            return login_failed(
+                &state,
+                json,
+                StatusCode::UNAUTHORIZED,
+                MSG_FAILED,
+                username,
+                from_uri.clone(),
+            )
+            .await;
         }
         Ok(Ok(SignIn::MoreSteps)) => {
             return login_failed(
@@ -283,6 +326,7 @@ async fn login_submit(
                 StatusCode::FORBIDDEN,
                 MSG_MORE_STEPS,
                 username,
+                from_uri.clone(),
             )
             .await;
         }
@@ -294,6 +338,7 @@ async fn login_submit(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 MSG_INTERNAL,
                 username,
+                from_uri.clone(),
             )
             .await;
         }
@@ -305,18 +350,20 @@ async fn login_submit(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 MSG_INTERNAL,
                 username,
+                from_uri.clone(),
             )
             .await;
         }
     };
+    let next = from_uri.unwrap_or_else(|| paths::LOGIN.to_owned());
     let mut response = if json {
         Json(FormReply {
-            redirect: Some(paths::LOGIN.to_owned()),
+            redirect: Some(next),
             ..FormReply::default()
         })
         .into_response()
     } else {
-        Redirect::to(paths::LOGIN).into_response()
+        Redirect::to(&next).into_response()
     };
     let h = response.headers_mut();
     h.append(

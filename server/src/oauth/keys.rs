@@ -106,11 +106,18 @@ fn generate(now: Timestamp) -> Result<KeyRecord, KeyError> {
     })
 }
 
-/// The keys of one authorization server, as loaded: the newest signs, all live ones publish.
+/// The keys of one authorization server, as loaded: the newest signs, all live ones publish
+/// and verify.
 pub struct KeyRing {
     active: SigningKey,
     published: Vec<Value>,
+    verifiers: Vec<(String, jsonwebtoken::DecodingKey)>,
 }
+
+/// Why a token this server issued is not accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid token: {0}")]
+pub struct InvalidToken(pub String);
 
 impl KeyRing {
     /// Loads the keys of `server`, generating the first one if there is none.
@@ -130,16 +137,32 @@ impl KeyRing {
             .iter()
             .filter(|r| r.retire_at.is_none_or(|t| t > now))
             .collect();
+        // The active key is the one not scheduled to retire; creation time only breaks ties
+        // (a rotation can happen within the millisecond a key was made).
         let newest = live
             .iter()
-            .max_by_key(|r| r.created)
+            .max_by_key(|r| (r.retire_at.is_none(), r.created))
             .ok_or(KeyError::Crypto)?;
         let active = SigningKey::from_record(newest)?;
-        let published = live
+        let published: Vec<Value> = live
             .iter()
             .map(|r| SigningKey::from_record(r).map(|k| k.jwk))
             .collect::<Result<_, _>>()?;
-        Ok(Self { active, published })
+        let verifiers = published
+            .iter()
+            .map(|jwk| {
+                let n = jwk["n"].as_str().unwrap_or_default();
+                let e = jwk["e"].as_str().unwrap_or_default();
+                jsonwebtoken::DecodingKey::from_rsa_components(n, e)
+                    .map(|k| (jwk["kid"].as_str().unwrap_or_default().to_owned(), k))
+                    .map_err(|_| KeyError::Crypto)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            active,
+            published,
+            verifiers,
+        })
     }
 
     /// Makes a new active key; the previous ones stay published for `keep_previous` (at least
@@ -164,6 +187,33 @@ impl KeyRing {
 
     pub fn signer(&self) -> &SigningKey {
         &self.active
+    }
+
+    /// Verifies a token this server issued: signature by a published key, issuer, and (unless
+    /// `allow_expired`, as for a logout hint) expiry. Returns the claims.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        allow_expired: bool,
+    ) -> Result<Value, InvalidToken> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| InvalidToken(e.to_string()))?;
+        let kid = header.kid.unwrap_or_default();
+        let key = self
+            .verifiers
+            .iter()
+            .find(|(k, _)| *k == kid)
+            .map(|(_, key)| key)
+            .ok_or_else(|| InvalidToken("unknown signing key".into()))?;
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_issuer(&[issuer]);
+        v.validate_aud = false;
+        v.validate_exp = !allow_expired;
+        v.leeway = 0;
+        v.set_required_spec_claims(&["exp", "iss"]);
+        jsonwebtoken::decode::<Value>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| InvalidToken(e.to_string()))
     }
 
     /// The JSON Web Key Set for `/keys`.

@@ -2,8 +2,10 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod grants;
 pub mod keys;
 pub mod pkce;
+pub mod response;
 pub mod tokens;
 
 /// The org authorization server's id in the store (custom servers get their own).

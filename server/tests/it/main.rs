@@ -12,6 +12,7 @@ mod groups;
 mod mail;
 mod mfa;
 mod oauth_clients;
+mod oauth_flows;
 mod pages;
 mod rate_limits;
 mod recovery;

@@ -1,0 +1,718 @@
+//! The org authorization server's protocol endpoints: authorize (sessions, prompt, response
+//! modes), token (grants, client authentication), userinfo, introspect, revoke and logout.
+
+use super::AppState;
+use super::extract::cookie;
+use super::pages::{SESSION_COOKIE, expired_cookie, render, session_cookie};
+use crate::authn::Session;
+use crate::authn::session::{end_session, redeem_session_token, start_session, use_session};
+use crate::clock::Timestamp;
+use crate::crypto::{Secret, new_secret};
+use crate::directory::OriginScope;
+use crate::directory::trusted_origins::is_trusted;
+use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
+use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
+use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
+use crate::oauth::tokens::{
+    CodeRecord, IdTokenFacts, Principal, access_token, id_token, scope_claims,
+};
+use crate::paths;
+use app::PageState;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Browser navigations: authorize and logout.
+pub(super) fn navigation_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::OAUTH_AUTHORIZE,
+            get(authorize_get).post(authorize_post),
+        )
+        .route(paths::OAUTH_LOGOUT, get(logout))
+}
+
+/// Called by scripts on trusted origins (CORS is added by the caller).
+pub(super) fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::OAUTH_TOKEN, axum::routing::post(token))
+        .route(paths::OAUTH_USERINFO, get(userinfo).post(userinfo))
+        .route(paths::OAUTH_INTROSPECT, axum::routing::post(introspect))
+        .route(paths::OAUTH_REVOKE, axum::routing::post(revoke))
+}
+
+fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+async fn error_page(state: &AppState, message: String) -> Response {
+    let page = PageState {
+        error: Some(message),
+        ..PageState::default()
+    };
+    render(state, "/error", page, StatusCode::BAD_REQUEST).await
+}
+
+/// Sends `fields` to the client as its response mode asks.
+fn respond(state: &AppState, reply: &Reply, fields: Vec<(String, String)>) -> Response {
+    let nonce = new_secret(18).expose().to_owned();
+    let response = match deliver(reply, fields) {
+        Delivery::Redirect(url) => Redirect::to(&url).into_response(),
+        Delivery::FormPost { action, fields } => {
+            let mut r = Html(form_post_page(&action, &fields, &nonce)).into_response();
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; form-action {}; frame-ancestors 'none'",
+                origin_of(&action)
+            );
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            r
+        }
+        Delivery::PostMessage {
+            target_origin,
+            fields,
+        } => {
+            // The page may be framed only by the client's own origin, and only if the org
+            // trusts it; elsewhere it loads nowhere and the caller times out.
+            let framer = if is_trusted(state.store.as_ref(), &target_origin, OriginScope::Cors)
+                || is_trusted(
+                    state.store.as_ref(),
+                    &target_origin,
+                    OriginScope::IframeEmbed,
+                ) {
+                target_origin.clone()
+            } else {
+                "'none'".to_owned()
+            };
+            let mut r = Html(post_message_page(&target_origin, &fields, &nonce)).into_response();
+            let csp =
+                format!("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors {framer}");
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            r
+        }
+    };
+    no_store(response)
+}
+
+fn error_fields(error: &str, description: &str) -> Vec<(String, String)> {
+    vec![
+        ("error".into(), error.into()),
+        ("error_description".into(), description.into()),
+    ]
+}
+
+async fn authorize_get(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    authorize(state, uri, headers, params).await
+}
+
+async fn authorize_post(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    authorize(state, uri, headers, params).await
+}
+
+/// The sign-in a request can use: one just made from its `sessionToken`, or the browser's.
+enum Auth {
+    /// A new session from the request's session token; its cookie must be set.
+    Fresh(Secret, Session),
+    Existing(Session),
+    None,
+}
+
+async fn authorize(
+    state: AppState,
+    uri: Uri,
+    headers: HeaderMap,
+    params: HashMap<String, String>,
+) -> Response {
+    let now = Timestamp::now();
+    let req = match authorize::validate(state.store.as_ref(), &params) {
+        Ok(r) => r,
+        Err(AuthorizeError::Page { message }) => return error_page(&state, message).await,
+        Err(AuthorizeError::Redirect {
+            reply,
+            error,
+            description,
+        }) => {
+            return respond(&state, &reply, error_fields(error, &description));
+        }
+        Err(AuthorizeError::Store(e)) => {
+            tracing::error!(error = %e, "authorize failed");
+            return error_page(
+                &state,
+                "Something went wrong on our side. Please try again.".into(),
+            )
+            .await;
+        }
+    };
+    let auth = match find_auth(&state, &headers, &req, now).await {
+        Ok(a) => a,
+        Err(message) => return error_page(&state, message).await,
+    };
+    let fresh_cookie = match &auth {
+        Auth::Fresh(secret, _) => Some(session_cookie(&state, secret.expose())),
+        _ => None,
+    };
+    let session = match auth {
+        Auth::Fresh(_, s) => Some(s),
+        Auth::Existing(s) if needs_login_again(&req, &s, now) => None,
+        Auth::Existing(s) => Some(s),
+        Auth::None => None,
+    };
+    let Some(session) = session else {
+        if req.prompt.none {
+            return respond(
+                &state,
+                &req.reply,
+                error_fields(
+                    "login_required",
+                    "The client specified not to prompt, but the user is not logged in.",
+                ),
+            );
+        }
+        return login_redirect(&uri, &params, &req);
+    };
+    let mut response = match issue(&state, &req, &session, now) {
+        Ok(fields) => respond(&state, &req.reply, fields),
+        Err(e) => {
+            tracing::error!(error = %e, "issuing the authorization response failed");
+            respond(
+                &state,
+                &req.reply,
+                error_fields("server_error", "The server could not complete the request."),
+            )
+        }
+    };
+    if let Some(c) = fresh_cookie {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+async fn find_auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &AuthorizeRequest,
+    now: Timestamp,
+) -> Result<Auth, String> {
+    if let Some(token) = req.session_token.clone() {
+        let started = state
+            .blocking(move |s| {
+                let Some(record) = redeem_session_token(s.store.as_ref(), now, &token)? else {
+                    return Ok(None);
+                };
+                start_session(s.store.as_ref(), &s.sessions, now, record).map(Some)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        return Ok(match started {
+            Some((secret, session)) => Auth::Fresh(secret, session),
+            None => Auth::None,
+        });
+    }
+    let Some(sid) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(Auth::None);
+    };
+    Ok(use_session(state.store.as_ref(), &state.sessions, now, sid)
+        .map_err(|e| e.to_string())?
+        .map_or(Auth::None, Auth::Existing))
+}
+
+/// `prompt=login`, or a `max_age` the last password check is older than.
+fn needs_login_again(req: &AuthorizeRequest, s: &Session, now: Timestamp) -> bool {
+    let too_old = req.max_age.is_some_and(|max| {
+        let age_ms = now.millis() - s.last_password_verification.millis();
+        age_ms > i64::try_from(max.saturating_mul(1000)).unwrap_or(i64::MAX)
+    });
+    req.prompt.login || too_old
+}
+
+/// To the sign-in page, which returns here once the person has signed in. `prompt=login` is
+/// dropped from the way back, since the sign-in it asks for will just have happened.
+fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRequest) -> Response {
+    let mut back = url::form_urlencoded::Serializer::new(String::new());
+    let mut keys: Vec<&String> = params.keys().collect();
+    keys.sort();
+    for k in keys {
+        if k == "prompt" || k == "sessionToken" {
+            continue;
+        }
+        back.append_pair(k, &params[k]);
+    }
+    let from = format!("{}?{}", uri.path(), back.finish());
+    let mut login = url::form_urlencoded::Serializer::new(String::new());
+    login.append_pair("fromURI", &from);
+    if req.prompt.login || req.max_age.is_some() {
+        login.append_pair("reauth", "1");
+    }
+    no_store(Redirect::to(&format!("{}?{}", paths::LOGIN, login.finish())).into_response())
+}
+
+/// Makes what the response type asks for: a code, tokens, or both.
+fn issue(
+    state: &AppState,
+    req: &AuthorizeRequest,
+    session: &Session,
+    now: Timestamp,
+) -> Result<Vec<(String, String)>, String> {
+    let user = state
+        .store
+        .user(&session.user_id)
+        .map_err(|e| e.to_string())?
+        .ok_or("the session's user is gone")?;
+    let keys = state.keys();
+    let signer = keys.signer();
+    let tokens = &state.tokens;
+    let mut fields = Vec::new();
+    let mut code_value = None;
+    if req.wants("code") {
+        let code = new_secret(32);
+        state
+            .store
+            .put_code(
+                &code.digest(),
+                &CodeRecord {
+                    client_id: req.client.client_id.clone(),
+                    redirect_uri: req.reply.redirect_uri.clone(),
+                    user_id: user.id.clone(),
+                    scopes: req.scopes.clone(),
+                    nonce: req.nonce.clone(),
+                    challenge: req.challenge.clone(),
+                    auth_time: session.last_password_verification,
+                    amr: session.amr.clone(),
+                    expires_at: now.plus(tokens.code_ttl),
+                    used: false,
+                    issued_jti: None,
+                    issued_family: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        fields.push(("code".to_owned(), code.expose().to_owned()));
+        code_value = Some(code.expose().to_owned());
+    }
+    let mut access = None;
+    if req.wants("token") {
+        let at = access_token(
+            signer,
+            &state.base_url,
+            &req.client.client_id,
+            &Principal::User {
+                user: &user,
+                auth_time: session.last_password_verification,
+            },
+            &req.scopes,
+            now,
+            tokens.access_ttl,
+        )
+        .map_err(|e| e.to_string())?;
+        fields.push(("access_token".into(), at.token.clone()));
+        fields.push(("token_type".into(), "Bearer".into()));
+        fields.push(("expires_in".into(), tokens.access_ttl.as_secs().to_string()));
+        fields.push(("scope".into(), req.scopes.join(" ")));
+        access = Some(at.token);
+    }
+    if req.wants("id_token") {
+        let groups = group_names(state, &user.id);
+        let facts = IdTokenFacts {
+            issuer: &state.base_url,
+            client_id: &req.client.client_id,
+            nonce: req.nonce.as_deref(),
+            auth_time: session.last_password_verification,
+            amr: &session.amr,
+            scopes: &req.scopes,
+            groups: &groups,
+            access_token: access.as_deref(),
+            code: code_value.as_deref(),
+        };
+        let idt = id_token(signer, &user, &facts, now, tokens.id_ttl).map_err(|e| e.to_string())?;
+        fields.push(("id_token".into(), idt));
+    }
+    Ok(fields)
+}
+
+fn group_names(state: &AppState, user_id: &str) -> Vec<String> {
+    let store = state.store.as_ref();
+    store
+        .groups_of(user_id)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|g| store.group(g).ok().flatten().map(|g| g.name))
+        .collect()
+}
+
+/// RFC 6749 §5.2, with `WWW-Authenticate` when Basic authentication failed.
+fn token_error(e: &TokenError, basic: bool) -> Response {
+    let status = match e {
+        TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
+        TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
+            tracing::error!(error = ?e, "token request failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut r = (
+        status,
+        Json(json!({ "error": e.to_string(), "error_description": e.description() })),
+    )
+        .into_response();
+    if basic && matches!(e, TokenError::InvalidClient) {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"portcullis\""),
+        );
+    }
+    no_store(r)
+}
+
+/// The client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<ClientCredentials, TokenError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "));
+    if let Some(b64) = basic {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(TokenError::InvalidClient)?;
+        let (id, secret) = decoded.split_once(':').ok_or(TokenError::InvalidClient)?;
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        return Ok(ClientCredentials::Basic {
+            id: unescape(id),
+            secret: unescape(secret),
+        });
+    }
+    let id = form
+        .get("client_id")
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .ok_or(TokenError::InvalidClient)?;
+    Ok(match form.get("client_secret").filter(|v| !v.is_empty()) {
+        Some(secret) => ClientCredentials::Post {
+            id,
+            secret: secret.clone(),
+        },
+        None => ClientCredentials::Public { id },
+    })
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let creds = match client_credentials(&headers, &form) {
+        Ok(c) => c,
+        Err(e) => return token_error(&e, basic),
+    };
+    let request = match TokenRequest::parse(&form) {
+        Ok(r) => r,
+        Err(e) => return token_error(&e, basic),
+    };
+    let now = Timestamp::now();
+    let result = state
+        .blocking(move |s| {
+            let client = grants::authenticate_client(s.store.as_ref(), &creds)?;
+            let keys = s.keys();
+            let ctx = GrantCtx {
+                authn: s.ctx(now),
+                tokens: &s.tokens,
+                keys: &keys,
+                issuer: &s.base_url,
+            };
+            let body = grants::exchange(&ctx, &client, request)?;
+            s.store.flush()?;
+            Ok::<_, TokenError>(body)
+        })
+        .await;
+    match result {
+        Ok(Ok(body)) => no_store(Json(body).into_response()),
+        Ok(Err(e)) => token_error(&e, basic),
+        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
+    }
+}
+
+/// RFC 6750 §3: the error in `WWW-Authenticate`.
+fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut r = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    let challenge = format!("Bearer error=\"{error}\", error_description=\"{description}\"");
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    no_store(r)
+}
+
+/// Checks an access token this server issued: signature, issuer, expiry, revocation.
+fn check_access_token(state: &AppState, token: &str) -> Result<Value, String> {
+    let claims = state
+        .keys()
+        .verify(token, &state.base_url, false)
+        .map_err(|e| e.0)?;
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    if !jti.starts_with("AT.") {
+        return Err("not an access token".into());
+    }
+    if state.store.is_revoked(jti).map_err(|e| e.to_string())? {
+        return Err("the token was revoked".into());
+    }
+    Ok(claims)
+}
+
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        let mut r = no_store(StatusCode::UNAUTHORIZED.into_response());
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"portcullis\""),
+        );
+        return r;
+    };
+    let claims = match check_access_token(&state, token.trim()) {
+        Ok(c) => c,
+        Err(why) => {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                &format!("The access token is invalid: {why}."),
+            );
+        }
+    };
+    let scopes: Vec<String> = claims["scp"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !scopes.iter().any(|s| s == "openid") {
+        return bearer_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "The access token must include the openid scope.",
+        );
+    }
+    let user = match claims["uid"].as_str().map(|id| state.store.user(id)) {
+        Some(Ok(Some(u))) => u,
+        _ => {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The user is no longer available.",
+            );
+        }
+    };
+    let mut body = json!({ "sub": user.id });
+    if let Value::Object(m) = &mut body {
+        m.extend(scope_claims(&user, &scopes, &group_names(&state, &user.id)));
+    }
+    no_store(Json(body).into_response())
+}
+
+/// RFC 7662. The caller must be a registered client (public clients name themselves).
+async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let mut form: HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    if let Some(id) = query.get("client_id") {
+        form.entry("client_id".into()).or_insert_with(|| id.clone());
+    }
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let authed = client_credentials(&headers, &form)
+        .and_then(|c| grants::authenticate_client(state.store.as_ref(), &c));
+    let client = match authed {
+        Ok(c) => c,
+        Err(e) => return token_error(&e, basic),
+    };
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return token_error(
+            &TokenError::InvalidRequest("The 'token' parameter is required.".into()),
+            basic,
+        );
+    };
+    let inactive = || no_store(Json(json!({ "active": false })).into_response());
+    if let Ok(claims) = check_access_token(&state, token) {
+        if claims["cid"] != client.client_id.as_str() {
+            return inactive();
+        }
+        let mut body = json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": claims["scp"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
+            "client_id": claims["cid"], "username": claims["sub"], "sub": claims["sub"],
+            "exp": claims["exp"], "iat": claims["iat"], "iss": claims["iss"], "aud": claims["aud"], "jti": claims["jti"],
+        });
+        if let Some(uid) = claims.get("uid") {
+            body["uid"] = uid.clone();
+        }
+        return no_store(Json(body).into_response());
+    }
+    let digest = Secret::new(token).digest();
+    match state.store.refresh(&digest) {
+        Ok(Some(r))
+            if r.client_id == client.client_id
+                && r.expires_at > Timestamp::now()
+                && !state
+                    .store
+                    .is_revoked(&format!("family:{}", r.family))
+                    .unwrap_or(true) =>
+        {
+            let user = state.store.user(&r.user_id).ok().flatten();
+            no_store(
+                Json(json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "scope": r.scopes.join(" "),
+                    "client_id": r.client_id,
+                    "username": user.map(|u| u.profile.login),
+                    "uid": r.user_id,
+                    "exp": r.expires_at.millis() / 1000,
+                }))
+                .into_response(),
+            )
+        }
+        _ => inactive(),
+    }
+}
+
+/// RFC 7009: always 200 for a token the client may revoke, known or not.
+async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    let authed = client_credentials(&headers, &form)
+        .and_then(|c| grants::authenticate_client(state.store.as_ref(), &c));
+    let client = match authed {
+        Ok(c) => c,
+        Err(e) => return token_error(&e, basic),
+    };
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return token_error(
+            &TokenError::InvalidRequest("The 'token' parameter is required.".into()),
+            basic,
+        );
+    };
+    let now = Timestamp::now();
+    let outcome = (|| -> Result<(), crate::store::StoreError> {
+        if let Ok(claims) = state.keys().verify(token, &state.base_url, false) {
+            let jti = claims["jti"]
+                .as_str()
+                .filter(|_| claims["cid"] == client.client_id.as_str());
+            if let Some(jti) = jti {
+                let exp = claims["exp"].as_i64().unwrap_or(0) * 1000;
+                state.store.revoke(jti, Timestamp::from_millis(exp))?;
+            }
+            return Ok(());
+        }
+        let digest = Secret::new(token).digest();
+        if let Some(r) = state
+            .store
+            .refresh(&digest)?
+            .filter(|r| r.client_id == client.client_id)
+        {
+            state.store.revoke(
+                &format!("family:{}", r.family),
+                r.expires_at.max(now.plus(Duration::from_secs(60))),
+            )?;
+            state.store.delete_refresh(&digest)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        return token_error(&TokenError::Store(e), basic);
+    }
+    no_store(StatusCode::OK.into_response())
+}
+
+/// RP-initiated logout: ends the session, then returns to a registered post-logout URI.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let hint = q.get("id_token_hint").filter(|h| !h.is_empty());
+    let Some(hint) = hint else {
+        return error_page(
+            &state,
+            "The application did not say who is signing out (id_token_hint is missing).".into(),
+        )
+        .await;
+    };
+    let claims = match state.keys().verify(hint, &state.base_url, true) {
+        Ok(c) => c,
+        Err(_) => {
+            return error_page(&state, "The sign-out request could not be verified.".into()).await;
+        }
+    };
+    let client_id = claims["aud"].as_str().unwrap_or_default().to_owned();
+    let target = match q.get("post_logout_redirect_uri").filter(|u| !u.is_empty()) {
+        Some(uri) => {
+            let client = state.store.client(&client_id).ok().flatten();
+            if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
+                return error_page(&state, "The application asked to return to an address it has not registered, so you were not sent there.".into()).await;
+            }
+            let mut u = uri.clone();
+            if let Some(s) = q.get("state") {
+                let sep = if u.contains('?') { '&' } else { '?' };
+                let mut ser = url::form_urlencoded::Serializer::new(String::new());
+                ser.append_pair("state", s);
+                u = format!("{u}{sep}{}", ser.finish());
+            }
+            u
+        }
+        None => paths::LOGIN.to_owned(),
+    };
+    let ended = cookie(&headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid));
+    if let Some(Err(e)) = ended {
+        tracing::error!(error = %e, "ending a session at logout failed");
+    }
+    let mut r = no_store(Redirect::to(&target).into_response());
+    r.headers_mut()
+        .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
+    r
+}

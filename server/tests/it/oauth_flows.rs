@@ -1,0 +1,642 @@
+//! OAuth 2.0 / OIDC flows against the org authorization server, over real HTTP.
+
+use crate::support::{self, PASSWORD, TestServer};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
+
+const SPA_CB: &str = "http://localhost:8080/callback";
+const WEB_CB: &str = "https://web.example.com/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more";
+
+fn challenge(v: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
+}
+
+async fn register(s: &TestServer, body: Value) -> Value {
+    let res = s
+        .admin_post("/oauth2/v1/clients")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+async fn spa(s: &TestServer) -> String {
+    let c = register(
+        s,
+        json!({ "client_name": "SPA", "application_type": "browser",
+        "redirect_uris": [SPA_CB], "post_logout_redirect_uris": ["http://localhost:8080/bye"],
+        "grant_types": ["authorization_code", "refresh_token"] }),
+    )
+    .await;
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+async fn session_token(s: &TestServer, login: &str) -> String {
+    s.create_user(login, PASSWORD).await;
+    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    body["sessionToken"].as_str().unwrap().to_owned()
+}
+
+fn authorize_url(s: &TestServer, params: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    s.url(&format!("/oauth2/v1/authorize?{}", ser.finish()))
+}
+
+fn location_params(res: &reqwest::Response) -> HashMap<String, String> {
+    let loc = res.headers()["location"].to_str().unwrap();
+    let url = url::Url::parse(loc).unwrap();
+    let mut p: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if let Some(f) = url.fragment() {
+        p.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
+    }
+    p
+}
+
+/// Verifies a JWT against the server's published JWKS.
+async fn verify(s: &TestServer, token: &str, aud: Option<&str>) -> Value {
+    let jwks: Value = s
+        .client
+        .get(s.url("/oauth2/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = decode_header(token).unwrap().kid.unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap();
+    let key =
+        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap())
+            .unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_issuer(&[s.base.as_str()]);
+    match aud {
+        Some(a) => v.set_audience(&[a]),
+        None => v.validate_aud = false,
+    }
+    decode::<Value>(token, &key, &v).unwrap().claims
+}
+
+async fn code_for(s: &TestServer, client_id: &str, token: &str, scope: &str) -> String {
+    let c = challenge(VERIFIER);
+    let res = s
+        .client
+        .get(authorize_url(
+            s,
+            &[
+                ("client_id", client_id),
+                ("redirect_uri", SPA_CB),
+                ("response_type", "code"),
+                ("scope", scope),
+                ("state", "st-1"),
+                ("nonce", "n-1"),
+                ("code_challenge", &c),
+                ("code_challenge_method", "S256"),
+                ("sessionToken", token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{:?}", res.headers());
+    assert!(
+        support::set_cookie(&res, "sid").is_some(),
+        "a sessionToken also sets the session cookie"
+    );
+    let p = location_params(&res);
+    assert_eq!(p["state"], "st-1");
+    p["code"].clone()
+}
+
+async fn exchange(s: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    if status == 200 {
+        assert_eq!(res.headers()["cache-control"], "no-store");
+    }
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn spa_code_with_pkce_gives_verifiable_tokens_and_userinfo() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    let token = session_token(&s, "oidc@example.com").await;
+    let code = code_for(&s, &client, &token, "openid profile email offline_access").await;
+    let (status, body) = exchange(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert!(body["refresh_token"].is_string());
+
+    let id = verify(&s, body["id_token"].as_str().unwrap(), Some(&client)).await;
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["email"], "oidc@example.com");
+    assert_eq!(id["preferred_username"], "oidc@example.com");
+    assert_eq!(id["amr"], json!(["pwd"]));
+    let at = body["access_token"].as_str().unwrap();
+    let expected_at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(at.as_bytes())[..16]);
+    assert_eq!(id["at_hash"], expected_at_hash.as_str());
+    let access = verify(&s, at, None).await;
+    assert_eq!(access["cid"], client.as_str());
+    assert_eq!(access["sub"], "oidc@example.com");
+    assert_eq!(access["ver"], 1);
+    assert!(access["jti"].as_str().unwrap().starts_with("AT."));
+
+    let info: Value = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], id["sub"]);
+    assert_eq!(info["email"], "oidc@example.com");
+    let bad = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(
+        bad.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    let token = session_token(&s, "replay@example.com").await;
+    let code = code_for(&s, &client, &token, "openid").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", client.as_str()),
+        ("code", code.as_str()),
+        ("redirect_uri", SPA_CB),
+        ("code_verifier", VERIFIER),
+    ];
+    let (_, first) = exchange(&s, &form).await;
+    let (status, again) = exchange(&s, &form).await;
+    assert_eq!(status, 400);
+    assert_eq!(again["error"], "invalid_grant");
+    let info = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        info.status(),
+        401,
+        "the first exchange's access token is revoked"
+    );
+}
+
+#[tokio::test]
+async fn pkce_and_redirect_uri_are_enforced() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    let token = session_token(&s, "pkce@example.com").await;
+    let code = code_for(&s, &client, &token, "openid").await;
+    let (status, body) = exchange(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            (
+                "code_verifier",
+                "wrong-verifier-wrong-verifier-wrong-verifier-x",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A public client must send a challenge; the error goes back to its redirect URI.
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", &client),
+                ("redirect_uri", SPA_CB),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "x"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let p = location_params(&res);
+    assert_eq!(p["error"], "invalid_request");
+    assert_eq!(p["state"], "x");
+
+    // An unknown client or an unregistered redirect URI: an error page, never a redirect.
+    for (cid, cb) in [
+        ("nope", SPA_CB),
+        (client.as_str(), "http://evil.example/cb"),
+    ] {
+        let res = s
+            .client
+            .get(authorize_url(
+                &s,
+                &[
+                    ("client_id", cid),
+                    ("redirect_uri", cb),
+                    ("response_type", "code"),
+                    ("scope", "openid"),
+                ],
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(res.headers().get("location").is_none());
+        assert!(res.text().await.unwrap().contains("Something went wrong"));
+    }
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_answers_login_required_by_post_message() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    s.trust_origin("http://localhost:8080", &["CORS"]).await;
+    let c = challenge(VERIFIER);
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", &client),
+                ("redirect_uri", SPA_CB),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "silent"),
+                ("prompt", "none"),
+                ("response_mode", "okta_post_message"),
+                ("code_challenge", &c),
+                ("code_challenge_method", "S256"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors http://localhost:8080"),
+        "{csp}"
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("\"error\":\"login_required\""), "{html}");
+    assert!(html.contains("\"state\":\"silent\""));
+    assert!(
+        html.contains("\"http://localhost:8080\""),
+        "targetOrigin is the redirect URI's origin"
+    );
+}
+
+#[tokio::test]
+async fn without_a_session_the_person_signs_in_and_comes_back() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    s.create_user("round@example.com", PASSWORD).await;
+    let c = challenge(VERIFIER);
+    let url = authorize_url(
+        &s,
+        &[
+            ("client_id", &client),
+            ("redirect_uri", SPA_CB),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "rt"),
+            ("code_challenge", &c),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let res = s.browser.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let login = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        login.starts_with("/login?fromURI=%2Foauth2%2Fv1%2Fauthorize"),
+        "{login}"
+    );
+    let page = s
+        .browser
+        .get(s.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let grab = |name: &str| {
+        let at = page.find(&format!("name=\"{name}\"")).unwrap();
+        let tag = &page[page[..at].rfind('<').unwrap()..at + page[at..].find('>').unwrap()];
+        let v = tag.find("value=\"").unwrap() + 7;
+        tag[v..v + tag[v..].find('"').unwrap()].replace("&amp;", "&")
+    };
+    let (csrf, from) = (grab("csrf"), grab("from_uri"));
+    let res = s
+        .browser
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "round@example.com"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("from_uri", &from),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with("/oauth2/v1/authorize?"));
+    let res = s.browser.get(s.url(&back)).send().await.unwrap();
+    let p = location_params(&res);
+    assert_eq!(p["state"], "rt");
+    assert!(p.contains_key("code"));
+}
+
+#[tokio::test]
+async fn confidential_clients_authenticate_and_services_get_client_credentials() {
+    let s = support::start().await;
+    let web = register(
+        &s,
+        json!({ "client_name": "Web", "redirect_uris": [WEB_CB],
+        "grant_types": ["authorization_code", "password"] }),
+    )
+    .await;
+    let (id, secret) = (
+        web["client_id"].as_str().unwrap(),
+        web["client_secret"].as_str().unwrap(),
+    );
+    s.create_user("ropc@example.com", PASSWORD).await;
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .basic_auth(id, Some("wrong"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ropc@example.com"),
+            ("password", PASSWORD),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().contains_key("www-authenticate"));
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ropc@example.com"),
+            ("password", PASSWORD),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["id_token"].is_string());
+
+    let svc = register(
+        &s,
+        json!({ "client_name": "Batch", "application_type": "service" }),
+    )
+    .await;
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .basic_auth(
+            svc["client_id"].as_str().unwrap(),
+            Some(svc["client_secret"].as_str().unwrap()),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    let claims = verify(&s, body["access_token"].as_str().unwrap(), None).await;
+    assert_eq!(claims["sub"], svc["client_id"]);
+
+    let (status, err) = exchange(
+        &s,
+        &[
+            ("grant_type", "device_code"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotation_introspection_revocation_and_logout() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    let token = session_token(&s, "rot@example.com").await;
+    let code = code_for(&s, &client, &token, "openid offline_access").await;
+    let (_, first) = exchange(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &code),
+            ("redirect_uri", SPA_CB),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let r1 = first["refresh_token"].as_str().unwrap();
+    let (status, second) = exchange(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", r1),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let r2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(r1, r2, "public clients rotate");
+    // Within the grace window, the old token still works (two tabs at once).
+    let (status, _) = exchange(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", r1),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let intro = |t: String| {
+        let s = &s;
+        let client = client.clone();
+        async move {
+            let res = s
+                .client
+                .post(s.url("/oauth2/v1/introspect"))
+                .form(&[("client_id", client.as_str()), ("token", t.as_str())])
+                .send()
+                .await
+                .unwrap();
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let at = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(intro(at.clone()).await["active"], true);
+    assert_eq!(intro(r2.to_owned()).await["active"], true);
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/revoke"))
+        .form(&[("client_id", client.as_str()), ("token", r2)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(intro(r2.to_owned()).await["active"], false);
+    let (status, _) = exchange(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", r1),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "revoking a refresh token revokes its family");
+    s.client
+        .post(s.url("/oauth2/v1/revoke"))
+        .form(&[("client_id", client.as_str()), ("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(intro(at).await["active"], false);
+
+    let id_token = first["id_token"].as_str().unwrap();
+    let res = s.client.get(s.url(&format!("/oauth2/v1/logout?id_token_hint={id_token}&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fbye&state=out"))).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "http://localhost:8080/bye?state=out"
+    );
+    let res = s.client.get(s.url(&format!("/oauth2/v1/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example"))).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn implicit_id_token_token_comes_in_the_fragment_with_hashes() {
+    let s = support::start().await;
+    let c = register(&s, json!({ "client_name": "Legacy SPA", "application_type": "browser", "redirect_uris": [SPA_CB],
+        "grant_types": ["implicit"], "response_types": ["id_token token", "id_token"] })).await;
+    let client = c["client_id"].as_str().unwrap();
+    let token = session_token(&s, "imp@example.com").await;
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", client),
+                ("redirect_uri", SPA_CB),
+                ("response_type", "token id_token"),
+                ("scope", "openid email"),
+                ("state", "i"),
+                ("sessionToken", &token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let p = location_params(&res);
+    assert_eq!(p["error"], "invalid_request", "nonce is required");
+    let token = session_token(&s, "imp2@example.com").await;
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", client),
+                ("redirect_uri", SPA_CB),
+                ("response_type", "id_token token"),
+                ("scope", "openid email"),
+                ("state", "i"),
+                ("nonce", "nn"),
+                ("sessionToken", &token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap();
+    assert!(loc.starts_with(&format!("{SPA_CB}#")), "{loc}");
+    let p = location_params(&res);
+    let id = verify(&s, &p["id_token"], Some(client)).await;
+    assert_eq!(id["nonce"], "nn");
+    assert!(id["at_hash"].is_string());
+    assert_eq!(p["token_type"], "Bearer");
+}
