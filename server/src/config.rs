@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_min_length, password_history,
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
-/// rate_limit_per_user).
+/// rate_limit_per_user, key_rotation_days).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -76,6 +76,9 @@ pub struct Cli {
     /// Sign-in and recovery attempts per minute for one username [default: 30].
     #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_USER", value_name = "N")]
     pub rate_limit_per_user: Option<String>,
+    /// Days a signing key signs before it is replaced automatically [default: 90].
+    #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
+    pub key_rotation_days: Option<String>,
     /// SMTP server for recovery emails and codes (none: email is not sent).
     #[arg(long, env = "PORTCULLIS_SMTP_HOST", value_name = "HOST")]
     pub smtp_host: Option<String>,
@@ -120,6 +123,7 @@ struct FileConfig {
     password_max_age_days: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
+    key_rotation_days: Option<u32>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_from: Option<String>,
@@ -150,6 +154,7 @@ pub struct Config {
     pub smtp: Option<crate::mail::SmtpSettings>,
     pub rate_limit_per_ip: u32,
     pub rate_limit_per_user: u32,
+    pub key_rotation_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -337,6 +342,12 @@ impl Config {
             file.rate_limit_per_user,
             30,
         )?;
+        let key_rotation_days = per_minute(
+            "key_rotation_days",
+            cli.key_rotation_days,
+            file.key_rotation_days,
+            90,
+        )?;
         let smtp = match cli.smtp_host.or(file.smtp_host) {
             None => None,
             Some(host) => {
@@ -417,6 +428,7 @@ impl Config {
             smtp,
             rate_limit_per_ip,
             rate_limit_per_user,
+            key_rotation_days,
         })
     }
 
@@ -441,6 +453,7 @@ impl Config {
             smtp: None,
             rate_limit_per_ip: 300,
             rate_limit_per_user: 30,
+            key_rotation_days: 90,
         }
     }
 }

@@ -89,6 +89,37 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
     Ok((http::router(state.clone()), state))
 }
 
+/// Rotates the org server's signing key once it is older than `max_age`, checking hourly. The
+/// replaced key stays published until every token it signed has expired.
+pub fn spawn_key_rotation(state: http::AppState, max_age: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now = clock::Timestamp::now();
+            if state.keys().active_since().plus(max_age) > now {
+                continue;
+            }
+            let keep = state.tokens.access_ttl.max(state.tokens.id_ttl) + Duration::from_secs(3600);
+            let worker = state.clone();
+            let rotated = tokio::task::spawn_blocking(move || {
+                oauth::keys::KeyRing::rotate(worker.store.as_ref(), oauth::ORG_SERVER, now, keep)
+            })
+            .await;
+            match rotated {
+                Ok(Ok(ring)) => {
+                    tracing::info!(kid = %ring.signer().kid, "rotated the signing key");
+                    if let Ok(mut keys) = state.keys.write() {
+                        *keys = Arc::new(ring);
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "key rotation failed"),
+                Err(e) => tracing::error!(error = %e, "key rotation task failed"),
+            }
+        }
+    });
+}
+
 /// Deletes expired records every `period`, for as long as the runtime lives.
 pub fn spawn_sweeper(store: Arc<dyn Store>, period: Duration) {
     tokio::spawn(async move {

@@ -21,6 +21,10 @@ async fn main() -> anyhow::Result<()> {
 
     let (router, state) = portcullis::build(&config)?;
     portcullis::spawn_sweeper(state.store.clone(), Duration::from_secs(60));
+    portcullis::spawn_key_rotation(
+        state.clone(),
+        Duration::from_secs(u64::from(config.key_rotation_days) * 86_400),
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

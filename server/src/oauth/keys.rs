@@ -110,6 +110,7 @@ fn generate(now: Timestamp) -> Result<KeyRecord, KeyError> {
 /// and verify.
 pub struct KeyRing {
     active: SigningKey,
+    active_created: Timestamp,
     published: Vec<Value>,
     verifiers: Vec<(String, jsonwebtoken::DecodingKey)>,
 }
@@ -160,6 +161,7 @@ impl KeyRing {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             active,
+            active_created: newest.created,
             published,
             verifiers,
         })
@@ -183,6 +185,11 @@ impl KeyRing {
         store.put_signing_key(server, &fresh)?;
         store.flush()?;
         Self::load(store, server, now)
+    }
+
+    /// When the signing key was made (automatic rotation replaces it when old enough).
+    pub fn active_since(&self) -> Timestamp {
+        self.active_created
     }
 
     pub fn signer(&self) -> &SigningKey {
