@@ -27,3 +27,13 @@ pub(super) fn trusted_origins(store: Arc<dyn Store>) -> CorsLayer {
         ])
         .max_age(Duration::from_secs(3600))
 }
+
+/// For public documents (discovery, JWKS): any origin, no credentials, any request headers, so
+/// the preflights that client libraries' custom headers cause succeed.
+pub(super) fn public() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET])
+        .allow_headers(tower_http::cors::Any)
+        .max_age(Duration::from_secs(3600))
+}

@@ -131,7 +131,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)
-        .merge(oauth::public_routes())
+        .merge(
+            oauth::public_routes()
+                .method_not_allowed_fallback(method_not_allowed)
+                .layer(cors::public()),
+        )
         .merge(oauth_flow::navigation_routes())
         .merge(pages::routes())
         .merge(assets::routes(&state.site_dir))

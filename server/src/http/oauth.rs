@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-/// Discovery and keys: public, cacheable, and readable from any origin.
+/// Discovery and keys: public and cacheable (the caller adds `cors::public()`).
 pub(super) fn public_routes() -> Router<AppState> {
     Router::new()
         .route(paths::OIDC_DISCOVERY, get(discovery))
@@ -35,10 +35,6 @@ pub(super) fn admin_routes() -> Router<AppState> {
 fn public_json(body: Value, max_age: u32) -> Response {
     let mut r = Json(body).into_response();
     let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
     if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}, must-revalidate")) {
         h.insert(header::CACHE_CONTROL, v);
     }

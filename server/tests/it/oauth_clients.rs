@@ -39,6 +39,24 @@ async fn discovery_is_built_from_the_served_paths() {
         .await
         .unwrap();
     assert_eq!(oauth["token_endpoint"], meta["token_endpoint"]);
+    // Browsers preflight it when a client library adds its own headers.
+    let preflight = s
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            s.url("/.well-known/openid-configuration"),
+        )
+        .header("Origin", "https://any-app.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "x-okta-user-agent-extended",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
     // The advertised JWKS is served.
     let jwks = s
         .client
