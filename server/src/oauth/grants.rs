@@ -125,7 +125,10 @@ pub enum ClientCredentials {
     Public { id: String },
 }
 
-/// Authenticates the client by exactly the method it registered.
+/// Authenticates the client. A client with a secret may present it in the Authorization header
+/// or in the form (`client_secret_basic` and `client_secret_post` are equally safe, and client
+/// libraries differ in their default); a public client may not present one, and a client with
+/// a secret may not leave it out.
 pub fn authenticate_client(
     store: &dyn Store,
     creds: &ClientCredentials,
@@ -137,10 +140,10 @@ pub fn authenticate_client(
     };
     let client = store.client(id)?.ok_or(TokenError::InvalidClient)?;
     let ok = match (creds, client.token_endpoint_auth_method) {
-        (ClientCredentials::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
-        | (ClientCredentials::Post { secret, .. }, AuthMethod::ClientSecretPost) => {
-            client.secret_matches(secret)
-        }
+        (
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+        ) => client.secret_matches(secret),
         (ClientCredentials::Public { .. }, AuthMethod::None) => true,
         _ => false,
     };

@@ -9,6 +9,7 @@ mod authn;
 mod cors_and_origins;
 mod factors_admin;
 mod groups;
+mod interop;
 mod mail;
 mod mfa;
 mod oauth_clients;

@@ -1,0 +1,65 @@
+import { test, expect } from '@playwright/test';
+import { createUser } from './fixtures/users';
+import { registerClient } from './fixtures/oauth';
+import { SignInPage } from './fixtures/pages';
+import { PORTCULLIS, HOST } from './fixtures/env';
+
+const CALLBACK = `${HOST}/callback.html`;
+
+test('openid-client (unmodified) signs a person in with code + PKCE through the hosted page', async ({ page }) => {
+  // openid-client 6 is ESM-only: load it as an app would, from its package.
+  const oidc = await import('openid-client');
+  const registered = await registerClient({
+    client_name: 'e2e web app (openid-client)',
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
+  const user = await createUser('rp');
+
+  const config = await oidc.discovery(
+    new URL(PORTCULLIS),
+    registered.client_id,
+    registered.client_secret,
+    undefined,
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  const verifier = oidc.randomPKCECodeVerifier();
+  const challenge = await oidc.calculatePKCECodeChallenge(verifier);
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CALLBACK,
+    scope: 'openid email profile offline_access',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+
+  await page.goto(url.href);
+  await page.waitForURL(/\/login\?fromURI=/);
+  await new SignInPage(page).signIn(user.login, user.password);
+  await page.waitForURL((u) => u.href.startsWith(CALLBACK));
+
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims()!;
+  expect(claims.sub).toBe(user.id);
+  expect(claims.email).toBe(user.login);
+  expect(claims.iss).toBe(PORTCULLIS);
+
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+  expect(info.email).toBe(user.login);
+  expect(info.given_name).toBe(user.firstName);
+
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+  expect(refreshed.access_token).not.toBe(tokens.access_token);
+  const introspected = await oidc.tokenIntrospection(config, refreshed.access_token);
+  expect(introspected.active).toBe(true);
+});
