@@ -13,7 +13,8 @@ use std::path::PathBuf;
 /// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_min_length, password_history,
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
-/// rate_limit_per_user, key_rotation_days).
+/// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
+/// refresh_token_days).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -76,6 +77,15 @@ pub struct Cli {
     /// Sign-in and recovery attempts per minute for one username [default: 30].
     #[arg(long, env = "PORTCULLIS_RATE_LIMIT_PER_USER", value_name = "N")]
     pub rate_limit_per_user: Option<String>,
+    /// Access-token lifetime in minutes [default: 60].
+    #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_MINUTES", value_name = "MIN")]
+    pub access_token_minutes: Option<String>,
+    /// ID-token lifetime in minutes [default: 60].
+    #[arg(long, env = "PORTCULLIS_ID_TOKEN_MINUTES", value_name = "MIN")]
+    pub id_token_minutes: Option<String>,
+    /// Refresh-token lifetime in days [default: 90].
+    #[arg(long, env = "PORTCULLIS_REFRESH_TOKEN_DAYS", value_name = "DAYS")]
+    pub refresh_token_days: Option<String>,
     /// Days a signing key signs before it is replaced automatically [default: 90].
     #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
     pub key_rotation_days: Option<String>,
@@ -124,6 +134,9 @@ struct FileConfig {
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
     key_rotation_days: Option<u32>,
+    access_token_minutes: Option<u32>,
+    id_token_minutes: Option<u32>,
+    refresh_token_days: Option<u32>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_from: Option<String>,
@@ -155,6 +168,9 @@ pub struct Config {
     pub rate_limit_per_ip: u32,
     pub rate_limit_per_user: u32,
     pub key_rotation_days: u32,
+    pub access_token_minutes: u32,
+    pub id_token_minutes: u32,
+    pub refresh_token_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +364,30 @@ impl Config {
             file.key_rotation_days,
             90,
         )?;
+        let access_token_minutes = per_minute(
+            "access_token_minutes",
+            cli.access_token_minutes,
+            file.access_token_minutes,
+            60,
+        )?;
+        let id_token_minutes = per_minute(
+            "id_token_minutes",
+            cli.id_token_minutes,
+            file.id_token_minutes,
+            60,
+        )?;
+        let refresh_token_days = per_minute(
+            "refresh_token_days",
+            cli.refresh_token_days,
+            file.refresh_token_days,
+            90,
+        )?;
+        if access_token_minutes > 1440 || id_token_minutes > 1440 {
+            return Err(invalid(
+                "access_token_minutes",
+                "token lifetimes are at most 1440 minutes (a day)",
+            ));
+        }
         let smtp = match cli.smtp_host.or(file.smtp_host) {
             None => None,
             Some(host) => {
@@ -429,6 +469,9 @@ impl Config {
             rate_limit_per_ip,
             rate_limit_per_user,
             key_rotation_days,
+            access_token_minutes,
+            id_token_minutes,
+            refresh_token_days,
         })
     }
 
@@ -454,6 +497,9 @@ impl Config {
             rate_limit_per_ip: 300,
             rate_limit_per_user: 30,
             key_rotation_days: 90,
+            access_token_minutes: 60,
+            id_token_minutes: 60,
+            refresh_token_days: 90,
         }
     }
 }

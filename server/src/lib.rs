@@ -78,7 +78,12 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         site_dir: config.site_dir.clone(),
         leptos,
         keys: std::sync::RwLock::new(Arc::new(keys)),
-        tokens: oauth::tokens::TokenSettings::default(),
+        tokens: oauth::tokens::TokenSettings {
+            access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
+            id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),
+            refresh_ttl: Duration::from_secs(u64::from(config.refresh_token_days) * 86_400),
+            ..oauth::tokens::TokenSettings::default()
+        },
         limiter: http::rate_limit::RateLimiter::new(http::rate_limit::Limits {
             per_ip_per_minute: config.rate_limit_per_ip,
             per_user_per_minute: config.rate_limit_per_user,

@@ -272,6 +272,9 @@ fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRe
     if req.prompt.login || req.max_age.is_some() {
         login.append_pair("reauth", "1");
     }
+    if let Some(hint) = req.login_hint.as_deref().filter(|h| !h.is_empty()) {
+        login.append_pair("login_hint", hint);
+    }
     no_store(Redirect::to(&format!("{}?{}", paths::LOGIN, login.finish())).into_response())
 }
 

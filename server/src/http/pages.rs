@@ -171,6 +171,8 @@ struct LoginQuery {
     from_uri: Option<String>,
     /// Show the form even to someone signed in (an app asked for a fresh sign-in).
     reauth: Option<String>,
+    /// An app's hint of who is signing in (OIDC `login_hint`): prefills the username.
+    login_hint: Option<String>,
 }
 
 async fn login_page(
@@ -189,6 +191,7 @@ async fn login_page(
         csrf,
         signed_in: signed_in.filter(|_| query.reauth.is_none()),
         from_uri,
+        username: query.login_hint.unwrap_or_default(),
         ..PageState::default()
     };
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());

@@ -640,3 +640,92 @@ async fn implicit_id_token_token_comes_in_the_fragment_with_hashes() {
     assert!(id["at_hash"].is_string());
     assert_eq!(p["token_type"], "Bearer");
 }
+
+#[tokio::test]
+async fn hybrid_flows_return_code_and_tokens_with_c_hash_and_form_post_posts_them() {
+    let s = support::start().await;
+    let c = register(
+        &s,
+        json!({ "client_name": "Hybrid", "redirect_uris": [WEB_CB],
+        "grant_types": ["authorization_code", "implicit"],
+        "response_types": ["code id_token", "code token", "code id_token token"] }),
+    )
+    .await;
+    let client = c["client_id"].as_str().unwrap();
+    let token = session_token(&s, "hybrid@example.com").await;
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", client),
+                ("redirect_uri", WEB_CB),
+                ("response_type", "code id_token"),
+                ("scope", "openid"),
+                ("state", "h"),
+                ("nonce", "hn"),
+                ("sessionToken", &token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        loc.starts_with(&format!("{WEB_CB}#")),
+        "hybrid defaults to the fragment: {loc}"
+    );
+    let p = location_params(&res);
+    let id = verify(&s, &p["id_token"], Some(client)).await;
+    let expected_c_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(p["code"].as_bytes())[..16]);
+    assert_eq!(id["c_hash"], expected_c_hash.as_str());
+
+    // form_post: an auto-submitting form to the redirect URI, allowed by its CSP.
+    let token = session_token(&s, "formpost@example.com").await;
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", client),
+                ("redirect_uri", WEB_CB),
+                ("response_type", "code token"),
+                ("response_mode", "form_post"),
+                ("scope", "openid"),
+                ("state", "fp"),
+                ("sessionToken", &token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("form-action https://web.example.com"), "{csp}");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{WEB_CB}\"")));
+    assert!(html.contains("name=\"code\"") && html.contains("name=\"access_token\""));
+    assert!(html.contains("name=\"state\" value=\"fp\""));
+
+    // Tokens never go in the query.
+    let res = s
+        .client
+        .get(authorize_url(
+            &s,
+            &[
+                ("client_id", client),
+                ("redirect_uri", WEB_CB),
+                ("response_type", "code token"),
+                ("response_mode", "query"),
+                ("scope", "openid"),
+                ("state", "q"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location_params(&res)["error"], "unsupported_response_mode");
+}
