@@ -361,6 +361,7 @@ async fn without_a_session_the_person_signs_in_and_comes_back() {
             ("response_type", "code"),
             ("scope", "openid"),
             ("state", "rt"),
+            ("login_hint", "round@example.com"),
             ("code_challenge", &c),
             ("code_challenge_method", "S256"),
         ],
@@ -381,6 +382,10 @@ async fn without_a_session_the_person_signs_in_and_comes_back() {
         .text()
         .await
         .unwrap();
+    assert!(
+        page.contains("value=\"round@example.com\""),
+        "login_hint prefills the username"
+    );
     let grab = |name: &str| {
         let at = page.find(&format!("name=\"{name}\"")).unwrap();
         let tag = &page[page[..at].rfind('<').unwrap()..at + page[at..].find('>').unwrap()];
