@@ -172,6 +172,7 @@ struct LoginQuery {
     /// Show the form even to someone signed in (an app asked for a fresh sign-in).
     reauth: Option<String>,
     /// An app's hint of who is signing in (OIDC `login_hint`): prefills the username.
+    #[serde(rename = "login_hint")]
     login_hint: Option<String>,
 }
 
