@@ -96,6 +96,9 @@ fn client_view(base: &str, c: &Client, secret: Option<&str>) -> Value {
             "newSecret": { "href": paths::href(base, paths::OAUTH_CLIENT_NEW_SECRET, &c.client_id) },
         },
     });
+    if let Some(jwks) = &c.jwks {
+        v["jwks"] = jwks.clone();
+    }
     if let Some(s) = secret {
         v["client_secret"] = json!(s);
         v["client_secret_expires_at"] = json!(0);

@@ -370,6 +370,21 @@ fn group_names(state: &AppState, user_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// Client authentication for introspect and revoke (assertions may name the token endpoint or
+/// the issuer as their audience).
+fn authenticate(
+    state: &AppState,
+    creds: &ClientCredentials,
+) -> Result<crate::oauth::clients::Client, TokenError> {
+    let token_url = format!("{}{}", state.base_url, paths::OAUTH_TOKEN);
+    grants::authenticate_client(
+        state.store.as_ref(),
+        creds,
+        &[token_url.as_str(), state.base_url.as_str()],
+        Timestamp::now(),
+    )
+}
+
 /// RFC 6749 §5.2, with `WWW-Authenticate` when Basic authentication failed.
 fn token_error(e: &TokenError, basic: bool) -> Response {
     let status = match e {
@@ -421,6 +436,22 @@ fn client_credentials(
             secret: unescape(secret),
         });
     }
+    if let Some(assertion) = form.get("client_assertion").filter(|v| !v.is_empty()) {
+        if form.get("client_assertion_type").map(String::as_str)
+            != Some(crate::oauth::assertion::ASSERTION_TYPE)
+        {
+            return Err(TokenError::InvalidClient);
+        }
+        let claimed =
+            crate::oauth::assertion::claimed_client(assertion).ok_or(TokenError::InvalidClient)?;
+        if form.get("client_id").is_some_and(|id| *id != claimed) {
+            return Err(TokenError::InvalidClient);
+        }
+        return Ok(ClientCredentials::Assertion {
+            id: claimed,
+            assertion: assertion.clone(),
+        });
+    }
     let id = form
         .get("client_id")
         .filter(|v| !v.is_empty())
@@ -449,7 +480,13 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let now = Timestamp::now();
     let result = state
         .blocking(move |s| {
-            let client = grants::authenticate_client(s.store.as_ref(), &creds)?;
+            let token_url = format!("{}{}", s.base_url, paths::OAUTH_TOKEN);
+            let client = grants::authenticate_client(
+                s.store.as_ref(),
+                &creds,
+                &[token_url.as_str(), s.base_url.as_str()],
+                now,
+            )?;
             let keys = s.keys();
             let ctx = GrantCtx {
                 authn: s.ctx(now),
@@ -567,8 +604,7 @@ async fn introspect(
         form.entry("client_id".into()).or_insert_with(|| id.clone());
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let authed = client_credentials(&headers, &form)
-        .and_then(|c| grants::authenticate_client(state.store.as_ref(), &c));
+    let authed = client_credentials(&headers, &form).and_then(|c| authenticate(&state, &c));
     let client = match authed {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
@@ -628,8 +664,7 @@ async fn introspect(
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let authed = client_credentials(&headers, &form)
-        .and_then(|c| grants::authenticate_client(state.store.as_ref(), &c));
+    let authed = client_credentials(&headers, &form).and_then(|c| authenticate(&state, &c));
     let client = match authed {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),

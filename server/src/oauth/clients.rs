@@ -77,6 +77,9 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     /// Each entry is a space-separated combination, e.g. `code`, `id_token token`.
     pub response_types: Vec<String>,
+    /// Public keys for `private_key_jwt` client assertions.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
     pub created: Timestamp,
     pub last_updated: Timestamp,
 }
@@ -113,6 +116,8 @@ pub struct Registration {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
+    /// The client's public keys, for `private_key_jwt`.
+    pub jwks: Option<serde_json::Value>,
 }
 
 fn valid_redirect(uri: &str, app: ApplicationType) -> bool {
@@ -175,15 +180,30 @@ pub fn register(
             "A service client must authenticate",
         ));
     }
-    if matches!(
-        method,
-        AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt
-    ) {
+    if method == AuthMethod::ClientSecretJwt {
+        // HMAC needs the secret itself, and secrets are stored only as digests.
         errs.push(FieldError::new(
             "token_endpoint_auth_method",
-            "JWT client authentication is not available yet: use client_secret_basic or client_secret_post",
+            "client_secret_jwt is not offered: use private_key_jwt, client_secret_basic or client_secret_post",
         ));
     }
+    let jwks = match (method, &req.jwks) {
+        (AuthMethod::PrivateKeyJwt, Some(set)) => match super::assertion::parse_jwks(set) {
+            Ok(_) => Some(set.clone()),
+            Err(why) => {
+                errs.push(FieldError::new("jwks", why));
+                None
+            }
+        },
+        (AuthMethod::PrivateKeyJwt, None) => {
+            errs.push(FieldError::new(
+                "jwks",
+                "private_key_jwt needs the client's public keys in jwks",
+            ));
+            None
+        }
+        _ => None,
+    };
     let default_grants: &[&str] = match app {
         ApplicationType::Service => &["client_credentials"],
         _ => &["authorization_code"],
@@ -263,7 +283,11 @@ pub fn register(
     if !errs.is_empty() {
         return Err(errs);
     }
-    let secret = (method != AuthMethod::None).then(|| new_secret(30).expose().to_owned());
+    let has_secret = matches!(
+        method,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    );
+    let secret = has_secret.then(|| new_secret(30).expose().to_owned());
     let client = Client {
         client_id,
         client_name: req
@@ -277,6 +301,7 @@ pub fn register(
         post_logout_redirect_uris: req.post_logout_redirect_uris,
         grant_types: grants,
         response_types,
+        jwks,
         created: now,
         last_updated: now,
     };
@@ -285,9 +310,8 @@ pub fn register(
 
 /// A new secret for a confidential client (`lifecycle/newSecret`); the old one stops working.
 pub fn new_client_secret(client: &mut Client, now: Timestamp) -> Option<String> {
-    if client.is_public() {
-        return None;
-    }
+    // Only clients that authenticate with a secret have one to replace.
+    client.secret_digest?;
     let secret = new_secret(30).expose().to_owned();
     client.secret_digest = Some(Digest::of(&secret));
     client.last_updated = now;

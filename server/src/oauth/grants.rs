@@ -123,6 +123,8 @@ pub enum ClientCredentials {
     Post { id: String, secret: String },
     /// A public client naming itself.
     Public { id: String },
+    /// A signed client assertion (`private_key_jwt`).
+    Assertion { id: String, assertion: String },
 }
 
 /// Authenticates the client. A client with a secret may present it in the Authorization header
@@ -132,11 +134,14 @@ pub enum ClientCredentials {
 pub fn authenticate_client(
     store: &dyn Store,
     creds: &ClientCredentials,
+    audiences: &[&str],
+    now: Timestamp,
 ) -> Result<Client, TokenError> {
     let id = match creds {
         ClientCredentials::Basic { id, .. }
         | ClientCredentials::Post { id, .. }
-        | ClientCredentials::Public { id } => id,
+        | ClientCredentials::Public { id }
+        | ClientCredentials::Assertion { id, .. } => id,
     };
     let client = store.client(id)?.ok_or(TokenError::InvalidClient)?;
     let ok = match (creds, client.token_endpoint_auth_method) {
@@ -144,6 +149,16 @@ pub fn authenticate_client(
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
         ) => client.secret_matches(secret),
+        (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
+            match super::assertion::verify(store, &client, assertion, audiences, now) {
+                Ok(()) => true,
+                Err(super::assertion::AssertionError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::info!(client = %client.client_id, error = %e, "client assertion refused");
+                    false
+                }
+            }
+        }
         (ClientCredentials::Public { .. }, AuthMethod::None) => true,
         _ => false,
     };

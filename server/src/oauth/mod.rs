@@ -1,5 +1,6 @@
 //! The authorization-server core: signing keys, clients, PKCE. No HTTP types here.
 
+pub mod assertion;
 pub mod authorize;
 pub mod clients;
 pub mod grants;

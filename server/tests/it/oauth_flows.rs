@@ -734,3 +734,75 @@ async fn hybrid_flows_return_code_and_tokens_with_c_hash_and_form_post_posts_the
         .unwrap();
     assert_eq!(location_params(&res)["error"], "unsupported_response_mode");
 }
+
+#[tokio::test]
+async fn private_key_jwt_clients_authenticate_with_signed_assertions_used_once() {
+    let s = support::start().await;
+    // The client's own key pair, kept in a store of its own.
+    let keys_dir = tempfile::tempdir().unwrap();
+    let key_store = portcullis::store::SledStore::open(keys_dir.path()).unwrap();
+    let now = portcullis::clock::Timestamp::now();
+    let ring = portcullis::oauth::keys::KeyRing::load(&key_store, "client", now).unwrap();
+    let reg = register(
+        &s,
+        json!({ "client_name": "Signer", "application_type": "service",
+        "token_endpoint_auth_method": "private_key_jwt", "jwks": ring.jwks() }),
+    )
+    .await;
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    assert!(reg.get("client_secret").is_none());
+
+    let secs = now.millis() / 1000;
+    let assertion = |jti: &str, aud: &str| {
+        ring.signer()
+            .sign(&json!({ "iss": id, "sub": id, "aud": aud, "jti": jti, "iat": secs, "exp": secs + 300 }))
+            .unwrap()
+    };
+    let token_url = s.url("/oauth2/v1/token");
+    let ask = |a: String| {
+        let s = &s;
+        async move {
+            exchange(
+                s,
+                &[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = ask(assertion("one", &token_url)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = ask(assertion("one", &token_url)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "a jti works once"
+    );
+    let (status, _) = ask(assertion("two", "https://elsewhere.example/token")).await;
+    assert_eq!(status, 401, "the audience must be this server");
+
+    // Someone else's key cannot sign for this client.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_store = portcullis::store::SledStore::open(other_dir.path()).unwrap();
+    let other = portcullis::oauth::keys::KeyRing::load(&other_store, "x", now).unwrap();
+    let forged = other
+        .signer()
+        .sign(&json!({ "iss": id, "sub": id, "aud": token_url, "jti": "three", "iat": secs, "exp": secs + 300 }))
+        .unwrap();
+    let (status, _) = ask(forged).await;
+    assert_eq!(status, 401);
+
+    let bad = s
+        .admin_post("/oauth2/v1/clients")
+        .json(&json!({ "application_type": "service", "token_endpoint_auth_method": "private_key_jwt" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400, "private_key_jwt needs jwks");
+}

@@ -1,0 +1,165 @@
+//! A load command for a running Portcullis on this machine: registers a service client and a
+//! user through the admin API, then sends token (client credentials) or authn requests from
+//! `--concurrency` workers for `--seconds`, and prints throughput and latency percentiles.
+//!
+//! ```sh
+//! PORTCULLIS_BOOTSTRAP_API_TOKEN=… target/release/portcullis &
+//! cargo run --release -p portcullis --example load -- --token … --scenario token
+//! ```
+//! Only loopback addresses are accepted: this is for measuring, not for attacking.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+struct Args {
+    url: String,
+    token: String,
+    scenario: String,
+    seconds: u64,
+    concurrency: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        url: "http://127.0.0.1:3000".into(),
+        token: std::env::var("PORTCULLIS_BOOTSTRAP_API_TOKEN").unwrap_or_default(),
+        scenario: "token".into(),
+        seconds: 10,
+        concurrency: 16,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--url" => args.url = value,
+            "--token" => args.token = value,
+            "--scenario" => args.scenario = value,
+            "--seconds" => args.seconds = value.parse()?,
+            "--concurrency" => args.concurrency = value.parse()?,
+            other => bail!(
+                "unknown option {other} (--url, --token, --scenario token|authn, --seconds, --concurrency)"
+            ),
+        }
+    }
+    let host = url::Url::parse(&args.url)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
+    if !matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+        bail!("only loopback targets are allowed, not {host}");
+    }
+    if args.token.is_empty() {
+        bail!("give the admin API token with --token or PORTCULLIS_BOOTSTRAP_API_TOKEN");
+    }
+    if args.seconds > 120 || args.concurrency > 256 {
+        bail!("at most 120 seconds and 256 workers");
+    }
+    Ok(args)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let admin =
+        |req: reqwest::RequestBuilder| req.header("Authorization", format!("SSWS {}", args.token));
+
+    let client: Value = admin(http.post(format!("{}/oauth2/v1/clients", args.url)))
+        .json(&json!({ "client_name": "load", "application_type": "service" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap_or_default().to_owned(),
+        client["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let login = format!("load-{}@example.com", std::process::id());
+    admin(http.post(format!("{}/api/v1/users?activate=true", args.url)))
+        .json(&json!({ "profile": { "login": login, "email": login, "firstName": "Load", "lastName": "Test" },
+                       "credentials": { "password": { "value": "Load-Test-Passw0rd" } } }))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, url, id, secret, login, scenario) = (
+            http.clone(),
+            args.url.clone(),
+            id.clone(),
+            secret.clone(),
+            login.clone(),
+            args.scenario.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                let res = if scenario == "authn" {
+                    http.post(format!("{url}/api/v1/authn"))
+                        .json(&json!({ "username": login, "password": "Load-Test-Passw0rd" }))
+                        .send()
+                        .await
+                } else {
+                    http.post(format!("{url}/oauth2/v1/token"))
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[("grant_type", "client_credentials")])
+                        .send()
+                        .await
+                };
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(start.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        all.extend(l);
+        errors += e;
+    }
+    all.sort();
+    let secs = args.seconds as f64;
+    println!(
+        "scenario {}: {} ok, {} errors in {}s with {} workers",
+        args.scenario,
+        all.len(),
+        errors,
+        args.seconds,
+        args.concurrency
+    );
+    println!("throughput: {:.0} requests/s", all.len() as f64 / secs);
+    println!(
+        "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&all, 50.0).as_secs_f64() * 1000.0,
+        percentile(&all, 90.0).as_secs_f64() * 1000.0,
+        percentile(&all, 99.0).as_secs_f64() * 1000.0,
+        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
+//! short-lived JWT with its private key; the server checks it against the client's registered
+//! public keys, its audience, expiry, and that its `jti` is used once.
+
+use super::clients::Client;
+use crate::clock::Timestamp;
+use crate::store::{Store, StoreError};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Parses a registered JWK set: public RSA or EC signing keys only.
+pub fn parse_jwks(set: &Value) -> Result<JwkSet, String> {
+    let parsed: JwkSet =
+        serde_json::from_value(set.clone()).map_err(|e| format!("not a JWK set: {e}"))?;
+    if parsed.keys.is_empty() {
+        return Err("the JWK set has no keys".into());
+    }
+    for k in &parsed.keys {
+        if DecodingKey::from_jwk(k).is_err() {
+            return Err("every key must be a public RSA or EC signing key".into());
+        }
+    }
+    Ok(parsed)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssertionError {
+    #[error("the client assertion is invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The client id an assertion claims to come from (`iss`), read before verification to find
+/// the client's keys.
+pub fn claimed_client(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v["iss"].as_str().map(str::to_owned)
+}
+
+/// Verifies `assertion` for `client`; its `aud` must be one of `audiences` (the token endpoint
+/// URL or the issuer).
+pub fn verify(
+    store: &dyn Store,
+    client: &Client,
+    assertion: &str,
+    audiences: &[&str],
+    now: Timestamp,
+) -> Result<(), AssertionError> {
+    let bad = |why: &str| AssertionError::Invalid(why.to_owned());
+    let set = client
+        .jwks
+        .as_ref()
+        .ok_or_else(|| bad("the client has no registered keys"))
+        .and_then(|s| parse_jwks(s).map_err(|e| bad(&e)))?;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(
+        header.alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+            | Algorithm::PS256
+    ) {
+        return Err(bad("unsupported algorithm"));
+    }
+    let candidates: Vec<_> = set
+        .keys
+        .iter()
+        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+        .collect();
+    let mut v = Validation::new(header.alg);
+    v.set_audience(audiences);
+    v.set_issuer(&[client.client_id.as_str()]);
+    v.sub = Some(client.client_id.clone());
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.leeway = 30;
+    let claims = candidates
+        .iter()
+        .filter_map(|k| DecodingKey::from_jwk(k).ok())
+        .find_map(|key| jsonwebtoken::decode::<Value>(assertion, &key, &v).ok())
+        .ok_or_else(|| bad("no registered key verifies it, or its claims do not fit"))?
+        .claims;
+    let exp = claims["exp"].as_i64().unwrap_or(0);
+    if exp > now.millis() / 1000 + 3600 {
+        return Err(bad("it may live at most an hour"));
+    }
+    let jti = claims["jti"]
+        .as_str()
+        .ok_or_else(|| bad("a jti is required"))?;
+    let key = format!("assertion:{}:{jti}", client.client_id);
+    if store.is_revoked(&key)? {
+        return Err(bad("its jti was used before"));
+    }
+    store.revoke(&key, Timestamp::from_millis((exp + 60) * 1000))?;
+    Ok(())
+}
