@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     let login = format!("load-{}@example.com", std::process::id());
     admin(http.post(format!("{}/api/v1/users?activate=true", args.url)))
         .json(&json!({ "profile": { "login": login, "email": login, "firstName": "Load", "lastName": "Test" },
-                       "credentials": { "password": { "value": "Load-Test-Passw0rd" } } }))
+                       "credentials": { "password": { "value": "Sturdy-Gate-Passw0rd-9" } } }))
         .send()
         .await?
         .error_for_status()?;
@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
                 let start = Instant::now();
                 let res = if scenario == "authn" {
                     http.post(format!("{url}/api/v1/authn"))
-                        .json(&json!({ "username": login, "password": "Load-Test-Passw0rd" }))
+                        .json(&json!({ "username": login, "password": "Sturdy-Gate-Passw0rd-9" }))
                         .send()
                         .await
                 } else {
