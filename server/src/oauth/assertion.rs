@@ -1,6 +1,7 @@
-//! `private_key_jwt` client authentication (RFC 7523 §2.2, OIDC Core §9): the client signs a
-//! short-lived JWT with its private key; the server checks it against the client's registered
-//! public keys, its audience, expiry, and that its `jti` is used once.
+//! JWT client authentication (RFC 7523 §2.2, OIDC Core §9): `private_key_jwt`, signed with the
+//! client's private key and checked against its registered public keys, and
+//! `client_secret_jwt`, an HMAC with the client's secret. Either way the audience, expiry and a
+//! single-use `jti` are checked.
 
 use super::clients::Client;
 use crate::clock::Timestamp;
@@ -54,38 +55,49 @@ pub fn verify(
     now: Timestamp,
 ) -> Result<(), AssertionError> {
     let bad = |why: &str| AssertionError::Invalid(why.to_owned());
-    let set = client
-        .jwks
-        .as_ref()
-        .ok_or_else(|| bad("the client has no registered keys"))
-        .and_then(|s| parse_jwks(s).map_err(|e| bad(&e)))?;
     let header = jsonwebtoken::decode_header(assertion).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(
-        header.alg,
-        Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::ES256
-            | Algorithm::ES384
-            | Algorithm::PS256
-    ) {
-        return Err(bad("unsupported algorithm"));
-    }
-    let candidates: Vec<_> = set
-        .keys
-        .iter()
-        .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
-        .collect();
+    let keys: Vec<DecodingKey> = match (&client.hmac_secret, &client.jwks) {
+        (Some(secret), _) => {
+            if !matches!(
+                header.alg,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
+                return Err(bad(
+                    "client_secret_jwt assertions use HS256, HS384 or HS512",
+                ));
+            }
+            vec![DecodingKey::from_secret(secret.expose().as_bytes())]
+        }
+        (None, Some(set)) => {
+            if !matches!(
+                header.alg,
+                Algorithm::RS256
+                    | Algorithm::RS384
+                    | Algorithm::RS512
+                    | Algorithm::ES256
+                    | Algorithm::ES384
+                    | Algorithm::PS256
+            ) {
+                return Err(bad("unsupported algorithm"));
+            }
+            let set = parse_jwks(set).map_err(|e| bad(&e))?;
+            set.keys
+                .iter()
+                .filter(|k| header.kid.is_none() || k.common.key_id == header.kid)
+                .filter_map(|k| DecodingKey::from_jwk(k).ok())
+                .collect()
+        }
+        (None, None) => return Err(bad("the client has no registered keys")),
+    };
     let mut v = Validation::new(header.alg);
     v.set_audience(audiences);
     v.set_issuer(&[client.client_id.as_str()]);
     v.sub = Some(client.client_id.clone());
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     v.leeway = 30;
-    let claims = candidates
+    let claims = keys
         .iter()
-        .filter_map(|k| DecodingKey::from_jwk(k).ok())
-        .find_map(|key| jsonwebtoken::decode::<Value>(assertion, &key, &v).ok())
+        .find_map(|key| jsonwebtoken::decode::<Value>(assertion, key, &v).ok())
         .ok_or_else(|| bad("no registered key verifies it, or its claims do not fit"))?
         .claims;
     let exp = claims["exp"].as_i64().unwrap_or(0);

@@ -64,6 +64,24 @@ impl GrantType {
     }
 }
 
+/// The secret of a `client_secret_jwt` client, which the server must hold to check HMACs.
+/// Never printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HmacSecret(String);
+
+impl HmacSecret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for HmacSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HmacSecret(<redacted>)")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Client {
     pub client_id: String,
@@ -80,6 +98,9 @@ pub struct Client {
     /// Public keys for `private_key_jwt` client assertions.
     #[serde(default)]
     pub jwks: Option<serde_json::Value>,
+    /// Only for `client_secret_jwt`: HMAC needs the secret itself.
+    #[serde(default)]
+    pub hmac_secret: Option<HmacSecret>,
     pub created: Timestamp,
     pub last_updated: Timestamp,
 }
@@ -180,13 +201,6 @@ pub fn register(
             "A service client must authenticate",
         ));
     }
-    if method == AuthMethod::ClientSecretJwt {
-        // HMAC needs the secret itself, and secrets are stored only as digests.
-        errs.push(FieldError::new(
-            "token_endpoint_auth_method",
-            "client_secret_jwt is not offered: use private_key_jwt, client_secret_basic or client_secret_post",
-        ));
-    }
     let jwks = match (method, &req.jwks) {
         (AuthMethod::PrivateKeyJwt, Some(set)) => match super::assertion::parse_jwks(set) {
             Ok(_) => Some(set.clone()),
@@ -285,7 +299,7 @@ pub fn register(
     }
     let has_secret = matches!(
         method,
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt
     );
     let secret = has_secret.then(|| new_secret(30).expose().to_owned());
     let client = Client {
@@ -302,6 +316,10 @@ pub fn register(
         grant_types: grants,
         response_types,
         jwks,
+        hmac_secret: secret
+            .clone()
+            .filter(|_| method == AuthMethod::ClientSecretJwt)
+            .map(HmacSecret),
         created: now,
         last_updated: now,
     };
@@ -314,6 +332,9 @@ pub fn new_client_secret(client: &mut Client, now: Timestamp) -> Option<String> 
     client.secret_digest?;
     let secret = new_secret(30).expose().to_owned();
     client.secret_digest = Some(Digest::of(&secret));
+    if client.hmac_secret.is_some() {
+        client.hmac_secret = Some(HmacSecret(secret.clone()));
+    }
     client.last_updated = now;
     Some(secret)
 }

@@ -149,16 +149,17 @@ pub fn authenticate_client(
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
         ) => client.secret_matches(secret),
-        (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
-            match super::assertion::verify(store, &client, assertion, audiences, now) {
-                Ok(()) => true,
-                Err(super::assertion::AssertionError::Store(e)) => return Err(e.into()),
-                Err(e) => {
-                    tracing::info!(client = %client.client_id, error = %e, "client assertion refused");
-                    false
-                }
+        (
+            ClientCredentials::Assertion { assertion, .. },
+            AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt,
+        ) => match super::assertion::verify(store, &client, assertion, audiences, now) {
+            Ok(()) => true,
+            Err(super::assertion::AssertionError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                tracing::info!(client = %client.client_id, error = %e, "client assertion refused");
+                false
             }
-        }
+        },
         (ClientCredentials::Public { .. }, AuthMethod::None) => true,
         _ => false,
     };

@@ -806,3 +806,61 @@ async fn private_key_jwt_clients_authenticate_with_signed_assertions_used_once()
         .unwrap();
     assert_eq!(bad.status(), 400, "private_key_jwt needs jwks");
 }
+
+#[tokio::test]
+async fn client_secret_jwt_clients_authenticate_with_an_hmac_assertion() {
+    let s = support::start().await;
+    let reg = register(
+        &s,
+        json!({ "client_name": "HMAC", "application_type": "service",
+        "token_endpoint_auth_method": "client_secret_jwt" }),
+    )
+    .await;
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let secret = reg["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 32);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let sign = |key: &str, jti: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &json!({ "iss": id, "sub": id, "aud": s.url("/oauth2/v1/token"), "jti": jti, "iat": now, "exp": now + 300 }),
+            &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+        )
+        .unwrap()
+    };
+    let ask = |a: String| {
+        let s = &s;
+        async move {
+            exchange(
+                s,
+                &[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = ask(sign(&secret, "a")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = ask(sign("not-the-secret-not-the-secret-not-the-secret", "b")).await;
+    assert_eq!(status, 401);
+    // The secret itself is not accepted in place of an assertion.
+    let (status, _) = exchange(
+        &s,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+}
