@@ -66,6 +66,150 @@
     }).catch(onError);
   };
 
+  // ---- Tokens: PKCE code flow in a hidden iframe (okta_post_message), verified with WebCrypto.
+
+  function b64url(bytes) {
+    var s = '';
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function b64urlDecode(text) {
+    var s = text.replace(/-/g, '+').replace(/_/g, '/');
+    while (s.length % 4) s += '=';
+    var bin = atob(s);
+    var out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function randomString(bytes) {
+    return b64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  }
+
+  function sha256(text) {
+    return crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)).then(function (d) {
+      return b64url(new Uint8Array(d));
+    });
+  }
+
+  function oauthError(code, description) {
+    var e = new Error(description || code);
+    e.name = 'OAuthError';
+    e.errorCode = code;
+    return e;
+  }
+
+  /** Waits for the authorize response posted by the issuer's page, for this `state` only. */
+  function waitForMessage(origin, state, timeoutMs) {
+    return new Promise(function (resolve, reject) {
+      var timer = setTimeout(function () { done(); reject(oauthError('timeout', 'OAuth flow timed out')); }, timeoutMs);
+      function listener(e) {
+        if (e.origin !== origin || !e.data || e.data.state !== state) return;
+        done();
+        if (e.data.error) reject(oauthError(e.data.error, e.data.error_description));
+        else resolve(e.data);
+      }
+      function done() { clearTimeout(timer); window.removeEventListener('message', listener); }
+      window.addEventListener('message', listener);
+    });
+  }
+
+  /** Checks an ID token: signature by a key of the issuer's JWKS, iss, aud, nonce, expiry. */
+  function verifyIdToken(idToken, issuer, clientId, nonce) {
+    var parts = idToken.split('.');
+    var header = JSON.parse(new TextDecoder().decode(b64urlDecode(parts[0])));
+    var claims = JSON.parse(new TextDecoder().decode(b64urlDecode(parts[1])));
+    if (header.alg !== 'RS256') return Promise.reject(oauthError('invalid_token', 'unexpected signing algorithm'));
+    return fetch(issuer + '/oauth2/v1/keys').then(function (r) { return r.json(); }).then(function (jwks) {
+      var jwk = (jwks.keys || []).filter(function (k) { return k.kid === header.kid; })[0];
+      if (!jwk) throw oauthError('invalid_token', 'unknown signing key');
+      return crypto.subtle.importKey('jwk', { kty: 'RSA', n: jwk.n, e: jwk.e, alg: 'RS256', ext: true },
+        { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['verify']);
+    }).then(function (key) {
+      return crypto.subtle.verify('RSASSA-PKCS1-v1_5', key, b64urlDecode(parts[2]),
+        new TextEncoder().encode(parts[0] + '.' + parts[1]));
+    }).then(function (valid) {
+      var now = Date.now() / 1000;
+      if (!valid) throw oauthError('invalid_token', 'the ID token signature does not verify');
+      if (claims.iss !== issuer) throw oauthError('invalid_token', 'the ID token was issued by someone else');
+      if (claims.aud !== clientId) throw oauthError('invalid_token', 'the ID token is for another client');
+      if (claims.nonce !== nonce) throw oauthError('invalid_token', 'the ID token nonce does not match');
+      if (claims.exp < now - 300) throw oauthError('invalid_token', 'the ID token has expired');
+      return { idToken: idToken, claims: claims };
+    });
+  }
+
+  /**
+   * Exchanges a one-time session token for tokens without showing anything: a hidden iframe to
+   * /authorize (prompt=none, okta_post_message, PKCE S256), then the code at /token (CORS).
+   */
+  function getTokens(config, sessionToken, scopes) {
+    var issuer = (config.issuer || config.baseUrl).replace(/\/$/, '');
+    var clientId = config.clientId;
+    var redirectUri = config.redirectUri || (location.origin + location.pathname);
+    if (!clientId) return Promise.reject(new Error('PortcullisSignIn: `clientId` is required to get tokens'));
+    var state = randomString(16);
+    var nonce = randomString(16);
+    var verifier = randomString(48);
+    var origin = new URL(issuer).origin;
+    return sha256(verifier).then(function (challenge) {
+      var params = new URLSearchParams({
+        client_id: clientId, redirect_uri: redirectUri, response_type: 'code',
+        response_mode: 'okta_post_message', prompt: 'none', scope: scopes.join(' '),
+        state: state, nonce: nonce, code_challenge: challenge, code_challenge_method: 'S256',
+      });
+      if (sessionToken) params.set('sessionToken', sessionToken);
+      var waiting = waitForMessage(origin, state, config.oAuthTimeout || 120000);
+      var frame = document.createElement('iframe');
+      frame.style.display = 'none';
+      frame.src = issuer + '/oauth2/v1/authorize?' + params.toString();
+      document.body.appendChild(frame);
+      return waiting.finally(function () { frame.remove(); });
+    }).then(function (res) {
+      return fetch(issuer + '/oauth2/v1/token', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code: res.code,
+          redirect_uri: redirectUri, code_verifier: verifier }),
+      });
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw oauthError(body.error, body.error_description);
+        return body;
+      });
+    }).then(function (body) {
+      return verifyIdToken(body.id_token, issuer, clientId, nonce).then(function (id) {
+        var tokens = {
+          idToken: { idToken: id.idToken, claims: id.claims, issuer: issuer, clientId: clientId },
+          accessToken: { accessToken: body.access_token, tokenType: body.token_type,
+            expiresAt: Math.floor(Date.now() / 1000) + body.expires_in, scopes: (body.scope || '').split(' ') },
+        };
+        if (body.refresh_token) tokens.refreshToken = { refreshToken: body.refresh_token };
+        return tokens;
+      });
+    });
+  }
+
+  /** Shows the widget and resolves with verified tokens once the person has signed in. */
+  PortcullisSignIn.prototype.showSignInToGetTokens = function (options) {
+    var self = this;
+    options = options || {};
+    var auth = this.config.authParams || {};
+    var scopes = options.scopes || auth.scopes || ['openid', 'email'];
+    return new Promise(function (resolve, reject) {
+      self.renderEl({ el: options.el || self.config.el }, function (res) {
+        getTokens(self.config, res.session.token, scopes).then(resolve, reject);
+      }, reject);
+    });
+  };
+
+  /** Renews tokens silently with the browser's session (when third-party cookies reach it). */
+  PortcullisSignIn.prototype.getWithoutPrompt = function (options) {
+    var auth = this.config.authParams || {};
+    return getTokens(this.config, null, (options && options.scopes) || auth.scopes || ['openid', 'email']);
+  };
+
   PortcullisSignIn.prototype.remove = function () {
     if (this._handle) {
       this._handle.unmount();
