@@ -52,3 +52,23 @@ test.describe('widget on another origin getting tokens', () => {
     await expect(host.widget()).toHaveCount(1);
   });
 });
+
+test('tokens renew with the refresh token, which rotates for a public client', async ({ page }) => {
+  const { client_id } = await registerSpa(PAGE);
+  const user = await createUser('renew');
+  await page.goto(`${PAGE}?baseUrl=${encodeURIComponent(PORTCULLIS)}&clientId=${client_id}`);
+  const host = new WidgetHost(page);
+  await host.signIn(user.login, user.password);
+  expect((await host.outcome()).kind).toBe('tokens');
+  const renewed = await page.evaluate(async () => {
+    const w = window as any;
+    const first = w.tokens.refreshToken.refreshToken;
+    const next = await w.signIn.renewTokens(w.tokens.refreshToken);
+    return {
+      rotated: next.refreshToken.refreshToken !== first,
+      newAccess: next.accessToken.accessToken !== w.tokens.accessToken.accessToken,
+      idToken: !!next.idToken,
+    };
+  });
+  expect(renewed).toEqual({ rotated: true, newAccess: true, idToken: true });
+});

@@ -210,6 +210,32 @@
     return getTokens(this.config, null, (options && options.scopes) || auth.scopes || ['openid', 'email']);
   };
 
+  /**
+   * Renews with a refresh token (public clients rotate it: use the new one from the result).
+   * Works where browsers block third-party cookies, which hidden-iframe renewal needs.
+   */
+  PortcullisSignIn.prototype.renewTokens = function (refreshToken) {
+    var config = this.config;
+    var issuer = (config.issuer || config.baseUrl).replace(/\/$/, '');
+    return fetch(issuer + '/oauth2/v1/token', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: config.clientId,
+        refresh_token: refreshToken.refreshToken || refreshToken }),
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) throw oauthError(body.error, body.error_description);
+        var tokens = {
+          accessToken: { accessToken: body.access_token, tokenType: body.token_type,
+            expiresAt: Math.floor(Date.now() / 1000) + body.expires_in, scopes: (body.scope || '').split(' ') },
+        };
+        if (body.refresh_token) tokens.refreshToken = { refreshToken: body.refresh_token };
+        if (body.id_token) tokens.idToken = { idToken: body.id_token };
+        return tokens;
+      });
+    });
+  };
+
   PortcullisSignIn.prototype.remove = function () {
     if (this._handle) {
       this._handle.unmount();
