@@ -3,14 +3,6 @@
 use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer};
 use serde_json::{Value, json};
 
-async fn admin(s: &TestServer, method: reqwest::Method, path: &str) -> reqwest::Response {
-    s.client
-        .request(method, s.url(path))
-        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn users_are_assigned_directly_or_through_groups() {
@@ -39,8 +31,7 @@ async fn users_are_assigned_directly_or_through_groups() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::GET,
             &format!("/api/v1/apps/{aid}/users/{alice}")
         )
@@ -49,8 +40,7 @@ async fn users_are_assigned_directly_or_through_groups() {
         200
     );
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::GET,
             &format!("/api/v1/apps/{aid}/users/{bob}")
         )
@@ -69,15 +59,13 @@ async fn users_are_assigned_directly_or_through_groups() {
         .await
         .unwrap();
     let gid = group["id"].as_str().unwrap();
-    admin(
-        &s,
+    s.admin(
         reqwest::Method::PUT,
         &format!("/api/v1/groups/{gid}/users/{bob}"),
     )
     .await;
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::PUT,
             &format!("/api/v1/apps/{aid}/groups/{gid}")
         )
@@ -85,8 +73,7 @@ async fn users_are_assigned_directly_or_through_groups() {
         .status(),
         200
     );
-    let groups: Vec<Value> = admin(
-        &s,
+    let groups: Vec<Value> = s.admin(
         reqwest::Method::GET,
         &format!("/api/v1/apps/{aid}/groups"),
     )
@@ -96,7 +83,7 @@ async fn users_are_assigned_directly_or_through_groups() {
     .unwrap();
     assert_eq!(groups[0]["id"], gid);
 
-    let delete_active = admin(&s, reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}")).await;
+    let delete_active = s.admin( reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}")).await;
     assert_eq!(
         delete_active.status(),
         400,
@@ -105,8 +92,7 @@ async fn users_are_assigned_directly_or_through_groups() {
 
     // Unassigning removes the direct assignment only.
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::DELETE,
             &format!("/api/v1/apps/{aid}/users/{alice}")
         )
@@ -114,8 +100,7 @@ async fn users_are_assigned_directly_or_through_groups() {
         .status(),
         204
     );
-    let users: Vec<Value> = admin(
-        &s,
+    let users: Vec<Value> = s.admin(
         reqwest::Method::GET,
         &format!("/api/v1/apps/{aid}/users"),
     )
@@ -124,20 +109,19 @@ async fn users_are_assigned_directly_or_through_groups() {
     .await
     .unwrap();
     assert!(users.is_empty());
-    admin(
-        &s,
+    s.admin(
         reqwest::Method::POST,
         &format!("/api/v1/apps/{aid}/lifecycle/deactivate"),
     )
     .await;
     assert_eq!(
-        admin(&s, reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
+        s.admin( reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
             .await
             .status(),
         204
     );
     assert_eq!(
-        admin(&s, reqwest::Method::GET, &format!("/api/v1/apps/{aid}"))
+        s.admin( reqwest::Method::GET, &format!("/api/v1/apps/{aid}"))
             .await
             .status(),
         404

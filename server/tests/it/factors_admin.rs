@@ -1,17 +1,10 @@
 //! Factors admin API: an admin enrolls and activates TOTP for a user, sign-in then requires
 //! it, and `reset_factors` clears everything for someone who lost their phone.
 
-use crate::support::{self, ADMIN_TOKEN, PASSWORD};
+use crate::support::{self, step_now, ADMIN_TOKEN, PASSWORD};
 use portcullis::authn::factors::totp_code;
 use serde_json::{Value, json};
 
-fn step_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30
-}
 
 #[tokio::test]
 async fn admins_enroll_activate_list_and_reset_factors() {

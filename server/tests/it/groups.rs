@@ -18,14 +18,6 @@ async fn create_group(s: &TestServer, name: &str, mfa: Option<&str>) -> Value {
     res.json().await.unwrap()
 }
 
-async fn admin(s: &TestServer, method: reqwest::Method, path: &str) -> reqwest::Response {
-    s.client
-        .request(method, s.url(path))
-        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn groups_crud_and_members() {
@@ -47,8 +39,7 @@ async fn groups_crud_and_members() {
     let user = s.create_user("member@example.com", PASSWORD).await;
     let uid = user["id"].as_str().unwrap();
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::PUT,
             &format!("/api/v1/groups/{gid}/users/{uid}")
         )
@@ -56,8 +47,7 @@ async fn groups_crud_and_members() {
         .status(),
         204
     );
-    let members: Vec<Value> = admin(
-        &s,
+    let members: Vec<Value> = s.admin(
         reqwest::Method::GET,
         &format!("/api/v1/groups/{gid}/users"),
     )
@@ -67,8 +57,7 @@ async fn groups_crud_and_members() {
     .unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0]["id"], uid);
-    let of_user: Vec<Value> = admin(
-        &s,
+    let of_user: Vec<Value> = s.admin(
         reqwest::Method::GET,
         &format!("/api/v1/users/{uid}/groups"),
     )
@@ -101,8 +90,7 @@ async fn groups_crud_and_members() {
     assert_eq!(found.len(), 1);
 
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::DELETE,
             &format!("/api/v1/groups/{gid}")
         )
@@ -110,8 +98,7 @@ async fn groups_crud_and_members() {
         .status(),
         204
     );
-    let of_user: Vec<Value> = admin(
-        &s,
+    let of_user: Vec<Value> = s.admin(
         reqwest::Method::GET,
         &format!("/api/v1/users/{uid}/groups"),
     )
@@ -121,14 +108,13 @@ async fn groups_crud_and_members() {
     .unwrap();
     assert!(of_user.is_empty(), "memberships go with the group");
     assert_eq!(
-        admin(&s, reqwest::Method::GET, &format!("/api/v1/groups/{gid}"))
+        s.admin( reqwest::Method::GET, &format!("/api/v1/groups/{gid}"))
             .await
             .status(),
         404
     );
     assert_eq!(
-        admin(
-            &s,
+        s.admin(
             reqwest::Method::PUT,
             &format!("/api/v1/groups/{gid}/users/{uid}")
         )
@@ -146,8 +132,7 @@ async fn a_group_can_require_mfa_for_its_members_only() {
     let admin_user = s.create_user("boss@example.com", PASSWORD).await;
     s.create_user("staff@example.com", PASSWORD).await;
     let uid = admin_user["id"].as_str().unwrap();
-    admin(
-        &s,
+    s.admin(
         reqwest::Method::PUT,
         &format!("/api/v1/groups/{gid}/users/{uid}"),
     )

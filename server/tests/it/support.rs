@@ -81,6 +81,16 @@ impl TestServer {
             .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
     }
 
+    /// Any admin request, sent.
+    pub async fn admin(&self, method: reqwest::Method, path: &str) -> Response {
+        self.client
+            .request(method, self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn admin_post(&self, path: &str) -> RequestBuilder {
         self.client
             .post(self.url(path))
@@ -161,4 +171,13 @@ pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with(&format!("{name}=")))
         .map(str::to_owned)
+}
+
+/// The current 30-second TOTP step.
+pub fn step_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30
 }
