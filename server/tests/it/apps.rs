@@ -1,8 +1,7 @@
 //! Apps API: assignment directly and through groups, and clean-up when things are deleted.
 
-use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer};
+use crate::support::{self, PASSWORD};
 use serde_json::{Value, json};
-
 
 #[tokio::test]
 async fn users_are_assigned_directly_or_through_groups() {
@@ -73,17 +72,17 @@ async fn users_are_assigned_directly_or_through_groups() {
         .status(),
         200
     );
-    let groups: Vec<Value> = s.admin(
-        reqwest::Method::GET,
-        &format!("/api/v1/apps/{aid}/groups"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let groups: Vec<Value> = s
+        .admin(reqwest::Method::GET, &format!("/api/v1/apps/{aid}/groups"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(groups[0]["id"], gid);
 
-    let delete_active = s.admin( reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}")).await;
+    let delete_active = s
+        .admin(reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
+        .await;
     assert_eq!(
         delete_active.status(),
         400,
@@ -100,14 +99,12 @@ async fn users_are_assigned_directly_or_through_groups() {
         .status(),
         204
     );
-    let users: Vec<Value> = s.admin(
-        reqwest::Method::GET,
-        &format!("/api/v1/apps/{aid}/users"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let users: Vec<Value> = s
+        .admin(reqwest::Method::GET, &format!("/api/v1/apps/{aid}/users"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(users.is_empty());
     s.admin(
         reqwest::Method::POST,
@@ -115,13 +112,13 @@ async fn users_are_assigned_directly_or_through_groups() {
     )
     .await;
     assert_eq!(
-        s.admin( reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
+        s.admin(reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
             .await
             .status(),
         204
     );
     assert_eq!(
-        s.admin( reqwest::Method::GET, &format!("/api/v1/apps/{aid}"))
+        s.admin(reqwest::Method::GET, &format!("/api/v1/apps/{aid}"))
             .await
             .status(),
         404

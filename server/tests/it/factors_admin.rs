@@ -1,10 +1,9 @@
 //! Factors admin API: an admin enrolls and activates TOTP for a user, sign-in then requires
 //! it, and `reset_factors` clears everything for someone who lost their phone.
 
-use crate::support::{self, step_now, ADMIN_TOKEN, PASSWORD};
+use crate::support::{self, ADMIN_TOKEN, PASSWORD, step_now};
 use portcullis::authn::factors::totp_code;
 use serde_json::{Value, json};
-
 
 #[tokio::test]
 async fn admins_enroll_activate_list_and_reset_factors() {

@@ -18,7 +18,6 @@ async fn create_group(s: &TestServer, name: &str, mfa: Option<&str>) -> Value {
     res.json().await.unwrap()
 }
 
-
 #[tokio::test]
 async fn groups_crud_and_members() {
     let s = support::start().await;
@@ -47,24 +46,20 @@ async fn groups_crud_and_members() {
         .status(),
         204
     );
-    let members: Vec<Value> = s.admin(
-        reqwest::Method::GET,
-        &format!("/api/v1/groups/{gid}/users"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let members: Vec<Value> = s
+        .admin(reqwest::Method::GET, &format!("/api/v1/groups/{gid}/users"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0]["id"], uid);
-    let of_user: Vec<Value> = s.admin(
-        reqwest::Method::GET,
-        &format!("/api/v1/users/{uid}/groups"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let of_user: Vec<Value> = s
+        .admin(reqwest::Method::GET, &format!("/api/v1/users/{uid}/groups"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(of_user[0]["id"], gid);
 
     let renamed = s
@@ -90,25 +85,20 @@ async fn groups_crud_and_members() {
     assert_eq!(found.len(), 1);
 
     assert_eq!(
-        s.admin(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/groups/{gid}")
-        )
-        .await
-        .status(),
+        s.admin(reqwest::Method::DELETE, &format!("/api/v1/groups/{gid}"))
+            .await
+            .status(),
         204
     );
-    let of_user: Vec<Value> = s.admin(
-        reqwest::Method::GET,
-        &format!("/api/v1/users/{uid}/groups"),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let of_user: Vec<Value> = s
+        .admin(reqwest::Method::GET, &format!("/api/v1/users/{uid}/groups"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(of_user.is_empty(), "memberships go with the group");
     assert_eq!(
-        s.admin( reqwest::Method::GET, &format!("/api/v1/groups/{gid}"))
+        s.admin(reqwest::Method::GET, &format!("/api/v1/groups/{gid}"))
             .await
             .status(),
         404

@@ -1,11 +1,10 @@
 //! The Authentication API's transaction over HTTP: MFA enrollment with a QR code, verification,
 //! replay, wrong states, expired passwords, and a restart in the middle of a sign-in.
 
-use crate::support::{self, step_now, PASSWORD, TestServer};
+use crate::support::{self, PASSWORD, TestServer, step_now};
 use portcullis::authn::MfaEnrollment;
 use portcullis::authn::factors::totp_code;
 use serde_json::{Value, json};
-
 
 async fn post(s: &TestServer, href: &str, body: Value) -> (u16, Value) {
     let res = s.client.post(href).json(&body).send().await.unwrap();
