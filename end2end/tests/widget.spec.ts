@@ -64,3 +64,42 @@ test.describe('widget embedded on another origin', () => {
     await expect(page.locator('#result')).toContainText(DEMO_LOGIN);
   });
 });
+
+test('events (ready, afterRender, afterError) and branding options behave like Okta\'s widget', async ({ page }) => {
+  const user = await createUser('widget-events');
+  const host = new WidgetHost(page);
+  await host.goto(HOST, PORTCULLIS);
+  await expect(host.widget()).toBeVisible();
+  await page.evaluate((baseUrl) => {
+    const w = window as any;
+    w.signIn.remove();
+    w.events = [];
+    w.branded = new w.PortcullisSignIn({
+      baseUrl,
+      brandName: 'Acme sign-in',
+      logo: 'http://localhost:3902/logo.svg',
+      colors: { brand: '#0a7f5a' },
+    });
+    for (const name of ['ready', 'afterRender', 'afterError']) {
+      w.branded.on(name, (context: any, error: any) => w.events.push({ name, context, error: error ?? null }));
+    }
+    return w.branded.renderEl({ el: '#signin' }, () => {}, () => {});
+  }, PORTCULLIS);
+  await expect(host.widget().getByRole('heading', { name: 'Acme sign-in' })).toBeVisible();
+  await expect(host.widget().locator('img.pcw-logo')).toHaveAttribute('src', 'http://localhost:3902/logo.svg');
+  const brand = await host.widget().evaluate((el) => getComputedStyle(el).getPropertyValue('--pc-brand').trim());
+  expect(brand).toBe('#0a7f5a');
+
+  await host.signIn(user.login, 'Wrong-Password-4');
+  await expect(host.widget().getByRole('alert')).toHaveText('Authentication failed');
+  const events = await page.evaluate(() => (window as any).events);
+  expect(events.map((e: any) => e.name)).toEqual(['ready', 'afterRender', 'afterError']);
+  expect(events[2].context).toEqual({ controller: 'primary-auth' });
+  expect(events[2].error).toEqual({ name: 'AuthApiError', message: 'Authentication failed', statusCode: 401 });
+
+  // off() stops delivery.
+  await page.evaluate(() => (window as any).branded.off('afterError'));
+  await host.signIn(user.login, 'Wrong-Password-5');
+  await expect(host.widget().getByRole('alert')).toHaveText('Authentication failed');
+  expect((await page.evaluate(() => (window as any).events)).length).toBe(3);
+});

@@ -42,7 +42,26 @@
     }
     this.config = config;
     this._handle = null;
+    this._listeners = {};
   }
+
+  /** Okta's events: `ready`, `afterRender` ({controller}) and `afterError` (context, error). */
+  PortcullisSignIn.prototype.on = function (event, callback) {
+    (this._listeners[event] = this._listeners[event] || []).push(callback);
+  };
+
+  PortcullisSignIn.prototype.off = function (event, callback) {
+    if (!event) { this._listeners = {}; return; }
+    if (!callback) { delete this._listeners[event]; return; }
+    this._listeners[event] = (this._listeners[event] || []).filter(function (c) { return c !== callback; });
+  };
+
+  PortcullisSignIn.prototype._emit = function (event) {
+    var args = Array.prototype.slice.call(arguments, 1);
+    (this._listeners[event] || []).forEach(function (c) {
+      try { c.apply(null, args); } catch (e) { console.error(e); }
+    });
+  };
 
   PortcullisSignIn.prototype.renderEl = function (options, success, error) {
     var self = this;
@@ -62,7 +81,9 @@
             encodeURIComponent(res.session.token) + '&redirectUrl=' + encodeURIComponent(redirectUrl));
         };
         if (typeof success === 'function') success(res);
-      }, onError);
+      }, onError, function (name, context, detail) { self._emit(name, context, detail); });
+      self._emit('ready', { controller: 'primary-auth' });
+      self._emit('afterRender', { controller: 'primary-auth' });
     }).catch(onError);
   };
 

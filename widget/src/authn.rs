@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 #[derive(Debug)]
 pub(crate) enum SignInError {
-    /// The server answered with an Okta error; its summary is shown as is.
-    Rejected(String),
+    /// The server answered with an Okta error (status, summary); the summary is shown as is.
+    Rejected(u16, String),
     /// No usable answer: offline, or the page's origin is not trusted (CORS).
     Unreachable,
 }
@@ -40,11 +40,13 @@ pub(crate) async fn primary(
             return Ok(body);
         }
         return Err(SignInError::Rejected(
+            200,
             "This sign-in step is not supported yet.".into(),
         ));
     }
+    let status = response.status();
     match response.json::<OktaError>().await {
-        Ok(e) => Err(SignInError::Rejected(e.error_summary)),
+        Ok(e) => Err(SignInError::Rejected(status, e.error_summary)),
         Err(_) => Err(SignInError::Unreachable),
     }
 }

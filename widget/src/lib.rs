@@ -26,19 +26,22 @@ impl WidgetHandle {
 }
 
 /// Mounts the widget into `el`. `config` is the JSON of the options object (functions removed);
-/// `on_success` receives `{status, session: {token}, user}`, `on_error` an `Error`.
+/// `on_success` receives `{status, session: {token}, user}`, `on_error` an `Error`, and
+/// `on_event(name, context, detail)` the widget's events (`afterError`).
 #[wasm_bindgen]
 pub fn mount(
     el: web_sys::HtmlElement,
     config: &str,
     on_success: js_sys::Function,
     on_error: js_sys::Function,
+    on_event: js_sys::Function,
 ) -> Result<WidgetHandle, JsValue> {
     console_error_panic_hook::set_once();
     let config = WidgetConfig::parse(config).map_err(|e| js_sys::Error::new(&e))?;
     let callbacks = view::Callbacks {
         on_success,
         on_error,
+        on_event,
     };
     let handle = leptos::mount::mount_to(el, move || view::widget(config, callbacks));
     Ok(WidgetHandle {

@@ -9,6 +9,21 @@ use wasm_bindgen::JsValue;
 pub(crate) struct Callbacks {
     pub(crate) on_success: js_sys::Function,
     pub(crate) on_error: js_sys::Function,
+    pub(crate) on_event: js_sys::Function,
+}
+
+/// Okta's `afterError(context, error)`: `{controller}` and `{name, message, statusCode}`.
+fn after_error(callbacks: &Callbacks, name: &str, message: &str, status: u16) {
+    let context = serde_json::json!({ "controller": "primary-auth" }).to_string();
+    let error =
+        serde_json::json!({ "name": name, "message": message, "statusCode": status }).to_string();
+    let parse = |s: &str| js_sys::JSON::parse(s).unwrap_or(JsValue::NULL);
+    let _ = callbacks.on_event.call3(
+        &JsValue::NULL,
+        &JsValue::from_str("afterError"),
+        &parse(&context),
+        &parse(&error),
+    );
 }
 
 const UNREACHABLE: &str =
@@ -25,6 +40,8 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         .brand_name
         .clone()
         .unwrap_or_else(|| "Sign in".to_owned());
+    let brand_style = config.brand_color().map(|c| format!("--pc-brand: {c}"));
+    let logo = config.logo_url().map(str::to_owned);
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -63,8 +80,12 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                         let _ = c.on_success.call1(&JsValue::NULL, &js);
                     });
                 }
-                Err(SignInError::Rejected(summary)) => error.set(Some(summary)),
+                Err(SignInError::Rejected(status, summary)) => {
+                    callbacks.with_value(|c| after_error(c, "AuthApiError", &summary, status));
+                    error.set(Some(summary));
+                }
                 Err(SignInError::Unreachable) => {
+                    callbacks.with_value(|c| after_error(c, "AuthSdkError", UNREACHABLE, 0));
                     error.set(Some(UNREACHABLE.into()));
                     let err = js_sys::Error::new(UNREACHABLE);
                     callbacks.with_value(|c| {
@@ -77,7 +98,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
     };
 
     view! {
-        <div class="pcw-root" data-portcullis-widget="">
+        <div class="pcw-root" data-portcullis-widget="" style=brand_style>
             {move || match signed_in.get() {
                 Some(login) => view! {
                     <div class="pc-card pcw-card">
@@ -87,6 +108,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 }.into_any(),
                 None => view! {
                     <form class="pc-card pcw-card" on:submit=on_submit.clone() novalidate aria-busy=move || busy.get().then_some("true")>
+                        {logo.clone().map(|src| view! { <img class="pcw-logo" src=src alt="" /> })}
                         <h2>{heading.clone()}</h2>
                         <FormError message=error />
                         <CredentialsFields username=config.username.clone().unwrap_or_default() id_prefix="pcw-" />
