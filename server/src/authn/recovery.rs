@@ -5,9 +5,7 @@
 //! transaction at RECOVERY (security question) or straight at the next step.
 
 use super::factors::{Check, FactorStatus, FactorType};
-use super::flow::{
-    Ctx, FlowError, Outcome, advance_from, load_step, park_new, record_failure, refused,
-};
+use super::flow::{Ctx, FlowError, Outcome, advance, load, park, record_failure, refused};
 use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
@@ -179,14 +177,14 @@ pub fn verify_token(
     };
     let state_token = new_secret(32).expose().to_owned();
     if has_question && record.recovery_type != RecoveryType::Activation {
-        return park_new(ctx, state_token, tx, user);
+        return park(ctx, &state_token, tx, user, None);
     }
     proven(ctx, state_token, tx, user, record.recovery_type)
 }
 
 /// `POST /authn/recovery/answer`: the security question's answer.
 pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome, FlowError> {
-    let (tx, mut user) = load_step(ctx, state_token)?;
+    let (tx, mut user) = load(ctx, state_token)?;
     let Step::Recovery { recovery_type } = tx.step else {
         return Err(FlowError::WrongState);
     };
@@ -223,7 +221,7 @@ fn proven(
         }
         RecoveryType::Password | RecoveryType::Activation => {
             tx.step = Step::PasswordReset;
-            park_new(ctx, state_token, tx, user)
+            park(ctx, &state_token, tx, user, None)
         }
     }
 }
@@ -240,7 +238,7 @@ fn unlock(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
 
 /// `POST /authn/credentials/reset_password` at PASSWORD_RESET.
 pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Outcome, FlowError> {
-    let (mut tx, mut user) = load_step(ctx, state_token)?;
+    let (mut tx, mut user) = load(ctx, state_token)?;
     if tx.step != Step::PasswordReset {
         return Err(FlowError::WrongState);
     }
@@ -258,7 +256,7 @@ pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Out
     tx.amr = vec!["pwd".to_owned()];
     tx.auth_time = ctx.now;
     tx.warned = true;
-    advance_from(ctx, state_token.to_owned(), tx, user)
+    advance(ctx, state_token.to_owned(), tx, user)
 }
 
 #[cfg(test)]

@@ -101,6 +101,20 @@ pub fn start_session(
     Ok((secret, session))
 }
 
+/// Redeems a one-time session token and starts a session for it: the cookie secret and the
+/// session, or `None` for an unknown, spent or expired token.
+pub fn exchange_session_token(
+    store: &dyn Store,
+    settings: &SessionSettings,
+    now: Timestamp,
+    token: &str,
+) -> Result<Option<(Secret, Session)>, AuthnError> {
+    match redeem_session_token(store, now, token)? {
+        Some(record) => start_session(store, settings, now, record).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The live session behind a cookie value, if any.
 pub fn find_session(
     store: &dyn Store,

@@ -131,6 +131,17 @@ pub fn set_member(
     Ok(())
 }
 
+/// The names of the user's groups (the `groups` claim).
+pub fn group_names(store: &dyn Store, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut names = Vec::new();
+    for gid in store.groups_of(user_id)? {
+        if let Some(g) = store.group(&gid)? {
+            names.push(g.name);
+        }
+    }
+    Ok(names)
+}
+
 /// The strictest MFA enrollment among the org's and the user's groups'.
 pub fn effective_mfa(
     store: &dyn Store,

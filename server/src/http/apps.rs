@@ -68,11 +68,6 @@ fn app_or_404(state: &AppState, id: &str) -> Result<App, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("{id} (App)")))
 }
 
-async fn flush(state: &AppState) -> Result<(), ApiError> {
-    state.blocking(|s| s.store.flush()).await??;
-    Ok(())
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct CreateApp {
@@ -93,7 +88,7 @@ async fn create(
         &body.label,
         &body.sign_on_mode,
     )?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(Json(view(&app, &state.base_url)))
 }
 
@@ -125,7 +120,7 @@ async fn set_status(
     app.status = status;
     app.last_updated = Timestamp::now();
     state.store.put_app(&app)?;
-    flush(state).await?;
+    state.flush().await?;
     Ok(Json(json!({})))
 }
 
@@ -158,7 +153,7 @@ async fn remove(
         ]));
     }
     state.store.delete_app(&id)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -195,7 +190,7 @@ async fn assign_user(
         .user(&body.id)?
         .ok_or_else(|| ApiError::NotFound(format!("{} (User)", body.id)))?;
     state.store.assign_app_user(&id, &body.id, true)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(Json(assignment_view(&state.base_url, &id, &body.id)))
 }
 
@@ -218,7 +213,7 @@ async fn unassign_user(
 ) -> Result<StatusCode, ApiError> {
     app_or_404(&state, &id)?;
     state.store.assign_app_user(&id, &uid, false)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,7 +243,7 @@ async fn assign_group(
         .group(&gid)?
         .ok_or_else(|| ApiError::NotFound(format!("{gid} (UserGroup)")))?;
     state.store.assign_app_group(&id, &gid, true)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(Json(json!({ "id": gid, "priority": 0 })))
 }
 
@@ -259,6 +254,6 @@ async fn unassign_group(
 ) -> Result<StatusCode, ApiError> {
     app_or_404(&state, &id)?;
     state.store.assign_app_group(&id, &gid, false)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -140,7 +140,7 @@ async fn create(
     state
         .mailer
         .send_later(enrolled.email.into_iter().collect());
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(Json(view(&state.base_url, &enrolled.factor, &user)))
 }
 
@@ -173,7 +173,7 @@ async fn activate(
     let factor = state
         .blocking(move |s| enroll::activate(&s.ctx(now), &user_id, &fid, &code))
         .await??;
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(Json(view(&state.base_url, &factor, &user)))
 }
 
@@ -186,7 +186,7 @@ async fn remove(
     if !state.store.delete_factor(&user.id, &fid)? {
         return Err(ApiError::NotFound(format!("{fid} (UserFactor)")));
     }
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -200,6 +200,6 @@ async fn reset(
     for f in state.store.factors(&user.id)? {
         state.store.delete_factor(&user.id, &f.id)?;
     }
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(Json(json!({})))
 }

@@ -84,18 +84,13 @@ fn not_found(id: &str, kind: &str) -> ApiError {
     ApiError::NotFound(format!("{id} ({kind})"))
 }
 
-async fn flush(state: &AppState) -> Result<(), ApiError> {
-    state.blocking(|s| s.store.flush()).await??;
-    Ok(())
-}
-
 async fn create(
     _: Admin,
     State(state): State<AppState>,
     OktaJson(body): OktaJson<GroupBody>,
 ) -> Result<Json<Value>, ApiError> {
     let group = groups::create(state.store.as_ref(), Timestamp::now(), input(body)?)?;
-    flush(&state).await?;
+    state.flush().await?;
     Ok(Json(view(&group, &state.base_url)))
 }
 
@@ -143,7 +138,7 @@ async fn replace(
 ) -> Result<Json<Value>, ApiError> {
     match groups::update(state.store.as_ref(), Timestamp::now(), &id, input(body)?) {
         Ok(group) => {
-            flush(&state).await?;
+            state.flush().await?;
             Ok(Json(view(&group, &state.base_url)))
         }
         Err(DirectoryError::NotFound) => Err(not_found(&id, "UserGroup")),
@@ -159,7 +154,7 @@ async fn remove(
     if !state.store.delete_group(&id)? {
         return Err(not_found(&id, "UserGroup"));
     }
-    flush(&state).await?;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -189,7 +184,7 @@ async fn membership(
 ) -> Result<StatusCode, ApiError> {
     match groups::set_member(state.store.as_ref(), Timestamp::now(), gid, uid, member) {
         Ok(()) => {
-            flush(state).await?;
+            state.flush().await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Err(DirectoryError::NotFound) => {

@@ -101,6 +101,14 @@ impl Services {
     }
 }
 
+impl AppState {
+    /// Makes every write so far durable before answering (users, factors, clients, keys…).
+    pub async fn flush(&self) -> Result<(), ApiError> {
+        self.blocking(|s| s.store.flush()).await??;
+        Ok(())
+    }
+}
+
 impl Deref for AppState {
     type Target = Services;
     fn deref(&self) -> &Services {

@@ -136,7 +136,7 @@ async fn register(
         Err(fields) => return Ok(registration_error(fields)),
     };
     state.store.put_client(&client)?;
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     let mut r = (
         StatusCode::CREATED,
         Json(client_view(&state.base_url, &client, secret.as_deref())),
@@ -196,7 +196,7 @@ async fn update_client(
     client.secret_digest = old.secret_digest;
     client.last_updated = Timestamp::now();
     state.store.put_client(&client)?;
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(Json(client_view(&state.base_url, &client, None)).into_response())
 }
 
@@ -208,7 +208,7 @@ async fn delete_client(
     if !state.store.delete_client(&id)? {
         return Err(ApiError::NotFound(format!("{id} (Client)")));
     }
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -226,7 +226,7 @@ async fn new_secret(
         )]));
     };
     state.store.put_client(&client)?;
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     let mut r = Json(client_view(&state.base_url, &client, Some(&secret))).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

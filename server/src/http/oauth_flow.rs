@@ -5,10 +5,11 @@ use super::AppState;
 use super::extract::cookie;
 use super::pages::{SESSION_COOKIE, expired_cookie, render, session_cookie};
 use crate::authn::Session;
-use crate::authn::session::{end_session, redeem_session_token, start_session, use_session};
+use crate::authn::session::{end_session, exchange_session_token, use_session};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
 use crate::directory::OriginScope;
+use crate::directory::groups::group_names;
 use crate::directory::trusted_origins::is_trusted;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
 use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
@@ -223,12 +224,7 @@ async fn find_auth(
 ) -> Result<Auth, String> {
     if let Some(token) = req.session_token.clone() {
         let started = state
-            .blocking(move |s| {
-                let Some(record) = redeem_session_token(s.store.as_ref(), now, &token)? else {
-                    return Ok(None);
-                };
-                start_session(s.store.as_ref(), &s.sessions, now, record).map(Some)
-            })
+            .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -342,7 +338,7 @@ fn issue(
         access = Some(at.token);
     }
     if req.wants("id_token") {
-        let groups = group_names(state, &user.id);
+        let groups = group_names(state.store.as_ref(), &user.id).unwrap_or_default();
         let facts = IdTokenFacts {
             issuer: &state.base_url,
             client_id: &req.client.client_id,
@@ -358,16 +354,6 @@ fn issue(
         fields.push(("id_token".into(), idt));
     }
     Ok(fields)
-}
-
-fn group_names(state: &AppState, user_id: &str) -> Vec<String> {
-    let store = state.store.as_ref();
-    store
-        .groups_of(user_id)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|g| store.group(g).ok().flatten().map(|g| g.name))
-        .collect()
 }
 
 /// Client authentication for introspect and revoke (assertions may name the token endpoint or
@@ -586,7 +572,11 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
     };
     let mut body = json!({ "sub": user.id });
     if let Value::Object(m) = &mut body {
-        m.extend(scope_claims(&user, &scopes, &group_names(&state, &user.id)));
+        m.extend(scope_claims(
+            &user,
+            &scopes,
+            &group_names(state.store.as_ref(), &user.id).unwrap_or_default(),
+        ));
     }
     no_store(Json(body).into_response())
 }

@@ -4,7 +4,7 @@
 use super::AppState;
 use super::extract::{cookie, wants_json};
 use crate::authn::flow::{self, FlowError, Outcome};
-use crate::authn::session::{end_session, redeem_session_token, start_session, use_session};
+use crate::authn::session::{end_session, exchange_session_token, use_session};
 use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
 use crate::crypto::{Digest, Secret, new_secret};
@@ -298,16 +298,13 @@ async fn login_submit(
                     }
                     Err(e) => return Err(e),
                 };
-            let store_err = |crate::authn::AuthnError::Store(e)| FlowError::Store(e);
-            let Some(token) =
-                redeem_session_token(s.store.as_ref(), now, completed.session_token.expose())
-                    .map_err(store_err)?
-            else {
-                return Ok(SignIn::Failed);
-            };
-            start_session(s.store.as_ref(), &s.sessions, now, token)
-                .map(|(secret, _)| SignIn::Started(secret))
-                .map_err(store_err)
+            let started = exchange_session_token(
+                s.store.as_ref(),
+                &s.sessions,
+                now,
+                completed.session_token.expose(),
+            )?;
+            Ok(started.map_or(SignIn::Failed, |(secret, _)| SignIn::Started(secret)))
         })
         .await;
     let cookie_secret: Secret = match result {
@@ -457,12 +454,7 @@ async fn session_cookie_redirect(
     let now = Timestamp::now();
     let token = q.token;
     let started = state
-        .blocking(move |s| {
-            let Some(record) = redeem_session_token(s.store.as_ref(), now, &token)? else {
-                return Ok(None);
-            };
-            start_session(s.store.as_ref(), &s.sessions, now, record).map(Some)
-        })
+        .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
         .await;
     let mut response = Redirect::to(&q.redirect_url).into_response();
     match started {

@@ -8,8 +8,7 @@ use super::extract::{Admin, OktaJson, cookie};
 use super::pages::{SESSION_COOKIE, expired_cookie};
 use crate::authn::Session;
 use crate::authn::session::{
-    find_session, find_session_by_id, redeem_session_token, refresh_session, start_session,
-    use_session,
+    exchange_session_token, find_session, find_session_by_id, refresh_session, use_session,
 };
 use crate::clock::Timestamp;
 use crate::crypto::Secret;
@@ -104,12 +103,7 @@ async fn create(
         })?;
     let now = Timestamp::now();
     let started = state
-        .blocking(move |s| {
-            let Some(record) = redeem_session_token(s.store.as_ref(), now, &token)? else {
-                return Ok(None);
-            };
-            start_session(s.store.as_ref(), &s.sessions, now, record).map(Some)
-        })
+        .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
         .await??;
     let (_, session) = started.ok_or(ApiError::AuthenticationFailed)?;
     Ok(Json(view(&state, &session, false)))

@@ -83,7 +83,7 @@ async fn create(
         &body.origin,
         scopes,
     )?;
-    state.blocking(|s| s.store.flush()).await??;
+    state.flush().await?;
     Ok(Json(view(&created, &state.base_url)))
 }
 
@@ -115,7 +115,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_trusted_origin(&id)? {
-        state.blocking(|s| s.store.flush()).await??;
+        state.flush().await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("{id} (TrustedOrigin)")))

@@ -158,7 +158,7 @@ async fn unlock(
     let now = Timestamp::now();
     match unlock_user(state.store.as_ref(), now, &id) {
         Ok(_) => {
-            state.blocking(|s| s.store.flush()).await??;
+            state.flush().await?;
             Ok(Json(json!({})))
         }
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
@@ -174,7 +174,7 @@ async fn expire_password(
 ) -> Result<Json<Value>, ApiError> {
     match expire(state.store.as_ref(), Timestamp::now(), &id) {
         Ok(user) => {
-            state.blocking(|s| s.store.flush()).await??;
+            state.flush().await?;
             Ok(Json(user_view(&user, &state.base_url)))
         }
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
@@ -186,7 +186,7 @@ async fn expire_password(
 async fn lifecycle(state: &AppState, id: &str, t: Transition) -> Result<User, ApiError> {
     match transition(state.store.as_ref(), Timestamp::now(), id, t) {
         Ok(user) => {
-            state.blocking(|s| s.store.flush()).await??;
+            state.flush().await?;
             Ok(user)
         }
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),
@@ -297,7 +297,7 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     match delete(state.store.as_ref(), Timestamp::now(), &id) {
         Ok(_) => {
-            state.blocking(|s| s.store.flush()).await??;
+            state.flush().await?;
             Ok(StatusCode::NO_CONTENT)
         }
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(format!("{id} (User)"))),

@@ -10,6 +10,7 @@ use crate::authn::flow::{self, Ctx, FlowError, Outcome};
 use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_id, new_secret};
+use crate::directory::groups::group_names;
 use crate::directory::{User, UserStatus};
 use crate::store::{CodeUse, Store, StoreError};
 use serde_json::{Value, json};
@@ -189,16 +190,6 @@ impl GrantCtx<'_> {
 
 /// The successful response body (RFC 6749 §5.1).
 pub type TokenResponse = Value;
-
-fn group_names(store: &dyn Store, user_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut names = Vec::new();
-    for gid in store.groups_of(user_id)? {
-        if let Some(g) = store.group(&gid)? {
-            names.push(g.name);
-        }
-    }
-    Ok(names)
-}
 
 fn active_user(store: &dyn Store, id: &str) -> Result<User, TokenError> {
     store

@@ -91,6 +91,14 @@ pub enum FlowError {
     Hash(#[from] crate::crypto::password::HashError),
 }
 
+impl From<super::AuthnError> for FlowError {
+    fn from(e: super::AuthnError) -> Self {
+        match e {
+            super::AuthnError::Store(e) => FlowError::Store(e),
+        }
+    }
+}
+
 /// Primary authentication. Every path does one argon2 verification (see `PasswordHasher`).
 pub fn primary(
     ctx: &Ctx<'_>,
@@ -407,7 +415,7 @@ pub(super) fn refused(e: crate::directory::DirectoryError) -> FlowError {
 
 /// Loads the live transaction for `state_token` and its user. A locked-out user may continue
 /// only a recovery (which is how they get back in).
-fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowError> {
+pub(super) fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowError> {
     let tx = ctx
         .store
         .transaction(&Secret::new(state_token).digest())?
@@ -426,32 +434,6 @@ fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowErr
     Ok((tx, user))
 }
 
-pub(super) fn load_step(
-    ctx: &Ctx<'_>,
-    state_token: &str,
-) -> Result<(Transaction, User), FlowError> {
-    load(ctx, state_token)
-}
-
-/// Stores a transaction under a new (or its) state token and reports it pending.
-pub(super) fn park_new(
-    ctx: &Ctx<'_>,
-    state_token: String,
-    tx: Transaction,
-    user: User,
-) -> Result<Outcome, FlowError> {
-    park(ctx, &state_token, tx, user, None)
-}
-
-pub(super) fn advance_from(
-    ctx: &Ctx<'_>,
-    state_token: String,
-    tx: Transaction,
-    user: User,
-) -> Result<Outcome, FlowError> {
-    advance(ctx, state_token, tx, user)
-}
-
 fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), StoreError> {
     tx.expires_at = ctx.now.plus(ctx.settings.transaction_ttl);
     ctx.store
@@ -459,7 +441,7 @@ fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), St
 }
 
 /// Stores `tx` as it is and reports it pending.
-fn park(
+pub(super) fn park(
     ctx: &Ctx<'_>,
     state_token: &str,
     tx: Transaction,
@@ -543,7 +525,7 @@ fn days_to_expiry(ctx: &Ctx<'_>, user: &User) -> Option<i64> {
 }
 
 /// Works out the next step after a completed one, and stores it or completes the sign-in.
-fn advance(
+pub(super) fn advance(
     ctx: &Ctx<'_>,
     state_token: String,
     mut tx: Transaction,
@@ -583,8 +565,7 @@ fn advance(
         tx.auth_time,
         &tx.amr,
         ctx.settings.session_token_ttl,
-    )
-    .map_err(|super::AuthnError::Store(e)| FlowError::Store(e))?;
+    )?;
     Ok(Outcome::Success(Box::new(Completed {
         session_token,
         expires_at,
