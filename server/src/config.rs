@@ -332,51 +332,46 @@ impl Config {
             })?,
             None => file.password_max_age_days.unwrap_or(0),
         };
-        let per_minute =
+        // A whole number of at least 1 (requests per minute, days, minutes).
+        let positive =
             |setting: &'static str, cli: Option<String>, file: Option<u32>, default: u32| {
-                let n = match cli {
-                    Some(v) => v
-                        .trim()
-                        .parse::<u32>()
-                        .map_err(|_| invalid(setting, format!("`{v}` is not a number")))?,
-                    None => file.unwrap_or(default),
-                };
+                let n = number(setting, cli, file, default)?;
                 if n == 0 {
                     return Err(invalid(setting, "must be at least 1"));
                 }
                 Ok(n)
             };
-        let rate_limit_per_ip = per_minute(
+        let rate_limit_per_ip = positive(
             "rate_limit_per_ip",
             cli.rate_limit_per_ip,
             file.rate_limit_per_ip,
             300,
         )?;
-        let rate_limit_per_user = per_minute(
+        let rate_limit_per_user = positive(
             "rate_limit_per_user",
             cli.rate_limit_per_user,
             file.rate_limit_per_user,
             30,
         )?;
-        let key_rotation_days = per_minute(
+        let key_rotation_days = positive(
             "key_rotation_days",
             cli.key_rotation_days,
             file.key_rotation_days,
             90,
         )?;
-        let access_token_minutes = per_minute(
+        let access_token_minutes = positive(
             "access_token_minutes",
             cli.access_token_minutes,
             file.access_token_minutes,
             60,
         )?;
-        let id_token_minutes = per_minute(
+        let id_token_minutes = positive(
             "id_token_minutes",
             cli.id_token_minutes,
             file.id_token_minutes,
             60,
         )?;
-        let refresh_token_days = per_minute(
+        let refresh_token_days = positive(
             "refresh_token_days",
             cli.refresh_token_days,
             file.refresh_token_days,
