@@ -59,7 +59,21 @@ impl SmtpSink {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&new)
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
-        files.sort();
+        // In delivery order: Maildir names files `{secs}.M{micros}P{pid}Q{n}.{host}` with the
+        // microseconds unpadded, so names do not sort in time order; `Q{n}` counts deliveries.
+        files.sort_by_key(|f| {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let delivery = name
+                .split('Q')
+                .nth(1)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            (delivery, name)
+        });
         files
             .iter()
             .filter_map(|f| std::fs::read_to_string(f).ok())
