@@ -9,7 +9,7 @@ pub mod components;
 pub mod pages;
 mod state;
 
-pub use state::{FormReply, PageState, SignedInUser};
+pub use state::{ConsentRequest, ConsentScope, FormReply, PageState, SignedInUser};
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -24,16 +24,25 @@ pub mod fields {
     pub const PASSWORD: &str = "password";
     pub const CSRF: &str = "csrf";
     pub const FROM_URI: &str = "from_uri";
+    pub const REQUEST: &str = "request";
+    pub const DECISION: &str = "decision";
 }
 
 /// Paths of the hosted pages and their form targets.
 pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const SIGN_OUT: &str = "/login/signout";
+    /// Where the consent screen posts the person's answer.
+    pub const CONSENT: &str = "/oauth2/v1/consent";
 }
 
 #[component]
 pub fn App() -> impl IntoView {
+    // The consent screen answers an authorization request at that request's own address, so it
+    // is chosen by the state the server sent rather than by the path.
+    if use_context::<PageState>().is_some_and(|s| s.consent.is_some()) {
+        return view! { <pages::ConsentPage /> }.into_any();
+    }
     view! {
         <Router>
             <Routes fallback=pages::NotFound>
@@ -42,6 +51,7 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+    .into_any()
 }
 
 /// The HTML document around [`App`], rendered on the server only.

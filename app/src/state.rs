@@ -21,11 +21,33 @@ pub struct PageState {
     /// Where to continue after signing in: an authorization request of this server.
     #[serde(default)]
     pub from_uri: Option<String>,
+    /// An application asks for access: the consent screen is shown instead of any route.
+    #[serde(default)]
+    pub consent: Option<ConsentRequest>,
+}
+
+/// What the consent screen asks the person to agree to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRequest {
+    pub client_name: String,
+    pub scopes: Vec<ConsentScope>,
+    /// The authorization request to continue with once the person has answered.
+    pub request: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsentScope {
+    pub name: String,
+    /// The scope's display name, or its name.
+    pub label: String,
+    pub description: String,
 }
 
 impl PageState {
     pub fn title(&self) -> &'static str {
-        if self.error.is_some() && self.csrf.is_empty() {
+        if self.consent.is_some() {
+            "Allow access? · Portcullis"
+        } else if self.error.is_some() && self.csrf.is_empty() {
             "Something went wrong · Portcullis"
         } else if self.signed_in.is_some() {
             "Signed in · Portcullis"

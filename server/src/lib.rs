@@ -5,6 +5,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod authn;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -45,6 +46,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
     let keys =
         oauth::keys::KeyRing::load(store.as_ref(), oauth::ORG_SERVER, clock::Timestamp::now())
             .map_err(|e| StartError::Keys(e.to_string()))?;
+    authz::servers::ensure_default(store.as_ref(), clock::Timestamp::now())
+        .map_err(|e| StartError::Keys(e.to_string()))?;
     let hasher = crypto::PasswordHasher::new().map_err(|e| StartError::Hash(e.to_string()))?;
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("portcullis")
@@ -78,6 +81,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         site_dir: config.site_dir.clone(),
         leptos,
         keys: std::sync::RwLock::new(Arc::new(keys)),
+        server_keys: std::sync::RwLock::default(),
+        key_rotation_days: config.key_rotation_days,
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),
@@ -94,35 +99,74 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
     Ok((http::router(state.clone()), state))
 }
 
-/// Rotates the org server's signing key once it is older than `max_age`, checking hourly. The
-/// replaced key stays published until every token it signed has expired.
+/// How long a replaced signing key stays published: past the life of any token it signed.
+pub fn keep_rotated_keys(tokens: &oauth::tokens::TokenSettings) -> Duration {
+    let longest_access = Duration::from_secs(u64::from(authz::servers::ACCESS_MINUTES.1) * 60);
+    tokens.access_ttl.max(tokens.id_ttl).max(longest_access) + Duration::from_secs(3600)
+}
+
+/// Rotates each authorization server's signing key once it is older than `max_age` (custom
+/// servers only when their rotation mode is AUTO), checking hourly. A replaced key stays
+/// published until every token it signed has expired.
 pub fn spawn_key_rotation(state: http::AppState, max_age: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let now = clock::Timestamp::now();
-            if state.keys().active_since().plus(max_age) > now {
-                continue;
-            }
-            let keep = state.tokens.access_ttl.max(state.tokens.id_ttl) + Duration::from_secs(3600);
             let worker = state.clone();
-            let rotated = tokio::task::spawn_blocking(move || {
-                oauth::keys::KeyRing::rotate(worker.store.as_ref(), oauth::ORG_SERVER, now, keep)
-            })
-            .await;
-            match rotated {
-                Ok(Ok(ring)) => {
-                    tracing::info!(kid = %ring.signer().kid, "rotated the signing key");
-                    if let Ok(mut keys) = state.keys.write() {
-                        *keys = Arc::new(ring);
-                    }
-                }
-                Ok(Err(e)) => tracing::error!(error = %e, "key rotation failed"),
-                Err(e) => tracing::error!(error = %e, "key rotation task failed"),
+            let done = tokio::task::spawn_blocking(move || rotate_due(&worker, max_age)).await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "key rotation task failed");
             }
         }
     });
+}
+
+/// One pass of automatic rotation over the org server and the custom servers.
+pub fn rotate_due(state: &http::Services, max_age: Duration) {
+    let now = clock::Timestamp::now();
+    let keep = keep_rotated_keys(&state.tokens);
+    let store = state.store.as_ref();
+    if state.keys().active_since().plus(max_age) <= now {
+        match oauth::keys::KeyRing::rotate(store, oauth::ORG_SERVER, now, keep) {
+            Ok(ring) => {
+                tracing::info!(kid = %ring.signer().kid, "rotated the org signing key");
+                if let Ok(mut keys) = state.keys.write() {
+                    *keys = Arc::new(ring);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "key rotation failed"),
+        }
+    }
+    let servers = match store.auth_servers() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "listing authorization servers for key rotation failed");
+            return;
+        }
+    };
+    for server in servers {
+        if server.rotation_mode != authz::RotationMode::Auto {
+            continue;
+        }
+        let due = match oauth::keys::KeyRing::load(store, &server.id, now) {
+            Ok(ring) => ring.active_since().plus(max_age) <= now,
+            Err(e) => {
+                tracing::error!(server = %server.id, error = %e, "loading signing keys failed");
+                continue;
+            }
+        };
+        if !due {
+            continue;
+        }
+        match oauth::keys::KeyRing::rotate(store, &server.id, now, keep) {
+            Ok(ring) => {
+                tracing::info!(server = %server.id, kid = %ring.signer().kid, "rotated a signing key");
+                state.set_ring(&server.id, Some(Arc::new(ring)));
+            }
+            Err(e) => tracing::error!(server = %server.id, error = %e, "key rotation failed"),
+        }
+    }
 }
 
 /// Deletes expired records every `period`, for as long as the runtime lives.

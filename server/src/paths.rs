@@ -71,6 +71,49 @@ pub const OAUTH_KEYS: &str = "/oauth2/v1/keys";
 pub const OAUTH_CLIENTS: &str = "/oauth2/v1/clients";
 pub const OAUTH_CLIENT: &str = "/oauth2/v1/clients/{id}";
 pub const OAUTH_CLIENT_NEW_SECRET: &str = "/oauth2/v1/clients/{id}/lifecycle/newSecret";
+/// A custom authorization server's endpoints (`{server}` is its id).
+pub const AS_OIDC_DISCOVERY: &str = "/oauth2/{server}/.well-known/openid-configuration";
+pub const AS_OAUTH_DISCOVERY: &str = "/oauth2/{server}/.well-known/oauth-authorization-server";
+pub const AS_AUTHORIZE: &str = "/oauth2/{server}/v1/authorize";
+pub const AS_TOKEN: &str = "/oauth2/{server}/v1/token";
+pub const AS_USERINFO: &str = "/oauth2/{server}/v1/userinfo";
+pub const AS_INTROSPECT: &str = "/oauth2/{server}/v1/introspect";
+pub const AS_REVOKE: &str = "/oauth2/{server}/v1/revoke";
+pub const AS_LOGOUT: &str = "/oauth2/{server}/v1/logout";
+pub const AS_KEYS: &str = "/oauth2/{server}/v1/keys";
+/// Where the consent screen posts the person's answer.
+pub const CONSENT: &str = app::paths::CONSENT;
+/// Authorization-server admin API.
+pub const AUTH_SERVERS: &str = "/api/v1/authorizationServers";
+pub const AUTH_SERVER: &str = "/api/v1/authorizationServers/{id}";
+pub const AUTH_SERVER_ACTIVATE: &str = "/api/v1/authorizationServers/{id}/lifecycle/activate";
+pub const AUTH_SERVER_DEACTIVATE: &str = "/api/v1/authorizationServers/{id}/lifecycle/deactivate";
+pub const AUTH_SERVER_KEYS: &str = "/api/v1/authorizationServers/{id}/credentials/keys";
+pub const AUTH_SERVER_ROTATE: &str =
+    "/api/v1/authorizationServers/{id}/credentials/lifecycle/keyRotate";
+pub const AUTH_SERVER_SCOPES: &str = "/api/v1/authorizationServers/{id}/scopes";
+pub const AUTH_SERVER_SCOPE: &str = "/api/v1/authorizationServers/{id}/scopes/{item}";
+pub const AUTH_SERVER_CLAIMS: &str = "/api/v1/authorizationServers/{id}/claims";
+pub const AUTH_SERVER_CLAIM: &str = "/api/v1/authorizationServers/{id}/claims/{item}";
+pub const AUTH_SERVER_POLICIES: &str = "/api/v1/authorizationServers/{id}/policies";
+pub const AUTH_SERVER_POLICY: &str = "/api/v1/authorizationServers/{id}/policies/{item}";
+pub const AUTH_SERVER_POLICY_ACTIVATE: &str =
+    "/api/v1/authorizationServers/{id}/policies/{item}/lifecycle/activate";
+pub const AUTH_SERVER_POLICY_DEACTIVATE: &str =
+    "/api/v1/authorizationServers/{id}/policies/{item}/lifecycle/deactivate";
+pub const AUTH_SERVER_RULES: &str = "/api/v1/authorizationServers/{id}/policies/{item}/rules";
+pub const AUTH_SERVER_RULE: &str = "/api/v1/authorizationServers/{id}/policies/{item}/rules/{rule}";
+pub const AUTH_SERVER_RULE_ACTIVATE: &str =
+    "/api/v1/authorizationServers/{id}/policies/{item}/rules/{rule}/lifecycle/activate";
+pub const AUTH_SERVER_RULE_DEACTIVATE: &str =
+    "/api/v1/authorizationServers/{id}/policies/{item}/rules/{rule}/lifecycle/deactivate";
+pub const AUTH_SERVER_CLIENT_TOKENS: &str =
+    "/api/v1/authorizationServers/{id}/clients/{item}/tokens";
+pub const AUTH_SERVER_CLIENT_TOKEN: &str =
+    "/api/v1/authorizationServers/{id}/clients/{item}/tokens/{token}";
+/// A user's consent grants.
+pub const USER_GRANTS: &str = "/api/v1/users/{id}/grants";
+pub const USER_GRANT: &str = "/api/v1/users/{id}/grants/{item}";
 /// The hydration bundle and the page stylesheet.
 pub const PKG: &str = "/pkg";
 /// The widget's loader, bundle and stylesheet, loaded by pages of other origins.

@@ -4,6 +4,7 @@
 mod apps;
 mod assets;
 mod authn;
+mod authorization_servers;
 mod cors;
 pub mod error;
 mod extract;
@@ -19,8 +20,11 @@ mod trusted_origins;
 mod users;
 
 use crate::authn::{AuthnSettings, SessionSettings};
+use crate::clock::Timestamp;
 use crate::crypto::{Digest, PasswordHasher};
 use crate::directory::PasswordPolicy;
+use crate::oauth::issuer::Issuer;
+use crate::oauth::keys::KeyRing;
 use crate::store::Store;
 use app::PageState;
 use axum::Router;
@@ -53,7 +57,11 @@ pub struct Services {
     pub limiter: rate_limit::RateLimiter,
     /// The org server's signing keys; replaced whole on rotation.
     pub keys: std::sync::RwLock<Arc<crate::oauth::keys::KeyRing>>,
+    /// Custom servers' signing keys, loaded on first use.
+    pub server_keys: std::sync::RwLock<std::collections::HashMap<String, Arc<KeyRing>>>,
     pub tokens: crate::oauth::tokens::TokenSettings,
+    /// Signing keys older than this are replaced automatically.
+    pub key_rotation_days: u32,
 }
 
 #[derive(Clone)]
@@ -101,7 +109,53 @@ impl Services {
     }
 }
 
+impl Services {
+    /// A custom server's key ring, if loaded.
+    pub fn cached_ring(&self, id: &str) -> Option<Arc<KeyRing>> {
+        match self.server_keys.read() {
+            Ok(m) => m.get(id).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(id).cloned(),
+        }
+    }
+
+    /// Replaces (or forgets, with `None`) a custom server's cached key ring.
+    pub fn set_ring(&self, id: &str, ring: Option<Arc<KeyRing>>) {
+        let mut m = match self.server_keys.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match ring {
+            Some(r) => m.insert(id.to_owned(), r),
+            None => m.remove(id),
+        };
+    }
+}
+
 impl AppState {
+    /// The authorization server `id` names (`None`: the org server), if it exists and is active.
+    pub async fn issuer(&self, id: Option<&str>) -> Result<Option<Issuer>, ApiError> {
+        let Some(id) = id else {
+            return Ok(Some(Issuer::org(&self.base_url, self.keys())));
+        };
+        let Some(server) = self.store.auth_server(id)?.filter(|s| s.is_active()) else {
+            return Ok(None);
+        };
+        let ring = match self.cached_ring(id) {
+            Some(r) => r,
+            None => {
+                let owned = id.to_owned();
+                let ring = self
+                    .blocking(move |s| KeyRing::load(s.store.as_ref(), &owned, Timestamp::now()))
+                    .await?
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let ring = Arc::new(ring);
+                self.set_ring(id, Some(ring.clone()));
+                ring
+            }
+        };
+        Ok(Some(Issuer::custom(&self.base_url, server, ring)))
+    }
+
     /// Makes every write so far durable before answering (users, factors, clients, keys…).
     pub async fn flush(&self) -> Result<(), ApiError> {
         self.blocking(|s| s.store.flush()).await??;
@@ -135,7 +189,8 @@ pub fn router(state: AppState) -> Router {
         .merge(factors::routes())
         .merge(groups::routes())
         .merge(apps::routes())
-        .merge(oauth::admin_routes());
+        .merge(oauth::admin_routes())
+        .merge(authorization_servers::routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

@@ -1,4 +1,5 @@
-//! The org authorization server's HTTP surface: discovery, JWKS and client registration.
+//! Authorization servers' HTTP surface: discovery and JWKS (org and custom), the extractor that
+//! picks the server from the path, and client registration.
 
 use super::AppState;
 use super::error::ApiError;
@@ -6,13 +7,16 @@ use super::extract::{Admin, OktaJson};
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
 use crate::oauth::clients::{self, Client, Registration};
+use crate::oauth::issuer::Issuer;
 use crate::paths;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Discovery and keys: public and cacheable (the caller adds `cors::public()`).
 pub(super) fn public_routes() -> Router<AppState> {
@@ -20,6 +24,9 @@ pub(super) fn public_routes() -> Router<AppState> {
         .route(paths::OIDC_DISCOVERY, get(discovery))
         .route(paths::OAUTH_DISCOVERY, get(discovery))
         .route(paths::OAUTH_KEYS, get(keys))
+        .route(paths::AS_OIDC_DISCOVERY, get(discovery))
+        .route(paths::AS_OAUTH_DISCOVERY, get(discovery))
+        .route(paths::AS_KEYS, get(keys))
 }
 
 pub(super) fn admin_routes() -> Router<AppState> {
@@ -32,6 +39,34 @@ pub(super) fn admin_routes() -> Router<AppState> {
         .route(paths::OAUTH_CLIENT_NEW_SECRET, post(new_secret))
 }
 
+/// The authorization server a request's path names: the org server for `/oauth2/v1/*`, custom
+/// server `{server}` for `/oauth2/{server}/v1/*`. Unknown and inactive servers are 404s.
+pub(super) struct Server(pub Arc<Issuer>);
+
+impl FromRequestParts<AppState> for Server {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let id = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| *k == "server")
+                    .map(|(_, v)| v.to_owned())
+            });
+        match state.issuer(id.as_deref()).await {
+            Ok(Some(issuer)) => Ok(Server(Arc::new(issuer))),
+            Ok(None) => Err(ApiError::NotFound(format!(
+                "{} (AuthorizationServer)",
+                id.unwrap_or_default()
+            ))
+            .into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
 fn public_json(body: Value, max_age: u32) -> Response {
     let mut r = Json(body).into_response();
     let h = r.headers_mut();
@@ -41,42 +76,74 @@ fn public_json(body: Value, max_age: u32) -> Response {
     r
 }
 
-/// The metadata document, built from the same path constants the router uses.
-pub(super) fn metadata(base: &str) -> Value {
-    let at = |p: &str| format!("{base}{p}");
+/// The metadata document of `issuer`; registration is always the org's.
+pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
+    let at = |name: &str| issuer.endpoint(name);
+    let mut claims = vec![
+        "iss",
+        "ver",
+        "sub",
+        "aud",
+        "iat",
+        "exp",
+        "jti",
+        "auth_time",
+        "amr",
+        "idp",
+        "nonce",
+        "name",
+        "given_name",
+        "family_name",
+        "email",
+        "email_verified",
+        "preferred_username",
+        "locale",
+        "zoneinfo",
+        "updated_at",
+        "at_hash",
+        "c_hash",
+    ];
+    if issuer.custom.is_none() {
+        claims.push("groups");
+    }
+    let mut claims: Vec<String> = claims.into_iter().map(str::to_owned).collect();
+    if let Some(server) = &issuer.custom {
+        claims.extend(server.claims.iter().map(|c| c.name.clone()));
+        claims.dedup();
+    }
     json!({
-        "issuer": base,
-        "authorization_endpoint": at(paths::OAUTH_AUTHORIZE),
-        "token_endpoint": at(paths::OAUTH_TOKEN),
-        "userinfo_endpoint": at(paths::OAUTH_USERINFO),
-        "registration_endpoint": at(paths::OAUTH_CLIENTS),
-        "jwks_uri": at(paths::OAUTH_KEYS),
-        "introspection_endpoint": at(paths::OAUTH_INTROSPECT),
-        "revocation_endpoint": at(paths::OAUTH_REVOKE),
-        "end_session_endpoint": at(paths::OAUTH_LOGOUT),
+        "issuer": issuer.url,
+        "authorization_endpoint": at("authorize"),
+        "token_endpoint": at("token"),
+        "userinfo_endpoint": at("userinfo"),
+        "registration_endpoint": format!("{base}{}", paths::OAUTH_CLIENTS),
+        "jwks_uri": at("keys"),
+        "introspection_endpoint": at("introspect"),
+        "revocation_endpoint": at("revoke"),
+        "end_session_endpoint": at("logout"),
         "response_types_supported": ["code", "id_token", "code id_token", "code token", "id_token token", "code id_token token"],
         "response_modes_supported": ["query", "fragment", "form_post", "okta_post_message"],
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access", "groups"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "claims_supported": ["iss", "ver", "sub", "aud", "iat", "exp", "jti", "auth_time", "amr", "idp", "nonce", "name", "given_name", "family_name", "email", "email_verified", "preferred_username", "locale", "zoneinfo", "updated_at", "at_hash", "c_hash", "groups"],
+        "scopes_supported": issuer.published_scopes(),
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "claims_supported": claims,
         "code_challenge_methods_supported": ["S256"],
         "request_parameter_supported": false,
         "claims_parameter_supported": false,
     })
 }
 
-async fn discovery(State(state): State<AppState>) -> Response {
-    public_json(metadata(&state.base_url), 3600)
+async fn discovery(State(state): State<AppState>, Server(issuer): Server) -> Response {
+    public_json(metadata(&state.base_url, &issuer), 3600)
 }
 
-async fn keys(State(state): State<AppState>) -> Response {
+async fn keys(Server(issuer): Server) -> Response {
     // Short caching, so relying parties pick up a rotated key promptly.
-    public_json(state.keys().jwks(), 300)
+    public_json(issuer.keys.jwks(), 300)
 }
 
 /// RFC 7591's response: the registered metadata (and the secret, when just created).
@@ -91,6 +158,7 @@ fn client_view(base: &str, c: &Client, secret: Option<&str>) -> Value {
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "response_types": c.response_types,
+        "consent_method": c.consent_method,
         "_links": {
             "self": { "href": paths::href(base, paths::OAUTH_CLIENT, &c.client_id) },
             "newSecret": { "href": paths::href(base, paths::OAUTH_CLIENT_NEW_SECRET, &c.client_id) },

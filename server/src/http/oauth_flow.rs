@@ -3,50 +3,61 @@
 
 use super::AppState;
 use super::extract::cookie;
-use super::pages::{SESSION_COOKIE, expired_cookie, render, session_cookie};
+use super::oauth::Server;
+use super::pages::{
+    SESSION_COOKIE, csrf_matches, csrf_token, expired_cookie, render, safe_continue, session_cookie,
+};
 use crate::authn::Session;
 use crate::authn::session::{end_session, exchange_session_token, use_session};
+use crate::authz::consent;
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
 use crate::directory::OriginScope;
 use crate::directory::groups::group_names;
 use crate::directory::trusted_origins::is_trusted;
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
+use crate::oauth::grants::Mint;
 use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
+use crate::oauth::issuer::Issuer;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
-use crate::oauth::tokens::{
-    CodeRecord, IdTokenFacts, Principal, access_token, id_token, scope_claims,
-};
+use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
 use crate::paths;
-use app::PageState;
+use app::{ConsentRequest, ConsentScope, PageState};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Browser navigations: authorize and logout.
+/// Browser navigations: authorize, consent and logout, for the org and custom servers.
 pub(super) fn navigation_routes() -> Router<AppState> {
     Router::new()
         .route(
             paths::OAUTH_AUTHORIZE,
             get(authorize_get).post(authorize_post),
         )
+        .route(paths::AS_AUTHORIZE, get(authorize_get).post(authorize_post))
         .route(paths::OAUTH_LOGOUT, get(logout))
+        .route(paths::AS_LOGOUT, get(logout))
+        .route(paths::CONSENT, post(consent_answer))
 }
 
 /// Called by scripts on trusted origins (CORS is added by the caller).
 pub(super) fn api_routes() -> Router<AppState> {
     Router::new()
-        .route(paths::OAUTH_TOKEN, axum::routing::post(token))
+        .route(paths::OAUTH_TOKEN, post(token))
+        .route(paths::AS_TOKEN, post(token))
         .route(paths::OAUTH_USERINFO, get(userinfo).post(userinfo))
-        .route(paths::OAUTH_INTROSPECT, axum::routing::post(introspect))
-        .route(paths::OAUTH_REVOKE, axum::routing::post(revoke))
+        .route(paths::AS_USERINFO, get(userinfo).post(userinfo))
+        .route(paths::OAUTH_INTROSPECT, post(introspect))
+        .route(paths::AS_INTROSPECT, post(introspect))
+        .route(paths::OAUTH_REVOKE, post(revoke))
+        .route(paths::AS_REVOKE, post(revoke))
 }
 
 fn no_store(mut r: Response) -> Response {
@@ -121,21 +132,23 @@ fn error_fields(error: &str, description: &str) -> Vec<(String, String)> {
 
 async fn authorize_get(
     State(state): State<AppState>,
+    Server(issuer): Server,
     uri: Uri,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    authorize(state, uri, headers, params).await
+    authorize(state, &issuer, uri, headers, params).await
 }
 
 async fn authorize_post(
     State(state): State<AppState>,
+    Server(issuer): Server,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    authorize(state, uri, headers, params).await
+    authorize(state, &issuer, uri, headers, params).await
 }
 
 /// The sign-in a request can use: one just made from its `sessionToken`, or the browser's.
@@ -148,12 +161,13 @@ enum Auth {
 
 async fn authorize(
     state: AppState,
+    issuer: &Issuer,
     uri: Uri,
     headers: HeaderMap,
     params: HashMap<String, String>,
 ) -> Response {
     let now = Timestamp::now();
-    let req = match authorize::validate(state.store.as_ref(), &params) {
+    let req = match authorize::validate(state.store.as_ref(), issuer, &params) {
         Ok(r) => r,
         Err(AuthorizeError::Page { message }) => return error_page(&state, message).await,
         Err(AuthorizeError::Redirect {
@@ -199,8 +213,27 @@ async fn authorize(
         }
         return login_redirect(&uri, &params, &req);
     };
-    let mut response = match issue(&state, &req, &session, now) {
-        Ok(fields) => respond(&state, &req.reply, fields),
+    let mut response = match issue(&state, issuer, &req, &session, now) {
+        Ok(Issue::Fields(fields)) => respond(&state, &req.reply, fields),
+        Ok(Issue::Denied(description)) => respond(
+            &state,
+            &req.reply,
+            error_fields("access_denied", &description),
+        ),
+        Ok(Issue::AskConsent(scopes)) if req.prompt.none => {
+            let _ = scopes;
+            respond(
+                &state,
+                &req.reply,
+                error_fields(
+                    "consent_required",
+                    "The client specified not to prompt, but the user has not consented to the requested scopes.",
+                ),
+            )
+        }
+        Ok(Issue::AskConsent(scopes)) => {
+            consent_page(&state, issuer, &req, &uri, &params, &headers, scopes).await
+        }
         Err(e) => {
             tracing::error!(error = %e, "issuing the authorization response failed");
             respond(
@@ -274,30 +307,71 @@ fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRe
     no_store(Redirect::to(&format!("{}?{}", paths::LOGIN, login.finish())).into_response())
 }
 
-/// Makes what the response type asks for: a code, tokens, or both.
+/// What an authorization request comes to once the person is known.
+enum Issue {
+    /// The code and/or tokens for the client.
+    Fields(Vec<(String, String)>),
+    /// No access policy rule allows it (custom servers).
+    Denied(String),
+    /// The person must first agree to these scopes.
+    AskConsent(Vec<String>),
+}
+
+/// Makes what the response type asks for: a code, tokens, or both — after the server's access
+/// policy and the person's consent allow it.
 fn issue(
     state: &AppState,
+    issuer: &Issuer,
     req: &AuthorizeRequest,
     session: &Session,
     now: Timestamp,
-) -> Result<Vec<(String, String)>, String> {
-    let user = state
-        .store
+) -> Result<Issue, String> {
+    let store = state.store.as_ref();
+    let user = store
         .user(&session.user_id)
         .map_err(|e| e.to_string())?
         .ok_or("the session's user is gone")?;
-    let keys = state.keys();
-    let signer = keys.signer();
-    let tokens = &state.tokens;
+    let grant = if req.wants("code") {
+        "authorization_code"
+    } else {
+        "implicit"
+    };
+    let life = match grants::decide(
+        store,
+        issuer,
+        &state.tokens,
+        &req.client,
+        grant,
+        Some(&user),
+        &req.scopes,
+    ) {
+        Ok(l) => l,
+        Err(TokenError::AccessDenied(why)) => return Ok(Issue::Denied(why)),
+        Err(e) => return Err(e.description()),
+    };
+    if let Some(server) = &issuer.custom {
+        let needed = consent::needed(
+            store,
+            server,
+            &req.client,
+            &user.id,
+            &req.scopes,
+            req.prompt.consent,
+        )
+        .map_err(|e| e.to_string())?;
+        if !needed.is_empty() {
+            return Ok(Issue::AskConsent(needed));
+        }
+    }
     let mut fields = Vec::new();
     let mut code_value = None;
     if req.wants("code") {
         let code = new_secret(32);
-        state
-            .store
+        store
             .put_code(
                 &code.digest(),
                 &CodeRecord {
+                    server: issuer.id.clone(),
                     client_id: req.client.client_id.clone(),
                     redirect_uri: req.reply.redirect_uri.clone(),
                     user_id: user.id.clone(),
@@ -306,7 +380,7 @@ fn issue(
                     challenge: req.challenge.clone(),
                     auth_time: session.last_password_verification,
                     amr: session.amr.clone(),
-                    expires_at: now.plus(tokens.code_ttl),
+                    expires_at: now.plus(state.tokens.code_ttl),
                     used: false,
                     issued_jti: None,
                     issued_family: None,
@@ -316,31 +390,32 @@ fn issue(
         fields.push(("code".to_owned(), code.expose().to_owned()));
         code_value = Some(code.expose().to_owned());
     }
+    let mint = Mint {
+        store,
+        issuer,
+        client: &req.client,
+        now,
+    };
+    let groups = group_names(store, &user.id).unwrap_or_default();
     let mut access = None;
     if req.wants("token") {
-        let at = access_token(
-            signer,
-            &state.base_url,
-            &req.client.client_id,
-            &Principal::User {
-                user: &user,
-                auth_time: session.last_password_verification,
-            },
-            &req.scopes,
-            now,
-            tokens.access_ttl,
-        )
-        .map_err(|e| e.to_string())?;
+        let at = mint
+            .access(
+                Some((&user, session.last_password_verification)),
+                &groups,
+                &req.scopes,
+                life.access,
+            )
+            .map_err(|e| e.to_string())?;
         fields.push(("access_token".into(), at.token.clone()));
         fields.push(("token_type".into(), "Bearer".into()));
-        fields.push(("expires_in".into(), tokens.access_ttl.as_secs().to_string()));
+        fields.push(("expires_in".into(), life.access.as_secs().to_string()));
         fields.push(("scope".into(), req.scopes.join(" ")));
         access = Some(at.token);
     }
     if req.wants("id_token") {
-        let groups = group_names(state.store.as_ref(), &user.id).unwrap_or_default();
         let facts = IdTokenFacts {
-            issuer: &state.base_url,
+            issuer: &issuer.url,
             client_id: &req.client.client_id,
             nonce: req.nonce.as_deref(),
             auth_time: session.last_password_verification,
@@ -349,24 +424,28 @@ fn issue(
             groups: &groups,
             access_token: access.as_deref(),
             code: code_value.as_deref(),
+            extra: serde_json::Map::new(),
         };
-        let idt = id_token(signer, &user, &facts, now, tokens.id_ttl).map_err(|e| e.to_string())?;
+        let idt = mint
+            .id_token(&user, facts, state.tokens.id_ttl)
+            .map_err(|e| e.to_string())?;
         fields.push(("id_token".into(), idt));
     }
-    Ok(fields)
+    Ok(Issue::Fields(fields))
 }
 
 /// Client authentication for introspect and revoke (assertions may name the token endpoint or
 /// the issuer as their audience).
 fn authenticate(
     state: &AppState,
+    issuer: &Issuer,
     creds: &ClientCredentials,
 ) -> Result<crate::oauth::clients::Client, TokenError> {
-    let token_url = format!("{}{}", state.base_url, paths::OAUTH_TOKEN);
+    let token_url = issuer.endpoint("token");
     grants::authenticate_client(
         state.store.as_ref(),
         creds,
-        &[token_url.as_str(), state.base_url.as_str()],
+        &[token_url.as_str(), issuer.url.as_str()],
         Timestamp::now(),
     )
 }
@@ -452,7 +531,12 @@ fn client_credentials(
     })
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    Server(issuer): Server,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = headers.contains_key(header::AUTHORIZATION);
     let creds = match client_credentials(&headers, &form) {
@@ -466,19 +550,17 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     let now = Timestamp::now();
     let result = state
         .blocking(move |s| {
-            let token_url = format!("{}{}", s.base_url, paths::OAUTH_TOKEN);
+            let token_url = issuer.endpoint("token");
             let client = grants::authenticate_client(
                 s.store.as_ref(),
                 &creds,
-                &[token_url.as_str(), s.base_url.as_str()],
+                &[token_url.as_str(), issuer.url.as_str()],
                 now,
             )?;
-            let keys = s.keys();
             let ctx = GrantCtx {
                 authn: s.ctx(now),
                 tokens: &s.tokens,
-                keys: &keys,
-                issuer: &s.base_url,
+                issuer: &issuer,
             };
             let body = grants::exchange(&ctx, &client, request)?;
             s.store.flush()?;
@@ -506,15 +588,19 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response 
     no_store(r)
 }
 
-/// Checks an access token this server issued: signature, issuer, expiry, revocation.
-fn check_access_token(state: &AppState, token: &str) -> Result<Value, String> {
-    let claims = state
-        .keys()
-        .verify(token, &state.base_url, false)
+/// Checks an access token this server issued: signature, issuer, audience, expiry,
+/// revocation.
+fn check_access_token(state: &AppState, issuer: &Issuer, token: &str) -> Result<Value, String> {
+    let claims = issuer
+        .keys
+        .verify(token, &issuer.url, false)
         .map_err(|e| e.0)?;
     let jti = claims["jti"].as_str().unwrap_or_default();
     if !jti.starts_with("AT.") {
         return Err("not an access token".into());
+    }
+    if !issuer.audience_matches(&claims["aud"]) {
+        return Err("the token is for another audience".into());
     }
     if state.store.is_revoked(jti).map_err(|e| e.to_string())? {
         return Err("the token was revoked".into());
@@ -522,7 +608,11 @@ fn check_access_token(state: &AppState, token: &str) -> Result<Value, String> {
     Ok(claims)
 }
 
-async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn userinfo(
+    State(state): State<AppState>,
+    Server(issuer): Server,
+    headers: HeaderMap,
+) -> Response {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -535,7 +625,7 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
         );
         return r;
     };
-    let claims = match check_access_token(&state, token.trim()) {
+    let claims = match check_access_token(&state, &issuer, token.trim()) {
         Ok(c) => c,
         Err(why) => {
             return bearer_error(
@@ -570,13 +660,27 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
             );
         }
     };
+    let cid = claims["cid"].as_str().unwrap_or_default();
+    let client = match state.store.client(cid) {
+        Ok(Some(c)) => c,
+        _ => {
+            return bearer_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The client is no longer registered.",
+            );
+        }
+    };
+    let mint = Mint {
+        store: state.store.as_ref(),
+        issuer: &issuer,
+        client: &client,
+        now: Timestamp::now(),
+    };
+    let groups = group_names(state.store.as_ref(), &user.id).unwrap_or_default();
     let mut body = json!({ "sub": user.id });
     if let Value::Object(m) = &mut body {
-        m.extend(scope_claims(
-            &user,
-            &scopes,
-            &group_names(state.store.as_ref(), &user.id).unwrap_or_default(),
-        ));
+        m.extend(mint.userinfo(&user, &groups, &scopes));
     }
     no_store(Json(body).into_response())
 }
@@ -584,6 +688,7 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
 /// RFC 7662. The caller must be a registered client (public clients name themselves).
 async fn introspect(
     State(state): State<AppState>,
+    Server(issuer): Server,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
@@ -594,7 +699,8 @@ async fn introspect(
         form.entry("client_id".into()).or_insert_with(|| id.clone());
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let authed = client_credentials(&headers, &form).and_then(|c| authenticate(&state, &c));
+    let authed =
+        client_credentials(&headers, &form).and_then(|c| authenticate(&state, &issuer, &c));
     let client = match authed {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
@@ -606,7 +712,7 @@ async fn introspect(
         );
     };
     let inactive = || no_store(Json(json!({ "active": false })).into_response());
-    if let Ok(claims) = check_access_token(&state, token) {
+    if let Ok(claims) = check_access_token(&state, &issuer, token) {
         if claims["cid"] != client.client_id.as_str() {
             return inactive();
         }
@@ -626,6 +732,7 @@ async fn introspect(
     match state.store.refresh(&digest) {
         Ok(Some(r))
             if r.client_id == client.client_id
+                && r.server == issuer.id
                 && r.expires_at > Timestamp::now()
                 && !state
                     .store
@@ -651,10 +758,16 @@ async fn introspect(
 }
 
 /// RFC 7009: always 200 for a token the client may revoke, known or not.
-async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke(
+    State(state): State<AppState>,
+    Server(issuer): Server,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let authed = client_credentials(&headers, &form).and_then(|c| authenticate(&state, &c));
+    let authed =
+        client_credentials(&headers, &form).and_then(|c| authenticate(&state, &issuer, &c));
     let client = match authed {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
@@ -667,7 +780,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let now = Timestamp::now();
     let outcome = (|| -> Result<(), crate::store::StoreError> {
-        if let Ok(claims) = state.keys().verify(token, &state.base_url, false) {
+        if let Ok(claims) = issuer.keys.verify(token, &issuer.url, false) {
             let jti = claims["jti"]
                 .as_str()
                 .filter(|_| claims["cid"] == client.client_id.as_str());
@@ -681,7 +794,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         if let Some(r) = state
             .store
             .refresh(&digest)?
-            .filter(|r| r.client_id == client.client_id)
+            .filter(|r| r.client_id == client.client_id && r.server == issuer.id)
         {
             state.store.revoke(
                 &format!("family:{}", r.family),
@@ -700,6 +813,7 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 /// RP-initiated logout: ends the session, then returns to a registered post-logout URI.
 async fn logout(
     State(state): State<AppState>,
+    Server(issuer): Server,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -711,7 +825,7 @@ async fn logout(
         )
         .await;
     };
-    let claims = match state.keys().verify(hint, &state.base_url, true) {
+    let claims = match issuer.keys.verify(hint, &issuer.url, true) {
         Ok(c) => c,
         Err(_) => {
             return error_page(&state, "The sign-out request could not be verified.".into()).await;
@@ -743,4 +857,161 @@ async fn logout(
     r.headers_mut()
         .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
     r
+}
+
+/// The authorization request to come back to after consent: its path and parameters, without
+/// the one-time `sessionToken` (already spent) and `prompt` (answered by the consent itself).
+fn resume_request(uri: &Uri, params: &HashMap<String, String>) -> String {
+    let mut keys: Vec<&String> = params.keys().collect();
+    keys.sort();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for k in keys {
+        if k != "prompt" && k != "sessionToken" {
+            q.append_pair(k, &params[k]);
+        }
+    }
+    format!("{}?{}", uri.path(), q.finish())
+}
+
+/// Asks the person to agree to `scopes` for the requesting client.
+async fn consent_page(
+    state: &AppState,
+    issuer: &Issuer,
+    req: &AuthorizeRequest,
+    uri: &Uri,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+    scopes: Vec<String>,
+) -> Response {
+    let (csrf, set_csrf) = csrf_token(state, headers);
+    let described = scopes
+        .iter()
+        .map(|name| {
+            let scope = issuer.custom.as_ref().and_then(|s| s.scope(name));
+            ConsentScope {
+                name: name.clone(),
+                label: scope.map_or(name.as_str(), |s| s.label()).to_owned(),
+                description: scope.map(|s| s.description.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let page = PageState {
+        csrf,
+        consent: Some(ConsentRequest {
+            client_name: req.client.client_name.clone(),
+            scopes: described,
+            request: resume_request(uri, params),
+        }),
+        ..PageState::default()
+    };
+    let mut r = render(state, uri.path(), page, StatusCode::OK).await;
+    if let Some(c) = set_csrf {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    no_store(r)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct ConsentForm {
+    csrf: String,
+    request: String,
+    decision: String,
+}
+
+/// The server id an authorization request's path names (`None`: the org server).
+fn server_of(path: &str) -> Option<Option<String>> {
+    if path == paths::OAUTH_AUTHORIZE {
+        return Some(None);
+    }
+    let id = path
+        .strip_prefix("/oauth2/")?
+        .strip_suffix("/v1/authorize")?;
+    (!id.is_empty() && !id.contains('/')).then(|| Some(id.to_owned()))
+}
+
+/// The person's answer on the consent screen: a yes is remembered and the authorization request
+/// continues; a no goes back to the client as `access_denied`.
+async fn consent_answer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ConsentForm>,
+) -> Response {
+    if !csrf_matches(&headers, &form.csrf) {
+        return error_page(
+            &state,
+            "This consent form has expired. Please start again from the application.".into(),
+        )
+        .await;
+    }
+    let Some((path, query)) = safe_continue(&form.request)
+        .as_deref()
+        .and_then(|r| r.split_once('?'))
+        .map(|(p, q)| (p.to_owned(), q.to_owned()))
+    else {
+        return error_page(&state, "The consent form was not valid.".into()).await;
+    };
+    let issuer = match server_of(&path) {
+        Some(id) => state.issuer(id.as_deref()).await.ok().flatten(),
+        None => None,
+    };
+    let Some(issuer) = issuer else {
+        return error_page(&state, "The consent form was not valid.".into()).await;
+    };
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
+        Ok(r) => r,
+        Err(_) => return error_page(&state, "The consent form was not valid.".into()).await,
+    };
+    let now = Timestamp::now();
+    let session = cookie(&headers, SESSION_COOKIE)
+        .and_then(|sid| use_session(state.store.as_ref(), &state.sessions, now, sid).ok())
+        .flatten();
+    let Some(session) = session else {
+        return error_page(
+            &state,
+            "You are no longer signed in. Please start again from the application.".into(),
+        )
+        .await;
+    };
+    if form.decision != "allow" {
+        return respond(
+            &state,
+            &req.reply,
+            error_fields(
+                "access_denied",
+                "The resource owner or authorization server denied the request.",
+            ),
+        );
+    }
+    let recorded = issuer.custom.as_ref().map(|server| {
+        let scopes = consent::needed(
+            state.store.as_ref(),
+            server,
+            &req.client,
+            &session.user_id,
+            &req.scopes,
+            true,
+        )?;
+        consent::record(
+            state.store.as_ref(),
+            &server.id,
+            &req.client.client_id,
+            &session.user_id,
+            &scopes,
+            now,
+        )?;
+        state.store.flush()
+    });
+    if let Some(Err(e)) = recorded {
+        tracing::error!(error = %e, "recording consent failed");
+        return error_page(
+            &state,
+            "Something went wrong on our side. Please try again.".into(),
+        )
+        .await;
+    }
+    no_store(Redirect::to(&format!("{path}?{query}")).into_response())
 }

@@ -134,7 +134,7 @@ fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Opti
 }
 
 /// A well-formed CSRF cookie value, or a fresh one with the cookie to set.
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub(super) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie(headers, CSRF_COOKIE) {
         Some(v)
             if v.len() >= 32
@@ -151,7 +151,7 @@ fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderVa
     }
 }
 
-fn csrf_matches(headers: &HeaderMap, submitted: &str) -> bool {
+pub(super) fn csrf_matches(headers: &HeaderMap, submitted: &str) -> bool {
     !submitted.is_empty()
         && cookie(headers, CSRF_COOKIE).is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
 }

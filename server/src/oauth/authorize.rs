@@ -3,7 +3,9 @@
 //! redirected; after that they go back to the client in its response mode.
 
 use super::clients::{Client, GrantType, normalize_response_type};
+use super::issuer::Issuer;
 use super::pkce::{Challenge, ChallengeError};
+use crate::authz::policy;
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 
@@ -103,6 +105,7 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 
 pub fn validate(
     store: &dyn Store,
+    issuer: &Issuer,
     p: &HashMap<String, String>,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
     let page = |message: &str| AuthorizeError::Page {
@@ -174,21 +177,28 @@ pub fn validate(
             "The client is not allowed to use this response type.",
         ));
     }
-    let scopes: Vec<String> = param(p, "scope")
+    let asked: Vec<String> = param(p, "scope")
         .unwrap_or_default()
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-        return Err(fail(
-            mode,
-            "invalid_scope",
-            &format!("The scope '{bad}' is not known."),
-        ));
-    }
-    if scopes.is_empty() {
-        return Err(fail(mode, "invalid_scope", "The request has no scope."));
-    }
+    let scopes = match &issuer.custom {
+        Some(server) => policy::resolve_scopes(server, &asked)
+            .map_err(|why| fail(mode, "invalid_scope", &why))?,
+        None => {
+            if let Some(bad) = asked.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+                return Err(fail(
+                    mode,
+                    "invalid_scope",
+                    &format!("The scope '{bad}' is not known."),
+                ));
+            }
+            if asked.is_empty() {
+                return Err(fail(mode, "invalid_scope", "The request has no scope."));
+            }
+            asked
+        }
+    };
     let openid = scopes.iter().any(|s| s == "openid");
     if response_type.contains("id_token") && !openid {
         return Err(fail(

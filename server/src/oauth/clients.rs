@@ -64,6 +64,16 @@ impl GrantType {
     }
 }
 
+/// Whether the person is asked before the client receives scopes that need consent (Okta's
+/// `consent_method`; TRUSTED clients are never asked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConsentMethod {
+    #[default]
+    Trusted,
+    Required,
+}
+
 /// The secret of a `client_secret_jwt` client, which the server must hold to check HMACs.
 /// Never printed.
 #[derive(Clone, Serialize, Deserialize)]
@@ -101,6 +111,8 @@ pub struct Client {
     /// Only for `client_secret_jwt`: HMAC needs the secret itself.
     #[serde(default)]
     pub hmac_secret: Option<HmacSecret>,
+    #[serde(default)]
+    pub consent_method: ConsentMethod,
     pub created: Timestamp,
     pub last_updated: Timestamp,
 }
@@ -139,6 +151,7 @@ pub struct Registration {
     pub response_types: Vec<String>,
     /// The client's public keys, for `private_key_jwt`.
     pub jwks: Option<serde_json::Value>,
+    pub consent_method: Option<ConsentMethod>,
 }
 
 fn valid_redirect(uri: &str, app: ApplicationType) -> bool {
@@ -320,6 +333,7 @@ pub fn register(
             .clone()
             .filter(|_| method == AuthMethod::ClientSecretJwt)
             .map(HmacSecret),
+        consent_method: req.consent_method.unwrap_or_default(),
         created: now,
         last_updated: now,
     };

@@ -2,19 +2,25 @@
 //! authenticated by the method it registered; each grant checks what RFC 6749 asks of it.
 
 use super::clients::{AuthMethod, Client, GrantType};
-use super::keys::{KeyError, KeyRing};
+use super::issuer::Issuer;
+use super::keys::KeyError;
 use super::tokens::{
-    CodeRecord, IdTokenFacts, Principal, RefreshRecord, TokenSettings, access_token, id_token,
+    AccessFacts, CodeRecord, IdTokenFacts, Issued, Principal, RefreshRecord, TokenSettings,
+    access_token, id_token, scope_claims,
 };
 use crate::authn::flow::{self, Ctx, FlowError, Outcome};
 use crate::authn::transaction::TxOptions;
+use crate::authz::ClaimType;
+use crate::authz::claims::{self, ClaimInputs};
+use crate::authz::policy::{self, AccessRequest};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_id, new_secret};
 use crate::directory::groups::group_names;
 use crate::directory::{User, UserStatus};
 use crate::store::{CodeUse, Store, StoreError};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// A token request, by `grant_type`.
 #[derive(Debug)]
@@ -53,6 +59,9 @@ pub enum TokenError {
     UnsupportedGrantType,
     #[error("invalid_scope")]
     InvalidScope(String),
+    /// No access policy rule of a custom server allows the request.
+    #[error("access_denied")]
+    AccessDenied(String),
     #[error("server_error")]
     Store(#[from] StoreError),
     #[error("server_error")]
@@ -67,7 +76,8 @@ impl TokenError {
             TokenError::InvalidRequest(d)
             | TokenError::InvalidGrant(d)
             | TokenError::UnauthorizedClient(d)
-            | TokenError::InvalidScope(d) => d.clone(),
+            | TokenError::InvalidScope(d)
+            | TokenError::AccessDenied(d) => d.clone(),
             TokenError::InvalidClient => "Client authentication failed.".into(),
             TokenError::UnsupportedGrantType => "The grant type is not supported.".into(),
             TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
@@ -175,8 +185,7 @@ pub fn authenticate_client(
 pub struct GrantCtx<'a> {
     pub authn: Ctx<'a>,
     pub tokens: &'a TokenSettings,
-    pub keys: &'a KeyRing,
-    pub issuer: &'a str,
+    pub issuer: &'a Issuer,
 }
 
 impl GrantCtx<'_> {
@@ -185,6 +194,14 @@ impl GrantCtx<'_> {
     }
     fn now(&self) -> Timestamp {
         self.authn.now
+    }
+    fn mint<'c>(&'c self, client: &'c Client) -> Mint<'c> {
+        Mint {
+            store: self.store(),
+            issuer: self.issuer,
+            client,
+            now: self.now(),
+        }
     }
 }
 
@@ -198,68 +215,233 @@ fn active_user(store: &dyn Store, id: &str) -> Result<User, TokenError> {
         .ok_or_else(|| TokenError::InvalidGrant("The user is no longer active.".into()))
 }
 
+/// How long what a grant issues lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub access: Duration,
+    pub refresh_window: Duration,
+    pub refresh_max: Option<Duration>,
+}
+
+/// The org server's settings, or what the first matching rule of a custom server's access
+/// policies sets; no matching rule is `access_denied`.
+pub fn decide(
+    store: &dyn Store,
+    issuer: &Issuer,
+    tokens: &TokenSettings,
+    client: &Client,
+    grant: &str,
+    user: Option<&User>,
+    scopes: &[String],
+) -> Result<Lifetimes, TokenError> {
+    let Some(server) = &issuer.custom else {
+        return Ok(Lifetimes {
+            access: tokens.access_ttl,
+            refresh_window: tokens.refresh_ttl,
+            refresh_max: None,
+        });
+    };
+    let groups = match user {
+        Some(u) => store.groups_of(&u.id)?,
+        None => Vec::new(),
+    };
+    let request = AccessRequest {
+        client_id: &client.client_id,
+        grant,
+        user: user.map(|u| (u.id.as_str(), groups.as_slice())),
+        scopes,
+    };
+    let decision = policy::evaluate(server, &request).ok_or_else(|| {
+        tracing::info!(server = %server.id, client = %client.client_id, grant, "no access policy rule matched");
+        TokenError::AccessDenied(policy::DENIED.into())
+    })?;
+    Ok(Lifetimes {
+        access: decision.access_ttl,
+        refresh_window: decision.refresh_window,
+        refresh_max: decision.refresh_max,
+    })
+}
+
+/// Signs tokens for one client at one authorization server, adding the server's custom claims.
+pub struct Mint<'a> {
+    pub store: &'a dyn Store,
+    pub issuer: &'a Issuer,
+    pub client: &'a Client,
+    pub now: Timestamp,
+}
+
+impl Mint<'_> {
+    fn claims(
+        &self,
+        kind: ClaimType,
+        user: Option<&User>,
+        groups: &[String],
+        scopes: &[String],
+        only_always: bool,
+    ) -> Map<String, Value> {
+        let Some(server) = &self.issuer.custom else {
+            return Map::new();
+        };
+        let inputs = ClaimInputs {
+            user,
+            groups,
+            client_id: &self.client.client_id,
+            client_name: &self.client.client_name,
+            scopes,
+        };
+        claims::evaluate(server, kind, &inputs, only_always)
+    }
+
+    /// An access token for `user` (signed in at `auth_time`), or for the client itself.
+    pub fn access(
+        &self,
+        user: Option<(&User, Timestamp)>,
+        groups: &[String],
+        scopes: &[String],
+        ttl: Duration,
+    ) -> Result<Issued, KeyError> {
+        let extra = self.claims(
+            ClaimType::Resource,
+            user.map(|(u, _)| u),
+            groups,
+            scopes,
+            false,
+        );
+        let principal = match user {
+            Some((user, auth_time)) => Principal::User { user, auth_time },
+            None => Principal::Client,
+        };
+        access_token(
+            self.issuer.keys.signer(),
+            AccessFacts {
+                issuer: &self.issuer.url,
+                audience: self.issuer.audience(),
+                client_id: &self.client.client_id,
+                principal,
+                scopes,
+                extra,
+                ttl,
+            },
+            self.now,
+        )
+    }
+
+    /// An ID token; `facts.extra` gets the server's identity claims (only those marked
+    /// `alwaysIncludeInToken` when an access token is issued alongside).
+    pub fn id_token(
+        &self,
+        user: &User,
+        mut facts: IdTokenFacts<'_>,
+        ttl: Duration,
+    ) -> Result<String, KeyError> {
+        facts.extra = self.claims(
+            ClaimType::Identity,
+            Some(user),
+            facts.groups,
+            facts.scopes,
+            facts.access_token.is_some(),
+        );
+        id_token(self.issuer.keys.signer(), user, facts, self.now, ttl)
+    }
+
+    /// Userinfo's claims beyond `sub`: the scopes' standard claims and every identity claim.
+    pub fn userinfo(
+        &self,
+        user: &User,
+        groups: &[String],
+        scopes: &[String],
+    ) -> Map<String, Value> {
+        let mut m = scope_claims(user, scopes, groups);
+        for (k, v) in self.claims(ClaimType::Identity, Some(user), groups, scopes, false) {
+            m.entry(k).or_insert(v);
+        }
+        m
+    }
+}
+
+/// A sign-in being turned into tokens.
+struct UserGrant<'a> {
+    user: &'a User,
+    scopes: &'a [String],
+    auth_time: Timestamp,
+    amr: &'a [String],
+    nonce: Option<&'a str>,
+    /// The refresh family to continue (rotation), if any.
+    family: Option<String>,
+    /// The grant that started it: rules are evaluated for it again on refresh.
+    grant: &'a str,
+    /// A family's end, carried over on rotation.
+    max_until: Option<Timestamp>,
+}
+
 /// Tokens for a user: access token, ID token with `openid`, refresh token with
 /// `offline_access` (when the client may refresh). Returns the body, the access token's jti
 /// and the refresh family.
-#[allow(clippy::too_many_arguments)]
 fn issue_for_user(
     ctx: &GrantCtx<'_>,
     client: &Client,
-    user: &User,
-    scopes: &[String],
-    auth_time: Timestamp,
-    amr: &[String],
-    nonce: Option<&str>,
-    family: Option<String>,
+    g: UserGrant<'_>,
 ) -> Result<(TokenResponse, String, Option<String>), TokenError> {
-    let signer = ctx.keys.signer();
     let now = ctx.now();
-    let at = access_token(
-        signer,
+    let life = decide(
+        ctx.store(),
         ctx.issuer,
-        &client.client_id,
-        &Principal::User { user, auth_time },
-        scopes,
-        now,
-        ctx.tokens.access_ttl,
+        ctx.tokens,
+        client,
+        g.grant,
+        Some(g.user),
+        g.scopes,
     )?;
+    let mint = ctx.mint(client);
+    let groups = group_names(ctx.store(), &g.user.id)?;
+    let at = mint.access(Some((g.user, g.auth_time)), &groups, g.scopes, life.access)?;
     let mut body = json!({
         "token_type": "Bearer",
-        "expires_in": ctx.tokens.access_ttl.as_secs(),
+        "expires_in": life.access.as_secs(),
         "access_token": at.token,
-        "scope": scopes.join(" "),
+        "scope": g.scopes.join(" "),
     });
-    if scopes.iter().any(|s| s == "openid") {
-        let groups = group_names(ctx.store(), &user.id)?;
+    if g.scopes.iter().any(|s| s == "openid") {
         let facts = IdTokenFacts {
-            issuer: ctx.issuer,
+            issuer: &ctx.issuer.url,
             client_id: &client.client_id,
-            nonce,
-            auth_time,
-            amr,
-            scopes,
+            nonce: g.nonce,
+            auth_time: g.auth_time,
+            amr: g.amr,
+            scopes: g.scopes,
             groups: &groups,
             access_token: Some(&at.token),
             code: None,
+            extra: Map::new(),
         };
-        body["id_token"] = json!(id_token(signer, user, &facts, now, ctx.tokens.id_ttl)?);
+        body["id_token"] = json!(mint.id_token(g.user, facts, ctx.tokens.id_ttl)?);
     }
     let mut issued_family = None;
-    if scopes.iter().any(|s| s == "offline_access") && client.allows_grant(GrantType::RefreshToken)
+    if g.scopes.iter().any(|s| s == "offline_access")
+        && client.allows_grant(GrantType::RefreshToken)
     {
-        let family = family.unwrap_or_else(|| new_id("rtf"));
+        let family = g.family.unwrap_or_else(|| new_id("rtf"));
+        let max_until = g
+            .max_until
+            .or_else(|| life.refresh_max.map(|m| now.plus(m)));
         let token = new_secret(32);
+        let window_end = now.plus(life.refresh_window);
         ctx.store().put_refresh(
             &token.digest(),
             &RefreshRecord {
+                server: ctx.issuer.id.clone(),
                 family: family.clone(),
                 client_id: client.client_id.clone(),
-                user_id: user.id.clone(),
-                scopes: scopes.to_vec(),
-                auth_time,
-                amr: amr.to_vec(),
-                expires_at: now.plus(ctx.tokens.refresh_ttl),
+                user_id: g.user.id.clone(),
+                scopes: g.scopes.to_vec(),
+                auth_time: g.auth_time,
+                amr: g.amr.to_vec(),
+                expires_at: max_until.map_or(window_end, |m| m.min(window_end)),
                 rotated_at: None,
+                issued: Some(now),
+                grant: Some(g.grant.to_owned()),
+                window_secs: Some(life.refresh_window.as_secs()),
+                max_until,
             },
         )?;
         body["refresh_token"] = json!(token.expose());
@@ -271,7 +453,11 @@ fn issue_for_user(
 fn revoke_family(ctx: &GrantCtx<'_>, family: &str) -> Result<(), StoreError> {
     ctx.store().revoke(
         &format!("family:{family}"),
-        ctx.now().plus(ctx.tokens.refresh_ttl),
+        ctx.now().plus(
+            ctx.tokens
+                .refresh_ttl
+                .max(Duration::from_secs(5 * 365 * 86_400)),
+        ),
     )
 }
 
@@ -329,7 +515,7 @@ fn authorization_code(
             tracing::warn!(client = %r.client_id, "authorization code replayed; revoking its tokens");
             if let Some(jti) = &r.issued_jti {
                 ctx.store()
-                    .revoke(jti, ctx.now().plus(ctx.tokens.access_ttl))?;
+                    .revoke(jti, ctx.now().plus(Duration::from_secs(86_400)))?;
             }
             if let Some(f) = &r.issued_family {
                 revoke_family(ctx, f)?;
@@ -338,7 +524,10 @@ fn authorization_code(
         }
         CodeUse::Fresh(r) => r,
     };
-    if record.expires_at <= ctx.now() || record.client_id != client.client_id {
+    if record.expires_at <= ctx.now()
+        || record.client_id != client.client_id
+        || record.server != ctx.issuer.id
+    {
         return Err(invalid());
     }
     if redirect_uri != Some(record.redirect_uri.as_str()) {
@@ -360,12 +549,16 @@ fn authorization_code(
     let (body, jti, family) = issue_for_user(
         ctx,
         client,
-        &user,
-        &record.scopes,
-        record.auth_time,
-        &record.amr,
-        record.nonce.as_deref(),
-        None,
+        UserGrant {
+            user: &user,
+            scopes: &record.scopes,
+            auth_time: record.auth_time,
+            amr: &record.amr,
+            nonce: record.nonce.as_deref(),
+            family: None,
+            grant: "authorization_code",
+            max_until: None,
+        },
     )?;
     record.issued_jti = Some(jti);
     record.issued_family = family;
@@ -402,6 +595,7 @@ fn refresh(
     let mut record = ctx.store().refresh(&digest)?.ok_or_else(invalid)?;
     if record.expires_at <= ctx.now()
         || record.client_id != client.client_id
+        || record.server != ctx.issuer.id
         || ctx
             .store()
             .is_revoked(&format!("family:{}", record.family))?
@@ -418,6 +612,10 @@ fn refresh(
     }
     let scopes = narrow(&record.scopes, scope)?;
     let user = active_user(ctx.store(), &record.user_id)?;
+    let grant = record
+        .grant
+        .clone()
+        .unwrap_or_else(|| "authorization_code".to_owned());
     if client.is_public() {
         // Rotate: this token is replaced; reusing it after the grace window revokes the family.
         if record.rotated_at.is_none() {
@@ -431,12 +629,16 @@ fn refresh(
         let (body, _, _) = issue_for_user(
             ctx,
             client,
-            &user,
-            &scopes_with_offline,
-            record.auth_time,
-            &record.amr,
-            None,
-            Some(record.family.clone()),
+            UserGrant {
+                user: &user,
+                scopes: &scopes_with_offline,
+                auth_time: record.auth_time,
+                amr: &record.amr,
+                nonce: None,
+                family: Some(record.family.clone()),
+                grant: &grant,
+                max_until: record.max_until,
+            },
         )?;
         return Ok(body);
     }
@@ -448,16 +650,35 @@ fn refresh(
     let (mut body, _, _) = issue_for_user(
         ctx,
         client,
-        &user,
-        &without_refresh,
-        record.auth_time,
-        &record.amr,
-        None,
-        None,
+        UserGrant {
+            user: &user,
+            scopes: &without_refresh,
+            auth_time: record.auth_time,
+            amr: &record.amr,
+            nonce: None,
+            family: None,
+            grant: &grant,
+            max_until: None,
+        },
     )?;
+    // A confidential client keeps its token; using it slides its idle window.
+    if let Some(window) = record.window_secs {
+        let slid = ctx.now().plus(Duration::from_secs(window));
+        record.expires_at = record.max_until.map_or(slid, |m| m.min(slid));
+        ctx.store().put_refresh(&digest, &record)?;
+    }
     body["refresh_token"] = json!(token);
     body["scope"] = json!(scopes.join(" "));
     Ok(body)
+}
+
+/// Splits a `scope` parameter into names.
+fn words(scope: Option<&str>) -> Vec<String> {
+    scope
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn client_credentials(
@@ -470,31 +691,47 @@ fn client_credentials(
             "The client may not use client credentials.".into(),
         ));
     }
-    let scopes: Vec<String> = scope
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if let Some(s) = scopes.first() {
-        // The org server has only user scopes; custom authorization servers define API scopes.
-        return Err(TokenError::InvalidScope(format!(
-            "The scope '{s}' is not available to client credentials on this authorization server."
-        )));
-    }
-    let at = access_token(
-        ctx.keys.signer(),
+    let asked = words(scope);
+    let scopes = match &ctx.issuer.custom {
+        None => {
+            if let Some(s) = asked.first() {
+                // The org server has only user scopes; custom authorization servers define
+                // API scopes.
+                return Err(TokenError::InvalidScope(format!(
+                    "The scope '{s}' is not available to client credentials on this authorization server."
+                )));
+            }
+            asked
+        }
+        Some(server) => {
+            let scopes =
+                policy::resolve_scopes(server, &asked).map_err(TokenError::InvalidScope)?;
+            if let Some(s) = scopes
+                .iter()
+                .find(|s| server.scope(s).is_some_and(|x| x.system))
+            {
+                return Err(TokenError::InvalidScope(format!(
+                    "The scope '{s}' needs a user and is not allowed with client credentials."
+                )));
+            }
+            scopes
+        }
+    };
+    let life = decide(
+        ctx.store(),
         ctx.issuer,
-        &client.client_id,
-        &Principal::Client,
+        ctx.tokens,
+        client,
+        "client_credentials",
+        None,
         &scopes,
-        ctx.now(),
-        ctx.tokens.access_ttl,
     )?;
+    let at = ctx.mint(client).access(None, &[], &scopes, life.access)?;
     Ok(json!({
         "token_type": "Bearer",
-        "expires_in": ctx.tokens.access_ttl.as_secs(),
+        "expires_in": life.access.as_secs(),
         "access_token": at.token,
-        "scope": "",
+        "scope": scopes.join(" "),
     }))
 }
 
@@ -512,19 +749,27 @@ fn password_grant(
             "The client may not use the password grant.".into(),
         ));
     }
-    let scopes: Vec<String> = scope
-        .unwrap_or("openid")
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !super::authorize::SCOPES.contains(&s.as_str()))
-    {
-        return Err(TokenError::InvalidScope(format!(
-            "The scope '{bad}' is not known."
-        )));
-    }
+    let scopes = match &ctx.issuer.custom {
+        None => {
+            let scopes = if scope.is_some() {
+                words(scope)
+            } else {
+                vec!["openid".to_owned()]
+            };
+            if let Some(bad) = scopes
+                .iter()
+                .find(|s| !super::authorize::SCOPES.contains(&s.as_str()))
+            {
+                return Err(TokenError::InvalidScope(format!(
+                    "The scope '{bad}' is not known."
+                )));
+            }
+            scopes
+        }
+        Some(server) => {
+            policy::resolve_scopes(server, &words(scope)).map_err(TokenError::InvalidScope)?
+        }
+    };
     let completed = match flow::primary(&ctx.authn, username, password, TxOptions::default()) {
         Ok(Outcome::Success(c)) => c,
         Ok(Outcome::Pending(p)) => {
@@ -550,12 +795,16 @@ fn password_grant(
     let (body, _, _) = issue_for_user(
         ctx,
         client,
-        &completed.user,
-        &scopes,
-        ctx.now(),
-        &completed.amr,
-        None,
-        None,
+        UserGrant {
+            user: &completed.user,
+            scopes: &scopes,
+            auth_time: ctx.now(),
+            amr: &completed.amr,
+            nonce: None,
+            family: None,
+            grant: "password",
+            max_until: None,
+        },
     )?;
     Ok(body)
 }
@@ -577,7 +826,7 @@ mod tests {
         authn: AuthnSettings,
         policy: PasswordPolicy,
         tokens: TokenSettings,
-        keys: KeyRing,
+        issuer: Issuer,
         client: Client,
         user: User,
     }
@@ -617,7 +866,8 @@ mod tests {
             )
             .unwrap();
             store.put_client(&client).unwrap();
-            let keys = KeyRing::load(&store, "org", t0).unwrap();
+            let keys = crate::oauth::keys::KeyRing::load(&store, "org", t0).unwrap();
+            let issuer = Issuer::org("https://id.example", std::sync::Arc::new(keys));
             Self {
                 _dir: dir,
                 store,
@@ -625,7 +875,7 @@ mod tests {
                 authn: AuthnSettings::default(),
                 policy: PasswordPolicy::default(),
                 tokens: TokenSettings::default(),
-                keys,
+                issuer,
                 client,
                 user,
             }
@@ -641,8 +891,20 @@ mod tests {
                     now: Timestamp::from_millis(0).plus(std::time::Duration::from_secs(secs)),
                 },
                 tokens: &self.tokens,
-                keys: &self.keys,
-                issuer: "https://id.example",
+                issuer: &self.issuer,
+            }
+        }
+
+        fn grant<'a>(&'a self, scopes: &'a [String], amr: &'a [String]) -> UserGrant<'a> {
+            UserGrant {
+                user: &self.user,
+                scopes,
+                auth_time: Timestamp::from_millis(0),
+                amr,
+                nonce: None,
+                family: None,
+                grant: "authorization_code",
+                max_until: None,
             }
         }
 
@@ -663,17 +925,8 @@ mod tests {
         let fx = Fx::new();
         let scopes = vec!["openid".to_owned(), "offline_access".to_owned()];
         let amr = vec!["pwd".to_owned()];
-        let (first, _, _) = issue_for_user(
-            &fx.ctx(0),
-            &fx.client,
-            &fx.user,
-            &scopes,
-            Timestamp::from_millis(0),
-            &amr,
-            None,
-            None,
-        )
-        .unwrap();
+        let (first, _, _) =
+            issue_for_user(&fx.ctx(0), &fx.client, fx.grant(&scopes, &amr)).unwrap();
         let r1 = first["refresh_token"].as_str().unwrap().to_owned();
         let second = fx.refresh(10, &r1).unwrap();
         let r2 = second["refresh_token"].as_str().unwrap().to_owned();
@@ -693,17 +946,7 @@ mod tests {
     fn refresh_tokens_expire_and_belong_to_their_client() {
         let fx = Fx::new();
         let scopes = vec!["offline_access".to_owned()];
-        let (first, _, _) = issue_for_user(
-            &fx.ctx(0),
-            &fx.client,
-            &fx.user,
-            &scopes,
-            Timestamp::from_millis(0),
-            &[],
-            None,
-            None,
-        )
-        .unwrap();
+        let (first, _, _) = issue_for_user(&fx.ctx(0), &fx.client, fx.grant(&scopes, &[])).unwrap();
         let r1 = first["refresh_token"].as_str().unwrap();
         let too_late = fx.tokens.refresh_ttl.as_secs() + 1;
         assert!(matches!(

@@ -223,6 +223,20 @@ impl KeyRing {
             .map_err(|e| InvalidToken(e.to_string()))
     }
 
+    /// The published keys with Okta's status: ACTIVE signs, EXPIRED only verifies until it
+    /// retires.
+    pub fn keys_with_status(&self) -> Vec<Value> {
+        self.published
+            .iter()
+            .map(|jwk| {
+                let mut k = jwk.clone();
+                let active = jwk["kid"] == self.active.kid.as_str();
+                k["status"] = json!(if active { "ACTIVE" } else { "EXPIRED" });
+                k
+            })
+            .collect()
+    }
+
     /// The JSON Web Key Set for `/keys`.
     pub fn jwks(&self) -> Value {
         json!({ "keys": self.published })

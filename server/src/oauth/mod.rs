@@ -4,6 +4,7 @@ pub mod assertion;
 pub mod authorize;
 pub mod clients;
 pub mod grants;
+pub mod issuer;
 pub mod keys;
 pub mod pkce;
 pub mod response;

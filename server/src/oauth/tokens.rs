@@ -94,35 +94,47 @@ pub struct Issued {
     pub expires_at: Timestamp,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What an access token states: Okta's claims plus a custom server's resource claims.
+pub struct AccessFacts<'a> {
+    pub issuer: &'a str,
+    /// The org server's issuer, or a custom server's audience (an array when it has several).
+    pub audience: &'a Value,
+    pub client_id: &'a str,
+    pub principal: Principal<'a>,
+    pub scopes: &'a [String],
+    pub extra: Map<String, Value>,
+    pub ttl: Duration,
+}
+
 pub fn access_token(
     key: &SigningKey,
-    issuer: &str,
-    client_id: &str,
-    principal: &Principal<'_>,
-    scopes: &[String],
+    facts: AccessFacts<'_>,
     now: Timestamp,
-    ttl: Duration,
 ) -> Result<Issued, KeyError> {
     let jti = format!("AT.{}", new_id("atk"));
-    let exp = now.plus(ttl);
+    let exp = now.plus(facts.ttl);
     let mut claims = json!({
         "ver": 1,
         "jti": jti,
-        "iss": issuer,
-        "aud": issuer,
+        "iss": facts.issuer,
+        "aud": facts.audience,
         "iat": secs(now),
         "exp": secs(exp),
-        "cid": client_id,
-        "scp": scopes,
+        "cid": facts.client_id,
+        "scp": facts.scopes,
     });
-    match principal {
+    match facts.principal {
         Principal::User { user, auth_time } => {
             claims["uid"] = json!(user.id);
             claims["sub"] = json!(user.profile.login);
-            claims["auth_time"] = json!(secs(*auth_time));
+            claims["auth_time"] = json!(secs(auth_time));
         }
-        Principal::Client => claims["sub"] = json!(client_id),
+        Principal::Client => claims["sub"] = json!(facts.client_id),
+    }
+    if let Value::Object(m) = &mut claims {
+        for (k, v) in facts.extra {
+            m.entry(k).or_insert(v);
+        }
     }
     Ok(Issued {
         token: key.sign(&claims)?,
@@ -142,12 +154,14 @@ pub struct IdTokenFacts<'a> {
     pub groups: &'a [String],
     pub access_token: Option<&'a str>,
     pub code: Option<&'a str>,
+    /// A custom server's identity claims.
+    pub extra: Map<String, Value>,
 }
 
 pub fn id_token(
     key: &SigningKey,
     user: &User,
-    facts: &IdTokenFacts<'_>,
+    facts: IdTokenFacts<'_>,
     now: Timestamp,
     ttl: Duration,
 ) -> Result<String, KeyError> {
@@ -174,6 +188,9 @@ pub fn id_token(
     }
     if let Value::Object(m) = &mut claims {
         m.extend(scope_claims(user, facts.scopes, facts.groups));
+        for (k, v) in facts.extra {
+            m.entry(k).or_insert(v);
+        }
     }
     key.sign(&claims)
 }
@@ -182,6 +199,9 @@ pub fn id_token(
 /// so a replay can be recognised and what it issued revoked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeRecord {
+    /// The authorization server that issued it; only that server redeems it.
+    #[serde(default = "org_server")]
+    pub server: String,
     pub client_id: String,
     pub redirect_uri: String,
     pub user_id: String,
@@ -204,6 +224,8 @@ pub struct CodeRecord {
 /// token revokes the family.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshRecord {
+    #[serde(default = "org_server")]
+    pub server: String,
     pub family: String,
     pub client_id: String,
     pub user_id: String,
@@ -213,6 +235,21 @@ pub struct RefreshRecord {
     pub expires_at: Timestamp,
     /// Set when a newer token replaced this one (public clients rotate on every use).
     pub rotated_at: Option<Timestamp>,
+    /// When the first token of the family was issued.
+    #[serde(default)]
+    pub issued: Option<Timestamp>,
+    /// The grant that started the family (policy rules are evaluated for it on refresh).
+    #[serde(default)]
+    pub grant: Option<String>,
+    /// Each use moves `expires_at` to now + window, but never past `max_until`.
+    #[serde(default)]
+    pub window_secs: Option<u64>,
+    #[serde(default)]
+    pub max_until: Option<Timestamp>,
+}
+
+fn org_server() -> String {
+    super::ORG_SERVER.to_owned()
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use crate::authn::factors::Factor;
 use crate::authn::recovery::RecoveryTokenRecord;
 use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
+use crate::authz::AuthServer;
+use crate::authz::consent::Grant;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::apps::App;
@@ -164,6 +166,29 @@ pub trait Store: Send + Sync + 'static {
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError>;
     fn refresh(&self, digest: &Digest) -> Result<Option<RefreshRecord>, StoreError>;
     fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError>;
+    /// Every refresh token `keep` selects (admin listing; a scan).
+    fn refresh_tokens_where(
+        &self,
+        keep: &dyn Fn(&RefreshRecord) -> bool,
+    ) -> Result<Vec<(Digest, RefreshRecord)>, StoreError>;
+
+    /// Custom authorization servers, with their scopes, claims and policies.
+    fn auth_servers(&self) -> Result<Vec<AuthServer>, StoreError>;
+    fn auth_server(&self, id: &str) -> Result<Option<AuthServer>, StoreError>;
+    /// Saves `server` with its revision bumped. `expected` is the revision the caller read
+    /// (`None`: the server must not exist yet); `Conflict` when someone else wrote since.
+    fn save_auth_server(
+        &self,
+        server: &AuthServer,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Deletes a server and its signing keys; `false` when there was none.
+    fn delete_auth_server(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Consent grants, kept per user.
+    fn put_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+    fn grants(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
+    fn delete_grant(&self, user_id: &str, grant_id: &str) -> Result<bool, StoreError>;
 
     /// Revoked access-token ids (`jti`) and refresh-token families, kept until `until`.
     fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;

@@ -8,6 +8,8 @@ use crate::authn::factors::Factor;
 use crate::authn::recovery::RecoveryTokenRecord;
 use crate::authn::session::SessionTokenRecord;
 use crate::authn::transaction::Transaction;
+use crate::authz::AuthServer;
+use crate::authz::consent::Grant;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::apps::App;
@@ -62,6 +64,9 @@ pub struct SledStore {
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
+    auth_servers: Tree,
+    /// `{user_id}/{grant_id}`.
+    grants: Tree,
 }
 
 impl SledStore {
@@ -91,6 +96,8 @@ impl SledStore {
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
+            auth_servers: db.open_tree("auth_servers")?,
+            grants: db.open_tree("consent_grants")?,
             db,
         })
     }
@@ -279,6 +286,9 @@ impl Store for SledStore {
             .map_err(tx_error)?;
         for key in self.factors.scan_prefix(format!("{}/", user.id)).keys() {
             self.factors.remove(key?)?;
+        }
+        for key in self.grants.scan_prefix(format!("{}/", user.id)).keys() {
+            self.grants.remove(key?)?;
         }
         for group_id in self.groups_of(&user.id)? {
             self.set_membership(&group_id, &user.id, false)?;
@@ -665,6 +675,97 @@ impl Store for SledStore {
 
     fn is_revoked(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.revoked.contains_key(key.as_bytes())?)
+    }
+
+    fn refresh_tokens_where(
+        &self,
+        keep: &dyn Fn(&RefreshRecord) -> bool,
+    ) -> Result<Vec<(Digest, RefreshRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.refresh_tokens.iter() {
+            let (k, v) = item?;
+            let record: RefreshRecord = decode(&v)?;
+            if keep(&record) {
+                let digest = Digest::from_slice(&k)
+                    .ok_or_else(|| StoreError::Corrupt("refresh token key".into()))?;
+                out.push((digest, record));
+            }
+        }
+        Ok(out)
+    }
+
+    fn auth_servers(&self) -> Result<Vec<AuthServer>, StoreError> {
+        let mut all = self
+            .auth_servers
+            .iter()
+            .values()
+            .map(|v| decode::<AuthServer>(&v?))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by_key(|s| s.created);
+        Ok(all)
+    }
+
+    fn auth_server(&self, id: &str) -> Result<Option<AuthServer>, StoreError> {
+        get(&self.auth_servers, id)
+    }
+
+    fn save_auth_server(
+        &self,
+        server: &AuthServer,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut next = server.clone();
+        next.revision = expected.map_or(0, |r| r + 1);
+        let value = encode(&next)?;
+        self.auth_servers
+            .transaction(|t| {
+                let current = match t.get(server.id.as_bytes())? {
+                    Some(v) => Some(
+                        decode::<AuthServer>(&v)
+                            .map_err(ConflictableTransactionError::Abort)?
+                            .revision,
+                    ),
+                    None => None,
+                };
+                if current != expected {
+                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict));
+                }
+                t.insert(server.id.as_bytes(), value.clone())?;
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+
+    fn delete_auth_server(&self, id: &str) -> Result<bool, StoreError> {
+        let existed = self.auth_servers.remove(id)?.is_some();
+        for key in self.signing_keys.scan_prefix(format!("{id}/")).keys() {
+            self.signing_keys.remove(key?)?;
+        }
+        Ok(existed)
+    }
+
+    fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+        self.grants
+            .insert(format!("{}/{}", grant.user_id, grant.id), encode(grant)?)?;
+        Ok(())
+    }
+
+    fn grants(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+        let mut all = self
+            .grants
+            .scan_prefix(format!("{user_id}/"))
+            .values()
+            .map(|v| decode::<Grant>(&v?))
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by_key(|g| g.created);
+        Ok(all)
+    }
+
+    fn delete_grant(&self, user_id: &str, grant_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .grants
+            .remove(format!("{user_id}/{grant_id}"))?
+            .is_some())
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -1,0 +1,89 @@
+//! Consent: a client whose consent method is REQUIRED asks the person before it receives
+//! scopes marked consent REQUIRED. What they granted is remembered per user, client, server
+//! and scope (Okta's grant objects), until they or an admin revoke it.
+
+use super::{AuthServer, Consent};
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::oauth::clients::{Client, ConsentMethod};
+use crate::store::{Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub server_id: String,
+    pub scope: String,
+    pub created: Timestamp,
+}
+
+/// The scopes of `scopes` the person must still agree to (all of them, with `ask_again`, as for
+/// `prompt=consent`).
+pub fn needed(
+    store: &dyn Store,
+    server: &AuthServer,
+    client: &Client,
+    user_id: &str,
+    scopes: &[String],
+    ask_again: bool,
+) -> Result<Vec<String>, StoreError> {
+    if client.consent_method != ConsentMethod::Required {
+        return Ok(Vec::new());
+    }
+    let asked: Vec<&String> = scopes
+        .iter()
+        .filter(|s| {
+            server
+                .scope(s)
+                .is_some_and(|x| x.consent == Consent::Required)
+        })
+        .collect();
+    if asked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let granted: Vec<Grant> = if ask_again {
+        Vec::new()
+    } else {
+        store
+            .grants(user_id)?
+            .into_iter()
+            .filter(|g| g.client_id == client.client_id && g.server_id == server.id)
+            .collect()
+    };
+    Ok(asked
+        .into_iter()
+        .filter(|s| !granted.iter().any(|g| &g.scope == *s))
+        .cloned()
+        .collect())
+}
+
+/// Records that the person agreed to `scopes` (replacing earlier grants of the same scopes).
+pub fn record(
+    store: &dyn Store,
+    server_id: &str,
+    client_id: &str,
+    user_id: &str,
+    scopes: &[String],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let existing = store.grants(user_id)?;
+    for scope in scopes {
+        let already = existing
+            .iter()
+            .any(|g| g.client_id == client_id && g.server_id == server_id && &g.scope == scope);
+        if already {
+            continue;
+        }
+        store.put_grant(&Grant {
+            id: new_id("oag"),
+            user_id: user_id.to_owned(),
+            client_id: client_id.to_owned(),
+            server_id: server_id.to_owned(),
+            scope: scope.clone(),
+            created: now,
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1334 @@
+//! Authorization-server admin API (`SSWS`), Okta's paths and shapes: servers and their
+//! lifecycle, signing keys and rotation, scopes, claims, access policies and rules, refresh
+//! tokens per client; and users' consent grants.
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Admin, OktaJson};
+use crate::authz::servers::{self, ClaimInput, ScopeInput};
+use crate::authz::{
+    AuthServer, Claim, ClaimType, Consent, GroupFilterType, MetadataPublish, Policy, Rule, Scope,
+    Status, ValueType,
+};
+use crate::clock::Timestamp;
+use crate::crypto::new_id;
+use crate::directory::users::find_user;
+use crate::directory::{DirectoryError, FieldError};
+use crate::oauth::keys::KeyRing;
+use crate::oauth::tokens::RefreshRecord;
+use crate::paths;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::AUTH_SERVERS, get(list_servers).post(create_server))
+        .route(
+            paths::AUTH_SERVER,
+            get(read_server).put(replace_server).delete(delete_server),
+        )
+        .route(paths::AUTH_SERVER_ACTIVATE, post(activate_server))
+        .route(paths::AUTH_SERVER_DEACTIVATE, post(deactivate_server))
+        .route(paths::AUTH_SERVER_KEYS, get(list_keys))
+        .route(paths::AUTH_SERVER_ROTATE, post(rotate_keys))
+        .route(
+            paths::AUTH_SERVER_SCOPES,
+            get(list_scopes).post(create_scope),
+        )
+        .route(
+            paths::AUTH_SERVER_SCOPE,
+            get(read_scope).put(replace_scope).delete(delete_scope),
+        )
+        .route(
+            paths::AUTH_SERVER_CLAIMS,
+            get(list_claims).post(create_claim),
+        )
+        .route(
+            paths::AUTH_SERVER_CLAIM,
+            get(read_claim).put(replace_claim).delete(delete_claim),
+        )
+        .route(
+            paths::AUTH_SERVER_POLICIES,
+            get(list_policies).post(create_policy),
+        )
+        .route(
+            paths::AUTH_SERVER_POLICY,
+            get(read_policy).put(replace_policy).delete(delete_policy),
+        )
+        .route(paths::AUTH_SERVER_POLICY_ACTIVATE, post(activate_policy))
+        .route(
+            paths::AUTH_SERVER_POLICY_DEACTIVATE,
+            post(deactivate_policy),
+        )
+        .route(paths::AUTH_SERVER_RULES, get(list_rules).post(create_rule))
+        .route(
+            paths::AUTH_SERVER_RULE,
+            get(read_rule).put(replace_rule).delete(delete_rule),
+        )
+        .route(paths::AUTH_SERVER_RULE_ACTIVATE, post(activate_rule))
+        .route(paths::AUTH_SERVER_RULE_DEACTIVATE, post(deactivate_rule))
+        .route(
+            paths::AUTH_SERVER_CLIENT_TOKENS,
+            get(list_tokens).delete(revoke_tokens),
+        )
+        .route(
+            paths::AUTH_SERVER_CLIENT_TOKEN,
+            get(read_token).delete(revoke_token),
+        )
+        .route(paths::USER_GRANTS, get(list_grants).delete(revoke_grants))
+        .route(paths::USER_GRANT, get(read_grant).delete(revoke_grant))
+}
+
+fn not_found(id: &str, kind: &str) -> ApiError {
+    ApiError::NotFound(format!("{id} ({kind})"))
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> DirectoryError {
+    DirectoryError::Invalid(vec![FieldError::new(field, message)])
+}
+
+/// A change to server `id`: 404 names the server when it is the server that is missing,
+/// `item` (e.g. `0ps1 (Policy)`) when the change reports `NotFound`.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    id: &str,
+    item: &str,
+    f: impl FnMut(&mut AuthServer) -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<(T, AuthServer), ApiError> {
+    if state.store.auth_server(id)?.is_none() {
+        return Err(not_found(id, "AuthorizationServer"));
+    }
+    let owned = id.to_owned();
+    let result = state
+        .blocking(move |s| servers::update(s.store.as_ref(), &owned, Timestamp::now(), f))
+        .await?;
+    match result {
+        Ok(out) => {
+            state.flush().await?;
+            Ok(out)
+        }
+        Err(DirectoryError::NotFound) => Err(ApiError::NotFound(item.to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn server_or_404(state: &AppState, id: &str) -> Result<AuthServer, ApiError> {
+    state
+        .store
+        .auth_server(id)?
+        .ok_or_else(|| not_found(id, "AuthorizationServer"))
+}
+
+fn issuer_of(base: &str, id: &str) -> String {
+    format!("{base}/oauth2/{id}")
+}
+
+/// The server's key ring: cached, or loaded (and, the first time, generated).
+async fn ring(state: &AppState, id: &str) -> Result<Arc<KeyRing>, ApiError> {
+    if let Some(r) = state.cached_ring(id) {
+        return Ok(r);
+    }
+    let owned = id.to_owned();
+    let ring = state
+        .blocking(move |s| KeyRing::load(s.store.as_ref(), &owned, Timestamp::now()))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ring = Arc::new(ring);
+    state.set_ring(id, Some(ring.clone()));
+    Ok(ring)
+}
+
+fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> Value {
+    let me = paths::href(base, paths::AUTH_SERVER, &s.id);
+    let issuer = issuer_of(base, &s.id);
+    let since = ring.active_since();
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "audiences": s.audiences,
+        "issuer": issuer,
+        "issuerMode": "ORG_URL",
+        "status": s.status,
+        "created": s.created.iso8601(),
+        "lastUpdated": s.last_updated.iso8601(),
+        "credentials": { "signing": {
+            "rotationMode": s.rotation_mode,
+            "lastRotated": since.iso8601(),
+            "nextRotation": since.plus(Duration::from_secs(rotate_days * 86_400)).iso8601(),
+            "kid": ring.signer().kid,
+            "use": "sig",
+        }},
+        "_links": {
+            "self": { "href": me },
+            "scopes": { "href": format!("{me}/scopes") },
+            "claims": { "href": format!("{me}/claims") },
+            "policies": { "href": format!("{me}/policies") },
+            "rotateKey": { "href": format!("{me}/credentials/lifecycle/keyRotate"), "hints": { "allow": ["POST"] } },
+            "metadata": [
+                { "href": format!("{issuer}/.well-known/openid-configuration") },
+                { "href": format!("{issuer}/.well-known/oauth-authorization-server") },
+            ],
+        },
+    })
+}
+
+async fn view_with_keys(state: &AppState, s: &AuthServer) -> Result<Value, ApiError> {
+    let ring = ring(state, &s.id).await?;
+    Ok(server_view(
+        &state.base_url,
+        s,
+        &ring,
+        u64::from(state.key_rotation_days),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ServerBody {
+    name: String,
+    description: String,
+    audiences: Vec<String>,
+}
+
+async fn list_servers(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let prefix = q.get("q").map(|s| s.to_lowercase());
+    let mut out = Vec::new();
+    for s in state.store.auth_servers()? {
+        if prefix
+            .as_deref()
+            .is_none_or(|p| s.name.to_lowercase().starts_with(p))
+        {
+            out.push(view_with_keys(&state, &s).await?);
+        }
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+async fn create_server(
+    _: Admin,
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<ServerBody>,
+) -> Result<Json<Value>, ApiError> {
+    let server = servers::new_server(
+        new_id("aus"),
+        body.name,
+        body.description,
+        body.audiences,
+        Timestamp::now(),
+    )?;
+    state.store.save_auth_server(&server, None)?;
+    let view = view_with_keys(&state, &server).await?;
+    state.flush().await?;
+    Ok(Json(view))
+}
+
+async fn read_server(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    Ok(Json(view_with_keys(&state, &s).await?))
+}
+
+async fn replace_server(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<ServerBody>,
+) -> Result<Json<Value>, ApiError> {
+    servers::check_server(&body.name, &body.audiences)?;
+    let ((), s) = change(&state, &id, "", move |s| {
+        s.name.clone_from(&body.name);
+        s.description.clone_from(&body.description);
+        s.audiences.clone_from(&body.audiences);
+        Ok(())
+    })
+    .await?;
+    Ok(Json(view_with_keys(&state, &s).await?))
+}
+
+async fn delete_server(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_auth_server(&id)? {
+        return Err(not_found(&id, "AuthorizationServer"));
+    }
+    state.set_ring(&id, None);
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_server_status(
+    state: &AppState,
+    id: &str,
+    status: Status,
+) -> Result<StatusCode, ApiError> {
+    change(state, id, "", move |s| {
+        s.status = status;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn activate_server(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_server_status(&state, &id, Status::Active).await
+}
+
+async fn deactivate_server(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    set_server_status(&state, &id, Status::Inactive).await
+}
+
+async fn list_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    server_or_404(&state, &id)?;
+    Ok(Json(Value::Array(
+        ring(&state, &id).await?.keys_with_status(),
+    )))
+}
+
+/// A new active key now; the old one keeps verifying until tokens it signed have expired.
+async fn rotate_keys(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    server_or_404(&state, &id)?;
+    let owned = id.clone();
+    let ring = state
+        .blocking(move |s| {
+            KeyRing::rotate(
+                s.store.as_ref(),
+                &owned,
+                Timestamp::now(),
+                crate::keep_rotated_keys(&s.tokens),
+            )
+        })
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let keys = ring.keys_with_status();
+    state.set_ring(&id, Some(Arc::new(ring)));
+    Ok(Json(Value::Array(keys)))
+}
+
+// --- Scopes ---
+
+fn scope_view(base: &str, server: &str, s: &Scope) -> Value {
+    let me = format!(
+        "{}/{}",
+        paths::href(base, paths::AUTH_SERVER_SCOPES, server),
+        s.id
+    );
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "displayName": s.display_name,
+        "description": s.description,
+        "system": s.system,
+        "default": s.default,
+        "optional": s.optional,
+        "consent": s.consent,
+        "metadataPublish": s.metadata_publish,
+        "_links": { "self": { "href": me } },
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ScopeBody {
+    name: String,
+    display_name: Option<String>,
+    description: String,
+    consent: Option<Consent>,
+    default: bool,
+    optional: bool,
+    metadata_publish: Option<MetadataPublish>,
+}
+
+impl ScopeBody {
+    fn input(self) -> ScopeInput {
+        ScopeInput {
+            name: self.name,
+            display_name: self.display_name,
+            description: self.description,
+            consent: self.consent.unwrap_or(Consent::Implicit),
+            default: self.default,
+            optional: self.optional,
+            metadata_publish: self.metadata_publish.unwrap_or(MetadataPublish::NoClients),
+        }
+    }
+}
+
+async fn list_scopes(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let prefix = q.get("q");
+    Ok(Json(Value::Array(
+        s.scopes
+            .iter()
+            .filter(|x| prefix.is_none_or(|p| x.name.starts_with(p.as_str())))
+            .map(|x| scope_view(&state.base_url, &id, x))
+            .collect(),
+    )))
+}
+
+async fn create_scope(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<ScopeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let input = body.input();
+    let (scope, _) = change(&state, &id, "", move |s| {
+        servers::check_scope(s, &input, None)?;
+        let scope = servers::scope_from(new_id("scp"), input.clone());
+        s.scopes.push(scope.clone());
+        Ok(scope)
+    })
+    .await?;
+    Ok(Json(scope_view(&state.base_url, &id, &scope)))
+}
+
+async fn read_scope(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let scope = s
+        .scopes
+        .iter()
+        .find(|x| x.id == item)
+        .ok_or_else(|| not_found(&item, "OAuth2Scope"))?;
+    Ok(Json(scope_view(&state.base_url, &id, scope)))
+}
+
+async fn replace_scope(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    OktaJson(body): OktaJson<ScopeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let input = body.input();
+    let what = format!("{item} (OAuth2Scope)");
+    let key = item.clone();
+    let (scope, _) = change(&state, &id, &what, move |s| {
+        let at = s
+            .scopes
+            .iter()
+            .position(|x| x.id == key)
+            .ok_or(DirectoryError::NotFound)?;
+        if s.scopes[at].system {
+            return Err(invalid("name", "system scopes cannot be changed"));
+        }
+        servers::check_scope(s, &input, Some(&key))?;
+        let old_name = s.scopes[at].name.clone();
+        let scope = servers::scope_from(key.clone(), input.clone());
+        rename_scope(s, &old_name, &scope.name);
+        s.scopes[at] = scope.clone();
+        Ok(scope)
+    })
+    .await?;
+    Ok(Json(scope_view(&state.base_url, &id, &scope)))
+}
+
+/// Keeps claims and rules pointing at a renamed scope.
+fn rename_scope(s: &mut AuthServer, old: &str, new: &str) {
+    for c in &mut s.claims {
+        for x in &mut c.scopes {
+            if x == old {
+                *x = new.to_owned();
+            }
+        }
+    }
+    for p in &mut s.policies {
+        for r in &mut p.rules {
+            for x in &mut r.scopes {
+                if x == old {
+                    *x = new.to_owned();
+                }
+            }
+        }
+    }
+}
+
+async fn delete_scope(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{item} (OAuth2Scope)");
+    change(&state, &id, &what, move |s| {
+        let at = s
+            .scopes
+            .iter()
+            .position(|x| x.id == item)
+            .ok_or(DirectoryError::NotFound)?;
+        let name = s.scopes[at].name.clone();
+        if s.scopes[at].system {
+            return Err(invalid("name", "system scopes cannot be deleted"));
+        }
+        let used_by_rule = s
+            .policies
+            .iter()
+            .flat_map(|p| &p.rules)
+            .find(|r| r.scopes.contains(&name));
+        if let Some(r) = used_by_rule {
+            return Err(invalid(
+                "name",
+                format!(
+                    "the scope '{name}' is used by the rule '{}'; change the rule first",
+                    r.name
+                ),
+            ));
+        }
+        for c in &mut s.claims {
+            c.scopes.retain(|x| *x != name);
+        }
+        s.scopes.remove(at);
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- Claims ---
+
+fn claim_view(base: &str, server: &str, c: &Claim) -> Value {
+    let me = format!(
+        "{}/{}",
+        paths::href(base, paths::AUTH_SERVER_CLAIMS, server),
+        c.id
+    );
+    let mut v = json!({
+        "id": c.id,
+        "name": c.name,
+        "status": c.status,
+        "claimType": c.claim_type,
+        "valueType": c.value_type,
+        "value": c.value,
+        "alwaysIncludeInToken": c.always_include_in_token,
+        "conditions": { "scopes": c.scopes },
+        "system": false,
+        "_links": { "self": { "href": me } },
+    });
+    if let Some(f) = c.group_filter_type {
+        v["group_filter_type"] = json!(f);
+    }
+    v
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClaimConditions {
+    scopes: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ClaimBody {
+    name: String,
+    status: Option<Status>,
+    claim_type: Option<ClaimType>,
+    value_type: Option<ValueType>,
+    value: String,
+    #[serde(rename = "group_filter_type")]
+    group_filter_type: Option<GroupFilterType>,
+    always_include_in_token: Option<bool>,
+    conditions: ClaimConditions,
+}
+
+impl ClaimBody {
+    fn input(self) -> Result<ClaimInput, ApiError> {
+        let claim_type = self.claim_type.ok_or_else(|| {
+            ApiError::Validation(vec![FieldError::new(
+                "claimType",
+                "claimType: RESOURCE or IDENTITY is required",
+            )])
+        })?;
+        let value_type = self.value_type.unwrap_or(ValueType::Expression);
+        Ok(ClaimInput {
+            name: self.name,
+            status: self.status.unwrap_or(Status::Active),
+            claim_type,
+            value_type,
+            value: self.value,
+            group_filter_type: self.group_filter_type,
+            always_include_in_token: self.always_include_in_token.unwrap_or(true),
+            scopes: self.conditions.scopes,
+        })
+    }
+}
+
+async fn list_claims(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    Ok(Json(Value::Array(
+        s.claims
+            .iter()
+            .map(|c| claim_view(&state.base_url, &id, c))
+            .collect(),
+    )))
+}
+
+async fn create_claim(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<ClaimBody>,
+) -> Result<Json<Value>, ApiError> {
+    let input = body.input()?;
+    let (claim, _) = change(&state, &id, "", move |s| {
+        servers::check_claim(s, &input, None)?;
+        let claim = servers::claim_from(new_id("ocl"), input.clone());
+        s.claims.push(claim.clone());
+        Ok(claim)
+    })
+    .await?;
+    Ok(Json(claim_view(&state.base_url, &id, &claim)))
+}
+
+async fn read_claim(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let claim = s
+        .claims
+        .iter()
+        .find(|x| x.id == item)
+        .ok_or_else(|| not_found(&item, "OAuth2Claim"))?;
+    Ok(Json(claim_view(&state.base_url, &id, claim)))
+}
+
+async fn replace_claim(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    OktaJson(body): OktaJson<ClaimBody>,
+) -> Result<Json<Value>, ApiError> {
+    let input = body.input()?;
+    let what = format!("{item} (OAuth2Claim)");
+    let (claim, _) = change(&state, &id, &what, move |s| {
+        let at = s
+            .claims
+            .iter()
+            .position(|x| x.id == item)
+            .ok_or(DirectoryError::NotFound)?;
+        servers::check_claim(s, &input, Some(&item))?;
+        let claim = servers::claim_from(item.clone(), input.clone());
+        s.claims[at] = claim.clone();
+        Ok(claim)
+    })
+    .await?;
+    Ok(Json(claim_view(&state.base_url, &id, &claim)))
+}
+
+async fn delete_claim(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{item} (OAuth2Claim)");
+    change(&state, &id, &what, move |s| {
+        let before = s.claims.len();
+        s.claims.retain(|c| c.id != item);
+        if s.claims.len() == before {
+            return Err(DirectoryError::NotFound);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- Policies ---
+
+fn policy_view(base: &str, server: &str, p: &Policy) -> Value {
+    let me = format!(
+        "{}/{}",
+        paths::href(base, paths::AUTH_SERVER_POLICIES, server),
+        p.id
+    );
+    json!({
+        "id": p.id,
+        "type": "OAUTH_AUTHORIZATION_POLICY",
+        "status": p.status,
+        "name": p.name,
+        "description": p.description,
+        "priority": p.priority,
+        "system": p.system,
+        "conditions": { "clients": { "include": p.clients } },
+        "created": p.created.iso8601(),
+        "lastUpdated": p.last_updated.iso8601(),
+        "_links": {
+            "self": { "href": me },
+            "rules": { "href": format!("{me}/rules") },
+        },
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Include {
+    include: Vec<String>,
+    exclude: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PolicyConditions {
+    clients: Include,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PolicyBody {
+    name: String,
+    description: String,
+    status: Option<Status>,
+    priority: Option<u32>,
+    conditions: PolicyConditions,
+}
+
+async fn list_policies(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let mut ps: Vec<&Policy> = s.policies.iter().collect();
+    ps.sort_by_key(|p| p.priority);
+    Ok(Json(Value::Array(
+        ps.into_iter()
+            .map(|p| policy_view(&state.base_url, &id, p))
+            .collect(),
+    )))
+}
+
+async fn create_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<PolicyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let clients = body.conditions.clients.include;
+    servers::check_policy(state.store.as_ref(), &body.name, &clients)?;
+    let now = Timestamp::now();
+    let (policy, _) = change(&state, &id, "", move |s| {
+        let policy = Policy {
+            id: new_id("00p"),
+            name: body.name.clone(),
+            description: body.description.clone(),
+            status: body.status.unwrap_or(Status::Active),
+            priority: body
+                .priority
+                .unwrap_or_else(|| servers::next_priority(s.policies.iter().map(|p| p.priority))),
+            system: false,
+            clients: clients.clone(),
+            rules: Vec::new(),
+            created: now,
+            last_updated: now,
+        };
+        s.policies.push(policy.clone());
+        Ok(policy)
+    })
+    .await?;
+    Ok(Json(policy_view(&state.base_url, &id, &policy)))
+}
+
+fn policy_mut<'a>(s: &'a mut AuthServer, id: &str) -> Result<&'a mut Policy, DirectoryError> {
+    s.policies
+        .iter_mut()
+        .find(|p| p.id == id)
+        .ok_or(DirectoryError::NotFound)
+}
+
+async fn read_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let p = s
+        .policies
+        .iter()
+        .find(|p| p.id == item)
+        .ok_or_else(|| not_found(&item, "Policy"))?;
+    Ok(Json(policy_view(&state.base_url, &id, p)))
+}
+
+async fn replace_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    OktaJson(body): OktaJson<PolicyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let clients = body.conditions.clients.include;
+    servers::check_policy(state.store.as_ref(), &body.name, &clients)?;
+    let what = format!("{item} (Policy)");
+    let now = Timestamp::now();
+    let (policy, _) = change(&state, &id, &what, move |s| {
+        let p = policy_mut(s, &item)?;
+        p.name.clone_from(&body.name);
+        p.description.clone_from(&body.description);
+        if let Some(st) = body.status {
+            p.status = st;
+        }
+        if let Some(pr) = body.priority {
+            p.priority = pr;
+        }
+        p.clients.clone_from(&clients);
+        p.last_updated = now;
+        Ok(p.clone())
+    })
+    .await?;
+    Ok(Json(policy_view(&state.base_url, &id, &policy)))
+}
+
+async fn delete_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{item} (Policy)");
+    change(&state, &id, &what, move |s| {
+        let before = s.policies.len();
+        s.policies.retain(|p| p.id != item);
+        if s.policies.len() == before {
+            return Err(DirectoryError::NotFound);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_policy_status(
+    state: &AppState,
+    id: &str,
+    item: String,
+    status: Status,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{item} (Policy)");
+    change(state, id, &what, move |s| {
+        policy_mut(s, &item)?.status = status;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn activate_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_policy_status(&state, &id, item, Status::Active).await
+}
+
+async fn deactivate_policy(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_policy_status(&state, &id, item, Status::Inactive).await
+}
+
+// --- Rules ---
+
+fn rule_view(base: &str, server: &str, policy: &str, r: &Rule) -> Value {
+    let me = format!(
+        "{}/{policy}/rules/{}",
+        paths::href(base, paths::AUTH_SERVER_POLICIES, server),
+        r.id
+    );
+    json!({
+        "id": r.id,
+        "type": "RESOURCE_ACCESS",
+        "status": r.status,
+        "name": r.name,
+        "priority": r.priority,
+        "system": r.system,
+        "conditions": {
+            "people": {
+                "users": { "include": r.users_include, "exclude": r.users_exclude },
+                "groups": { "include": r.groups_include, "exclude": r.groups_exclude },
+            },
+            "grantTypes": { "include": r.grant_types },
+            "scopes": { "include": r.scopes },
+        },
+        "actions": { "token": {
+            "accessTokenLifetimeMinutes": r.access_token_minutes,
+            "refreshTokenLifetimeMinutes": r.refresh_token_minutes,
+            "refreshTokenWindowMinutes": r.refresh_window_minutes,
+        }},
+        "created": r.created.iso8601(),
+        "lastUpdated": r.last_updated.iso8601(),
+        "_links": { "self": { "href": me } },
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct People {
+    users: Include,
+    groups: Include,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RuleConditions {
+    people: People,
+    grant_types: Include,
+    scopes: Include,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct TokenActions {
+    access_token_lifetime_minutes: Option<u32>,
+    refresh_token_lifetime_minutes: Option<u32>,
+    refresh_token_window_minutes: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RuleActions {
+    token: TokenActions,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RuleBody {
+    name: String,
+    status: Option<Status>,
+    priority: Option<u32>,
+    conditions: RuleConditions,
+    actions: RuleActions,
+}
+
+impl RuleBody {
+    /// The rule this body describes; `id`, `priority` and `created` come from the caller.
+    fn rule(self, id: String, priority: u32, created: Timestamp, now: Timestamp) -> Rule {
+        let c = self.conditions;
+        let t = self.actions.token;
+        let mut groups_include = c.people.groups.include;
+        if groups_include.is_empty() && c.people.users.include.is_empty() {
+            groups_include.push(crate::authz::EVERYONE.to_owned());
+        }
+        Rule {
+            id,
+            name: self.name,
+            status: self.status.unwrap_or(Status::Active),
+            priority: self.priority.unwrap_or(priority),
+            system: false,
+            users_include: c.people.users.include,
+            users_exclude: c.people.users.exclude,
+            groups_include,
+            groups_exclude: c.people.groups.exclude,
+            grant_types: c.grant_types.include,
+            scopes: c.scopes.include,
+            access_token_minutes: t.access_token_lifetime_minutes.unwrap_or(60),
+            refresh_token_minutes: t.refresh_token_lifetime_minutes.unwrap_or(0),
+            refresh_window_minutes: t.refresh_token_window_minutes.unwrap_or(7 * 1440),
+            created,
+            last_updated: now,
+        }
+    }
+}
+
+async fn list_rules(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let p = s
+        .policies
+        .iter()
+        .find(|p| p.id == item)
+        .ok_or_else(|| not_found(&item, "Policy"))?;
+    let mut rules: Vec<&Rule> = p.rules.iter().collect();
+    rules.sort_by_key(|r| r.priority);
+    Ok(Json(Value::Array(
+        rules
+            .into_iter()
+            .map(|r| rule_view(&state.base_url, &id, &item, r))
+            .collect(),
+    )))
+}
+
+async fn create_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+    OktaJson(body): OktaJson<RuleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let now = Timestamp::now();
+    let server = server_or_404(&state, &id)?;
+    let policy = server
+        .policies
+        .iter()
+        .find(|p| p.id == item)
+        .ok_or_else(|| not_found(&item, "Policy"))?;
+    let priority = servers::next_priority(policy.rules.iter().map(|r| r.priority));
+    let rule = body.rule(new_id("0pr"), priority, now, now);
+    servers::check_rule(state.store.as_ref(), &server, &rule)?;
+    let what = format!("{item} (Policy)");
+    let pid = item.clone();
+    let (rule, _) = change(&state, &id, &what, move |s| {
+        policy_mut(s, &pid)?.rules.push(rule.clone());
+        Ok(rule.clone())
+    })
+    .await?;
+    Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
+}
+
+fn find_rule<'a>(s: &'a AuthServer, policy: &str, rule: &str) -> Option<&'a Rule> {
+    s.policies
+        .iter()
+        .find(|p| p.id == policy)?
+        .rules
+        .iter()
+        .find(|r| r.id == rule)
+}
+
+async fn read_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item, rule)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &id)?;
+    let r = find_rule(&s, &item, &rule).ok_or_else(|| not_found(&rule, "PolicyRule"))?;
+    Ok(Json(rule_view(&state.base_url, &id, &item, r)))
+}
+
+async fn replace_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item, rule_id)): Path<(String, String, String)>,
+    OktaJson(body): OktaJson<RuleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let server = server_or_404(&state, &id)?;
+    let old =
+        find_rule(&server, &item, &rule_id).ok_or_else(|| not_found(&rule_id, "PolicyRule"))?;
+    let rule = body.rule(rule_id.clone(), old.priority, old.created, Timestamp::now());
+    servers::check_rule(state.store.as_ref(), &server, &rule)?;
+    let what = format!("{rule_id} (PolicyRule)");
+    let pid = item.clone();
+    let (rule, _) = change(&state, &id, &what, move |s| {
+        let p = policy_mut(s, &pid)?;
+        let slot = p
+            .rules
+            .iter_mut()
+            .find(|r| r.id == rule.id)
+            .ok_or(DirectoryError::NotFound)?;
+        *slot = rule.clone();
+        Ok(rule.clone())
+    })
+    .await?;
+    Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
+}
+
+async fn delete_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item, rule)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{rule} (PolicyRule)");
+    change(&state, &id, &what, move |s| {
+        let p = policy_mut(s, &item)?;
+        let before = p.rules.len();
+        p.rules.retain(|r| r.id != rule);
+        if p.rules.len() == before {
+            return Err(DirectoryError::NotFound);
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_rule_status(
+    state: &AppState,
+    id: &str,
+    policy: String,
+    rule: String,
+    status: Status,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{rule} (PolicyRule)");
+    change(state, id, &what, move |s| {
+        let p = policy_mut(s, &policy)?;
+        let r = p
+            .rules
+            .iter_mut()
+            .find(|r| r.id == rule)
+            .ok_or(DirectoryError::NotFound)?;
+        r.status = status;
+        Ok(())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn activate_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item, rule)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_rule_status(&state, &id, item, rule, Status::Active).await
+}
+
+async fn deactivate_rule(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item, rule)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    set_rule_status(&state, &id, item, rule, Status::Inactive).await
+}
+
+// --- Refresh tokens per client ---
+
+/// One refresh-token family as Okta shows a token: the newest live token of the family.
+fn token_view(base: &str, server: &str, r: &RefreshRecord) -> Value {
+    let issuer = issuer_of(base, server);
+    let me = format!(
+        "{base}/api/v1/authorizationServers/{server}/clients/{}/tokens/{}",
+        r.client_id, r.family
+    );
+    json!({
+        "id": r.family,
+        "status": "ACTIVE",
+        "created": r.issued.unwrap_or(r.auth_time).iso8601(),
+        "lastUpdated": r.issued.unwrap_or(r.auth_time).iso8601(),
+        "expiresAt": r.expires_at.iso8601(),
+        "issuer": issuer,
+        "clientId": r.client_id,
+        "userId": r.user_id,
+        "scopes": r.scopes,
+        "_links": { "self": { "href": me } },
+    })
+}
+
+/// The live token families of `client` at `server`, newest token of each.
+fn families(
+    state: &AppState,
+    server: &str,
+    client: &str,
+    family: Option<&str>,
+) -> Result<Vec<RefreshRecord>, ApiError> {
+    let now = Timestamp::now();
+    let found = state.store.refresh_tokens_where(&|r| {
+        r.server == server
+            && r.client_id == client
+            && r.rotated_at.is_none()
+            && r.expires_at > now
+            && family.is_none_or(|f| r.family == f)
+    })?;
+    let mut out: Vec<RefreshRecord> = Vec::new();
+    for (_, r) in found {
+        if state.store.is_revoked(&format!("family:{}", r.family))? {
+            continue;
+        }
+        if !out.iter().any(|x| x.family == r.family) {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|r| r.issued);
+    Ok(out)
+}
+
+async fn list_tokens(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, client)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    server_or_404(&state, &id)?;
+    let all = families(&state, &id, &client, None)?;
+    Ok(Json(Value::Array(
+        all.iter()
+            .map(|r| token_view(&state.base_url, &id, r))
+            .collect(),
+    )))
+}
+
+async fn read_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, client, token)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    server_or_404(&state, &id)?;
+    let found = families(&state, &id, &client, Some(&token))?;
+    let r = found
+        .first()
+        .ok_or_else(|| not_found(&token, "OAuth2RefreshToken"))?;
+    Ok(Json(token_view(&state.base_url, &id, r)))
+}
+
+fn revoke_family(state: &AppState, family: &str) -> Result<(), ApiError> {
+    let until = Timestamp::now().plus(Duration::from_secs(5 * 365 * 86_400));
+    state.store.revoke(&format!("family:{family}"), until)?;
+    Ok(())
+}
+
+async fn revoke_tokens(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, client)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    server_or_404(&state, &id)?;
+    for r in families(&state, &id, &client, None)? {
+        revoke_family(&state, &r.family)?;
+    }
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_token(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, client, token)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    server_or_404(&state, &id)?;
+    if families(&state, &id, &client, Some(&token))?.is_empty() {
+        return Err(not_found(&token, "OAuth2RefreshToken"));
+    }
+    revoke_family(&state, &token)?;
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- Users' consent grants ---
+
+fn grant_view(state: &AppState, g: &crate::authz::consent::Grant, scope_id: Option<&str>) -> Value {
+    let base = &state.base_url;
+    json!({
+        "id": g.id,
+        "status": "ACTIVE",
+        "created": g.created.iso8601(),
+        "lastUpdated": g.created.iso8601(),
+        "issuer": issuer_of(base, &g.server_id),
+        "clientId": g.client_id,
+        "userId": g.user_id,
+        "scopeId": scope_id,
+        "source": "END_USER",
+        "_embedded": { "scope": { "id": scope_id, "name": g.scope } },
+        "_links": {
+            "self": { "href": format!("{base}/api/v1/users/{}/grants/{}", g.user_id, g.id) },
+        },
+    })
+}
+
+fn grants_view(
+    state: &AppState,
+    user_id: &str,
+    only: Option<&str>,
+) -> Result<Vec<Value>, ApiError> {
+    let mut servers_seen: HashMap<String, Option<AuthServer>> = HashMap::new();
+    let mut out = Vec::new();
+    for g in state.store.grants(user_id)? {
+        if only.is_some_and(|id| id != g.id) {
+            continue;
+        }
+        if !servers_seen.contains_key(&g.server_id) {
+            let s = state.store.auth_server(&g.server_id)?;
+            servers_seen.insert(g.server_id.clone(), s);
+        }
+        let scope_id = servers_seen
+            .get(&g.server_id)
+            .and_then(|s| s.as_ref())
+            .and_then(|s| s.scope(&g.scope))
+            .map(|s| s.id.clone());
+        out.push(grant_view(state, &g, scope_id.as_deref()));
+    }
+    Ok(out)
+}
+
+fn user_or_404(state: &AppState, id: &str) -> Result<crate::directory::User, ApiError> {
+    find_user(state.store.as_ref(), id).map_err(|e| match e {
+        DirectoryError::NotFound => not_found(id, "User"),
+        other => other.into(),
+    })
+}
+
+async fn list_grants(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = user_or_404(&state, &id)?;
+    Ok(Json(Value::Array(grants_view(&state, &user.id, None)?)))
+}
+
+async fn read_grant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let user = user_or_404(&state, &id)?;
+    grants_view(&state, &user.id, Some(&item))?
+        .pop()
+        .map(Json)
+        .ok_or_else(|| not_found(&item, "OAuth2ScopeConsentGrant"))
+}
+
+async fn revoke_grants(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_or_404(&state, &id)?;
+    for g in state.store.grants(&user.id)? {
+        state.store.delete_grant(&user.id, &g.id)?;
+    }
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_grant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((id, item)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user = user_or_404(&state, &id)?;
+    if !state.store.delete_grant(&user.id, &item)? {
+        return Err(not_found(&item, "OAuth2ScopeConsentGrant"));
+    }
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
