@@ -7,6 +7,7 @@ mod api_users;
 mod apps;
 mod authn;
 mod cors_and_origins;
+mod custom_servers;
 mod factors_admin;
 mod groups;
 mod interop;
