@@ -6,21 +6,24 @@ import { PORTCULLIS, HOST } from './fixtures/env';
 
 const SPA = `${HOST}/okta-auth-js.html`;
 
-async function openSpa(page: import('@playwright/test').Page, clientId: string) {
-  // Keep the configuration in storage-free query params: the page is also the redirect URI.
-  await page.addInitScript(([base, id]) => {
-    (window as any).__config = { base, id };
-  }, [PORTCULLIS, clientId]);
-  await page.goto(`${SPA}?baseUrl=${encodeURIComponent(PORTCULLIS)}&clientId=${clientId}`);
+async function openSpa(page: import('@playwright/test').Page, clientId: string, issuer: string) {
+  // The page is also the redirect URI; it keeps the issuer in sessionStorage for the way back.
+  await page.goto(
+    `${SPA}?baseUrl=${encodeURIComponent(PORTCULLIS)}&clientId=${clientId}&issuer=${encodeURIComponent(issuer)}`,
+  );
   await page.waitForFunction(() => !!(window as any).authClient);
 }
 
-test.describe('@okta/okta-auth-js OAuth against the org authorization server', () => {
+// The org authorization server, and the `default` custom server every org has.
+for (const server of [
+  { name: 'the org authorization server', issuer: PORTCULLIS, path: '/oauth2/v1', audience: PORTCULLIS },
+  { name: 'the default custom server', issuer: `${PORTCULLIS}/oauth2/default`, path: '/oauth2/default/v1', audience: 'api://default' },
+]) test.describe(`@okta/okta-auth-js OAuth against ${server.name}`, () => {
   test('getWithoutPrompt with a sessionToken: hidden iframe, okta_post_message, PKCE, verified tokens', async ({ page }) => {
     const noErrors = failOnPageErrors(page);
     const { client_id } = await registerSpa(SPA);
     const user = await createUser('silent');
-    await openSpa(page, client_id);
+    await openSpa(page, client_id, server.issuer);
     const result = await page.evaluate(async ({ username, password }) => {
       const auth = (window as any).authClient;
       const tx = await auth.signInWithCredentials({ username, password });
@@ -39,6 +42,8 @@ test.describe('@okta/okta-auth-js OAuth against the org authorization server', (
         email: tokens.idToken.claims.email,
         sub: tokens.idToken.claims.sub,
         scopes: tokens.accessToken.scopes,
+        aud: tokens.accessToken.claims.aud,
+        iss: tokens.idToken.claims.iss,
         frame: frames[0] ?? '',
         leftOver: document.querySelectorAll('iframe').length,
       };
@@ -46,7 +51,9 @@ test.describe('@okta/okta-auth-js OAuth against the org authorization server', (
     expect(result.email).toBe(user.login);
     expect(result.sub).toBe(user.id);
     expect(result.scopes).toEqual(expect.arrayContaining(['openid', 'email', 'profile']));
-    expect(result.frame).toContain('/oauth2/v1/authorize?');
+    expect(result.frame).toContain(`${server.path}/authorize?`);
+    expect(result.aud).toBe(server.audience);
+    expect(result.iss).toBe(server.issuer);
     expect(result.frame).toContain('response_mode=okta_post_message');
     expect(result.frame).toContain('prompt=none');
     expect(result.leftOver).toBe(0);
@@ -55,7 +62,7 @@ test.describe('@okta/okta-auth-js OAuth against the org authorization server', (
 
   test('getWithoutPrompt with no session ends in login_required', async ({ page }) => {
     const { client_id } = await registerSpa(SPA);
-    await openSpa(page, client_id);
+    await openSpa(page, client_id, server.issuer);
     const error = await page.evaluate(async () => {
       try {
         await (window as any).authClient.token.getWithoutPrompt({ responseType: 'code', scopes: ['openid'] });
@@ -70,7 +77,7 @@ test.describe('@okta/okta-auth-js OAuth against the org authorization server', (
   test('getWithRedirect, the hosted sign-in page, then parseFromUrl', async ({ page }) => {
     const { client_id } = await registerSpa(SPA);
     const user = await createUser('redirect');
-    await openSpa(page, client_id);
+    await openSpa(page, client_id, server.issuer);
     await page.evaluate(() =>
       (window as any).authClient.token.getWithRedirect({ responseType: 'code', scopes: ['openid', 'email'] }),
     );
@@ -84,7 +91,7 @@ test.describe('@okta/okta-auth-js OAuth against the org authorization server', (
       return tokens.idToken.claims;
     });
     expect(claims.email).toBe(user.login);
-    expect(claims.iss).toBe(PORTCULLIS);
+    expect(claims.iss).toBe(server.issuer);
     expect(claims.aud).toBe(client_id);
   });
 });

@@ -6,7 +6,11 @@ import { PORTCULLIS, HOST } from './fixtures/env';
 
 const CALLBACK = `${HOST}/callback.html`;
 
-test('openid-client (unmodified) signs a person in with code + PKCE through the hosted page', async ({ page }) => {
+// The org authorization server, and the `default` custom server every org has.
+for (const server of [
+  { name: 'the org server', issuer: PORTCULLIS, audience: PORTCULLIS },
+  { name: 'the default custom server', issuer: `${PORTCULLIS}/oauth2/default`, audience: 'api://default' },
+]) test(`openid-client (unmodified) signs a person in with code + PKCE through the hosted page at ${server.name}`, async ({ page }) => {
   // openid-client 6 is ESM-only: load it as an app would, from its package.
   const oidc = await import('openid-client');
   const registered = await registerClient({
@@ -19,7 +23,7 @@ test('openid-client (unmodified) signs a person in with code + PKCE through the 
   const user = await createUser('rp');
 
   const config = await oidc.discovery(
-    new URL(PORTCULLIS),
+    new URL(server.issuer),
     registered.client_id,
     registered.client_secret,
     undefined,
@@ -52,7 +56,7 @@ test('openid-client (unmodified) signs a person in with code + PKCE through the 
   const claims = tokens.claims()!;
   expect(claims.sub).toBe(user.id);
   expect(claims.email).toBe(user.login);
-  expect(claims.iss).toBe(PORTCULLIS);
+  expect(claims.iss).toBe(server.issuer);
 
   const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
   expect(info.email).toBe(user.login);
@@ -62,4 +66,6 @@ test('openid-client (unmodified) signs a person in with code + PKCE through the 
   expect(refreshed.access_token).not.toBe(tokens.access_token);
   const introspected = await oidc.tokenIntrospection(config, refreshed.access_token);
   expect(introspected.active).toBe(true);
+  expect(introspected.iss).toBe(server.issuer);
+  expect(introspected.aud).toBe(server.audience);
 });

@@ -14,6 +14,16 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn openidconnect_crate_signs_in_with_code_and_pkce() {
+    sign_in_with_code_and_pkce("").await;
+}
+
+/// The same relying party against the `default` custom server (issuer `{base}/oauth2/default`).
+#[tokio::test]
+async fn openidconnect_crate_signs_in_at_the_default_custom_server() {
+    sign_in_with_code_and_pkce("/oauth2/default").await;
+}
+
+async fn sign_in_with_code_and_pkce(issuer_path: &str) {
     let s = support::start().await;
     let cb = "http://localhost:7000/cb";
     let reg: Value = s
@@ -44,7 +54,7 @@ async fn openidconnect_crate_signs_in_with_code_and_pkce() {
         .build()
         .unwrap();
     let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(s.base.clone()).unwrap(), &http)
+        CoreProviderMetadata::discover_async(IssuerUrl::new(s.url(issuer_path)).unwrap(), &http)
             .await
             .expect("discovery");
     let client =
