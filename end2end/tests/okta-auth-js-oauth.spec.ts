@@ -42,7 +42,7 @@ for (const server of [
         email: tokens.idToken.claims.email,
         sub: tokens.idToken.claims.sub,
         scopes: tokens.accessToken.scopes,
-        aud: tokens.accessToken.claims.aud,
+        aud: auth.token.decode(tokens.accessToken.accessToken).payload.aud,
         iss: tokens.idToken.claims.iss,
         frame: frames[0] ?? '',
         leftOver: document.querySelectorAll('iframe').length,

@@ -139,6 +139,8 @@ pub fn group_names(store: &dyn Store, user_id: &str) -> Result<Vec<String>, Stor
             names.push(g.name);
         }
     }
+    // By name, so tokens list groups in the same order every time.
+    names.sort_by_key(|n| n.to_lowercase());
     Ok(names)
 }
 
