@@ -38,7 +38,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = value.parse()?,
             "--concurrency" => args.concurrency = value.parse()?,
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|authn, --seconds, --concurrency)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|authn, --seconds, --concurrency)"
             ),
         }
     }
@@ -89,6 +89,33 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default()
             .to_owned(),
     );
+    if args.scenario == "custom-token" {
+        // The default custom server: a scope and an expression claim, so every request reads
+        // the server, evaluates its policy and computes the claim.
+        let server = format!("{}/api/v1/authorizationServers/default", args.url);
+        let pid = std::process::id();
+        admin(http.post(format!("{server}/scopes")))
+            .json(&json!({ "name": format!("load:{pid}") }))
+            .send()
+            .await?
+            .error_for_status()?;
+        admin(http.post(format!("{server}/claims")))
+            .json(&json!({ "name": format!("load_{pid}"), "claimType": "RESOURCE",
+                           "value": "String.toUpperCase(app.clientId) + \"-\" + String.len(app.name)" }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let token_path = if args.scenario == "custom-token" {
+        "/oauth2/default/v1/token"
+    } else {
+        "/oauth2/v1/token"
+    };
+    let scope = if args.scenario == "custom-token" {
+        format!("load:{}", std::process::id())
+    } else {
+        String::new()
+    };
     let login = format!("load-{}@example.com", std::process::id());
     admin(http.post(format!("{}/api/v1/users?activate=true", args.url)))
         .json(&json!({ "profile": { "login": login, "email": login, "firstName": "Load", "lastName": "Test" },
@@ -100,13 +127,14 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, url, id, secret, login, scenario) = (
+        let (http, url, id, secret, login, scenario, scope) = (
             http.clone(),
-            args.url.clone(),
+            format!("{}{token_path}", args.url),
             id.clone(),
             secret.clone(),
             login.clone(),
             args.scenario.clone(),
+            scope.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -114,14 +142,17 @@ async fn main() -> anyhow::Result<()> {
             while Instant::now() < deadline {
                 let start = Instant::now();
                 let res = if scenario == "authn" {
-                    http.post(format!("{url}/api/v1/authn"))
+                    http.post(url.replace(token_path, "/api/v1/authn"))
                         .json(&json!({ "username": login, "password": "Sturdy-Gate-Passw0rd-9" }))
                         .send()
                         .await
                 } else {
-                    http.post(format!("{url}/oauth2/v1/token"))
+                    http.post(&url)
                         .basic_auth(&id, Some(&secret))
-                        .form(&[("grant_type", "client_credentials")])
+                        .form(&[
+                            ("grant_type", "client_credentials"),
+                            ("scope", scope.as_str()),
+                        ])
                         .send()
                         .await
                 };
