@@ -191,11 +191,24 @@ async fn view_with_keys(state: &AppState, s: &AuthServer) -> Result<Value, ApiEr
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Signing {
+    rotation_mode: Option<crate::authz::RotationMode>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Credentials {
+    signing: Signing,
+}
+
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct ServerBody {
     name: String,
     description: String,
     audiences: Vec<String>,
+    credentials: Credentials,
 }
 
 async fn list_servers(
@@ -221,13 +234,16 @@ async fn create_server(
     State(state): State<AppState>,
     OktaJson(body): OktaJson<ServerBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let server = servers::new_server(
+    let mut server = servers::new_server(
         new_id("aus"),
         body.name,
         body.description,
         body.audiences,
         Timestamp::now(),
     )?;
+    if let Some(mode) = body.credentials.signing.rotation_mode {
+        server.rotation_mode = mode;
+    }
     state.store.save_auth_server(&server, None)?;
     let view = view_with_keys(&state, &server).await?;
     state.flush().await?;
@@ -254,6 +270,9 @@ async fn replace_server(
         s.name.clone_from(&body.name);
         s.description.clone_from(&body.description);
         s.audiences.clone_from(&body.audiences);
+        if let Some(mode) = body.credentials.signing.rotation_mode {
+            s.rotation_mode = mode;
+        }
         Ok(())
     })
     .await?;

@@ -1011,3 +1011,93 @@ async fn consent_is_asked_once_remembered_and_revocable() {
         ("access_denied", "cs")
     );
 }
+
+#[tokio::test]
+async fn automatic_rotation_replaces_old_keys_of_auto_servers_only() {
+    let s = start().await;
+    let worker = service(&s).await;
+    let auto = orders_server(
+        &s,
+        &[&worker.0],
+        rule("cc", &["client_credentials"], &["*"], 60),
+    )
+    .await;
+    let (st, manual) = post_json(
+        &s,
+        AS,
+        json!({ "name": "Manual", "audiences": ["api://manual"],
+            "credentials": { "signing": { "rotationMode": "MANUAL" } } }),
+    )
+    .await;
+    assert_eq!(st, 200, "{manual}");
+    assert_eq!(manual["credentials"]["signing"]["rotationMode"], "MANUAL");
+    let manual = manual["id"].as_str().unwrap().to_owned();
+    let (_, before) = client_credentials(&s, &auto, &worker, "orders:read").await;
+    let old = before["access_token"].as_str().unwrap().to_owned();
+    let count = |v: &Value| v.as_array().unwrap().len();
+
+    // Every key is "too old" for a zero maximum age: one pass of the rotation task.
+    let state = s.state.clone();
+    tokio::task::spawn_blocking(move || portcullis::rotate_due(&state, std::time::Duration::ZERO))
+        .await
+        .unwrap();
+
+    let (_, keys) = get_json(&s, &format!("{AS}/{auto}/credentials/keys")).await;
+    assert_eq!(count(&keys), 2, "the AUTO server rotated: {keys}");
+    let (_, keys) = get_json(&s, &format!("{AS}/{manual}/credentials/keys")).await;
+    assert_eq!(count(&keys), 1, "the MANUAL server did not");
+    let org: Value = s
+        .client
+        .get(s.url("/oauth2/v1/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count(&org["keys"]), 2, "the org server rotated");
+
+    let (_, after) = client_credentials(&s, &auto, &worker, "orders:read").await;
+    let new = after["access_token"].as_str().unwrap();
+    assert_ne!(
+        decode_header(&old).unwrap().kid,
+        decode_header(new).unwrap().kid,
+        "new tokens use the new key"
+    );
+    assert!(
+        verify(&s, &auto, &old, Some("api://orders")).await.is_ok(),
+        "old tokens verify until they expire"
+    );
+}
+
+#[tokio::test]
+async fn servers_their_configuration_and_keys_survive_a_restart() {
+    let s = start().await;
+    let worker = service(&s).await;
+    let id = orders_server(
+        &s,
+        &[&worker.0],
+        rule("cc", &["client_credentials"], &["*"], 30),
+    )
+    .await;
+    let (_, before) = client_credentials(&s, &id, &worker, "orders:read").await;
+    let old = before["access_token"].as_str().unwrap().to_owned();
+    let s = s.restart().await;
+    let (status, after) = client_credentials(&s, &id, &worker, "orders:read").await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["expires_in"], 1800, "the rule survived");
+    assert_eq!(
+        decode_header(&old).unwrap().kid,
+        decode_header(after["access_token"].as_str().unwrap())
+            .unwrap()
+            .kid,
+        "the same signing key"
+    );
+    assert!(verify(&s, &id, &old, Some("api://orders")).await.is_ok());
+    let (_, listed) = get_json(&s, AS).await;
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        2,
+        "default and Orders API: {listed}"
+    );
+}

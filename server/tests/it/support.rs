@@ -18,6 +18,8 @@ pub struct TestServer {
     pub client: Client,
     pub data: TempDir,
     pub site: TempDir,
+    /// The running server's state, for driving background tasks directly.
+    pub state: portcullis::http::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -39,7 +41,7 @@ async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) ->
     config.base_url = format!("http://{addr}");
     config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
     tweak(&mut config);
-    let (router, _state) = portcullis::build(&config).unwrap();
+    let (router, state) = portcullis::build(&config).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -65,6 +67,7 @@ async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) ->
             .unwrap(),
         data,
         site,
+        state,
         shutdown: Some(tx),
         task: Some(task),
     }
