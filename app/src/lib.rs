@@ -5,15 +5,17 @@
 //! context during server rendering and embedded in the page as JSON, which the hydration entry
 //! point reads back so both sides render the same view.
 
+pub mod authn;
 pub mod components;
+pub mod i18n;
 pub mod pages;
 mod state;
 
-pub use state::{ConsentRequest, ConsentScope, FormReply, PageState, SignedInUser};
+pub use state::{
+    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, SignedInUser, View,
+};
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 /// The id of the `<script type="application/json">` element holding the page state.
 pub const STATE_ELEMENT_ID: &str = "pc-state";
@@ -26,6 +28,17 @@ pub mod fields {
     pub const FROM_URI: &str = "from_uri";
     pub const REQUEST: &str = "request";
     pub const DECISION: &str = "decision";
+    pub const REMEMBER: &str = "remember";
+    pub const ACTION: &str = "action";
+    pub const FACTOR_ID: &str = "factor_id";
+    pub const FACTOR_TYPE: &str = "factor_type";
+    pub const PROVIDER: &str = "provider";
+    pub const PASSCODE: &str = "passcode";
+    pub const ANSWER: &str = "answer";
+    pub const QUESTION: &str = "question";
+    pub const OLD_PASSWORD: &str = "old_password";
+    pub const NEW_PASSWORD: &str = "new_password";
+    pub const CONFIRM_PASSWORD: &str = "confirm_password";
 }
 
 /// Paths of the hosted pages and their form targets.
@@ -34,24 +47,31 @@ pub mod paths {
     pub const SIGN_OUT: &str = "/login/signout";
     /// Where the consent screen posts the person's answer.
     pub const CONSENT: &str = "/oauth2/v1/consent";
+    /// The current authentication step (GET shows it, POST answers it).
+    pub const STEP: &str = "/signin/step";
+    pub const FORGOT_PASSWORD: &str = "/signin/forgot-password";
+    pub const UNLOCK: &str = "/signin/unlock";
+    /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
+    pub const BRAND_CSS: &str = "/signin/brand.css";
+    pub const SIGNED_OUT: &str = "/signin/signed-out";
 }
 
 #[component]
 pub fn App() -> impl IntoView {
-    // The consent screen answers an authorization request at that request's own address, so it
-    // is chosen by the state the server sent rather than by the path.
-    if use_context::<PageState>().is_some_and(|s| s.consent.is_some()) {
-        return view! { <pages::ConsentPage /> }.into_any();
-    }
-    view! {
-        <Router>
-            <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=pages::LoginPage />
-                <Route path=path!("/error") view=pages::ErrorPage />
-            </Routes>
-        </Router>
-    }
-    .into_any()
+    let state = use_context::<PageState>().unwrap_or_default();
+    provide_context(state.lang);
+    let page = match state.view {
+        View::Login => view! { <pages::LoginPage /> }.into_any(),
+        View::Step => view! { <pages::StepPage /> }.into_any(),
+        View::ForgotPassword => view! { <pages::ForgotPage /> }.into_any(),
+        View::Unlock => view! { <pages::UnlockPage /> }.into_any(),
+        View::Notice => view! { <pages::NoticePage /> }.into_any(),
+        View::Continue => view! { <pages::ContinuePage /> }.into_any(),
+        View::Consent => view! { <pages::ConsentPage /> }.into_any(),
+        View::Error => view! { <pages::ErrorPage /> }.into_any(),
+        View::NotFound => view! { <pages::NotFound /> }.into_any(),
+    };
+    view! { <components::Frame>{page}</components::Frame> }
 }
 
 /// The HTML document around [`App`], rendered on the server only.
@@ -61,13 +81,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let state_json = state.to_html_json();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=state.lang.tag()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <title>{state.title()}</title>
                 <link rel="stylesheet" href="/pkg/portcullis.css" />
+                <link rel="stylesheet" href=paths::BRAND_CSS />
                 <script type="application/json" id=STATE_ELEMENT_ID inner_html=state_json></script>
                 <HydrationScripts options />
             </head>

@@ -1,6 +1,55 @@
-//! What the server tells a page to show.
+//! What the server tells a page to show. The server chooses the view; the hydrated page reads
+//! the same state back, so both render the same thing whatever the address bar says.
 
+use crate::authn::AuthnTx;
+use crate::components::steps::QuestionChoice;
+use crate::i18n::Lang;
 use serde::{Deserialize, Serialize};
+
+/// Which page to show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    #[default]
+    Login,
+    /// An authentication step (MFA, password change, recovery question, reset).
+    Step,
+    ForgotPassword,
+    Unlock,
+    /// A message with a way back to sign-in (see [`Notice`]).
+    Notice,
+    /// An emailed link, confirmed with a button before its one-time token is spent.
+    Continue,
+    Consent,
+    Error,
+    NotFound,
+}
+
+/// What a notice page says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    #[default]
+    CheckEmail,
+    Unlocked,
+    Locked,
+    SignedOut,
+    LinkInvalid,
+    PasswordChanged,
+    ContinueReset,
+    ContinueUnlock,
+    ContinueActivate,
+}
+
+/// The org's look: name, logo, colour (served as a stylesheet) and help link.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Branding {
+    pub name: String,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub help_url: Option<String>,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignedInUser {
@@ -21,9 +70,26 @@ pub struct PageState {
     /// Where to continue after signing in: an authorization request of this server.
     #[serde(default)]
     pub from_uri: Option<String>,
-    /// An application asks for access: the consent screen is shown instead of any route.
+    /// An application asks for access (the consent view).
     #[serde(default)]
     pub consent: Option<ConsentRequest>,
+    #[serde(default)]
+    pub view: View,
+    #[serde(default)]
+    pub lang: Lang,
+    /// The transaction an authentication step shows.
+    #[serde(default)]
+    pub authn: Option<AuthnTx>,
+    /// Questions to choose from when enrolling a security question.
+    #[serde(default)]
+    pub questions: Vec<QuestionChoice>,
+    #[serde(default)]
+    pub notice: Notice,
+    #[serde(default)]
+    pub branding: Branding,
+    /// The path the page was rendered for (the language links keep it).
+    #[serde(default)]
+    pub path: String,
 }
 
 /// What the consent screen asks the person to agree to.
@@ -44,16 +110,25 @@ pub struct ConsentScope {
 }
 
 impl PageState {
-    pub fn title(&self) -> &'static str {
-        if self.consent.is_some() {
-            "Allow access? · Portcullis"
-        } else if self.error.is_some() && self.csrf.is_empty() {
-            "Something went wrong · Portcullis"
-        } else if self.signed_in.is_some() {
-            "Signed in · Portcullis"
+    pub fn title(&self) -> String {
+        let m = self.lang.messages();
+        let what = match self.view {
+            View::Login if self.signed_in.is_some() => m.signed_in_title,
+            View::Login => m.sign_in_title,
+            View::Step => m.sign_in_title,
+            View::ForgotPassword => m.forgot_title,
+            View::Unlock => m.unlock_title,
+            View::Notice | View::Continue => self.notice.title(self.lang),
+            View::Consent => m.consent_title,
+            View::Error => m.error_title,
+            View::NotFound => m.not_found_title,
+        };
+        let org = if self.branding.name.is_empty() {
+            "Portcullis"
         } else {
-            "Sign in · Portcullis"
-        }
+            &self.branding.name
+        };
+        format!("{what} · {org}")
     }
 
     /// JSON safe to place inside a `<script>` element: no `<`, `>` or `&` survive literally.
@@ -107,4 +182,36 @@ pub struct FormReply {
     /// The fresh anti-forgery token: each one is good for a single post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+}
+
+impl Notice {
+    pub fn title(self, lang: Lang) -> &'static str {
+        let m = lang.messages();
+        match self {
+            Notice::CheckEmail => m.check_email_title,
+            Notice::Unlocked => m.unlocked_title,
+            Notice::Locked => m.locked_title,
+            Notice::SignedOut => m.signed_out_title,
+            Notice::LinkInvalid => m.error_title,
+            Notice::PasswordChanged => m.password_changed,
+            Notice::ContinueReset => m.password_reset_title,
+            Notice::ContinueUnlock => m.unlock_title,
+            Notice::ContinueActivate => m.activate_title,
+        }
+    }
+
+    pub fn body(self, lang: Lang) -> &'static str {
+        let m = lang.messages();
+        match self {
+            Notice::CheckEmail => m.check_email_body,
+            Notice::Unlocked => m.unlocked_body,
+            Notice::Locked => m.locked_body,
+            Notice::SignedOut => m.signed_out_body,
+            Notice::LinkInvalid => m.link_invalid,
+            Notice::PasswordChanged => m.unlocked_body,
+            Notice::ContinueReset | Notice::ContinueUnlock | Notice::ContinueActivate => {
+                m.link_continue
+            }
+        }
+    }
 }

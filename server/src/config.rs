@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
-/// refresh_token_days).
+/// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -110,6 +110,18 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub smtp_password: Option<String>,
+    /// The org's name on the hosted pages [default: Portcullis].
+    #[arg(long, env = "PORTCULLIS_BRAND_NAME", value_name = "NAME")]
+    pub brand_name: Option<String>,
+    /// An http(s) URL of the logo shown on the hosted pages.
+    #[arg(long, env = "PORTCULLIS_BRAND_LOGO_URL", value_name = "URL")]
+    pub brand_logo_url: Option<String>,
+    /// The brand colour of the hosted pages, e.g. `#1a5fb4`.
+    #[arg(long, env = "PORTCULLIS_BRAND_COLOR", value_name = "HEX")]
+    pub brand_color: Option<String>,
+    /// An http(s) URL of the org's help page, linked from the hosted pages.
+    #[arg(long, env = "PORTCULLIS_HELP_URL", value_name = "URL")]
+    pub help_url: Option<String>,
 }
 
 /// The TOML file: the same settings, all optional.
@@ -143,6 +155,10 @@ struct FileConfig {
     smtp_security: Option<String>,
     smtp_username: Option<String>,
     smtp_password: Option<String>,
+    brand_name: Option<String>,
+    brand_logo_url: Option<String>,
+    brand_color: Option<String>,
+    help_url: Option<String>,
 }
 
 /// Validated settings.
@@ -171,6 +187,8 @@ pub struct Config {
     pub access_token_minutes: u32,
     pub id_token_minutes: u32,
     pub refresh_token_days: u32,
+    /// The hosted pages' look until an admin changes it through the brands API.
+    pub brand: crate::directory::branding::Brand,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -438,6 +456,24 @@ impl Config {
             .or(file.log)
             .or_else(|| std::env::var("RUST_LOG").ok())
             .unwrap_or_else(|| "info".to_owned());
+        let brand = crate::directory::branding::Brand {
+            name: cli
+                .brand_name
+                .or(file.brand_name)
+                .unwrap_or_else(|| "Portcullis".to_owned()),
+            logo_url: cli.brand_logo_url.or(file.brand_logo_url),
+            primary_color: cli.brand_color.or(file.brand_color),
+            help_url: cli.help_url.or(file.help_url),
+        };
+        if let Some(problem) = brand.problems().into_iter().next() {
+            let setting = match problem.field {
+                "primaryColorHex" => "brand_color",
+                "logo" => "brand_logo_url",
+                "helpUrl" => "help_url",
+                _ => "brand_name",
+            };
+            return Err(invalid(setting, &problem.message));
+        }
         Ok(Self {
             listen,
             base_url,
@@ -467,6 +503,7 @@ impl Config {
             access_token_minutes,
             id_token_minutes,
             refresh_token_days,
+            brand,
         })
     }
 
@@ -495,6 +532,10 @@ impl Config {
             access_token_minutes: 60,
             id_token_minutes: 60,
             refresh_token_days: 90,
+            brand: crate::directory::branding::Brand {
+                name: "Portcullis".to_owned(),
+                ..crate::directory::branding::Brand::default()
+            },
         }
     }
 }

@@ -48,6 +48,23 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             .map_err(|e| StartError::Keys(e.to_string()))?;
     authz::servers::ensure_default(store.as_ref(), clock::Timestamp::now())
         .map_err(|e| StartError::Keys(e.to_string()))?;
+    // The default server's first key is made now, before any request can race to make it.
+    if store
+        .auth_server(authz::DEFAULT_SERVER)
+        .map_err(|e| StartError::Keys(e.to_string()))?
+        .is_some()
+    {
+        oauth::keys::KeyRing::load(
+            store.as_ref(),
+            authz::DEFAULT_SERVER,
+            clock::Timestamp::now(),
+        )
+        .map_err(|e| StartError::Keys(e.to_string()))?;
+    }
+    let brand = directory::branding::saved(store.as_ref())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| config.brand.clone());
     let hasher = crypto::PasswordHasher::new().map_err(|e| StartError::Hash(e.to_string()))?;
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("portcullis")
@@ -83,6 +100,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         keys: std::sync::RwLock::new(Arc::new(keys)),
         server_keys: std::sync::RwLock::default(),
         key_rotation_days: config.key_rotation_days,
+        brand: std::sync::RwLock::new(brand),
+        key_creation: std::sync::Mutex::default(),
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),
@@ -149,7 +168,7 @@ pub fn rotate_due(state: &http::Services, max_age: Duration) {
         if server.rotation_mode != authz::RotationMode::Auto {
             continue;
         }
-        let due = match oauth::keys::KeyRing::load(store, &server.id, now) {
+        let due = match state.load_ring(&server.id) {
             Ok(ring) => ring.active_since().plus(max_age) <= now,
             Err(e) => {
                 tracing::error!(server = %server.id, error = %e, "loading signing keys failed");

@@ -55,6 +55,15 @@ pub const TRUSTED_ORIGINS: &str = "/api/v1/trustedOrigins";
 pub const TRUSTED_ORIGIN: &str = "/api/v1/trustedOrigins/{id}";
 pub const LOGIN: &str = app::paths::LOGIN;
 pub const SIGN_OUT: &str = app::paths::SIGN_OUT;
+pub const STEP: &str = app::paths::STEP;
+pub const FORGOT_PASSWORD: &str = app::paths::FORGOT_PASSWORD;
+pub const UNLOCK: &str = app::paths::UNLOCK;
+pub const BRAND_CSS: &str = app::paths::BRAND_CSS;
+/// Emailed links (the paths `authn::recovery::link_email` writes).
+pub const RESET_LINK: &str = "/signin/reset-password/{token}";
+pub const UNLOCK_LINK: &str = "/signin/user-unlock/{token}";
+pub const ACTIVATE_LINK: &str = "/signin/activate/{token}";
+pub const SIGNED_OUT: &str = app::paths::SIGNED_OUT;
 /// Exchanges a one-time session token for the session cookie, then redirects (Okta's path).
 pub const SESSION_COOKIE_REDIRECT: &str = "/login/sessionCookieRedirect";
 /// OpenID Connect discovery of the org authorization server (issuer = the base URL).

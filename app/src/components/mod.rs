@@ -2,5 +2,9 @@
 //! and `autocomplete` hints to people, password managers and tests.
 
 pub mod credentials;
+pub mod frame;
+pub mod steps;
 
 pub use credentials::{CredentialsFields, FormError};
+pub use frame::Frame;
+pub use steps::StepView;

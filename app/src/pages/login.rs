@@ -2,6 +2,7 @@
 //! in the background and show errors in place.
 
 use crate::components::{CredentialsFields, FormError};
+use crate::i18n::use_messages;
 use crate::{PageState, SignedInUser, fields, paths};
 use leptos::prelude::*;
 
@@ -16,6 +17,7 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 fn SignInForm(state: PageState) -> impl IntoView {
+    let m = use_messages();
     let error = RwSignal::new(state.error.clone());
     let csrf = RwSignal::new(state.csrf.clone());
     let busy = RwSignal::new(false);
@@ -34,7 +36,7 @@ fn SignInForm(state: PageState) -> impl IntoView {
             }
             busy.set(true);
             leptos::task::spawn_local(async move {
-                match enhanced::post_form(&form, paths::LOGIN).await {
+                match enhanced::post_form(&form, paths::LOGIN, m.err_network).await {
                     Ok(reply) => {
                         if let Some(to) = reply.redirect {
                             enhanced::navigate(&to);
@@ -55,8 +57,7 @@ fn SignInForm(state: PageState) -> impl IntoView {
     };
 
     view! {
-        <main class="pc-card">
-            <h1>"Sign in"</h1>
+            <h1>{m.sign_in_title}</h1>
             <form
                 method="post"
                 action=paths::LOGIN
@@ -69,29 +70,35 @@ fn SignInForm(state: PageState) -> impl IntoView {
                 {state.from_uri.clone().map(|uri| view! { <input type="hidden" name=fields::FROM_URI value=uri /> })}
                 <FormError message=error />
                 <CredentialsFields username=state.username.clone() autofocus=true />
+                <div class="pc-check">
+                    <input id="remember" type="checkbox" name=fields::REMEMBER value="true" />
+                    <label for="remember">{m.remember_me}</label>
+                </div>
                 <button type="submit" class="pc-button" disabled=move || busy.get()>
-                    "Sign in"
+                    {m.sign_in}
                 </button>
             </form>
-        </main>
+            <ul class="pc-links">
+                <li><a href=paths::FORGOT_PASSWORD>{m.forgot_password}</a></li>
+                <li><a href=paths::UNLOCK>{m.unlock_account}</a></li>
+            </ul>
     }
 }
 
 #[component]
 fn SignedIn(user: SignedInUser, csrf: String) -> impl IntoView {
+    let m = use_messages();
     view! {
-        <main class="pc-card">
-            <h1>"You are signed in"</h1>
+            <h1>{m.signed_in_title}</h1>
             <p data-testid="signed-in-user">
-                "Signed in as " <strong>{user.display_name}</strong> " (" {user.login} ")"
+                {m.signed_in_as} " " <strong>{user.display_name}</strong> " (" {user.login} ")"
             </p>
             <form method="post" action=paths::SIGN_OUT>
                 <input type="hidden" name=fields::CSRF value=csrf />
                 <button type="submit" class="pc-button pc-button-secondary">
-                    "Sign out"
+                    {m.sign_out}
                 </button>
             </form>
-        </main>
     }
 }
 
@@ -100,28 +107,26 @@ fn SignedIn(user: SignedInUser, csrf: String) -> impl IntoView {
 mod enhanced {
     use crate::FormReply;
 
-    const NETWORK_ERROR: &str =
-        "We could not reach the server. Check your connection and try again.";
-
     /// Posts the form's fields URL-encoded, asking for a JSON [`FormReply`].
     pub(super) async fn post_form(
         form: &web_sys::HtmlFormElement,
         action: &str,
+        network_error: &'static str,
     ) -> Result<FormReply, String> {
-        let data = web_sys::FormData::new_with_form(form).map_err(|_| NETWORK_ERROR.to_owned())?;
+        let data = web_sys::FormData::new_with_form(form).map_err(|_| network_error.to_owned())?;
         let body = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)
-            .map_err(|_| NETWORK_ERROR.to_owned())?;
+            .map_err(|_| network_error.to_owned())?;
         let response = gloo_net::http::Request::post(action)
             .header("Accept", "application/json")
             .body(body)
-            .map_err(|_| NETWORK_ERROR.to_owned())?
+            .map_err(|_| network_error.to_owned())?
             .send()
             .await
-            .map_err(|_| NETWORK_ERROR.to_owned())?;
+            .map_err(|_| network_error.to_owned())?;
         response
             .json::<FormReply>()
             .await
-            .map_err(|_| NETWORK_ERROR.to_owned())
+            .map_err(|_| network_error.to_owned())
     }
 
     pub(super) fn navigate(to: &str) {

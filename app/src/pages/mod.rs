@@ -4,8 +4,12 @@ pub mod consent;
 pub mod error;
 pub mod login;
 pub mod not_found;
+pub mod recover;
+pub mod step;
 
 pub use consent::ConsentPage;
 pub use error::ErrorPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
+pub use recover::{ContinuePage, ForgotPage, NoticePage, UnlockPage};
+pub use step::StepPage;

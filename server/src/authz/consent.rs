@@ -29,7 +29,8 @@ pub fn needed(
     scopes: &[String],
     ask_again: bool,
 ) -> Result<Vec<String>, StoreError> {
-    if client.consent_method != ConsentMethod::Required {
+    // Okta's matrix: a TRUSTED client is asked only when it asks for it (`prompt=consent`).
+    if client.consent_method != ConsentMethod::Required && !ask_again {
         return Ok(Vec::new());
     }
     let asked: Vec<&String> = scopes

@@ -1,6 +1,7 @@
 //! The directory: users, their password policy, and the origins the org trusts.
 
 pub mod apps;
+pub mod branding;
 pub mod groups;
 pub mod lifecycle;
 pub mod password_policy;

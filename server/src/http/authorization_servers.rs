@@ -136,13 +136,10 @@ async fn ring(state: &AppState, id: &str) -> Result<Arc<KeyRing>, ApiError> {
         return Ok(r);
     }
     let owned = id.to_owned();
-    let ring = state
-        .blocking(move |s| KeyRing::load(s.store.as_ref(), &owned, Timestamp::now()))
+    state
+        .blocking(move |s| s.load_ring(&owned))
         .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let ring = Arc::new(ring);
-    state.set_ring(id, Some(ring.clone()));
-    Ok(ring)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> Value {
@@ -721,7 +718,7 @@ fn policy_view(base: &str, server: &str, p: &Policy) -> Value {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct Include {
     include: Vec<String>,
@@ -922,14 +919,14 @@ fn rule_view(base: &str, server: &str, policy: &str, r: &Rule) -> Value {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct People {
     users: Include,
     groups: Include,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct RuleConditions {
     people: People,
@@ -937,7 +934,7 @@ struct RuleConditions {
     scopes: Include,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct TokenActions {
     access_token_lifetime_minutes: Option<u32>,
@@ -945,13 +942,13 @@ struct TokenActions {
     refresh_token_window_minutes: Option<u32>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct RuleActions {
     token: TokenActions,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct RuleBody {
     name: String,
@@ -1019,20 +1016,18 @@ async fn create_rule(
     OktaJson(body): OktaJson<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let now = Timestamp::now();
-    let server = server_or_404(&state, &id)?;
-    let policy = server
-        .policies
-        .iter()
-        .find(|p| p.id == item)
-        .ok_or_else(|| not_found(&item, "Policy"))?;
-    let priority = servers::next_priority(policy.rules.iter().map(|r| r.priority));
-    let rule = body.rule(new_id("0pr"), priority, now, now);
-    servers::check_rule(state.store.as_ref(), &server, &rule)?;
     let what = format!("{item} (Policy)");
     let pid = item.clone();
+    let store = state.store.clone();
+    let rule_id = new_id("0pr");
     let (rule, _) = change(&state, &id, &what, move |s| {
+        // Checked against the server as it is written, so a concurrent change cannot slip by.
+        let priority =
+            servers::next_priority(policy_mut(s, &pid)?.rules.iter().map(|r| r.priority));
+        let rule = body.clone().rule(rule_id.clone(), priority, now, now);
+        servers::check_rule(store.as_ref(), s, &rule)?;
         policy_mut(s, &pid)?.rules.push(rule.clone());
-        Ok(rule.clone())
+        Ok(rule)
     })
     .await?;
     Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
@@ -1326,6 +1321,21 @@ async fn read_grant(
         .ok_or_else(|| not_found(&item, "OAuth2ScopeConsentGrant"))
 }
 
+/// Revoking consent also ends the refresh tokens the client got for that user at that server:
+/// without consent, it may not keep the access.
+fn revoke_consented_tokens(
+    state: &AppState,
+    g: &crate::authz::consent::Grant,
+) -> Result<(), ApiError> {
+    let found = state.store.refresh_tokens_where(&|r| {
+        r.user_id == g.user_id && r.client_id == g.client_id && r.server == g.server_id
+    })?;
+    for (_, r) in found {
+        revoke_family(state, &r.family)?;
+    }
+    Ok(())
+}
+
 async fn revoke_grants(
     _: Admin,
     State(state): State<AppState>,
@@ -1334,6 +1344,7 @@ async fn revoke_grants(
     let user = user_or_404(&state, &id)?;
     for g in state.store.grants(&user.id)? {
         state.store.delete_grant(&user.id, &g.id)?;
+        revoke_consented_tokens(&state, &g)?;
     }
     state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -1345,9 +1356,14 @@ async fn revoke_grant(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let user = user_or_404(&state, &id)?;
-    if !state.store.delete_grant(&user.id, &item)? {
-        return Err(not_found(&item, "OAuth2ScopeConsentGrant"));
-    }
+    let grant = state
+        .store
+        .grants(&user.id)?
+        .into_iter()
+        .find(|g| g.id == item)
+        .ok_or_else(|| not_found(&item, "OAuth2ScopeConsentGrant"))?;
+    state.store.delete_grant(&user.id, &item)?;
+    revoke_consented_tokens(&state, &grant)?;
     state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,6 +16,7 @@ pub mod pages;
 mod pagination;
 pub mod rate_limit;
 mod sessions;
+mod signin;
 mod trusted_origins;
 mod users;
 
@@ -26,7 +27,6 @@ use crate::directory::PasswordPolicy;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::keys::KeyRing;
 use crate::store::Store;
-use app::PageState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -62,6 +62,10 @@ pub struct Services {
     pub tokens: crate::oauth::tokens::TokenSettings,
     /// Signing keys older than this are replaced automatically.
     pub key_rotation_days: u32,
+    /// The hosted pages' look (config defaults, or what the brands API saved).
+    pub brand: std::sync::RwLock<crate::directory::branding::Brand>,
+    /// Serialises making a server's first signing key.
+    pub key_creation: std::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -110,12 +114,37 @@ impl Services {
 }
 
 impl Services {
+    pub fn brand(&self) -> crate::directory::branding::Brand {
+        match self.brand.read() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// A custom server's key ring, if loaded.
     pub fn cached_ring(&self, id: &str) -> Option<Arc<KeyRing>> {
         match self.server_keys.read() {
             Ok(m) => m.get(id).cloned(),
             Err(poisoned) => poisoned.into_inner().get(id).cloned(),
         }
+    }
+
+    /// A custom server's key ring, cached or loaded; making its first key happens once even when
+    /// several requests ask at the same moment.
+    pub fn load_ring(&self, id: &str) -> Result<Arc<KeyRing>, crate::oauth::keys::KeyError> {
+        if let Some(r) = self.cached_ring(id) {
+            return Ok(r);
+        }
+        let _guard = match self.key_creation.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(r) = self.cached_ring(id) {
+            return Ok(r);
+        }
+        let ring = Arc::new(KeyRing::load(self.store.as_ref(), id, Timestamp::now())?);
+        self.set_ring(id, Some(ring.clone()));
+        Ok(ring)
     }
 
     /// Replaces (or forgets, with `None`) a custom server's cached key ring.
@@ -144,13 +173,9 @@ impl AppState {
             Some(r) => r,
             None => {
                 let owned = id.to_owned();
-                let ring = self
-                    .blocking(move |s| KeyRing::load(s.store.as_ref(), &owned, Timestamp::now()))
+                self.blocking(move |s| s.load_ring(&owned))
                     .await?
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                let ring = Arc::new(ring);
-                self.set_ring(id, Some(ring.clone()));
-                ring
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
             }
         };
         Ok(Some(Issuer::custom(&self.base_url, server, ring)))
@@ -201,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(oauth_flow::navigation_routes())
         .merge(pages::routes())
+        .merge(signin::routes())
         .merge(assets::routes(&state.site_dir))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -213,15 +239,14 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Unknown paths: Okta's JSON error under `/api/`, a page elsewhere.
-async fn not_found(State(state): State<AppState>, uri: Uri) -> Response {
+async fn not_found(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Response {
     if uri.path().starts_with("/api/") || uri.path().starts_with("/oauth2/") {
         return ApiError::NotFound(uri.path().to_owned()).into_response();
     }
-    pages::render(
-        &state,
-        uri.path(),
-        PageState::default(),
-        StatusCode::NOT_FOUND,
-    )
-    .await
+    let page = pages::base_page(&state, &headers, &uri, app::View::NotFound);
+    pages::render(&state, uri.path(), page, StatusCode::NOT_FOUND).await
 }

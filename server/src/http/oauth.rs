@@ -47,14 +47,17 @@ impl FromRequestParts<AppState> for Server {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let id = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|p| {
-                p.iter()
-                    .find(|(k, _)| *k == "server")
-                    .map(|(_, v)| v.to_owned())
-            });
+        // No `{server}` in the route: the org server. A `{server}` that does not decode (not
+        // UTF-8) names no server at all.
+        let id = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(p) => p
+                .iter()
+                .find(|(k, _)| *k == "server")
+                .map(|(_, v)| v.to_owned()),
+            Err(_) => {
+                return Err(ApiError::NotFound("(AuthorizationServer)".into()).into_response());
+            }
+        };
         match state.issuer(id.as_deref()).await {
             Ok(Some(issuer)) => Ok(Server(Arc::new(issuer))),
             Ok(None) => Err(ApiError::NotFound(format!(

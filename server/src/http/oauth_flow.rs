@@ -22,7 +22,7 @@ use crate::oauth::issuer::Issuer;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
 use crate::paths;
-use app::{ConsentRequest, ConsentScope, PageState};
+use app::{ConsentRequest, ConsentScope, PageState, View};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -74,6 +74,14 @@ fn no_store(mut r: Response) -> Response {
 async fn error_page(state: &AppState, message: String) -> Response {
     let page = PageState {
         error: Some(message),
+        view: View::Error,
+        branding: super::pages::base_page(
+            state,
+            &HeaderMap::new(),
+            &Uri::from_static("/"),
+            View::Error,
+        )
+        .branding,
         ..PageState::default()
     };
     render(state, "/error", page, StatusCode::BAD_REQUEST).await
@@ -847,7 +855,7 @@ async fn logout(
             }
             u
         }
-        None => paths::LOGIN.to_owned(),
+        None => paths::SIGNED_OUT.to_owned(),
     };
     let ended = cookie(&headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid));
     if let Some(Err(e)) = ended {
@@ -895,14 +903,15 @@ async fn consent_page(
             }
         })
         .collect();
+    let mut page = super::pages::base_page(state, headers, uri, View::Consent);
+    page.csrf = csrf;
     let page = PageState {
-        csrf,
         consent: Some(ConsentRequest {
             client_name: req.client.client_name.clone(),
             scopes: described,
             request: resume_request(uri, params),
         }),
-        ..PageState::default()
+        ..page
     };
     let mut r = render(state, uri.path(), page, StatusCode::OK).await;
     if let Some(c) = set_csrf {
@@ -952,7 +961,17 @@ async fn consent_answer(
         return error_page(&state, "The consent form was not valid.".into()).await;
     };
     let issuer = match server_of(&path) {
-        Some(id) => state.issuer(id.as_deref()).await.ok().flatten(),
+        Some(id) => match state.issuer(id.as_deref()).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "loading the authorization server failed");
+                return error_page(
+                    &state,
+                    "Something went wrong on our side. Please try again.".into(),
+                )
+                .await;
+            }
+        },
         None => None,
     };
     let Some(issuer) = issuer else {

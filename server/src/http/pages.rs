@@ -11,7 +11,8 @@ use crate::crypto::{Digest, Secret, new_secret};
 use crate::directory::OriginScope;
 use crate::directory::trusted_origins::is_trusted;
 use crate::paths;
-use app::{FormReply, PageState, SignedInUser};
+use app::i18n::Lang;
+use app::{Branding, FormReply, Notice, PageState, SignedInUser, View};
 use axum::body::Body;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
@@ -26,15 +27,10 @@ pub const SESSION_COOKIE: &str = "sid";
 /// The anti-forgery cookie; the same value travels in each form's hidden `csrf` field.
 const CSRF_COOKIE: &str = "pc_csrf";
 
-const MSG_FAILED: &str = "Unable to sign in. Check your username and password and try again.";
-const MSG_MISSING: &str = "Enter your username and password.";
-const MSG_EXPIRED: &str = "This sign-in form has expired. Please try again.";
-const MSG_MORE_STEPS: &str = "Your account needs a second sign-in step (multi-factor authentication or a password change) that this page cannot do yet. Please sign in through your app.";
-const MSG_INTERNAL: &str = "Something went wrong on our side. Please try again in a moment.";
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to(paths::LOGIN) }))
+        .route(paths::BRAND_CSS, get(brand_css))
         .route(paths::LOGIN, get(login_page).post(login_submit))
         .route(paths::SIGN_OUT, post(sign_out))
         .route(paths::SESSION_COOKIE_REDIRECT, get(session_cookie_redirect))
@@ -92,7 +88,12 @@ fn page_headers(h: &mut HeaderMap, nonce: &str) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+pub(super) fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if state.secure_cookies {
         c.push_str("; Secure");
@@ -113,6 +114,72 @@ pub(super) fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// The session cookie; with "keep me signed in" it outlives the browser session (until the
+/// session's own maximum lifetime).
+pub(super) fn session_cookie_for(state: &AppState, secret: &str, remember: bool) -> HeaderValue {
+    let base = session_cookie(state, secret);
+    if !remember {
+        return base;
+    }
+    let value = format!(
+        "{}; Max-Age={}",
+        base.to_str().unwrap_or_default(),
+        state.sessions.max.as_secs()
+    );
+    HeaderValue::from_str(&value).unwrap_or(base)
+}
+
+/// The state every page starts from: the language (`?lang=` or `Accept-Language`), the org's
+/// branding, and the page's own address without `lang` (for the language links).
+pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: View) -> PageState {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let asked = query
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.as_str());
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = Lang::negotiate(asked, accept);
+    let mut keep = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query.iter().filter(|(k, _)| k != "lang") {
+        keep.append_pair(k, v);
+    }
+    let rest = keep.finish();
+    let path = if rest.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{rest}", uri.path())
+    };
+    let brand = state.brand();
+    PageState {
+        view,
+        lang,
+        path,
+        branding: Branding {
+            name: brand.name,
+            logo_url: brand.logo_url,
+            help_url: brand.help_url,
+        },
+        ..PageState::default()
+    }
+}
+
+/// `GET /signin/brand.css`: the brand colour (inline styles are not allowed by the CSP).
+async fn brand_css(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        state.brand().css(),
+    )
+        .into_response()
 }
 
 /// Deletes cookie `name`.
@@ -188,13 +255,11 @@ async fn login_page(
     if let (Some(_), Some(to), None) = (&signed_in, &from_uri, &query.reauth) {
         return Redirect::to(to).into_response();
     }
-    let page = PageState {
-        csrf,
-        signed_in: signed_in.filter(|_| query.reauth.is_none()),
-        from_uri,
-        username: query.login_hint.unwrap_or_default(),
-        ..PageState::default()
-    };
+    let mut page = base_page(&state, &headers, &uri, View::Login);
+    page.csrf = csrf;
+    page.signed_in = signed_in.filter(|_| query.reauth.is_none());
+    page.from_uri = from_uri;
+    page.username = query.login_hint.unwrap_or_default();
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
     let mut response = render(&state, path, page, StatusCode::OK).await;
     if let Some(c) = set_csrf {
@@ -210,6 +275,7 @@ struct LoginForm {
     password: String,
     csrf: String,
     from_uri: String,
+    remember: String,
 }
 
 /// Answers a failed sign-in: JSON for the hydrated form, the re-rendered page for a plain post.
@@ -219,8 +285,7 @@ async fn login_failed(
     json: bool,
     status: StatusCode,
     message: &str,
-    username: String,
-    from_uri: Option<String>,
+    mut page: PageState,
 ) -> Response {
     let fresh = new_secret(24);
     let set_csrf = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
@@ -235,155 +300,162 @@ async fn login_failed(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     } else {
-        let page = PageState {
-            csrf: fresh.expose().to_owned(),
-            error: Some(message.to_owned()),
-            username,
-            from_uri,
-            ..PageState::default()
-        };
+        page.csrf = fresh.expose().to_owned();
+        page.error = Some(message.to_owned());
         render(state, paths::LOGIN, page, status).await
     };
     response.headers_mut().append(header::SET_COOKIE, set_csrf);
     response
 }
 
-/// Signs the person in: checks the form, authenticates, exchanges the one-time session token
-/// for a session and sets its cookie.
+/// Where the browser goes next: the JSON reply of the hydrated form, or a redirect.
+fn go_to(json: bool, to: &str) -> Response {
+    let mut r = if json {
+        Json(FormReply {
+            redirect: Some(to.to_owned()),
+            ..FormReply::default()
+        })
+        .into_response()
+    } else {
+        Redirect::to(to).into_response()
+    };
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Signs the person in: checks the form and authenticates. Done at once, the one-time session
+/// token becomes a session cookie; with more steps to go (MFA, a password change), the
+/// transaction continues on the step pages.
 async fn login_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    uri: Uri,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let json = wants_json(&headers);
     let Form(form) = form.unwrap_or_default();
     let from_uri = safe_continue(&form.from_uri);
+    let mut page = base_page(&state, &headers, &uri, View::Login);
+    page.path = paths::LOGIN.to_owned();
+    page.username = form.username.clone();
+    page.from_uri = from_uri.clone();
+    let m = page.lang.messages();
     if !csrf_matches(&headers, &form.csrf) {
         return login_failed(
             &state,
             json,
             StatusCode::FORBIDDEN,
-            MSG_EXPIRED,
-            form.username,
-            from_uri.clone(),
+            m.err_form_expired,
+            page,
         )
         .await;
     }
     if form.username.trim().is_empty() || form.password.is_empty() {
-        return login_failed(
-            &state,
-            json,
-            StatusCode::BAD_REQUEST,
-            MSG_MISSING,
-            form.username,
-            from_uri.clone(),
-        )
-        .await;
+        return login_failed(&state, json, StatusCode::BAD_REQUEST, m.err_missing, page).await;
     }
     let now = Timestamp::now();
-    let username = form.username.clone();
+    let remember = form.remember == "true";
     let result = state
         .blocking(move |s| {
             let ctx = s.ctx(now);
-            let completed =
-                match flow::primary(&ctx, &form.username, &form.password, TxOptions::default()) {
-                    Ok(Outcome::Success(c)) => c,
-                    Ok(Outcome::Pending(p)) => {
-                        flow::cancel(&ctx, &p.state_token)?;
-                        return Ok(SignIn::MoreSteps);
-                    }
-                    Ok(Outcome::Unlocked(_) | Outcome::LockedOut)
-                    | Err(FlowError::AuthenticationFailed) => {
-                        return Ok(SignIn::Failed);
-                    }
-                    Err(e) => return Err(e),
-                };
-            let started = exchange_session_token(
-                s.store.as_ref(),
-                &s.sessions,
-                now,
-                completed.session_token.expose(),
-            )?;
-            Ok(started.map_or(SignIn::Failed, |(secret, _)| SignIn::Started(secret)))
+            match flow::primary(&ctx, &form.username, &form.password, TxOptions::default()) {
+                Ok(Outcome::Success(c)) => Ok(SignIn::Done(c.session_token)),
+                Ok(Outcome::Pending(p)) => {
+                    s.mailer.send_later(p.outbox);
+                    Ok(SignIn::MoreSteps(p.state_token))
+                }
+                Ok(Outcome::LockedOut) => Ok(SignIn::Locked),
+                Ok(Outcome::Unlocked(_)) | Err(FlowError::AuthenticationFailed) => {
+                    Ok(SignIn::Failed)
+                }
+                Err(e) => Err(e),
+            }
         })
         .await;
-    let cookie_secret: Secret = match result {
-        Ok(Ok(SignIn::Started(secret))) => secret,
-        Ok(Ok(SignIn::Failed)) => {
-            return login_failed(
-                &state,
-                json,
-                StatusCode::UNAUTHORIZED,
-                MSG_FAILED,
-                username,
-                from_uri.clone(),
-            )
-            .await;
+    let flow = super::signin::Flow {
+        token: String::new(),
+        from_uri,
+        remember,
+    };
+    match result {
+        Ok(Ok(SignIn::Done(token))) => {
+            let mut r = super::signin::finish(&state, &flow, token.expose(), now).await;
+            if json {
+                let to = r
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(paths::LOGIN)
+                    .to_owned();
+                let cookies: Vec<HeaderValue> = r
+                    .headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .cloned()
+                    .collect();
+                r = go_to(true, &to);
+                for c in cookies {
+                    r.headers_mut().append(header::SET_COOKIE, c);
+                }
+            }
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(&state, CSRF_COOKIE, new_secret(24).expose(), None),
+            );
+            r
         }
-        Ok(Ok(SignIn::MoreSteps)) => {
-            return login_failed(
-                &state,
-                json,
-                StatusCode::FORBIDDEN,
-                MSG_MORE_STEPS,
-                username,
-                from_uri.clone(),
-            )
-            .await;
+        Ok(Ok(SignIn::MoreSteps(token))) => {
+            let mut r = go_to(json, paths::STEP);
+            let flow = super::signin::Flow { token, ..flow };
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                super::signin::flow_cookie(&state, &flow),
+            );
+            r
+        }
+        Ok(Ok(SignIn::Locked)) => {
+            if json {
+                return go_to(true, &format!("{}?locked=1", paths::UNLOCK));
+            }
+            let mut page = base_page(&state, &headers, &uri, View::Notice);
+            page.notice = Notice::Locked;
+            render(&state, paths::LOGIN, page, StatusCode::FORBIDDEN).await
+        }
+        Ok(Ok(SignIn::Failed)) => {
+            login_failed(&state, json, StatusCode::UNAUTHORIZED, m.err_failed, page).await
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sign-in failed");
-            return login_failed(
+            login_failed(
                 &state,
                 json,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                MSG_INTERNAL,
-                username,
-                from_uri.clone(),
+                m.err_internal,
+                page,
             )
-            .await;
+            .await
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in task failed");
-            return login_failed(
+            login_failed(
                 &state,
                 json,
                 StatusCode::INTERNAL_SERVER_ERROR,
-                MSG_INTERNAL,
-                username,
-                from_uri.clone(),
+                m.err_internal,
+                page,
             )
-            .await;
+            .await
         }
-    };
-    let next = from_uri.unwrap_or_else(|| paths::LOGIN.to_owned());
-    let mut response = if json {
-        Json(FormReply {
-            redirect: Some(next),
-            ..FormReply::default()
-        })
-        .into_response()
-    } else {
-        Redirect::to(&next).into_response()
-    };
-    let h = response.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        session_cookie(&state, cookie_secret.expose()),
-    );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, CSRF_COOKIE, new_secret(24).expose(), None),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    }
 }
 
 /// How a sign-in form post ended.
 enum SignIn {
-    Started(Secret),
+    Done(Secret),
+    MoreSteps(String),
+    Locked,
     Failed,
-    MoreSteps,
 }
 
 #[derive(Deserialize, Default)]
@@ -398,10 +470,10 @@ async fn sign_out(
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Form(form) = form.unwrap_or_default();
-    let mut response = Redirect::to(paths::LOGIN).into_response();
     if !csrf_matches(&headers, &form.csrf) {
-        return response;
+        return Redirect::to(paths::LOGIN).into_response();
     }
+    let mut response = Redirect::to(paths::SIGNED_OUT).into_response();
     if let Some(Err(e)) =
         cookie(&headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid))
     {

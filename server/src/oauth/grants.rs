@@ -238,7 +238,7 @@ pub fn decide(
         return Ok(Lifetimes {
             access: tokens.access_ttl,
             refresh_window: tokens.refresh_ttl,
-            refresh_max: None,
+            refresh_max: Some(tokens.refresh_ttl),
         });
     };
     let groups = match user {
@@ -372,6 +372,9 @@ struct UserGrant<'a> {
     grant: &'a str,
     /// A family's end, carried over on rotation.
     max_until: Option<Timestamp>,
+    /// The scopes policy rules are matched against, when not `scopes` (a confidential
+    /// client's refresh issues without `offline_access` but was granted with it).
+    rule_scopes: Option<&'a [String]>,
 }
 
 /// Tokens for a user: access token, ID token with `openid`, refresh token with
@@ -390,7 +393,7 @@ fn issue_for_user(
         client,
         g.grant,
         Some(g.user),
-        g.scopes,
+        g.rule_scopes.unwrap_or(g.scopes),
     )?;
     let mint = ctx.mint(client);
     let groups = group_names(ctx.store(), &g.user.id)?;
@@ -558,6 +561,7 @@ fn authorization_code(
             family: None,
             grant: "authorization_code",
             max_until: None,
+            rule_scopes: None,
         },
     )?;
     record.issued_jti = Some(jti);
@@ -617,11 +621,8 @@ fn refresh(
         .clone()
         .unwrap_or_else(|| "authorization_code".to_owned());
     if client.is_public() {
-        // Rotate: this token is replaced; reusing it after the grace window revokes the family.
-        if record.rotated_at.is_none() {
-            record.rotated_at = Some(ctx.now());
-            ctx.store().put_refresh(&digest, &record)?;
-        }
+        // Rotate: this token is replaced (once the new tokens exist); reusing it after the
+        // grace window revokes the family.
         let mut scopes_with_offline = scopes.clone();
         if !scopes_with_offline.iter().any(|s| s == "offline_access") {
             scopes_with_offline.push("offline_access".into());
@@ -638,8 +639,13 @@ fn refresh(
                 family: Some(record.family.clone()),
                 grant: &grant,
                 max_until: record.max_until,
+                rule_scopes: None,
             },
         )?;
+        if record.rotated_at.is_none() {
+            record.rotated_at = Some(ctx.now());
+            ctx.store().put_refresh(&digest, &record)?;
+        }
         return Ok(body);
     }
     let without_refresh: Vec<String> = scopes
@@ -659,6 +665,7 @@ fn refresh(
             family: None,
             grant: &grant,
             max_until: None,
+            rule_scopes: Some(&scopes),
         },
     )?;
     // A confidential client keeps its token; using it slides its idle window.
@@ -804,6 +811,7 @@ fn password_grant(
             family: None,
             grant: "password",
             max_until: None,
+            rule_scopes: None,
         },
     )?;
     Ok(body)
@@ -905,6 +913,7 @@ mod tests {
                 family: None,
                 grant: "authorization_code",
                 max_until: None,
+                rule_scopes: None,
             }
         }
 

@@ -885,7 +885,7 @@ async fn consent_is_asked_once_remembered_and_revocable() {
             ("client_id", client.clone()),
             ("redirect_uri", CB.to_owned()),
             ("response_type", "code".to_owned()),
-            ("scope", "openid calendar:read".to_owned()),
+            ("scope", "openid offline_access calendar:read".to_owned()),
             ("state", "cs".to_owned()),
             ("code_challenge", c.clone()),
             ("code_challenge_method", "S256".to_owned()),
@@ -954,7 +954,10 @@ async fn consent_is_asked_once_remembered_and_revocable() {
     let back = res.headers()["location"].to_str().unwrap().to_owned();
     let res = s.browser.get(s.url(&back)).send().await.unwrap();
     assert_eq!(res.status(), 303);
-    assert!(location_params(&res).contains_key("code"));
+    let code = location_params(&res)["code"].clone();
+    let (status, tokens) = code_tokens(&s, "default", &client, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // Remembered: no screen the next time, even with prompt=none.
     let res = s
@@ -983,6 +986,21 @@ async fn consent_is_asked_once_remembered_and_revocable() {
         .admin(Method::DELETE, &format!("/api/v1/users/{uid}/grants"))
         .await;
     assert_eq!(res.status(), 204);
+    // Without consent the client keeps no access: its refresh token is revoked too.
+    let (status, err) = token(
+        &s,
+        "default",
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", &refresh),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let res = s.browser.get(url_of(params(None))).send().await.unwrap();
     assert_eq!(
         res.status(),

@@ -75,7 +75,7 @@ pub(in crate::http) fn factor_base(f: &Factor, user: &User) -> Map<String, Value
 }
 
 /// The response to a transition that left the transaction waiting at a step.
-pub(super) fn pending(
+pub(in crate::http) fn pending(
     base: &str,
     settings: &AuthnSettings,
     policy: &PasswordPolicy,

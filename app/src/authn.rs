@@ -1,0 +1,278 @@
+//! An Authentication API transaction as the pages and the widget show it: parsed from Okta's
+//! `/api/v1/authn` JSON (the server renders the hosted pages from the very same JSON), so both
+//! show the same step the same way.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthnTx {
+    pub status: String,
+    /// Left out of the hosted pages (the server keeps it in an HttpOnly cookie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_type: Option<String>,
+    #[serde(default, rename = "_embedded")]
+    pub embedded: Embedded,
+    #[serde(default, rename = "_links")]
+    pub links: Links,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Embedded {
+    #[serde(default)]
+    pub user: Option<EmbeddedUser>,
+    #[serde(default)]
+    pub factors: Vec<FactorInfo>,
+    #[serde(default)]
+    pub factor: Option<FactorInfo>,
+    #[serde(default)]
+    pub policy: Option<Policy>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddedUser {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub profile: UserProfile,
+    #[serde(default)]
+    pub recovery_question: Option<RecoveryQuestion>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserProfile {
+    #[serde(default)]
+    pub login: String,
+    #[serde(default)]
+    pub first_name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryQuestion {
+    #[serde(default)]
+    pub question: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactorInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub factor_type: String,
+    pub provider: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub enrollment: Option<String>,
+    #[serde(default)]
+    pub profile: Option<serde_json::Value>,
+    #[serde(default, rename = "_embedded")]
+    pub embedded: Option<FactorEmbedded>,
+}
+
+impl FactorInfo {
+    pub fn is_totp(&self) -> bool {
+        self.factor_type == "token:software:totp"
+    }
+    pub fn is_email(&self) -> bool {
+        self.factor_type == "email"
+    }
+    pub fn is_question(&self) -> bool {
+        self.factor_type == "question"
+    }
+
+    /// A profile field as text (`question`, `questionText`, `email`…).
+    pub fn profile_text(&self, key: &str) -> Option<String> {
+        self.profile.as_ref()?.get(key)?.as_str().map(str::to_owned)
+    }
+
+    /// The TOTP enrollment's QR code URL and shared secret.
+    pub fn activation(&self) -> Option<&Activation> {
+        self.embedded.as_ref()?.activation.as_ref()
+    }
+
+    /// A stable key naming the factor kind, e.g. `totp-GOOGLE`, `email`, `question`.
+    pub fn kind_key(&self) -> String {
+        if self.is_totp() {
+            format!("totp-{}", self.provider)
+        } else {
+            self.factor_type.clone()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactorEmbedded {
+    #[serde(default)]
+    pub activation: Option<Activation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activation {
+    #[serde(default)]
+    pub shared_secret: Option<String>,
+    #[serde(default, rename = "_links")]
+    pub links: Option<ActivationLinks>,
+}
+
+impl Activation {
+    pub fn qr_href(&self) -> Option<&str> {
+        Some(self.links.as_ref()?.qrcode.as_ref()?.href.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActivationLinks {
+    #[serde(default)]
+    pub qrcode: Option<Href>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Href {
+    pub href: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    #[serde(default)]
+    pub complexity: Option<Complexity>,
+    #[serde(default)]
+    pub expiration: Option<Expiration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Complexity {
+    #[serde(default)]
+    pub min_length: u32,
+    #[serde(default)]
+    pub min_lower_case: u32,
+    #[serde(default)]
+    pub min_upper_case: u32,
+    #[serde(default)]
+    pub min_number: u32,
+    #[serde(default)]
+    pub min_symbol: u32,
+    #[serde(default)]
+    pub exclude_username: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expiration {
+    #[serde(default)]
+    pub password_expire_days: Option<i64>,
+}
+
+/// Which links the step offers (only their presence matters to the pages).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Links {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resend: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<serde_json::Value>,
+}
+
+/// What a password must have, each rule checkable as the person types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordRule {
+    MinLength(u32),
+    Lower,
+    Upper,
+    Number,
+    Symbol,
+    NoUsername,
+}
+
+impl PasswordRule {
+    pub fn list(c: &Complexity) -> Vec<PasswordRule> {
+        let mut v = vec![PasswordRule::MinLength(c.min_length)];
+        if c.min_lower_case > 0 {
+            v.push(PasswordRule::Lower);
+        }
+        if c.min_upper_case > 0 {
+            v.push(PasswordRule::Upper);
+        }
+        if c.min_number > 0 {
+            v.push(PasswordRule::Number);
+        }
+        if c.min_symbol > 0 {
+            v.push(PasswordRule::Symbol);
+        }
+        if c.exclude_username {
+            v.push(PasswordRule::NoUsername);
+        }
+        v
+    }
+
+    /// Whether `password` meets the rule (`username` for the no-username rule). The server
+    /// checks again; this only guides the person.
+    pub fn met(self, password: &str, username: &str) -> bool {
+        match self {
+            PasswordRule::MinLength(n) => password.chars().count() >= n as usize,
+            PasswordRule::Lower => password.chars().any(char::is_lowercase),
+            PasswordRule::Upper => password.chars().any(char::is_uppercase),
+            PasswordRule::Number => password.chars().any(|c| c.is_ascii_digit()),
+            PasswordRule::Symbol => password.chars().any(|c| !c.is_alphanumeric()),
+            PasswordRule::NoUsername => {
+                let local = username
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase();
+                local.len() < 3 || !password.to_lowercase().contains(&local)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_enroll_activate_response() {
+        let json = r#"{"stateToken":"st","status":"MFA_ENROLL_ACTIVATE","_embedded":{"user":{"id":"00u1","profile":{"login":"a@b.c","firstName":"A"}},
+          "factor":{"id":"f1","factorType":"token:software:totp","provider":"GOOGLE","profile":{"credentialId":"a@b.c"},
+          "_embedded":{"activation":{"sharedSecret":"ABC","_links":{"qrcode":{"href":"http://x/qr"}}}}}},
+          "_links":{"prev":{"href":"p"},"cancel":{"href":"c"}}}"#;
+        let tx: AuthnTx = serde_json::from_str(json).unwrap();
+        let f = tx.embedded.factor.unwrap();
+        assert!(f.is_totp());
+        assert_eq!(
+            f.activation().and_then(Activation::qr_href),
+            Some("http://x/qr")
+        );
+        assert!(tx.links.prev.is_some() && tx.links.skip.is_none());
+    }
+
+    #[test]
+    fn password_rules_guide_as_the_person_types() {
+        let c = Complexity {
+            min_length: 8,
+            min_lower_case: 1,
+            min_upper_case: 1,
+            min_number: 1,
+            min_symbol: 0,
+            exclude_username: true,
+        };
+        let rules = PasswordRule::list(&c);
+        assert_eq!(rules.len(), 5);
+        let all = |p: &str| rules.iter().all(|r| r.met(p, "robin@example.com"));
+        assert!(!all("short1A"));
+        assert!(!all("Robin-Pass-1"));
+        assert!(all("Sturdy-Gate-42"));
+    }
+}

@@ -1,0 +1,259 @@
+//! Every string the pages and the widget show, per language. A language is one `Messages`
+//! value, so the compiler checks that each language has every message. The server picks the
+//! language from `?lang=` or `Accept-Language`; components read it from context.
+
+mod de;
+mod en;
+mod fr;
+
+use crate::authn::PasswordRule;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    En,
+    De,
+    Fr,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::De, Lang::Fr];
+
+    /// `de`, `de-CH`, `FR_fr`… → the language, if it is one of ours.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "de" => Some(Lang::De),
+            "fr" => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// `?lang=` wins; otherwise the best of `Accept-Language` by quality; otherwise English.
+    pub fn negotiate(query: Option<&str>, accept_language: Option<&str>) -> Lang {
+        if let Some(l) = query.and_then(Lang::from_tag) {
+            return l;
+        }
+        let mut best: Option<(f32, Lang)> = None;
+        for part in accept_language.unwrap_or_default().split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or_default();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if let Some(l) = Lang::from_tag(tag)
+                && q > 0.0
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, l));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::De => "de",
+            Lang::Fr => "fr",
+        }
+    }
+
+    pub fn messages(self) -> &'static Messages {
+        match self {
+            Lang::En => &en::EN,
+            Lang::De => &de::DE,
+            Lang::Fr => &fr::FR,
+        }
+    }
+}
+
+/// The messages of the language in context (English when none was provided).
+pub fn use_messages() -> &'static Messages {
+    use_context::<Lang>().unwrap_or_default().messages()
+}
+
+/// One language's strings. `{n}` in a template is replaced by a number.
+#[derive(Debug)]
+pub struct Messages {
+    // Sign-in
+    pub sign_in_title: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub sign_in: &'static str,
+    pub show_password: &'static str,
+    pub remember_me: &'static str,
+    pub forgot_password: &'static str,
+    pub unlock_account: &'static str,
+    pub help: &'static str,
+    pub signed_in_title: &'static str,
+    pub signed_in_as: &'static str,
+    pub sign_out: &'static str,
+    pub err_failed: &'static str,
+    pub err_missing: &'static str,
+    pub err_form_expired: &'static str,
+    pub err_internal: &'static str,
+    pub err_network: &'static str,
+    pub err_tx_expired: &'static str,
+    pub err_wrong_code: &'static str,
+    pub err_code_replayed: &'static str,
+    pub err_wrong_answer: &'static str,
+    pub err_passwords_differ: &'static str,
+    pub err_required: &'static str,
+    pub err_too_many: &'static str,
+    // Steps
+    pub cancel: &'static str,
+    pub back: &'static str,
+    pub continue_: &'static str,
+    pub verify: &'static str,
+    pub resend: &'static str,
+    pub other_method: &'static str,
+    pub set_up: &'static str,
+    pub skip_for_now: &'static str,
+    pub step_unknown: &'static str,
+    pub code_label: &'static str,
+    pub factor_google: &'static str,
+    pub factor_okta: &'static str,
+    pub factor_email: &'static str,
+    pub factor_question: &'static str,
+    pub factor_other: &'static str,
+    pub factor_set_up: &'static str,
+    pub mfa_required_title: &'static str,
+    pub mfa_required_intro: &'static str,
+    pub totp_verify_hint: &'static str,
+    pub email_send_hint: &'static str,
+    pub email_send: &'static str,
+    pub email_code_title: &'static str,
+    pub email_code_sent: &'static str,
+    pub mfa_enroll_title: &'static str,
+    pub mfa_enroll_intro: &'static str,
+    pub question_choose: &'static str,
+    pub question_answer: &'static str,
+    pub email_enroll_title: &'static str,
+    pub totp_enroll_title: &'static str,
+    pub totp_enroll_scan: &'static str,
+    pub totp_enroll_code: &'static str,
+    pub totp_qr_alt: &'static str,
+    pub totp_manual: &'static str,
+    pub password_expired_title: &'static str,
+    pub password_expired_intro: &'static str,
+    pub password_warn_title: &'static str,
+    pub password_warn_intro: &'static str,
+    pub password_reset_title: &'static str,
+    pub password_reset_intro: &'static str,
+    pub days_left: &'static str,
+    pub current_password: &'static str,
+    pub new_password: &'static str,
+    pub confirm_password: &'static str,
+    pub change_password: &'static str,
+    pub requirements: &'static str,
+    pub rule_min_length: &'static str,
+    pub rule_lower: &'static str,
+    pub rule_upper: &'static str,
+    pub rule_number: &'static str,
+    pub rule_symbol: &'static str,
+    pub rule_no_username: &'static str,
+    pub recovery_question_title: &'static str,
+    // Recovery and unlock
+    pub forgot_title: &'static str,
+    pub forgot_intro: &'static str,
+    pub send_reset_link: &'static str,
+    pub unlock_title: &'static str,
+    pub unlock_intro: &'static str,
+    pub send_unlock_link: &'static str,
+    pub check_email_title: &'static str,
+    pub check_email_body: &'static str,
+    pub back_to_sign_in: &'static str,
+    pub unlocked_title: &'static str,
+    pub unlocked_body: &'static str,
+    pub locked_title: &'static str,
+    pub locked_body: &'static str,
+    pub link_invalid: &'static str,
+    pub password_changed: &'static str,
+    pub signed_out_title: &'static str,
+    pub signed_out_body: &'static str,
+    // Errors and other pages
+    pub error_title: &'static str,
+    pub error_default: &'static str,
+    pub error_next: &'static str,
+    pub go_to_sign_in: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub consent_title: &'static str,
+    pub consent_wants: &'static str,
+    pub consent_revoke_hint: &'static str,
+    pub consent_allow: &'static str,
+    pub consent_deny: &'static str,
+    pub activate_title: &'static str,
+    pub link_continue: &'static str,
+    pub language: &'static str,
+}
+
+impl Messages {
+    /// A password requirement in words.
+    pub fn rule(&self, rule: PasswordRule) -> String {
+        match rule {
+            PasswordRule::MinLength(n) => self.rule_min_length.replace("{n}", &n.to_string()),
+            PasswordRule::Lower => self.rule_lower.to_owned(),
+            PasswordRule::Upper => self.rule_upper.to_owned(),
+            PasswordRule::Number => self.rule_number.to_owned(),
+            PasswordRule::Symbol => self.rule_symbol.to_owned(),
+            PasswordRule::NoUsername => self.rule_no_username.to_owned(),
+        }
+    }
+
+    pub fn days_left(&self, days: i64) -> String {
+        self.days_left.replace("{n}", &days.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_wins_then_the_best_accepted_language() {
+        assert_eq!(Lang::negotiate(Some("fr"), Some("de")), Lang::Fr);
+        assert_eq!(
+            Lang::negotiate(None, Some("it, de-CH;q=0.8, fr;q=0.5")),
+            Lang::De
+        );
+        assert_eq!(Lang::negotiate(Some("xx"), Some("fr-FR")), Lang::Fr);
+        assert_eq!(Lang::negotiate(None, Some("ja, de;q=0")), Lang::En);
+        assert_eq!(Lang::negotiate(None, None), Lang::En);
+    }
+
+    #[test]
+    fn every_language_fills_in_its_templates() {
+        for lang in Lang::ALL {
+            let m = lang.messages();
+            assert!(m.rule(PasswordRule::MinLength(8)).contains('8'), "{lang:?}");
+            assert!(m.days_left(3).contains('3'), "{lang:?}");
+            assert!(!m.sign_in.is_empty());
+        }
+    }
+
+    #[test]
+    fn german_and_french_are_translated() {
+        assert_ne!(Lang::De.messages().sign_in, Lang::En.messages().sign_in);
+        assert_ne!(Lang::Fr.messages().sign_in, Lang::En.messages().sign_in);
+        assert_ne!(
+            Lang::De.messages().password_reset_title,
+            Lang::En.messages().password_reset_title
+        );
+        assert_ne!(
+            Lang::Fr.messages().consent_allow,
+            Lang::En.messages().consent_allow
+        );
+    }
+}

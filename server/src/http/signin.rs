@@ -1,0 +1,706 @@
+//! The hosted pages for the steps after the password: MFA, enrollment, password change,
+//! recovery and unlock. They drive the same transitions as `/api/v1/authn`, keeping the state
+//! token in an HttpOnly cookie, and are plain forms: every step works without script, a reload
+//! shows the current step again (post, then redirect, then get), and so does the back button.
+
+use super::AppState;
+use super::authn::view;
+use super::extract::cookie;
+use super::pages::{
+    SESSION_COOKIE, base_page, cookie_header, csrf_matches, csrf_token, expired_cookie, render,
+    safe_continue, session_cookie_for,
+};
+use super::rate_limit::Bucket;
+use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
+use crate::authn::recovery::{self, TokenUse};
+use crate::authn::session::exchange_session_token;
+use crate::authn::transaction::RecoveryType;
+use crate::clock::Timestamp;
+use crate::paths;
+use app::authn::AuthnTx;
+use app::components::steps::actions;
+use app::i18n::Messages;
+use app::{Notice, View};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+/// The sign-in in progress: its state token, where to go afterwards, and whether to keep the
+/// session beyond the browser session.
+const FLOW_COOKIE: &str = "pc_flow";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::STEP, get(show_step).post(answer_step))
+        .route(paths::FORGOT_PASSWORD, get(forgot_page).post(forgot_submit))
+        .route(paths::UNLOCK, get(unlock_page).post(unlock_submit))
+        .route(paths::RESET_LINK, get(link_page).post(link_redeem))
+        .route(paths::UNLOCK_LINK, get(link_page).post(link_redeem))
+        .route(paths::ACTIVATE_LINK, get(link_page).post(link_redeem))
+        .route(paths::SIGNED_OUT, get(signed_out))
+}
+
+/// What the flow cookie holds.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Flow {
+    pub token: String,
+    pub from_uri: Option<String>,
+    pub remember: bool,
+}
+
+impl Flow {
+    fn encode(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        s.append_pair("t", &self.token);
+        if let Some(f) = &self.from_uri {
+            s.append_pair("f", f);
+        }
+        if self.remember {
+            s.append_pair("r", "1");
+        }
+        // Cookie values may not contain `;` `,` or spaces: percent-encode the whole thing.
+        url::form_urlencoded::byte_serialize(s.finish().as_bytes()).collect()
+    }
+
+    fn decode(value: &str) -> Option<Flow> {
+        let inner: String = url::form_urlencoded::parse(format!("v={value}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())?;
+        let mut flow = Flow::default();
+        for (k, v) in url::form_urlencoded::parse(inner.as_bytes()) {
+            match k.as_ref() {
+                "t" => flow.token = v.into_owned(),
+                "f" => flow.from_uri = safe_continue(&v),
+                "r" => flow.remember = v == "1",
+                _ => {}
+            }
+        }
+        (!flow.token.is_empty()).then_some(flow)
+    }
+
+    fn from_headers(headers: &HeaderMap) -> Option<Flow> {
+        cookie(headers, FLOW_COOKIE).and_then(Flow::decode)
+    }
+}
+
+/// The cookie that carries `flow` to the step pages.
+pub(super) fn flow_cookie(state: &AppState, flow: &Flow) -> HeaderValue {
+    cookie_header(state, FLOW_COOKIE, &flow.encode(), None)
+}
+
+fn see_other(to: &str) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The transaction as the pages show it: the API's JSON, without the state token.
+fn page_tx(state: &AppState, p: &flow::Pending) -> AuthnTx {
+    let json = view::pending(&state.base_url, &state.authn, &state.policy, p);
+    let mut tx: AuthnTx = serde_json::from_value(json).unwrap_or_default();
+    tx.state_token = None;
+    tx
+}
+
+fn questions() -> Vec<(String, String)> {
+    crate::authn::factors::QUESTIONS
+        .iter()
+        .map(|(k, t)| ((*k).to_owned(), (*t).to_owned()))
+        .collect()
+}
+
+/// Renders the step `p` is at, with an error message if the last answer was wrong.
+async fn render_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    p: &flow::Pending,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, set_csrf) = csrf_token(state, headers);
+    let mut page = base_page(state, headers, uri, View::Step);
+    page.path = paths::STEP.to_owned();
+    page.csrf = csrf;
+    page.authn = Some(page_tx(state, p));
+    page.questions = questions();
+    page.error = error;
+    let mut r = render(state, paths::STEP, page, status).await;
+    if let Some(c) = set_csrf {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// A notice page (check your email, unlocked, signed out…).
+async fn notice(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    which: Notice,
+    status: StatusCode,
+) -> Response {
+    let mut page = base_page(state, headers, uri, View::Notice);
+    page.notice = which;
+    render(state, uri.path(), page, status).await
+}
+
+/// Back to the sign-in form with a message (the flow cookie is dropped).
+async fn restart(state: &AppState, headers: &HeaderMap, uri: &Uri, message: &str) -> Response {
+    let (csrf, set_csrf) = csrf_token(state, headers);
+    let mut page = base_page(state, headers, uri, View::Login);
+    page.path = paths::LOGIN.to_owned();
+    page.csrf = csrf;
+    page.error = Some(message.to_owned());
+    page.from_uri = Flow::from_headers(headers).and_then(|f| f.from_uri);
+    let mut r = render(state, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
+    let h = r.headers_mut();
+    h.append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
+    if let Some(c) = set_csrf {
+        h.append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn show_step(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let m = base_page(&state, &headers, &uri, View::Step)
+        .lang
+        .messages();
+    let Some(flow) = Flow::from_headers(&headers) else {
+        return see_other(paths::LOGIN);
+    };
+    let now = Timestamp::now();
+    let token = flow.token.clone();
+    let outcome = state
+        .blocking(move |s| flow::resume(&s.ctx(now), &token))
+        .await;
+    match outcome {
+        Ok(Ok(Outcome::Pending(p))) => {
+            render_step(&state, &headers, &uri, &p, None, StatusCode::OK).await
+        }
+        Ok(Ok(_)) | Ok(Err(FlowError::InvalidToken)) => {
+            restart(&state, &headers, &uri, m.err_tx_expired).await
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "showing a sign-in step failed");
+            restart(&state, &headers, &uri, m.err_internal).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "showing a sign-in step failed");
+            restart(&state, &headers, &uri, m.err_internal).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StepForm {
+    csrf: String,
+    action: String,
+    factor_id: String,
+    factor_type: String,
+    provider: String,
+    passcode: String,
+    answer: String,
+    question: String,
+    old_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Runs the transition a step form asks for.
+fn transition(ctx: &flow::Ctx<'_>, token: &str, f: &StepForm) -> Result<Outcome, FlowError> {
+    match f.action.as_str() {
+        actions::VERIFY => {
+            let input = opt(&f.passcode).or_else(|| opt(&f.answer));
+            flow::verify_factor(ctx, token, &f.factor_id, input.as_deref())
+        }
+        actions::ENROLL => flow::enroll_factor(
+            ctx,
+            token,
+            &EnrollRequest {
+                factor_type: f.factor_type.clone(),
+                provider: f.provider.clone(),
+                question: opt(&f.question),
+                answer: opt(&f.answer),
+                email: None,
+            },
+        ),
+        actions::ACTIVATE => flow::activate_factor(ctx, token, &f.factor_id, f.passcode.trim()),
+        actions::RESEND => flow::resend(ctx, token, &f.factor_id),
+        actions::PREV => flow::previous(ctx, token),
+        actions::SKIP => flow::skip(ctx, token),
+        actions::CHANGE_PASSWORD => {
+            flow::change_password(ctx, token, &f.old_password, &f.new_password)
+        }
+        actions::RESET_PASSWORD => recovery::reset_password(ctx, token, &f.new_password),
+        actions::ANSWER => recovery::answer(ctx, token, &f.answer),
+        _ => Err(FlowError::WrongState),
+    }
+}
+
+/// What went wrong, in the person's language.
+fn explain(m: &Messages, e: &FlowError, f: &StepForm) -> String {
+    match e {
+        FlowError::InvalidPasscode if f.action == actions::VERIFY && f.passcode.is_empty() => {
+            m.err_wrong_answer.to_owned()
+        }
+        FlowError::InvalidPasscode => m.err_wrong_code.to_owned(),
+        FlowError::WrongAnswer => m.err_wrong_answer.to_owned(),
+        FlowError::AuthenticationFailed => m.err_failed.to_owned(),
+        FlowError::PasswordRefused(fields) | FlowError::Invalid(fields) => {
+            let reasons: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();
+            if reasons.is_empty() {
+                m.err_required.to_owned()
+            } else {
+                reasons.join(" ")
+            }
+        }
+        _ => m.err_internal.to_owned(),
+    }
+}
+
+async fn answer_step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<StepForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let m = base_page(&state, &headers, &uri, View::Step)
+        .lang
+        .messages();
+    let Some(flow) = Flow::from_headers(&headers) else {
+        return restart(&state, &headers, &uri, m.err_tx_expired).await;
+    };
+    let Form(form) = form.unwrap_or_default();
+    if !csrf_matches(&headers, &form.csrf) {
+        return see_other(paths::STEP);
+    }
+    let now = Timestamp::now();
+    if form.action == actions::CANCEL {
+        let token = flow.token.clone();
+        let _ = state
+            .blocking(move |s| flow::cancel(&s.ctx(now), &token))
+            .await;
+        let mut r = see_other(paths::LOGIN);
+        r.headers_mut()
+            .append(header::SET_COOKIE, expired_cookie(&state, FLOW_COOKIE));
+        return r;
+    }
+    let new_password_step = matches!(
+        form.action.as_str(),
+        actions::CHANGE_PASSWORD | actions::RESET_PASSWORD
+    );
+    if new_password_step && form.new_password != form.confirm_password {
+        return rerender(&state, &headers, &uri, &flow, m.err_passwords_differ).await;
+    }
+    let token = flow.token.clone();
+    let form_for_flow = StepForm {
+        csrf: String::new(),
+        ..form
+    };
+    let result = state
+        .blocking(move |s| {
+            let ctx = s.ctx(now);
+            let outcome = transition(&ctx, &token, &form_for_flow);
+            (outcome, form_for_flow)
+        })
+        .await;
+    let (outcome, form) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "a sign-in step failed");
+            return rerender(&state, &headers, &uri, &flow, m.err_internal).await;
+        }
+    };
+    match outcome {
+        Ok(Outcome::Pending(mut p)) => {
+            state.mailer.send_later(std::mem::take(&mut p.outbox));
+            if p.factor_result
+                .is_some_and(|r| r.as_str() == "PASSCODE_REPLAYED")
+            {
+                return render_step(
+                    &state,
+                    &headers,
+                    &uri,
+                    &p,
+                    Some(m.err_code_replayed.to_owned()),
+                    StatusCode::FORBIDDEN,
+                )
+                .await;
+            }
+            let next = Flow {
+                token: p.state_token.clone(),
+                ..flow
+            };
+            let mut r = see_other(paths::STEP);
+            r.headers_mut()
+                .append(header::SET_COOKIE, flow_cookie(&state, &next));
+            r
+        }
+        Ok(Outcome::Success(c)) => finish(&state, &flow, c.session_token.expose(), now).await,
+        Ok(Outcome::Unlocked(_)) => {
+            let mut r = notice(&state, &headers, &uri, Notice::Unlocked, StatusCode::OK).await;
+            r.headers_mut()
+                .append(header::SET_COOKIE, expired_cookie(&state, FLOW_COOKIE));
+            r
+        }
+        Ok(Outcome::LockedOut) => {
+            let mut r = notice(
+                &state,
+                &headers,
+                &uri,
+                Notice::Locked,
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+            r.headers_mut()
+                .append(header::SET_COOKIE, expired_cookie(&state, FLOW_COOKIE));
+            r
+        }
+        Err(FlowError::InvalidToken) => restart(&state, &headers, &uri, m.err_tx_expired).await,
+        // A form from an earlier step (the back button): show where the sign-in really is.
+        Err(FlowError::WrongState) => see_other(paths::STEP),
+        Err(e) => {
+            if matches!(e, FlowError::Store(_) | FlowError::Hash(_)) {
+                tracing::error!(error = %e, "a sign-in step failed");
+            }
+            rerender(&state, &headers, &uri, &flow, &explain(m, &e, &form)).await
+        }
+    }
+}
+
+/// The current step again, with `message`.
+async fn rerender(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    flow: &Flow,
+    message: &str,
+) -> Response {
+    let now = Timestamp::now();
+    let token = flow.token.clone();
+    let outcome = state
+        .blocking(move |s| flow::resume(&s.ctx(now), &token))
+        .await;
+    match outcome {
+        Ok(Ok(Outcome::Pending(p))) => {
+            render_step(
+                state,
+                headers,
+                uri,
+                &p,
+                Some(message.to_owned()),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        _ => {
+            let m = base_page(state, headers, uri, View::Step).lang.messages();
+            restart(state, headers, uri, m.err_tx_expired).await
+        }
+    }
+}
+
+/// The sign-in is complete: the session cookie, then on to the app (or the signed-in page).
+pub(super) async fn finish(
+    state: &AppState,
+    flow: &Flow,
+    session_token: &str,
+    now: Timestamp,
+) -> Response {
+    let token = session_token.to_owned();
+    let started = state
+        .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
+        .await;
+    let mut r = see_other(flow.from_uri.as_deref().unwrap_or(paths::LOGIN));
+    let h = r.headers_mut();
+    match started {
+        Ok(Ok(Some((secret, _)))) => {
+            h.append(
+                header::SET_COOKIE,
+                session_cookie_for(state, secret.expose(), flow.remember),
+            );
+        }
+        other => {
+            tracing::error!(outcome = ?other.map(|o| o.map(|s| s.is_some())), "exchanging the session token failed")
+        }
+    }
+    h.append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
+    r
+}
+
+// --- Forgot password and unlock ---
+
+async fn username_page(state: &AppState, headers: &HeaderMap, uri: &Uri, which: View) -> Response {
+    let (csrf, set_csrf) = csrf_token(state, headers);
+    let mut page = base_page(state, headers, uri, which);
+    page.csrf = csrf;
+    let mut r = render(state, uri.path(), page, StatusCode::OK).await;
+    if let Some(c) = set_csrf {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn forgot_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    username_page(&state, &headers, &uri, View::ForgotPassword).await
+}
+
+async fn unlock_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    username_page(&state, &headers, &uri, View::Unlock).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UsernameForm {
+    csrf: String,
+    username: String,
+}
+
+/// Starts recovery by email. Every username gets the same page and the same timing (the mail
+/// goes out in the background), so the page tells nobody which accounts exist.
+async fn start_recovery(
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    form: UsernameForm,
+    kind: RecoveryType,
+    view: View,
+) -> Response {
+    let m = base_page(&state, &headers, &uri, view).lang.messages();
+    if !csrf_matches(&headers, &form.csrf) || form.username.trim().is_empty() {
+        let (csrf, set_csrf) = csrf_token(&state, &headers);
+        let mut page = base_page(&state, &headers, &uri, view);
+        page.csrf = csrf;
+        page.username = form.username.clone();
+        page.error = Some(if form.username.trim().is_empty() {
+            m.err_required.to_owned()
+        } else {
+            m.err_form_expired.to_owned()
+        });
+        let mut r = render(&state, uri.path(), page, StatusCode::BAD_REQUEST).await;
+        if let Some(c) = set_csrf {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        return r;
+    }
+    let now = Timestamp::now();
+    let key = crate::directory::users::login_key(&form.username);
+    if !state.limiter.check(Bucket::User, &key, now).allowed {
+        return notice(&state, &headers, &uri, Notice::CheckEmail, StatusCode::OK).await;
+    }
+    let username = form.username.clone();
+    let started = state
+        .blocking(move |s| recovery::start(&s.ctx(now), &username, kind, &s.base_url, true))
+        .await;
+    match started {
+        Ok(Ok(s)) => state.mailer.send_later(s.emails),
+        Ok(Err(e)) => tracing::error!(error = %e, "starting recovery failed"),
+        Err(e) => tracing::error!(error = %e, "starting recovery failed"),
+    }
+    notice(&state, &headers, &uri, Notice::CheckEmail, StatusCode::OK).await
+}
+
+async fn forgot_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<UsernameForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Form(form) = form.unwrap_or_default();
+    start_recovery(
+        state,
+        headers,
+        uri,
+        form,
+        RecoveryType::Password,
+        View::ForgotPassword,
+    )
+    .await
+}
+
+async fn unlock_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<UsernameForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Form(form) = form.unwrap_or_default();
+    start_recovery(
+        state,
+        headers,
+        uri,
+        form,
+        RecoveryType::Unlock,
+        View::Unlock,
+    )
+    .await
+}
+
+// --- Emailed links ---
+
+/// Which kind of emailed link a path is.
+fn link_kind(path: &str) -> Option<(Notice, TokenUse)> {
+    let rest = path.strip_prefix("/signin/")?;
+    if rest.starts_with("reset-password/") {
+        Some((Notice::ContinueReset, TokenUse::Recovery))
+    } else if rest.starts_with("user-unlock/") {
+        Some((Notice::ContinueUnlock, TokenUse::Recovery))
+    } else if rest.starts_with("activate/") {
+        Some((Notice::ContinueActivate, TokenUse::Activation))
+    } else {
+        None
+    }
+}
+
+/// An emailed link first shows a page with a button: mail scanners that open links must not
+/// spend the one-time token before the person does.
+async fn link_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(_token): Path<String>,
+) -> Response {
+    let Some((which, _)) = link_kind(uri.path()) else {
+        return see_other(paths::LOGIN);
+    };
+    let (csrf, set_csrf) = csrf_token(&state, &headers);
+    let mut page = base_page(&state, &headers, &uri, View::Continue);
+    page.csrf = csrf;
+    page.notice = which;
+    let mut r = render(&state, uri.path(), page, StatusCode::OK).await;
+    let h = r.headers_mut();
+    if let Some(c) = set_csrf {
+        h.append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn link_redeem(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(token): Path<String>,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Form(form) = form.unwrap_or_default();
+    let Some((_, token_use)) = link_kind(uri.path()) else {
+        return see_other(paths::LOGIN);
+    };
+    if !csrf_matches(&headers, &form.csrf) {
+        return see_other(uri.path());
+    }
+    let now = Timestamp::now();
+    let outcome = state
+        .blocking(move |s| recovery::verify_token(&s.ctx(now), &token, token_use))
+        .await;
+    match outcome {
+        Ok(Ok(Outcome::Pending(p))) => {
+            let flow = Flow {
+                token: p.state_token.clone(),
+                ..Flow::default()
+            };
+            let mut r = see_other(paths::STEP);
+            r.headers_mut()
+                .append(header::SET_COOKIE, flow_cookie(&state, &flow));
+            r
+        }
+        Ok(Ok(Outcome::Unlocked(_))) => {
+            notice(&state, &headers, &uri, Notice::Unlocked, StatusCode::OK).await
+        }
+        Ok(Ok(Outcome::Success(c))) => {
+            finish(&state, &Flow::default(), c.session_token.expose(), now).await
+        }
+        Ok(Ok(Outcome::LockedOut)) => {
+            notice(
+                &state,
+                &headers,
+                &uri,
+                Notice::Locked,
+                StatusCode::FORBIDDEN,
+            )
+            .await
+        }
+        Ok(Err(FlowError::InvalidToken)) | Ok(Err(FlowError::WrongState)) => {
+            notice(
+                &state,
+                &headers,
+                &uri,
+                Notice::LinkInvalid,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "redeeming an emailed link failed");
+            notice(
+                &state,
+                &headers,
+                &uri,
+                Notice::LinkInvalid,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "redeeming an emailed link failed");
+            notice(
+                &state,
+                &headers,
+                &uri,
+                Notice::LinkInvalid,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
+}
+
+async fn signed_out(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let signed_in = cookie(&headers, SESSION_COOKIE).is_some();
+    let _ = signed_in;
+    notice(&state, &headers, &uri, Notice::SignedOut, StatusCode::OK).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flow_cookie_round_trips_and_refuses_foreign_continue_urls() {
+        let f = Flow {
+            token: "abc_DEF-123".into(),
+            from_uri: Some("/oauth2/v1/authorize?client_id=x&state=a b".into()),
+            remember: true,
+        };
+        let encoded = f.encode();
+        assert!(!encoded.contains(';') && !encoded.contains(' ') && !encoded.contains(','));
+        let back = Flow::decode(&encoded).unwrap();
+        assert_eq!(back.token, f.token);
+        assert_eq!(back.from_uri, f.from_uri);
+        assert!(back.remember);
+        let evil = Flow {
+            token: "t".into(),
+            from_uri: Some("https://evil.example/".into()),
+            remember: false,
+        };
+        assert_eq!(Flow::decode(&evil.encode()).unwrap().from_uri, None);
+        assert!(Flow::decode("").is_none());
+    }
+}
