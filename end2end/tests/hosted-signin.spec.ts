@@ -18,7 +18,8 @@ test.describe('hosted sign-in page (hydrated)', () => {
     await page.screenshot({ path: test.info().outputPath('signed-in.png') });
 
     await signIn.signOut();
-    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+    await expect(page).toHaveURL(/\/signin\/signed-out$/);
     noErrors();
   });
 
@@ -33,11 +34,11 @@ test.describe('hosted sign-in page (hydrated)', () => {
     await signIn.signIn(user.login, 'Not-The-Password-7');
     await expect(signIn.error()).toContainText('Unable to sign in');
     expect(await page.evaluate(() => (window as any).__stillHere)).toBe(true);
-    await expect(page.getByLabel('Username')).toHaveValue(user.login);
+    await expect(page.getByLabel('Username', { exact: true })).toHaveValue(user.login);
     await page.screenshot({ path: test.info().outputPath('sign-in-error.png') });
 
     // The replaced anti-forgery token lets the next try through, still without a reload.
-    await page.getByLabel('Password').fill(user.password);
+    await page.getByLabel('Password', { exact: true }).fill(user.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(signIn.signedInAs()).toContainText(user.login);
     noErrors();

@@ -14,7 +14,8 @@ test.describe('hosted sign-in page without JavaScript', () => {
     await expect(page).toHaveURL(/\/login$/);
     await expect(signIn.signedInAs()).toContainText(user.login);
     await signIn.signOut();
-    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+    await expect(page).toHaveURL(/\/signin\/signed-out$/);
   });
 
   test('a wrong password re-renders the form with the error and the username', async ({ page }) => {
@@ -23,7 +24,7 @@ test.describe('hosted sign-in page without JavaScript', () => {
     await signIn.goto();
     await signIn.signIn(user.login, 'Wrong-Password-3');
     await expect(signIn.error()).toContainText('Unable to sign in');
-    await expect(page.getByLabel('Username')).toHaveValue(user.login);
+    await expect(page.getByLabel('Username', { exact: true })).toHaveValue(user.login);
     await signIn.signIn(user.login, user.password);
     await expect(signIn.signedInAs()).toContainText(user.login);
   });

@@ -57,8 +57,8 @@ test.describe('widget embedded on another origin', () => {
   test('the demo page that `portcullis` serves signs the demo user in', async ({ page }) => {
     await page.goto(`${DEMO_HOST}/`);
     const widget = page.locator('#signin [data-portcullis-widget]');
-    await widget.getByLabel('Username').fill(DEMO_LOGIN);
-    await widget.getByLabel('Password').fill(DEMO_PASSWORD);
+    await widget.getByLabel('Username', { exact: true }).fill(DEMO_LOGIN);
+    await widget.getByLabel('Password', { exact: true }).fill(DEMO_PASSWORD);
     await widget.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.locator('#result')).toContainText('"status": "SUCCESS"');
     await expect(page.locator('#result')).toContainText(DEMO_LOGIN);

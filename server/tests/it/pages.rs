@@ -224,3 +224,183 @@ async fn unknown_pages_are_a_friendly_404() {
     assert_eq!(res.status(), 404);
     assert!(res.text().await.unwrap().contains("Page not found"));
 }
+
+/// The location a response redirects to.
+fn location(res: &Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_pending_sign_in_continues_on_the_step_page_as_plain_forms() {
+    let s = support::start().await;
+    let user = s.create_user("steps@example.com", PASSWORD).await;
+    let uid = user["id"].as_str().unwrap();
+    let res = s
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{uid}/lifecycle/expire_password"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let res = s.browser.get(s.url("/signin/step")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "no sign-in in progress");
+    assert_eq!(location(&res), "/login");
+
+    let (_, html) = get_login(&s).await;
+    let csrf = csrf_field(&html);
+    let res = s
+        .browser
+        .post(s.url("/login"))
+        .form(&[
+            ("username", "steps@example.com"),
+            ("password", PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/signin/step");
+    let flow = support::set_cookie(&res, "pc_flow").expect("the flow cookie");
+    assert!(
+        flow.contains("HttpOnly") && flow.contains("SameSite=Lax"),
+        "{flow}"
+    );
+    assert!(support::set_cookie(&res, "sid").is_none(), "no session yet");
+
+    let page = s.browser.get(s.url("/signin/step")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Your password has expired"));
+    assert!(
+        html.contains("autocomplete=\"new-password\"")
+            && html.contains("autocomplete=\"current-password\"")
+    );
+    assert!(
+        !html.contains("stateToken"),
+        "the state token stays out of the page"
+    );
+    let csrf = csrf_field(&html);
+
+    // Without the anti-forgery token nothing changes: back to the step.
+    let res = s
+        .browser
+        .post(s.url("/signin/step"))
+        .form(&[("action", "change_password"), ("old_password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (res.status().as_u16(), location(&res)),
+        (303, "/signin/step".to_owned())
+    );
+
+    let change = |confirm: &'static str| {
+        let csrf = csrf.clone();
+        let b = s.browser.clone();
+        let url = s.url("/signin/step");
+        async move {
+            b.post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("action", "change_password"),
+                    ("old_password", PASSWORD),
+                    ("new_password", "Renewed-Gate-77"),
+                    ("confirm_password", confirm),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = change("Renewed-Gate-78").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("not the same"));
+    let res = change("Renewed-Gate-77").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/login");
+    assert!(support::set_cookie(&res, "sid").is_some(), "signed in");
+    assert!(
+        support::set_cookie(&res, "pc_flow").is_some_and(|c| c.contains("Max-Age=0")),
+        "the flow cookie is cleared"
+    );
+    let page = s
+        .browser
+        .get(s.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("steps@example.com"));
+}
+
+#[tokio::test]
+async fn pages_follow_the_language_asked_for() {
+    let s = support::start().await;
+    let de = s
+        .browser
+        .get(s.url("/login"))
+        .header("Accept-Language", "de-CH, en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        de.contains("<html lang=\"de\"") && de.contains("Anmelden"),
+        "German"
+    );
+    let fr = s
+        .browser
+        .get(s.url("/signin/forgot-password?lang=fr"))
+        .header("Accept-Language", "de")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fr.contains("<html lang=\"fr\""), "?lang= wins");
+}
+
+#[tokio::test]
+async fn the_brand_colour_is_served_as_a_stylesheet_only_when_valid() {
+    let s = support::start_with(|c| {
+        c.brand.name = "Acme".into();
+        c.brand.primary_color = Some("#0b3d91".into());
+    })
+    .await;
+    let css = s
+        .client
+        .get(s.url("/signin/brand.css"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let css = css.text().await.unwrap();
+    assert!(css.contains("--pc-brand: #0b3d91") && css.contains("--pc-brand-contrast: #ffffff"));
+    let html = s
+        .browser
+        .get(s.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Acme") && html.contains("/signin/brand.css"));
+    let bad = portcullis::config::Config::load(portcullis::config::Cli {
+        brand_color: Some("red;}*{display:none".into()),
+        ..portcullis::config::Cli::default()
+    });
+    assert!(bad.unwrap_err().to_string().contains("brand_color"));
+}
