@@ -5,6 +5,7 @@ mod apps;
 mod assets;
 mod authn;
 mod authorization_servers;
+mod brands;
 mod cors;
 pub mod error;
 mod extract;
@@ -215,7 +216,8 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::routes())
         .merge(apps::routes())
         .merge(oauth::admin_routes())
-        .merge(authorization_servers::routes());
+        .merge(authorization_servers::routes())
+        .merge(brands::routes());
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)

@@ -61,17 +61,38 @@ pub async fn render(state: &AppState, path: &str, page: PageState, status: Statu
     if response.status().is_success() {
         *response.status_mut() = status;
     }
-    page_headers(response.headers_mut(), &nonce);
+    page_headers(response.headers_mut(), &nonce, &framers(state));
     response
 }
 
-fn page_headers(h: &mut HeaderMap, nonce: &str) {
+/// Origins the org trusts to frame its pages (IFRAME_EMBED), as a `frame-ancestors` source
+/// list; `'none'` when there are none.
+fn framers(state: &AppState) -> String {
+    let origins: Vec<String> = match state.store.trusted_origins() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|t| t.allows(OriginScope::IframeEmbed))
+            .map(|t| t.origin)
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "listing trusted origins failed");
+            Vec::new()
+        }
+    };
+    if origins.is_empty() {
+        "'none'".to_owned()
+    } else {
+        origins.join(" ")
+    }
+}
+
+fn page_headers(h: &mut HeaderMap, nonce: &str, frame_ancestors: &str) {
     // No `form-action`: browsers apply it to the redirects after a post too, and signing in
     // for an app ends in a redirect to that app's registered (other-origin) address.
     let csp = format!(
         "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
+         style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
+         frame-ancestors {frame_ancestors}; base-uri 'none'"
     );
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
@@ -80,7 +101,9 @@ fn page_headers(h: &mut HeaderMap, nonce: &str) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if frame_ancestors == "'none'" {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

@@ -404,3 +404,122 @@ async fn the_brand_colour_is_served_as_a_stylesheet_only_when_valid() {
     });
     assert!(bad.unwrap_err().to_string().contains("brand_color"));
 }
+
+#[tokio::test]
+async fn the_brands_api_changes_the_pages_at_once_and_refuses_unsafe_values() {
+    let s = support::start().await;
+    let theme = "/api/v1/brands/default/themes/default";
+    let put = |path: &'static str, body: serde_json::Value| {
+        let req = s
+            .client
+            .put(s.url(path))
+            .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let res = put(theme, serde_json::json!({ "primaryColorHex": "#ffd400", "logo": "https://cdn.example.com/acme.svg" })).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["primaryColorContrastHex"], "#111111");
+    let res = put(
+        "/api/v1/brands/default",
+        serde_json::json!({ "name": "Acme Corp", "helpUrl": "https://help.example.com" }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let css = s
+        .client
+        .get(s.url("/signin/brand.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(css.contains("#ffd400"));
+    let html = s
+        .browser
+        .get(s.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("https://cdn.example.com/acme.svg") && html.contains("alt=\"Acme Corp\"")
+    );
+    assert!(html.contains("https://help.example.com"));
+
+    let res = put(theme, serde_json::json!({ "primaryColorHex": "red;}" })).await;
+    assert_eq!(res.status(), 400);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["errorCode"], "E0000001");
+    let res = put(theme, serde_json::json!({ "logo": "javascript:alert(1)" })).await;
+    assert_eq!(res.status(), 400);
+    let res = s.client.get(s.url("/api/v1/brands")).send().await.unwrap();
+    assert_eq!(res.status(), 401, "admin only");
+
+    // Kept across a restart.
+    let s = s.restart().await;
+    let css = s
+        .client
+        .get(s.url("/signin/brand.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(css.contains("#ffd400"));
+}
+
+#[tokio::test]
+async fn keep_me_signed_in_makes_the_session_cookie_outlive_the_browser() {
+    let s = support::start().await;
+    s.create_user("keep@example.com", PASSWORD).await;
+    for (remember, persistent) in [("", false), ("true", true)] {
+        let (_, html) = get_login(&s).await;
+        let csrf = csrf_field(&html);
+        let res = s
+            .browser
+            .post(s.url("/login"))
+            .form(&[
+                ("username", "keep@example.com"),
+                ("password", PASSWORD),
+                ("csrf", csrf.as_str()),
+                ("remember", remember),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let sid = support::set_cookie(&res, "sid").unwrap();
+        assert_eq!(sid.contains("Max-Age="), persistent, "{sid}");
+    }
+}
+
+#[tokio::test]
+async fn pages_may_be_framed_only_by_origins_trusted_for_it() {
+    let s = support::start().await;
+    let csp = |res: &Response| {
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let res = s.browser.get(s.url("/login")).send().await.unwrap();
+    assert!(csp(&res).contains("frame-ancestors 'none'"));
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    s.trust_origin("https://portal.example.com", &["IFRAME_EMBED"])
+        .await;
+    s.trust_origin("https://cors-only.example.com", &["CORS"])
+        .await;
+    let res = s.browser.get(s.url("/login")).send().await.unwrap();
+    let policy = csp(&res);
+    assert!(
+        policy.contains("frame-ancestors https://portal.example.com;"),
+        "{policy}"
+    );
+    assert!(!policy.contains("cors-only"));
+    assert!(res.headers().get("x-frame-options").is_none());
+}
