@@ -9,6 +9,13 @@ test.describe('hosted sign-in page (hydrated)', () => {
     const signIn = new SignInPage(page);
     await signIn.goto();
     await signIn.waitForHydration();
+    // Once interactive, the password can be shown while typing it.
+    const password = page.getByLabel('Password', { exact: true });
+    await password.fill(user.password);
+    await page.getByLabel('Show password').check();
+    await expect(password).toHaveAttribute('type', 'text');
+    await page.getByLabel('Show password').uncheck();
+    await expect(password).toHaveAttribute('type', 'password');
     await signIn.signIn(user.login, user.password);
     await expect(signIn.signedInAs()).toContainText(`${user.firstName} ${user.lastName}`);
     await expect(signIn.signedInAs()).toContainText(user.login);

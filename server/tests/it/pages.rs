@@ -523,3 +523,32 @@ async fn pages_may_be_framed_only_by_origins_trusted_for_it() {
     assert!(!policy.contains("cors-only"));
     assert!(res.headers().get("x-frame-options").is_none());
 }
+
+#[tokio::test]
+async fn with_lockout_shown_a_locked_account_gets_the_locked_page() {
+    let s = support::start_with(|c| {
+        c.show_lockout = true;
+        c.max_failed_attempts = 2;
+    })
+    .await;
+    s.create_user("locked-page@example.com", PASSWORD).await;
+    let mut last = String::new();
+    for password in ["Wrong-One-1", "Wrong-Two-2", PASSWORD] {
+        let (_, html) = get_login(&s).await;
+        let csrf = csrf_field(&html);
+        let res = s
+            .browser
+            .post(s.url("/login"))
+            .form(&[
+                ("username", "locked-page@example.com"),
+                ("password", password),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        last = format!("{} {}", res.status(), res.text().await.unwrap());
+    }
+    assert!(last.starts_with("403"), "{last}");
+    assert!(last.contains("Your account is locked") && last.contains("/signin/unlock"));
+}
