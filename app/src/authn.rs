@@ -4,6 +4,47 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The security questions a person may choose (Okta's keys and texts).
+pub const QUESTIONS: [(&str, &str); 8] = [
+    (
+        "disliked_food",
+        "What is the food you least liked as a child?",
+    ),
+    (
+        "name_of_first_plush_toy",
+        "What is the name of your first stuffed animal?",
+    ),
+    (
+        "first_award",
+        "What did you earn your first medal or award for?",
+    ),
+    (
+        "favorite_security_question",
+        "What is your favorite security question?",
+    ),
+    (
+        "favorite_toy",
+        "What is the toy/stuffed animal you liked the most as a kid?",
+    ),
+    (
+        "first_computer_game",
+        "What was the first computer game you played?",
+    ),
+    ("favorite_movie_quote", "What is your favorite movie quote?"),
+    (
+        "first_sports_team_mascot",
+        "What was the mascot of the first sports team you played on?",
+    ),
+];
+
+/// [`QUESTIONS`] as the step views take them.
+pub fn question_choices() -> Vec<(String, String)> {
+    QUESTIONS
+        .iter()
+        .map(|(k, t)| ((*k).to_owned(), (*t).to_owned()))
+        .collect()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthnTx {

@@ -27,7 +27,9 @@ test.describe('widget embedded on another origin', () => {
     const host = new WidgetHost(page);
     await host.goto(HOST, PORTCULLIS);
     await host.signIn(user.login, 'Wrong-Password-5');
-    await expect(host.widget().getByRole('alert')).toHaveText('Authentication failed');
+    await expect(host.widget().getByRole('alert')).toHaveText(
+      'Unable to sign in. Check your username and password and try again.',
+    );
     await expect(page.locator('#outcome')).toHaveText('');
   });
 
@@ -51,7 +53,7 @@ test.describe('widget embedded on another origin', () => {
     await host.signIn(user.login, user.password);
     const outcome = await host.outcome();
     expect(outcome.kind).toBe('error');
-    await expect(host.widget().getByRole('alert')).toContainText('could not reach the sign-in service');
+    await expect(host.widget().getByRole('alert')).toContainText('could not reach the server');
   });
 
   test('the demo page that `portcullis` serves signs the demo user in', async ({ page }) => {
@@ -91,7 +93,7 @@ test('events (ready, afterRender, afterError) and branding options behave like O
   expect(brand).toBe('#0a7f5a');
 
   await host.signIn(user.login, 'Wrong-Password-4');
-  await expect(host.widget().getByRole('alert')).toHaveText('Authentication failed');
+  await expect(host.widget().getByRole('alert')).toContainText('Unable to sign in');
   const events = await page.evaluate(() => (window as any).events);
   expect(events.map((e: any) => e.name)).toEqual(['ready', 'afterRender', 'afterError']);
   expect(events[2].context).toEqual({ controller: 'primary-auth' });
@@ -100,6 +102,6 @@ test('events (ready, afterRender, afterError) and branding options behave like O
   // off() stops delivery.
   await page.evaluate(() => (window as any).branded.off('afterError'));
   await host.signIn(user.login, 'Wrong-Password-5');
-  await expect(host.widget().getByRole('alert')).toHaveText('Authentication failed');
+  await expect(host.widget().getByRole('alert')).toContainText('Unable to sign in');
   expect((await page.evaluate(() => (window as any).events)).length).toBe(3);
 });

@@ -10,13 +10,6 @@
 
   function loadBundle() {
     if (!loading) {
-      if (!document.querySelector('link[data-portcullis-widget-css]')) {
-        var link = document.createElement('link');
-        link.rel = 'stylesheet';
-        link.href = assetBase + 'portcullis-signin.css';
-        link.setAttribute('data-portcullis-widget-css', '');
-        document.head.appendChild(link);
-      }
       loading = import(assetBase + 'portcullis_widget.js').then(function (mod) {
         return mod.default({ module_or_path: assetBase + 'portcullis_widget_bg.wasm' }).then(function () {
           return mod;
@@ -63,6 +56,22 @@
     });
   };
 
+  /**
+   * The widget lives in a shadow root on `el`: the host page's styles cannot reach in and ours
+   * cannot leak out. Hosts theme it with the --pc-* custom properties on `el`.
+   */
+  function shadowMount(el) {
+    var root = el.shadowRoot || el.attachShadow({ mode: 'open' });
+    while (root.firstChild) root.removeChild(root.firstChild);
+    var link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = assetBase + 'portcullis-signin.css';
+    root.appendChild(link);
+    var mount = document.createElement('div');
+    root.appendChild(mount);
+    return mount;
+  }
+
   PortcullisSignIn.prototype.renderEl = function (options, success, error) {
     var self = this;
     var onError = typeof error === 'function' ? error : function (e) { console.error(e); };
@@ -75,13 +84,22 @@
     return loadBundle().then(function (mod) {
       self.remove();
       var baseUrl = self.config.baseUrl;
-      self._handle = mod.mount(el, serializable(self.config), function (res) {
+      self._el = el;
+      var target = shadowMount(el);
+      self._handle = mod.mount(target, serializable(self.config), function (res) {
         res.session.setCookieAndRedirect = function (redirectUrl) {
           window.location.assign(baseUrl.replace(/\/$/, '') + '/login/sessionCookieRedirect?token=' +
             encodeURIComponent(res.session.token) + '&redirectUrl=' + encodeURIComponent(redirectUrl));
         };
         if (typeof success === 'function') success(res);
-      }, onError, function (name, context, detail) { self._emit(name, context, detail); });
+      }, onError, function (name, context, detail) {
+        if (name === 'customButton') {
+          var button = (self.config.customButtons || [])[context.index];
+          if (button && typeof button.click === 'function') button.click();
+          return;
+        }
+        self._emit(name, context, detail);
+      });
       self._emit('ready', { controller: 'primary-auth' });
       self._emit('afterRender', { controller: 'primary-auth' });
     }).catch(onError);
@@ -114,6 +132,17 @@
     });
   }
 
+  /** Okta's convention: an issuer with /oauth2/ in it is a custom server ({issuer}/v1/…); the
+   *  org server's endpoints are {issuer}/oauth2/v1/…. */
+  function endpoint(issuer, name) {
+    return /\/oauth2\//.test(issuer + '/') ? issuer + '/v1/' + name : issuer + '/oauth2/v1/' + name;
+  }
+
+  function issuerOf(config) {
+    var auth = config.authParams || {};
+    return (auth.issuer || config.issuer || config.baseUrl).replace(/\/$/, '');
+  }
+
   function oauthError(code, description) {
     var e = new Error(description || code);
     e.name = 'OAuthError';
@@ -142,7 +171,7 @@
     var header = JSON.parse(new TextDecoder().decode(b64urlDecode(parts[0])));
     var claims = JSON.parse(new TextDecoder().decode(b64urlDecode(parts[1])));
     if (header.alg !== 'RS256') return Promise.reject(oauthError('invalid_token', 'unexpected signing algorithm'));
-    return fetch(issuer + '/oauth2/v1/keys').then(function (r) { return r.json(); }).then(function (jwks) {
+    return fetch(endpoint(issuer, 'keys')).then(function (r) { return r.json(); }).then(function (jwks) {
       var jwk = (jwks.keys || []).filter(function (k) { return k.kid === header.kid; })[0];
       if (!jwk) throw oauthError('invalid_token', 'unknown signing key');
       return crypto.subtle.importKey('jwk', { kty: 'RSA', n: jwk.n, e: jwk.e, alg: 'RS256', ext: true },
@@ -166,7 +195,7 @@
    * /authorize (prompt=none, okta_post_message, PKCE S256), then the code at /token (CORS).
    */
   function getTokens(config, sessionToken, scopes) {
-    var issuer = (config.issuer || config.baseUrl).replace(/\/$/, '');
+    var issuer = issuerOf(config);
     var clientId = config.clientId;
     var redirectUri = config.redirectUri || (location.origin + location.pathname);
     if (!clientId) return Promise.reject(new Error('PortcullisSignIn: `clientId` is required to get tokens'));
@@ -184,11 +213,11 @@
       var waiting = waitForMessage(origin, state, config.oAuthTimeout || 120000);
       var frame = document.createElement('iframe');
       frame.style.display = 'none';
-      frame.src = issuer + '/oauth2/v1/authorize?' + params.toString();
+      frame.src = endpoint(issuer, 'authorize') + '?' + params.toString();
       document.body.appendChild(frame);
       return waiting.finally(function () { frame.remove(); });
     }).then(function (res) {
-      return fetch(issuer + '/oauth2/v1/token', {
+      return fetch(endpoint(issuer, 'token'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' },
         body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code: res.code,
@@ -225,6 +254,46 @@
     });
   };
 
+  /**
+   * Shows the widget; once the person has signed in, the browser goes through the issuer's
+   * /authorize (code flow with PKCE S256, the session token authenticating it) to `redirectUri`.
+   * The PKCE verifier, state and nonce are kept in sessionStorage (`portcullis-transaction`)
+   * for the page at `redirectUri` to finish the exchange.
+   */
+  PortcullisSignIn.prototype.showSignInAndRedirect = function (options) {
+    var self = this;
+    options = options || {};
+    var config = this.config;
+    var auth = config.authParams || {};
+    return new Promise(function (resolve, reject) {
+      if (!config.clientId || !config.redirectUri) {
+        reject(new Error('PortcullisSignIn: `clientId` and `redirectUri` are required to redirect'));
+        return;
+      }
+      self.renderEl({ el: options.el || config.el }, function (res) {
+        var verifier = randomString(48);
+        var state = auth.state || randomString(16);
+        var nonce = auth.nonce || randomString(16);
+        sha256(verifier).then(function (challenge) {
+          var issuer = issuerOf(config);
+          sessionStorage.setItem('portcullis-transaction', JSON.stringify({
+            issuer: issuer, clientId: config.clientId, redirectUri: config.redirectUri,
+            codeVerifier: verifier, state: state, nonce: nonce,
+          }));
+          var params = new URLSearchParams({
+            client_id: config.clientId, redirect_uri: config.redirectUri,
+            response_type: auth.responseType || 'code', scope: (auth.scopes || ['openid', 'email']).join(' '),
+            state: state, nonce: nonce, code_challenge: challenge, code_challenge_method: 'S256',
+            sessionToken: res.session.token,
+          });
+          if (auth.responseMode) params.set('response_mode', auth.responseMode);
+          window.location.assign(endpoint(issuer, 'authorize') + '?' + params.toString());
+          resolve();
+        }, reject);
+      }, reject);
+    });
+  };
+
   /** Renews tokens silently with the browser's session (when third-party cookies reach it). */
   PortcullisSignIn.prototype.getWithoutPrompt = function (options) {
     var auth = this.config.authParams || {};
@@ -237,8 +306,8 @@
    */
   PortcullisSignIn.prototype.renewTokens = function (refreshToken) {
     var config = this.config;
-    var issuer = (config.issuer || config.baseUrl).replace(/\/$/, '');
-    return fetch(issuer + '/oauth2/v1/token', {
+    var issuer = issuerOf(config);
+    return fetch(endpoint(issuer, 'token'), {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' },
       body: new URLSearchParams({ grant_type: 'refresh_token', client_id: config.clientId,
@@ -263,6 +332,19 @@
       this._handle.free();
       this._handle = null;
     }
+    if (this._el && this._el.shadowRoot) {
+      var root = this._el.shadowRoot;
+      while (root.firstChild) root.removeChild(root.firstChild);
+    }
+  };
+
+  /** Hides the rendered widget (it keeps its state) and shows it again. */
+  PortcullisSignIn.prototype.hide = function () {
+    if (this._el) this._el.hidden = true;
+  };
+
+  PortcullisSignIn.prototype.show = function () {
+    if (this._el) this._el.hidden = false;
   };
 
   window.PortcullisSignIn = PortcullisSignIn;

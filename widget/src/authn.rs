@@ -1,12 +1,15 @@
-//! Calls to the Authentication API from the widget.
+//! Calls to the Authentication API from the widget, and the map from a step form's fields to
+//! the API request that answers it (the hosted pages post the same forms to the server).
 
+use app::components::steps::actions;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
 pub(crate) enum SignInError {
-    /// The server answered with an Okta error (status, summary); the summary is shown as is.
-    Rejected(u16, String),
+    /// The server answered with an Okta error: status, `errorCode`, and the summary with its
+    /// causes, shown as is when no better words are known.
+    Rejected(u16, String, String),
     /// No usable answer: offline, or the page's origin is not trusted (CORS).
     Unreachable,
 }
@@ -14,41 +17,133 @@ pub(crate) enum SignInError {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OktaError {
+    #[serde(default)]
+    error_code: String,
+    error_summary: String,
+    #[serde(default)]
+    error_causes: Vec<Cause>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Cause {
     error_summary: String,
 }
 
-/// `POST {base}/api/v1/authn {username, password}` → the SUCCESS transaction.
-pub(crate) async fn primary(
-    base_url: &str,
-    username: &str,
-    password: &str,
-) -> Result<Value, SignInError> {
-    let response = gloo_net::http::Request::post(&format!("{base_url}/api/v1/authn"))
+/// `POST {base}{path}` with a JSON body → the transaction the server answers with.
+pub(crate) async fn post(base_url: &str, path: &str, body: &Value) -> Result<Value, SignInError> {
+    let response = gloo_net::http::Request::post(&format!("{base_url}{path}"))
         .credentials(web_sys::RequestCredentials::Include)
         .header("Accept", "application/json")
-        .json(&json!({ "username": username, "password": password }))
+        .json(body)
         .map_err(|_| SignInError::Unreachable)?
         .send()
         .await
         .map_err(|_| SignInError::Unreachable)?;
-    if response.ok() {
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|_| SignInError::Unreachable)?;
-        if body.get("status").and_then(Value::as_str) == Some("SUCCESS") {
-            return Ok(body);
-        }
-        return Err(SignInError::Rejected(
-            200,
-            "This sign-in step is not supported yet.".into(),
-        ));
-    }
     let status = response.status();
+    if response.ok() {
+        return response
+            .json::<Value>()
+            .await
+            .map_err(|_| SignInError::Unreachable);
+    }
     match response.json::<OktaError>().await {
-        Ok(e) => Err(SignInError::Rejected(status, e.error_summary)),
+        Ok(e) => {
+            let mut text = e.error_summary;
+            for c in e.error_causes {
+                if !text.contains(&c.error_summary) {
+                    text.push(' ');
+                    text.push_str(&c.error_summary);
+                }
+            }
+            Err(SignInError::Rejected(status, e.error_code, text))
+        }
         Err(_) => Err(SignInError::Unreachable),
     }
+}
+
+pub(crate) const AUTHN: &str = "/api/v1/authn";
+pub(crate) const RECOVERY_PASSWORD: &str = "/api/v1/authn/recovery/password";
+pub(crate) const RECOVERY_UNLOCK: &str = "/api/v1/authn/recovery/unlock";
+pub(crate) const RECOVERY_TOKEN: &str = "/api/v1/authn/recovery/token";
+pub(crate) const CANCEL: &str = "/api/v1/authn/cancel";
+
+/// The request that answers a step form: (path, body). `fields` are the form's fields;
+/// `status` is the transaction's current status. `None` for an unknown action.
+pub(crate) fn step_request(
+    status: &str,
+    state_token: &str,
+    fields: &Map<String, Value>,
+) -> Option<(String, Value)> {
+    let field = |k: &str| {
+        fields
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let raw = |k: &str| {
+        fields
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let factor = field(app::fields::FACTOR_ID).unwrap_or_default();
+    let mut body = json!({ "stateToken": state_token });
+    let path = match field(app::fields::ACTION)?.as_str() {
+        actions::VERIFY => {
+            if let Some(code) = field(app::fields::PASSCODE) {
+                body["passCode"] = json!(code);
+            }
+            if let Some(answer) = field(app::fields::ANSWER) {
+                body["answer"] = json!(answer);
+            }
+            format!("/api/v1/authn/factors/{factor}/verify")
+        }
+        actions::ENROLL => {
+            body["factorType"] = json!(field(app::fields::FACTOR_TYPE)?);
+            body["provider"] = json!(field(app::fields::PROVIDER)?);
+            let mut profile = Map::new();
+            if let Some(q) = field(app::fields::QUESTION) {
+                profile.insert("question".into(), json!(q));
+            }
+            if let Some(a) = field(app::fields::ANSWER) {
+                profile.insert("answer".into(), json!(a));
+            }
+            if !profile.is_empty() {
+                body["profile"] = Value::Object(profile);
+            }
+            "/api/v1/authn/factors".to_owned()
+        }
+        actions::ACTIVATE => {
+            body["passCode"] = json!(field(app::fields::PASSCODE).unwrap_or_default());
+            format!("/api/v1/authn/factors/{factor}/lifecycle/activate")
+        }
+        actions::RESEND if status == "MFA_ENROLL_ACTIVATE" => {
+            format!("/api/v1/authn/factors/{factor}/lifecycle/resend")
+        }
+        actions::RESEND => format!("/api/v1/authn/factors/{factor}/verify/resend"),
+        actions::PREV => "/api/v1/authn/previous".to_owned(),
+        actions::SKIP => "/api/v1/authn/skip".to_owned(),
+        actions::CANCEL => CANCEL.to_owned(),
+        actions::CHANGE_PASSWORD => {
+            body["oldPassword"] = json!(raw(app::fields::OLD_PASSWORD));
+            body["newPassword"] = json!(raw(app::fields::NEW_PASSWORD));
+            "/api/v1/authn/credentials/change_password".to_owned()
+        }
+        actions::RESET_PASSWORD => {
+            body["newPassword"] = json!(raw(app::fields::NEW_PASSWORD));
+            "/api/v1/authn/credentials/reset_password".to_owned()
+        }
+        actions::ANSWER => {
+            body["answer"] = json!(raw(app::fields::ANSWER));
+            "/api/v1/authn/recovery/answer".to_owned()
+        }
+        _ => return None,
+    };
+    Some((path, body))
 }
 
 /// The object handed to the host's success callback (Okta widget's non-OIDC shape).
@@ -58,4 +153,86 @@ pub(crate) fn success_object(transaction: &Value) -> Value {
         "session": { "token": transaction.get("sessionToken") },
         "user": transaction.pointer("/_embedded/user"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect()
+    }
+
+    #[test]
+    fn step_forms_map_to_the_authn_api() {
+        let (path, body) = step_request(
+            "MFA_REQUIRED",
+            "st",
+            &form(&[
+                ("action", "verify"),
+                ("factor_id", "f1"),
+                ("passcode", " 123456 "),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(path, "/api/v1/authn/factors/f1/verify");
+        assert_eq!(body, json!({ "stateToken": "st", "passCode": "123456" }));
+
+        let (path, body) = step_request(
+            "MFA_ENROLL",
+            "st",
+            &form(&[
+                ("action", "enroll"),
+                ("factor_type", "question"),
+                ("provider", "OKTA"),
+                ("question", "disliked_food"),
+                ("answer", "okra"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(path, "/api/v1/authn/factors");
+        assert_eq!(
+            body["profile"],
+            json!({ "question": "disliked_food", "answer": "okra" })
+        );
+
+        let resend = |status| {
+            step_request(
+                status,
+                "st",
+                &form(&[("action", "resend"), ("factor_id", "e1")]),
+            )
+            .unwrap()
+            .0
+        };
+        assert_eq!(
+            resend("MFA_ENROLL_ACTIVATE"),
+            "/api/v1/authn/factors/e1/lifecycle/resend"
+        );
+        assert_eq!(
+            resend("MFA_CHALLENGE"),
+            "/api/v1/authn/factors/e1/verify/resend"
+        );
+
+        let (path, body) = step_request(
+            "PASSWORD_EXPIRED",
+            "st",
+            &form(&[
+                ("action", "change_password"),
+                ("old_password", " old "),
+                ("new_password", "New-Pass-1 "),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(path, "/api/v1/authn/credentials/change_password");
+        assert_eq!(
+            body["oldPassword"], " old ",
+            "passwords are sent exactly as typed"
+        );
+        assert_eq!(body["newPassword"], "New-Pass-1 ");
+        assert!(step_request("MFA_REQUIRED", "st", &form(&[("action", "nope")])).is_none());
+    }
 }

@@ -1,6 +1,7 @@
 //! The options a host page passes to `new PortcullisSignIn(config)` (Okta widget names).
 
 use serde::Deserialize;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,6 +19,85 @@ pub(crate) struct WidgetConfig {
     pub(crate) logo: Option<String>,
     #[serde(default)]
     pub(crate) colors: Colors,
+    /// `en`, `de` or `fr` [default: the browser's language].
+    #[serde(default)]
+    pub(crate) language: Option<String>,
+    /// Okta's `i18n`: per language, strings by Okta's keys (`primaryauth.title`…).
+    #[serde(default)]
+    pub(crate) i18n: HashMap<String, HashMap<String, String>>,
+    #[serde(default)]
+    pub(crate) features: Features,
+    #[serde(default)]
+    pub(crate) help_links: HelpLinks,
+    /// Buttons under the form; their `click` functions stay in the loader.
+    #[serde(default)]
+    pub(crate) custom_buttons: Vec<CustomButton>,
+    /// Resumes a transaction started elsewhere.
+    #[serde(default)]
+    pub(crate) state_token: Option<String>,
+    /// Continues a password reset from an emailed recovery token.
+    #[serde(default)]
+    pub(crate) recovery_token: Option<String>,
+}
+
+/// Okta's `features` (the ones that apply here), with Okta's defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Features {
+    /// A "Remember me" box that keeps the username in the browser.
+    pub(crate) remember_me: bool,
+    /// An "Unlock account?" link.
+    pub(crate) self_service_unlock: bool,
+    /// Offers optional factors to enroll at sign-in.
+    pub(crate) multi_optional_factor_enroll: bool,
+    /// A "Forgot password?" link (reset by email).
+    pub(crate) email_recovery: bool,
+    pub(crate) show_password_toggle_on_sign_in_page: bool,
+    pub(crate) auto_focus: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            remember_me: true,
+            self_service_unlock: false,
+            multi_optional_factor_enroll: false,
+            email_recovery: true,
+            show_password_toggle_on_sign_in_page: false,
+            auto_focus: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct HelpLinks {
+    pub(crate) help: Option<String>,
+    pub(crate) forgot_password: Option<String>,
+    pub(crate) unlock: Option<String>,
+    pub(crate) custom: Vec<CustomLink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct CustomLink {
+    pub(crate) text: String,
+    pub(crate) href: String,
+    #[serde(default)]
+    pub(crate) target: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CustomButton {
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) class_name: Option<String>,
+}
+
+/// Only http(s) links are followed (a `javascript:` help link would run in the host page).
+pub(crate) fn web_link(url: &str) -> Option<&str> {
+    (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+        .then_some(url)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -78,6 +158,26 @@ mod tests {
         .unwrap();
         assert_eq!(bad.brand_color(), None);
         assert_eq!(bad.logo_url(), None);
+    }
+
+    #[test]
+    fn okta_options_parse_with_okta_defaults() {
+        let c = WidgetConfig::parse(
+            r#"{"baseUrl":"https://id.example.com","language":"de",
+                "i18n":{"en":{"primaryauth.title":"Sign in to Acme"}},
+                "features":{"selfServiceUnlock":true},
+                "helpLinks":{"help":"https://help.example.com","custom":[{"text":"Status","href":"https://status.example.com"}]},
+                "customButtons":[{"title":"Sign in with a passkey","className":"passkey"}]}"#,
+        )
+        .unwrap();
+        assert!(
+            c.features.self_service_unlock && c.features.email_recovery && c.features.auto_focus
+        );
+        assert_eq!(c.i18n["en"]["primaryauth.title"], "Sign in to Acme");
+        assert_eq!(c.help_links.custom[0].text, "Status");
+        assert_eq!(c.custom_buttons[0].class_name.as_deref(), Some("passkey"));
+        assert_eq!(web_link("javascript:alert(1)"), None);
+        assert_eq!(web_link("https://a.example"), Some("https://a.example"));
     }
 
     #[test]

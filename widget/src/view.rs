@@ -1,10 +1,17 @@
-//! The widget's view: the shared credential fields in a form that talks to the API directly.
+//! The widget's views: the sign-in form, then every step of the transaction with the hosted
+//! pages' own step components (their forms are read here and sent to the API instead of being
+//! posted), password recovery and unlock by email, and the notices that end those flows.
 
 use crate::authn::{self, SignInError};
-use crate::config::WidgetConfig;
-use app::components::{CredentialsFields, FormError};
+use crate::config::{WidgetConfig, web_link};
+use app::authn::AuthnTx;
+use app::components::steps::actions;
+use app::components::{CredentialsFields, FormError, StepView};
+use app::i18n::{CustomMessages, Lang, Messages, use_messages};
+use app::{Notice, fields};
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
+use serde_json::{Map, Value, json};
+use wasm_bindgen::{JsCast, JsValue};
 
 pub(crate) struct Callbacks {
     pub(crate) on_success: js_sys::Function,
@@ -12,82 +19,203 @@ pub(crate) struct Callbacks {
     pub(crate) on_event: js_sys::Function,
 }
 
-/// Okta's `afterError(context, error)`: `{controller}` and `{name, message, statusCode}`.
-fn after_error(callbacks: &Callbacks, name: &str, message: &str, status: u16) {
-    let context = serde_json::json!({ "controller": "primary-auth" }).to_string();
-    let error =
-        serde_json::json!({ "name": name, "message": message, "statusCode": status }).to_string();
-    let parse = |s: &str| js_sys::JSON::parse(s).unwrap_or(JsValue::NULL);
+/// What the widget shows.
+#[derive(Debug, Clone, PartialEq)]
+enum Screen {
+    Primary,
+    Step(AuthnTx),
+    Forgot,
+    Unlock,
+    Notice(Notice),
+    Done(String),
+}
+
+impl Screen {
+    /// Okta's controller names, reported with `afterRender` and `afterError`.
+    fn controller(&self) -> &'static str {
+        match self {
+            Screen::Primary => "primary-auth",
+            Screen::Step(tx) => match tx.status.as_str() {
+                "MFA_REQUIRED" | "MFA_CHALLENGE" => "mfa-verify",
+                "MFA_ENROLL" => "enroll-choices",
+                "MFA_ENROLL_ACTIVATE" => "enroll-activate",
+                "PASSWORD_EXPIRED" => "password-expired",
+                "PASSWORD_WARN" => "password-warn",
+                "PASSWORD_RESET" => "password-reset",
+                "RECOVERY" => "recovery-question",
+                _ => "authn-step",
+            },
+            Screen::Forgot => "forgot-password",
+            Screen::Unlock => "account-unlock",
+            Screen::Notice(Notice::CheckEmail) => "recovery-challenge",
+            Screen::Notice(Notice::Unlocked) => "account-unlocked",
+            Screen::Notice(_) => "notice",
+            Screen::Done(_) => "success",
+        }
+    }
+}
+
+fn emit(callbacks: &Callbacks, name: &str, context: &Value, detail: Option<&Value>) {
+    let parse = |v: &Value| js_sys::JSON::parse(&v.to_string()).unwrap_or(JsValue::NULL);
+    let detail = detail.map_or(JsValue::UNDEFINED, parse);
     let _ = callbacks.on_event.call3(
         &JsValue::NULL,
-        &JsValue::from_str("afterError"),
-        &parse(&context),
-        &parse(&error),
+        &JsValue::from_str(name),
+        &parse(context),
+        &detail,
     );
 }
 
-const UNREACHABLE: &str =
-    "We could not reach the sign-in service. Try again, or contact the site's support.";
+/// The form's fields as a JSON object (what the step components post).
+fn form_fields(form: &web_sys::HtmlFormElement) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Ok(data) = web_sys::FormData::new_with_form(form) else {
+        return out;
+    };
+    let Ok(Some(entries)) = js_sys::try_iter(&data) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let pair = js_sys::Array::from(&entry);
+        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.insert(k, Value::String(v));
+        }
+    }
+    out
+}
+
+/// What the person sees for an API error, in their language where the code is known.
+fn explain(m: &Messages, code: &str, summary: &str, answered_question: bool) -> String {
+    match code {
+        "E0000004" => m.err_failed.to_owned(),
+        "E0000068" if answered_question => m.err_wrong_answer.to_owned(),
+        "E0000068" => m.err_wrong_code.to_owned(),
+        "E0000087" => m.err_wrong_answer.to_owned(),
+        "E0000047" => m.err_too_many.to_owned(),
+        _ => summary.to_owned(),
+    }
+}
+
+const REMEMBERED: &str = "portcullis-widget-username";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// The language to show: the `language` option, else the browser's, else English.
+fn language(config: &WidgetConfig) -> Lang {
+    let browser = web_sys::window().and_then(|w| w.navigator().language());
+    config
+        .language
+        .as_deref()
+        .or(browser.as_deref())
+        .and_then(Lang::from_tag)
+        .unwrap_or_default()
+}
 
 pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoView {
+    let lang = language(&config);
+    provide_context(lang);
+    if let Some(overrides) = config.i18n.get(lang.tag()) {
+        let custom = lang
+            .messages()
+            .customized(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        provide_context(CustomMessages(custom));
+    }
+    let m = use_messages();
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let signed_in = RwSignal::new(None::<String>);
+    let screen = RwSignal::new(Screen::Primary);
+    let state_token = StoredValue::new(None::<String>);
     // JS functions are not Send: keep them in local storage, reachable through a Copy handle.
     let callbacks = StoredValue::new_local(callbacks);
-    let base_url = config.base_url.clone();
-    let heading = config
-        .brand_name
-        .clone()
-        .unwrap_or_else(|| "Sign in".to_owned());
-    let brand_style = config.brand_color().map(|c| format!("--pc-brand: {c}"));
-    let logo = config.logo_url().map(str::to_owned);
+    let config = StoredValue::new(config);
+    let base_url = StoredValue::new(config.with_value(|c| c.base_url.clone()));
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    // Shows `shown`; `afterError` gets the API's own message, as Okta's widget reports it.
+    let fail = move |status: u16, name: &str, shown: String, reported: &str| {
+        let context = json!({ "controller": screen.with_untracked(Screen::controller) });
+        let detail = json!({ "name": name, "message": reported, "statusCode": status });
+        callbacks.with_value(|c| emit(c, "afterError", &context, Some(&detail)));
+        error.set(Some(shown));
+    };
+
+    // A transaction the server answered with: on to its step, or done.
+    let show = move |tx: Value| {
+        let status = tx.get("status").and_then(Value::as_str).unwrap_or_default();
+        if let Some(t) = tx.get("stateToken").and_then(Value::as_str) {
+            state_token.set_value(Some(t.to_owned()));
+        }
+        error.set(None);
+        let next = match status {
+            "SUCCESS" if tx.get("sessionToken").is_some() => {
+                let result = authn::success_object(&tx);
+                let login = result
+                    .pointer("/user/profile/login")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(store) = local_storage() {
+                    if config.with_value(|c| c.features.remember_me)
+                        && store
+                            .get_item("portcullis-widget-remember")
+                            .ok()
+                            .flatten()
+                            .as_deref()
+                            == Some("1")
+                    {
+                        let _ = store.set_item(REMEMBERED, &login);
+                    }
+                }
+                let js = js_sys::JSON::parse(&result.to_string()).unwrap_or(JsValue::NULL);
+                callbacks.with_value(|c| {
+                    let _ = c.on_success.call1(&JsValue::NULL, &js);
+                });
+                Screen::Done(login)
+            }
+            "SUCCESS" => Screen::Notice(Notice::Unlocked),
+            "RECOVERY_CHALLENGE" => Screen::Notice(Notice::CheckEmail),
+            "LOCKED_OUT" => Screen::Notice(Notice::Locked),
+            _ => match serde_json::from_value::<AuthnTx>(tx) {
+                Ok(tx) => Screen::Step(tx),
+                Err(_) => Screen::Primary,
+            },
+        };
+        screen.set(next);
+        let context = json!({ "controller": screen.with_untracked(Screen::controller) });
+        callbacks.with_value(|c| emit(c, "afterRender", &context, None));
+    };
+
+    // Sends a request; answers go to `show`, errors to the error line.
+    let send = move |path: String, body: Value, answered_question: bool| {
         if busy.get_untracked() {
             return;
         }
-        let form = event_target::<web_sys::HtmlFormElement>(&ev);
-        let value = |name: &str| {
-            form.elements()
-                .named_item(name)
-                .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(el).ok())
-                .map(|input| input.value())
-                .unwrap_or_default()
-        };
-        let username = value(app::fields::USERNAME);
-        let password = value(app::fields::PASSWORD);
-        if username.trim().is_empty() || password.is_empty() {
-            error.set(Some("Enter your username and password.".into()));
-            return;
-        }
         busy.set(true);
-        error.set(None);
-        let base_url = base_url.clone();
+        let base_url = base_url.get_value();
         leptos::task::spawn_local(async move {
-            match authn::primary(&base_url, &username, &password).await {
-                Ok(tx) => {
-                    let result = authn::success_object(&tx);
-                    let login = result
-                        .pointer("/user/profile/login")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_owned();
-                    signed_in.set(Some(login));
-                    let js = js_sys::JSON::parse(&result.to_string()).unwrap_or(JsValue::NULL);
-                    callbacks.with_value(|c| {
-                        let _ = c.on_success.call1(&JsValue::NULL, &js);
-                    });
-                }
-                Err(SignInError::Rejected(status, summary)) => {
-                    callbacks.with_value(|c| after_error(c, "AuthApiError", &summary, status));
-                    error.set(Some(summary));
+            match authn::post(&base_url, &path, &body).await {
+                Ok(tx) => show(tx),
+                Err(SignInError::Rejected(status, code, summary)) => {
+                    if code == "E0000011" {
+                        // The transaction ended (expired or cancelled elsewhere): start over.
+                        state_token.set_value(None);
+                        screen.set(Screen::Primary);
+                        fail(
+                            status,
+                            "AuthApiError",
+                            m.err_tx_expired.to_owned(),
+                            &summary,
+                        );
+                    } else {
+                        let shown = explain(m, &code, &summary, answered_question);
+                        fail(status, "AuthApiError", shown, &summary);
+                    }
                 }
                 Err(SignInError::Unreachable) => {
-                    callbacks.with_value(|c| after_error(c, "AuthSdkError", UNREACHABLE, 0));
-                    error.set(Some(UNREACHABLE.into()));
-                    let err = js_sys::Error::new(UNREACHABLE);
+                    let message = m.err_network.to_owned();
+                    fail(0, "AuthSdkError", message.clone(), &message);
+                    let err = js_sys::Error::new(&message);
                     callbacks.with_value(|c| {
                         let _ = c.on_error.call1(&JsValue::NULL, &err);
                     });
@@ -97,25 +225,256 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         });
     };
 
-    view! {
-        <div class="pcw-root" data-portcullis-widget="" style=brand_style>
-            {move || match signed_in.get() {
-                Some(login) => view! {
-                    <div class="pc-card pcw-card">
-                        <h2>"Signed in"</h2>
-                        <p data-testid="widget-signed-in">"Signed in as " {login}</p>
+    // Resume a transaction, or a reset from an emailed token, when the host passed one.
+    if let Some(token) = config.with_value(|c| c.state_token.clone()) {
+        send(
+            authn::AUTHN.to_owned(),
+            json!({ "stateToken": token }),
+            false,
+        );
+    } else if let Some(token) = config.with_value(|c| c.recovery_token.clone()) {
+        send(
+            authn::RECOVERY_TOKEN.to_owned(),
+            json!({ "recoveryToken": token }),
+            false,
+        );
+    }
+
+    let on_primary = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = event_target::<web_sys::HtmlFormElement>(&ev);
+        let f = form_fields(&form);
+        let get = |k: &str| {
+            f.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (username, password) = (get(fields::USERNAME), get(fields::PASSWORD));
+        if username.trim().is_empty() || password.is_empty() {
+            error.set(Some(m.err_missing.to_owned()));
+            return;
+        }
+        if let Some(store) = local_storage() {
+            let remember = get(fields::REMEMBER) == "true";
+            let _ = store.set_item(
+                "portcullis-widget-remember",
+                if remember { "1" } else { "0" },
+            );
+            if !remember {
+                let _ = store.remove_item(REMEMBERED);
+            }
+        }
+        let multi = config.with_value(|c| c.features.multi_optional_factor_enroll);
+        send(
+            authn::AUTHN.to_owned(),
+            json!({ "username": username, "password": password,
+                    "options": { "multiOptionalFactorEnroll": multi } }),
+            false,
+        );
+    };
+
+    // Step forms bubble their submit events up to here.
+    let on_step = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(form) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+        else {
+            return;
+        };
+        let f = form_fields(&form);
+        let status = screen.with_untracked(|s| match s {
+            Screen::Step(tx) => tx.status.clone(),
+            _ => String::new(),
+        });
+        let action = f
+            .get(fields::ACTION)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let new_password = f.get(fields::NEW_PASSWORD).and_then(Value::as_str);
+        if new_password.is_some()
+            && new_password != f.get(fields::CONFIRM_PASSWORD).and_then(Value::as_str)
+        {
+            error.set(Some(m.err_passwords_differ.to_owned()));
+            return;
+        }
+        if action == actions::CANCEL {
+            let token = state_token.get_value().unwrap_or_default();
+            state_token.set_value(None);
+            screen.set(Screen::Primary);
+            send(
+                authn::CANCEL.to_owned(),
+                json!({ "stateToken": token }),
+                false,
+            );
+            return;
+        }
+        let token = state_token.get_value().unwrap_or_default();
+        let answered_question = f.contains_key(fields::ANSWER) && !f.contains_key(fields::PASSCODE);
+        match authn::step_request(&status, &token, &f) {
+            Some((path, body)) => send(path, body, answered_question),
+            None => error.set(Some(m.step_unknown.to_owned())),
+        }
+    };
+
+    // Forgot password and unlock: a username, then "check your email".
+    let on_recover = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = event_target::<web_sys::HtmlFormElement>(&ev);
+        let username = form_fields(&form)
+            .get(fields::USERNAME)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        if username.is_empty() {
+            error.set(Some(m.err_required.to_owned()));
+            return;
+        }
+        let path = if screen.with_untracked(|s| *s == Screen::Unlock) {
+            authn::RECOVERY_UNLOCK
+        } else {
+            authn::RECOVERY_PASSWORD
+        };
+        send(
+            path.to_owned(),
+            json!({ "username": username, "factorType": "EMAIL" }),
+            false,
+        );
+    };
+
+    let go = move |to: Screen| {
+        error.set(None);
+        screen.set(to);
+        let context = json!({ "controller": screen.with_untracked(Screen::controller) });
+        callbacks.with_value(|c| emit(c, "afterRender", &context, None));
+    };
+
+    let (brand_style, logo, heading, links, buttons) = config.with_value(|c| {
+        let style = c.brand_color().map(|c| format!("--pc-brand: {c}"));
+        let logo = c.logo_url().map(str::to_owned);
+        let heading = c
+            .brand_name
+            .clone()
+            .unwrap_or_else(|| m.sign_in_title.to_owned());
+        (
+            style,
+            logo,
+            heading,
+            c.help_links.clone(),
+            c.custom_buttons.clone(),
+        )
+    });
+    let features = config.with_value(|c| c.features.clone());
+    let remembered = local_storage()
+        .and_then(|s| s.get_item(REMEMBERED).ok().flatten())
+        .filter(|_| features.remember_me);
+    let username = config
+        .with_value(|c| c.username.clone())
+        .or(remembered.clone())
+        .unwrap_or_default();
+
+    let primary = move || {
+        let forgot = features.email_recovery.then(|| match links.forgot_password.as_deref().and_then(web_link) {
+            Some(href) => view! { <li><a href=href.to_owned()>{m.forgot_password}</a></li> }.into_any(),
+            None => view! { <li><button type="button" class="pc-link-button" on:click=move |_| go(Screen::Forgot)>{m.forgot_password}</button></li> }.into_any(),
+        });
+        let unlock = features.self_service_unlock.then(|| match links.unlock.as_deref().and_then(web_link) {
+            Some(href) => view! { <li><a href=href.to_owned()>{m.unlock_account}</a></li> }.into_any(),
+            None => view! { <li><button type="button" class="pc-link-button" on:click=move |_| go(Screen::Unlock)>{m.unlock_account}</button></li> }.into_any(),
+        });
+        let help = links
+            .help
+            .as_deref()
+            .and_then(web_link)
+            .map(|h| view! { <li><a href=h.to_owned()>{m.help}</a></li> });
+        let custom = links
+            .custom
+            .iter()
+            .filter_map(|l| {
+                let href = web_link(&l.href)?.to_owned();
+                Some(view! { <li><a href=href target=l.target.clone()>{l.text.clone()}</a></li> })
+            })
+            .collect_view();
+        let buttons = buttons
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let class = format!("pc-button pc-button-secondary pcw-custom {}", b.class_name.clone().unwrap_or_default());
+                view! {
+                    <button type="button" class=class on:click=move |_| {
+                        callbacks.with_value(|c| emit(c, "customButton", &json!({ "index": i }), None));
+                    }>{b.title.clone()}</button>
+                }
+            })
+            .collect_view();
+        view! {
+            <form class="pcw-form" on:submit=on_primary novalidate aria-busy=move || busy.get().then_some("true")>
+                <CredentialsFields
+                    username=username.clone()
+                    id_prefix="pcw-"
+                    autofocus=features.auto_focus
+                    hide_toggle=!features.show_password_toggle_on_sign_in_page
+                />
+                {features.remember_me.then(|| view! {
+                    <div class="pc-check">
+                        <input id="pcw-remember" type="checkbox" name=fields::REMEMBER value="true" checked=remembered.is_some() />
+                        <label for="pcw-remember">{m.remember_me}</label>
                     </div>
-                }.into_any(),
-                None => view! {
-                    <form class="pc-card pcw-card" on:submit=on_submit.clone() novalidate aria-busy=move || busy.get().then_some("true")>
-                        {logo.clone().map(|src| view! { <img class="pcw-logo" src=src alt="" /> })}
-                        <h2>{heading.clone()}</h2>
-                        <FormError message=error />
-                        <CredentialsFields username=config.username.clone().unwrap_or_default() id_prefix="pcw-" />
-                        <button type="submit" class="pc-button" disabled=move || busy.get()>"Sign in"</button>
-                    </form>
-                }.into_any(),
-            }}
+                })}
+                <button type="submit" class="pc-button" disabled=move || busy.get()>{m.sign_in}</button>
+            </form>
+            <div class="pcw-buttons">{buttons}</div>
+            <ul class="pc-links">{forgot}{unlock}{help}{custom}</ul>
+        }
+    };
+
+    let recover = move |unlock: bool| {
+        let (title, intro, button) = if unlock {
+            (m.unlock_title, m.unlock_intro, m.send_unlock_link)
+        } else {
+            (m.forgot_title, m.forgot_intro, m.send_reset_link)
+        };
+        view! {
+            <form class="pcw-form" on:submit=on_recover novalidate>
+                <h3>{title}</h3>
+                <p>{intro}</p>
+                <div class="pc-field">
+                    <label for="pcw-recover-username">{m.username}</label>
+                    <input id="pcw-recover-username" name=fields::USERNAME type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required />
+                </div>
+                <button type="submit" class="pc-button" disabled=move || busy.get()>{button}</button>
+            </form>
+            <button type="button" class="pc-link-button" on:click=move |_| go(Screen::Primary)>{m.back_to_sign_in}</button>
+        }
+    };
+
+    view! {
+        <div class="pcw-root" data-portcullis-widget="" style=brand_style lang=lang.tag()>
+            <div class="pc-card pcw-card" data-screen=move || screen.with(Screen::controller)>
+                {logo.map(|src| view! { <img class="pcw-logo" src=src alt="" /> })}
+                <h2>{heading}</h2>
+                <FormError message=error />
+                {move || match screen.get() {
+                    Screen::Primary => primary().into_any(),
+                    Screen::Step(tx) => view! {
+                        <div class="pcw-step" on:submit=on_step>
+                            <StepView tx csrf=String::new() questions=app::authn::question_choices() />
+                        </div>
+                    }.into_any(),
+                    Screen::Forgot => recover(false).into_any(),
+                    Screen::Unlock => recover(true).into_any(),
+                    Screen::Notice(n) => view! {
+                        <h3>{n.title(lang)}</h3>
+                        <p role="status" data-testid="widget-notice">{n.body(lang)}</p>
+                        <button type="button" class="pc-link-button" on:click=move |_| go(Screen::Primary)>{m.back_to_sign_in}</button>
+                    }.into_any(),
+                    Screen::Done(login) => view! {
+                        <p data-testid="widget-signed-in">{m.signed_in_as} " " {login}</p>
+                    }.into_any(),
+                }}
+            </div>
         </div>
     }
 }

@@ -21,6 +21,9 @@ pub fn CredentialsFields(
     #[prop(into)] username: String,
     #[prop(optional)] id_prefix: &'static str,
     #[prop(optional)] autofocus: bool,
+    /// Leaves out the "Show password" toggle (the widget shows it only when asked to).
+    #[prop(optional)]
+    hide_toggle: bool,
 ) -> impl IntoView {
     let m = use_messages();
     let username_id = format!("{id_prefix}username");
@@ -58,7 +61,7 @@ pub fn CredentialsFields(
                 autofocus=focus_password
             />
         </div>
-        <Show when=move || interactive.get()>
+        <Show when=move || interactive.get() && !hide_toggle>
             <div class="pc-check">
                 <input
                     id=show_id.clone()

@@ -78,13 +78,20 @@ impl Lang {
     }
 }
 
-/// The messages of the language in context (English when none was provided).
+/// Messages that replace the language's own (the widget's `i18n` option).
+#[derive(Debug, Clone, Copy)]
+pub struct CustomMessages(pub &'static Messages);
+
+/// The messages in context: custom ones, or those of the language (English when none).
 pub fn use_messages() -> &'static Messages {
+    if let Some(CustomMessages(m)) = use_context::<CustomMessages>() {
+        return m;
+    }
     use_context::<Lang>().unwrap_or_default().messages()
 }
 
 /// One language's strings. `{n}` in a template is replaced by a number.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Messages {
     // Sign-in
     pub sign_in_title: &'static str,
@@ -200,6 +207,38 @@ pub struct Messages {
 }
 
 impl Messages {
+    /// These messages with some replaced, by the keys of Okta's sign-in widget
+    /// (`primaryauth.title`, `primaryauth.submit`, `forgotpassword`…); unknown keys are ignored.
+    /// The result lives as long as the page (a widget mounts a handful of times at most).
+    pub fn customized<'a>(
+        &self,
+        overrides: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> &'static Messages {
+        let mut m = self.clone();
+        for (key, text) in overrides {
+            let text: &'static str = Box::leak(text.to_owned().into_boxed_str());
+            let slot = match key {
+                "primaryauth.title" => &mut m.sign_in_title,
+                "primaryauth.username.placeholder" | "primaryauth.username" => &mut m.username,
+                "primaryauth.password.placeholder" | "primaryauth.password" => &mut m.password,
+                "primaryauth.submit" => &mut m.sign_in,
+                "remember" => &mut m.remember_me,
+                "forgotpassword" => &mut m.forgot_password,
+                "unlockaccount" => &mut m.unlock_account,
+                "help" => &mut m.help,
+                "goback" => &mut m.back_to_sign_in,
+                "mfa.challenge.verify" => &mut m.verify,
+                "enroll.choices.title" => &mut m.mfa_enroll_title,
+                "password.forgot.sendEmail" => &mut m.send_reset_link,
+                "password.reset" => &mut m.password_reset_title,
+                "errors.E0000004" => &mut m.err_failed,
+                _ => continue,
+            };
+            *slot = text;
+        }
+        Box::leak(Box::new(m))
+    }
+
     /// A password requirement in words.
     pub fn rule(&self, rule: PasswordRule) -> String {
         match rule {
@@ -241,6 +280,15 @@ mod tests {
             assert!(m.days_left(3).contains('3'), "{lang:?}");
             assert!(!m.sign_in.is_empty());
         }
+    }
+
+    #[test]
+    fn okta_keys_replace_messages() {
+        let m = Lang::En
+            .messages()
+            .customized([("primaryauth.title", "Sign in to Acme"), ("nope", "x")]);
+        assert_eq!(m.sign_in_title, "Sign in to Acme");
+        assert_eq!(m.sign_in, Lang::En.messages().sign_in);
     }
 
     #[test]

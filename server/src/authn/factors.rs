@@ -342,38 +342,8 @@ pub fn base32_decode(s: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// The security questions offered (Okta's keys and texts).
-pub const QUESTIONS: [(&str, &str); 8] = [
-    (
-        "disliked_food",
-        "What is the food you least liked as a child?",
-    ),
-    (
-        "name_of_first_plush_toy",
-        "What is the name of your first stuffed animal?",
-    ),
-    (
-        "first_award",
-        "What did you earn your first medal or award for?",
-    ),
-    (
-        "favorite_security_question",
-        "What is your favorite security question?",
-    ),
-    (
-        "favorite_toy",
-        "What is the toy/stuffed animal you liked the most as a kid?",
-    ),
-    (
-        "first_computer_game",
-        "What was the first computer game you played?",
-    ),
-    ("favorite_movie_quote", "What is your favorite movie quote?"),
-    (
-        "first_sports_team_mascot",
-        "What was the mascot of the first sports team you played on?",
-    ),
-];
+/// The security questions offered (Okta's keys and texts; shared with the pages and widget).
+pub const QUESTIONS: [(&str, &str); 8] = app::authn::QUESTIONS;
 
 pub fn question_text(key: &str) -> Option<&'static str> {
     QUESTIONS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)

@@ -106,13 +106,6 @@ fn page_tx(state: &AppState, p: &flow::Pending) -> AuthnTx {
     tx
 }
 
-fn questions() -> Vec<(String, String)> {
-    crate::authn::factors::QUESTIONS
-        .iter()
-        .map(|(k, t)| ((*k).to_owned(), (*t).to_owned()))
-        .collect()
-}
-
 /// Renders the step `p` is at, with an error message if the last answer was wrong.
 async fn render_step(
     state: &AppState,
@@ -127,7 +120,7 @@ async fn render_step(
     page.path = paths::STEP.to_owned();
     page.csrf = csrf;
     page.authn = Some(page_tx(state, p));
-    page.questions = questions();
+    page.questions = app::authn::question_choices();
     page.error = error;
     let mut r = render(state, paths::STEP, page, status).await;
     if let Some(c) = set_csrf {
