@@ -23,7 +23,7 @@ pub(crate) struct Callbacks {
 #[derive(Debug, Clone, PartialEq)]
 enum Screen {
     Primary,
-    Step(AuthnTx),
+    Step(Box<AuthnTx>),
     Forgot,
     Unlock,
     Notice(Notice),
@@ -155,17 +155,17 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                if let Some(store) = local_storage() {
-                    if config.with_value(|c| c.features.remember_me)
+                let remember = local_storage().filter(|store| {
+                    config.with_value(|c| c.features.remember_me)
                         && store
                             .get_item("portcullis-widget-remember")
                             .ok()
                             .flatten()
                             .as_deref()
                             == Some("1")
-                    {
-                        let _ = store.set_item(REMEMBERED, &login);
-                    }
+                });
+                if let Some(store) = remember {
+                    let _ = store.set_item(REMEMBERED, &login);
                 }
                 let js = js_sys::JSON::parse(&result.to_string()).unwrap_or(JsValue::NULL);
                 callbacks.with_value(|c| {
@@ -177,7 +177,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
             "RECOVERY_CHALLENGE" => Screen::Notice(Notice::CheckEmail),
             "LOCKED_OUT" => Screen::Notice(Notice::Locked),
             _ => match serde_json::from_value::<AuthnTx>(tx) {
-                Ok(tx) => Screen::Step(tx),
+                Ok(tx) => Screen::Step(Box::new(tx)),
                 Err(_) => Screen::Primary,
             },
         };
@@ -460,7 +460,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     Screen::Primary => primary().into_any(),
                     Screen::Step(tx) => view! {
                         <div class="pcw-step" on:submit=on_step>
-                            <StepView tx csrf=String::new() questions=app::authn::question_choices() />
+                            <StepView tx=*tx csrf=String::new() questions=app::authn::question_choices() />
                         </div>
                     }.into_any(),
                     Screen::Forgot => recover(false).into_any(),
