@@ -56,14 +56,20 @@ test.describe('widget embedded on another origin', () => {
     await expect(host.widget().getByRole('alert')).toContainText('could not reach the server');
   });
 
-  test('the demo page that `portcullis` serves signs the demo user in', async ({ page }) => {
+  test('the demo page that `portcullis` serves signs the demo user in and shows verified tokens', async ({ page }) => {
+    const noErrors = failOnPageErrors(page);
     await page.goto(`${DEMO_HOST}/`);
     const widget = page.locator('#signin [data-portcullis-widget]');
     await widget.getByLabel('Username', { exact: true }).fill(DEMO_LOGIN);
     await widget.getByLabel('Password', { exact: true }).fill(DEMO_PASSWORD);
     await widget.getByRole('button', { name: 'Sign in' }).click();
-    await expect(page.locator('#result')).toContainText('"status": "SUCCESS"');
-    await expect(page.locator('#result')).toContainText(DEMO_LOGIN);
+    const result = page.locator('#result');
+    await expect(result).toContainText(`"email": "${DEMO_LOGIN}"`);
+    await expect(result).toContainText(`"iss": "${PORTCULLIS}/oauth2/default"`);
+    await expect(result).toContainText('offline_access');
+    await page.getByRole('button', { name: 'Renew the tokens with the refresh token' }).click();
+    await expect(result).toContainText('Renewed at');
+    noErrors();
   });
 });
 

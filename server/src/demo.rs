@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 
 pub const DEMO_LOGIN: &str = "demo@portcullis.test";
 pub const DEMO_PASSWORD: &str = "Gatehouse-2026";
+/// The demo page's OAuth client (a single-page app: public, PKCE).
+pub const DEMO_CLIENT_ID: &str = "demo-spa";
 const SEEDED_KEY: &str = "demo_seeded";
 const PAGE: &str = include_str!("../../widget/demo/index.html");
 
@@ -62,6 +64,18 @@ pub fn seed(state: &AppState, origin: &str) -> Result<(), DirectoryError> {
         Ok(_) | Err(DirectoryError::Invalid(_)) => {}
         Err(e) => return Err(e),
     }
+    // The page is also the SPA's redirect URI (the hidden iframe's okta_post_message reply).
+    let registration = crate::oauth::clients::Registration {
+        client_name: Some("Demo embedding page".into()),
+        application_type: Some(crate::oauth::clients::ApplicationType::Browser),
+        redirect_uris: vec![format!("{origin}/")],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        ..Default::default()
+    };
+    match crate::oauth::clients::register(registration, DEMO_CLIENT_ID.into(), now) {
+        Ok((client, _)) => store.put_client(&client)?,
+        Err(fields) => tracing::warn!(?fields, "the demo client was not registered"),
+    }
     store.set_meta(SEEDED_KEY, &now.iso8601())?;
     store.flush()?;
     Ok(())
@@ -74,7 +88,9 @@ pub async fn start(config: &Config, state: &AppState) -> anyhow::Result<()> {
     let seed_origin = origin.clone();
     tokio::task::spawn_blocking(move || seed(&seeding, &seed_origin)).await??;
 
-    let page = PAGE.replace("{{BASE_URL}}", &config.base_url);
+    let page = PAGE
+        .replace("{{BASE_URL}}", &config.base_url)
+        .replace("{{CLIENT_ID}}", DEMO_CLIENT_ID);
     let app = axum::Router::new().route(
         "/",
         axum::routing::get(move || {
