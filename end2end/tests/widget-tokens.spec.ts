@@ -72,3 +72,30 @@ test('tokens renew with the refresh token, which rotates for a public client', a
   });
   expect(renewed).toEqual({ rotated: true, newAccess: true, idToken: true });
 });
+
+test('autoRenew renews before the access token expires, again and again, until stopped', async ({ page }) => {
+  const { client_id } = await registerSpa(PAGE);
+  const user = await createUser('auto-renew');
+  await page.goto(`${PAGE}?baseUrl=${encodeURIComponent(PORTCULLIS)}&clientId=${client_id}`);
+  const host = new WidgetHost(page);
+  await host.signIn(user.login, user.password);
+  expect((await host.outcome()).kind).toBe('tokens');
+  const result = await page.evaluate(async () => {
+    const w = window as any;
+    const seen: string[] = [];
+    // A leeway of almost the whole lifetime makes "before expiry" come within a second or two.
+    const leewaySeconds = w.tokens.accessToken.expiresAt - Math.floor(Date.now() / 1000) - 1;
+    await new Promise<void>((resolve, reject) => {
+      const stop = w.signIn.autoRenew(w.tokens, {
+        leewaySeconds,
+        onRenewed: (t: any) => {
+          seen.push(t.accessToken.accessToken);
+          if (seen.length === 2) { stop(); resolve(); }
+        },
+        onError: reject,
+      });
+    });
+    return { renewals: seen.length, distinct: new Set([w.tokens.accessToken.accessToken, ...seen]).size };
+  });
+  expect(result).toEqual({ renewals: 2, distinct: 3 });
+});

@@ -326,6 +326,42 @@
     });
   };
 
+  /**
+   * Keeps `tokens` fresh: renews them `leewaySeconds` (default 30) before the access token
+   * expires — with the refresh token when there is one (it rotates), else silently in a hidden
+   * iframe — then schedules the next renewal. `onRenewed(tokens)` and the `renewed` event get
+   * each new set; `onError(error)` and the `error` event a failure (renewal then stops).
+   * Returns a function that stops it.
+   */
+  PortcullisSignIn.prototype.autoRenew = function (tokens, options) {
+    var self = this;
+    options = options || {};
+    var leeway = options.leewaySeconds == null ? 30 : options.leewaySeconds;
+    var current = tokens;
+    var timer = null;
+    var stopped = false;
+    function schedule() {
+      if (stopped) return;
+      var wait = Math.max(0, (current.accessToken.expiresAt - leeway) * 1000 - Date.now());
+      timer = setTimeout(renew, wait);
+    }
+    function renew() {
+      var renewing = current.refreshToken ? self.renewTokens(current.refreshToken) : self.getWithoutPrompt();
+      renewing.then(function (fresh) {
+        if (stopped) return;
+        current = Object.assign({}, current, fresh);
+        self._emit('renewed', current);
+        if (typeof options.onRenewed === 'function') options.onRenewed(current);
+        schedule();
+      }, function (e) {
+        self._emit('error', e);
+        if (typeof options.onError === 'function') options.onError(e);
+      });
+    }
+    schedule();
+    return function stop() { stopped = true; clearTimeout(timer); };
+  };
+
   PortcullisSignIn.prototype.remove = function () {
     if (this._handle) {
       this._handle.unmount();
