@@ -34,6 +34,18 @@ pub fn create(
     label: &str,
     sign_on_mode: &str,
 ) -> Result<App, DirectoryError> {
+    create_with_id(store, now, new_id("0oa"), name, label, sign_on_mode)
+}
+
+/// Like [`create`], with the id chosen by the caller (an OIDC app shares it with its client).
+pub fn create_with_id(
+    store: &dyn Store,
+    now: Timestamp,
+    id: String,
+    name: &str,
+    label: &str,
+    sign_on_mode: &str,
+) -> Result<App, DirectoryError> {
     let mut errs = Vec::new();
     if label.trim().is_empty() {
         errs.push(FieldError::new("label", "The field cannot be left blank"));
@@ -45,7 +57,7 @@ pub fn create(
         return Err(DirectoryError::Invalid(errs));
     }
     let app = App {
-        id: new_id("0oa"),
+        id,
         name: name.trim().to_owned(),
         label: label.trim().to_owned(),
         sign_on_mode: if sign_on_mode.trim().is_empty() {

@@ -74,22 +74,105 @@ struct CreateApp {
     name: String,
     label: String,
     sign_on_mode: String,
+    credentials: AppCredentials,
+    settings: AppSettings,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AppCredentials {
+    oauth_client: Option<OAuthCredentials>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OAuthCredentials {
+    token_endpoint_auth_method: Option<crate::oauth::clients::AuthMethod>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AppSettings {
+    oauth_client: Option<OAuthSettings>,
+}
+
+/// Okta's `settings.oauthClient` of an OIDC app.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OAuthSettings {
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    response_types: Vec<String>,
+    application_type: Option<crate::oauth::clients::ApplicationType>,
+    consent_method: Option<crate::oauth::clients::ConsentMethod>,
+}
+
+/// Creates an app. An OIDC app (`settings.oauthClient`) is also an OAuth client whose
+/// `client_id` is the app's id; only people assigned to it (directly or through a group) may
+/// sign in to it. The secret of a confidential client is in this response only.
 async fn create(
     _: Admin,
     State(state): State<AppState>,
     OktaJson(body): OktaJson<CreateApp>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = apps::create(
+    let now = Timestamp::now();
+    let id = crate::crypto::new_id("0oa");
+    let client = match body.settings.oauth_client {
+        Some(s) => {
+            let registration = crate::oauth::clients::Registration {
+                client_name: Some(body.label.clone()),
+                application_type: s.application_type,
+                token_endpoint_auth_method: body
+                    .credentials
+                    .oauth_client
+                    .and_then(|c| c.token_endpoint_auth_method),
+                redirect_uris: s.redirect_uris,
+                post_logout_redirect_uris: s.post_logout_redirect_uris,
+                grant_types: s.grant_types,
+                response_types: s.response_types,
+                consent_method: s.consent_method,
+                ..Default::default()
+            };
+            Some(
+                crate::oauth::clients::register(registration, id.clone(), now)
+                    .map_err(ApiError::Validation)?,
+            )
+        }
+        None => None,
+    };
+    let name = if body.name.is_empty() && client.is_some() {
+        "oidc_client".to_owned()
+    } else {
+        body.name
+    };
+    let app = apps::create_with_id(
         state.store.as_ref(),
-        Timestamp::now(),
-        &body.name,
+        now,
+        id,
+        &name,
         &body.label,
         &body.sign_on_mode,
     )?;
+    let mut out = view(&app, &state.base_url);
+    if let Some((client, secret)) = client {
+        state.store.put_client(&client)?;
+        out["credentials"] = json!({ "oauthClient": {
+            "client_id": client.client_id,
+            "client_secret": secret,
+            "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        }});
+        out["settings"] = json!({ "oauthClient": {
+            "redirect_uris": client.redirect_uris,
+            "post_logout_redirect_uris": client.post_logout_redirect_uris,
+            "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "response_types": client.response_types,
+            "application_type": client.application_type,
+            "consent_method": client.consent_method,
+        }});
+    }
     state.flush().await?;
-    Ok(Json(view(&app, &state.base_url)))
+    Ok(Json(out))
 }
 
 async fn list(
@@ -153,6 +236,8 @@ async fn remove(
         ]));
     }
     state.store.delete_app(&id)?;
+    // An OIDC app's client goes with it.
+    state.store.delete_client(&id)?;
     state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }

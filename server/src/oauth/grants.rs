@@ -234,6 +234,24 @@ pub fn decide(
     user: Option<&User>,
     scopes: &[String],
 ) -> Result<Lifetimes, TokenError> {
+    // A client that is an app (created through the Apps API) serves only the people assigned
+    // to it, and only while it is active.
+    if let Some(app) = store.app(&client.client_id)? {
+        if app.status != crate::directory::apps::AppStatus::Active {
+            return Err(TokenError::AccessDenied(
+                "The client application is not active.".into(),
+            ));
+        }
+        if let Some(u) = user {
+            let assigned = crate::directory::apps::is_assigned(store, &app.id, &u.id)
+                .map_err(|e| TokenError::Flow(e.to_string()))?;
+            if !assigned {
+                return Err(TokenError::AccessDenied(
+                    "User is not assigned to the client application.".into(),
+                ));
+            }
+        }
+    }
     let Some(server) = &issuer.custom else {
         return Ok(Lifetimes {
             access: tokens.access_ttl,

@@ -124,3 +124,178 @@ async fn users_are_assigned_directly_or_through_groups() {
         404
     );
 }
+
+/// The code flow for `client` with `login`'s session token: the redirect's parameters.
+async fn authorize(
+    s: &support::TestServer,
+    client: &str,
+    login: &str,
+) -> std::collections::HashMap<String, String> {
+    let tx: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    let token = tx["sessionToken"].as_str().unwrap();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("client_id", client)
+        .append_pair("redirect_uri", "https://payroll.example.com/cb")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid offline_access")
+        .append_pair("state", "s1")
+        .append_pair("sessionToken", token);
+    let res = s
+        .client
+        .get(s.url(&format!("/oauth2/v1/authorize?{}", q.finish())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let loc = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    loc.query_pairs().into_owned().collect()
+}
+
+#[tokio::test]
+async fn an_oidc_app_is_a_client_that_only_its_assigned_people_may_use() {
+    let s = support::start().await;
+    let res = s
+        .admin_post("/api/v1/apps")
+        .json(&json!({
+            "label": "Payroll", "signOnMode": "OPENID_CONNECT",
+            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
+            "settings": { "oauthClient": {
+                "application_type": "web", "redirect_uris": ["https://payroll.example.com/cb"],
+                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"] } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let app: Value = res.json().await.unwrap();
+    let aid = app["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app["credentials"]["oauthClient"]["client_id"],
+        aid.as_str(),
+        "the client id is the app id"
+    );
+    let secret = app["credentials"]["oauthClient"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = s.create_user("payee@example.com", PASSWORD).await;
+    let uid = user["id"].as_str().unwrap();
+
+    let p = authorize(&s, &aid, "payee@example.com").await;
+    assert_eq!(p["error"], "access_denied");
+    assert_eq!(
+        p["error_description"],
+        "User is not assigned to the client application."
+    );
+    assert_eq!(p["state"], "s1");
+
+    // Assigned through a group, the person gets a code and tokens.
+    let group: Value = s
+        .admin_post("/api/v1/groups")
+        .json(&json!({ "profile": { "name": "Payroll users" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gid = group["id"].as_str().unwrap();
+    s.admin(
+        reqwest::Method::PUT,
+        &format!("/api/v1/groups/{gid}/users/{uid}"),
+    )
+    .await;
+    s.admin(
+        reqwest::Method::PUT,
+        &format!("/api/v1/apps/{aid}/groups/{gid}"),
+    )
+    .await;
+    let p = authorize(&s, &aid, "payee@example.com").await;
+    let code = p.get("code").expect("a code once assigned").clone();
+    let token = |form: Vec<(&'static str, String)>| {
+        let req = s
+            .client
+            .post(s.url("/oauth2/v1/token"))
+            .basic_auth(&aid, Some(&secret))
+            .form(&form);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, tokens) = token(vec![
+        ("grant_type", "authorization_code".into()),
+        ("code", code),
+        ("redirect_uri", "https://payroll.example.com/cb".into()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Out of the group, the refresh token no longer works.
+    s.admin(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/groups/{gid}/users/{uid}"),
+    )
+    .await;
+    let (status, err) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh.clone()),
+    ])
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("access_denied")),
+        "{err}"
+    );
+
+    // A deactivated app serves nobody.
+    s.admin_post(&format!("/api/v1/apps/{aid}/users"))
+        .json(&json!({ "id": uid }))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh.clone()),
+    ])
+    .await;
+    assert_eq!(status, 200, "assigned directly now");
+    s.admin(
+        reqwest::Method::POST,
+        &format!("/api/v1/apps/{aid}/lifecycle/deactivate"),
+    )
+    .await;
+    let (status, err) = token(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh),
+    ])
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("access_denied"))
+    );
+    // Deleting the app deletes its client.
+    let res = s
+        .admin(reqwest::Method::DELETE, &format!("/api/v1/apps/{aid}"))
+        .await;
+    assert_eq!(res.status(), 204);
+    let res = s
+        .admin(reqwest::Method::GET, &format!("/oauth2/v1/clients/{aid}"))
+        .await;
+    assert_eq!(res.status(), 404);
+
+    // Invalid client settings are refused with the reasons.
+    let res = s
+        .admin_post("/api/v1/apps")
+        .json(&json!({ "label": "Broken", "signOnMode": "OPENID_CONNECT",
+            "settings": { "oauthClient": { "application_type": "web", "redirect_uris": ["not a url"],
+                "grant_types": ["authorization_code"] } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["errorCode"], "E0000001");
+}
