@@ -279,6 +279,17 @@ impl PasswordRule {
     }
 }
 
+/// Okta's rule: the login's local part, and each of its pieces split at `.` `,` `-` `_` `#`
+/// `+`, may not appear in the password when three characters or longer (case-insensitive).
+/// The server enforces it with this same function.
+pub fn contains_username_part(password: &str, login: &str) -> bool {
+    let pw = password.to_lowercase();
+    let local = login.split('@').next().unwrap_or(login).to_lowercase();
+    std::iter::once(local.as_str())
+        .chain(local.split(['.', ',', '-', '_', '#', '+']))
+        .any(|part| part.chars().count() >= 3 && pw.contains(part))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

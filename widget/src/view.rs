@@ -92,6 +92,7 @@ fn explain(m: &Messages, code: &str, summary: &str, answered_question: bool) -> 
         "E0000068" => m.err_wrong_code.to_owned(),
         "E0000087" => m.err_wrong_answer.to_owned(),
         "E0000047" => m.err_too_many.to_owned(),
+        "E0000014" => m.password_refused(summary),
         _ => summary.to_owned(),
     }
 }

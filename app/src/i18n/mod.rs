@@ -117,6 +117,9 @@ pub struct Messages {
     pub err_wrong_answer: &'static str,
     pub err_passwords_differ: &'static str,
     pub err_required: &'static str,
+    pub err_old_password: &'static str,
+    pub err_password_rules: &'static str,
+    pub err_password_reused: &'static str,
     pub err_too_many: &'static str,
     // Steps
     pub cancel: &'static str,
@@ -251,6 +254,19 @@ impl Messages {
         }
     }
 
+    /// A refused new password in words, from the server's reason (Okta's E0000014 causes).
+    pub fn password_refused(&self, reason: &str) -> String {
+        if reason.contains("Old password is not correct") {
+            self.err_old_password.to_owned()
+        } else if reason.contains("requirements were not met") {
+            self.err_password_rules.to_owned()
+        } else if reason.contains("used too recently") {
+            self.err_password_reused.to_owned()
+        } else {
+            reason.to_owned()
+        }
+    }
+
     pub fn days_left(&self, days: i64) -> String {
         self.days_left.replace("{n}", &days.to_string())
     }
@@ -280,6 +296,22 @@ mod tests {
             assert!(m.days_left(3).contains('3'), "{lang:?}");
             assert!(!m.sign_in.is_empty());
         }
+    }
+
+    #[test]
+    fn refused_passwords_are_explained_in_the_language() {
+        let de = Lang::De.messages();
+        assert_eq!(
+            de.password_refused(
+                "Password requirements were not met. Password requirements: at least 8 characters."
+            ),
+            de.err_password_rules
+        );
+        assert_eq!(
+            de.password_refused("Old password is not correct"),
+            de.err_old_password
+        );
+        assert_eq!(de.password_refused("something else"), "something else");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The org's password complexity rules, checked when a password is set. Defaults are Okta's.
 
+use app::authn::contains_username_part;
+
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {
     pub min_length: usize,
@@ -72,16 +74,6 @@ impl PasswordPolicy {
             ))
         }
     }
-}
-
-/// Okta splits the login at `@` and separators and rejects passwords containing any part of
-/// three or more characters, case-insensitively.
-fn contains_username_part(password: &str, login: &str) -> bool {
-    let pw = password.to_lowercase();
-    let local = login.split('@').next().unwrap_or(login).to_lowercase();
-    std::iter::once(local.as_str())
-        .chain(local.split(['.', ',', '-', '_', '#', '+']))
-        .any(|part| part.chars().count() >= 3 && pw.contains(part))
 }
 
 #[cfg(test)]

@@ -251,7 +251,10 @@ fn explain(m: &Messages, e: &FlowError, f: &StepForm) -> String {
         FlowError::WrongAnswer => m.err_wrong_answer.to_owned(),
         FlowError::AuthenticationFailed => m.err_failed.to_owned(),
         FlowError::PasswordRefused(fields) | FlowError::Invalid(fields) => {
-            let reasons: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();
+            let reasons: Vec<String> = fields
+                .iter()
+                .map(|f| m.password_refused(&f.message))
+                .collect();
             if reasons.is_empty() {
                 m.err_required.to_owned()
             } else {
