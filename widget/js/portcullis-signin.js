@@ -343,7 +343,14 @@
     function schedule() {
       if (stopped) return;
       var wait = Math.max(0, (current.accessToken.expiresAt - leeway) * 1000 - Date.now());
-      timer = setTimeout(renew, wait);
+      if (!isFinite(wait)) {
+        var e = new Error('PortcullisSignIn: the access token has no expiry to renew before');
+        self._emit('error', e);
+        if (typeof options.onError === 'function') options.onError(e);
+        return;
+      }
+      // Never sooner than a second after the last renewal, whatever the clocks say.
+      timer = setTimeout(renew, Math.max(wait, 1000));
     }
     function renew() {
       var renewing = current.refreshToken ? self.renewTokens(current.refreshToken) : self.getWithoutPrompt();

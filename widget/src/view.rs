@@ -175,6 +175,8 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 Screen::Done(login)
             }
             "SUCCESS" => Screen::Notice(Notice::Unlocked),
+            // A cancelled transaction: back to the sign-in form.
+            "UNAUTHENTICATED" => Screen::Primary,
             "RECOVERY_CHALLENGE" => Screen::Notice(Notice::CheckEmail),
             "LOCKED_OUT" => Screen::Notice(Notice::Locked),
             _ => match serde_json::from_value::<AuthnTx>(tx) {

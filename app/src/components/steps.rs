@@ -376,6 +376,8 @@ fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
     view! {
         <h1>{title}</h1>
         <p>{intro} {days.map(|d| format!(" {}", m.days_left(d)))}</p>
+        // Whose password this is: an emailed link someone else sent must not go unnoticed.
+        <p class="pc-hint" data-testid="account">{m.account} ": " <strong>{username.clone()}</strong></p>
         <form method="post" action=paths::STEP>
             <Hidden csrf=csrf.clone() action />
             <input type="text" name=fields::USERNAME autocomplete="username" value=username.clone() hidden readonly />

@@ -70,6 +70,7 @@ pub(super) const DE: Messages = Messages {
     password_reset_title: "Neues Passwort wählen",
     password_reset_intro: "Geben Sie ein neues Passwort für Ihr Konto ein.",
     days_left: "(noch {n} Tage)",
+    account: "Konto",
     current_password: "Aktuelles Passwort",
     new_password: "Neues Passwort",
     confirm_password: "Neues Passwort wiederholen",

@@ -70,6 +70,7 @@ pub(super) const EN: Messages = Messages {
     password_reset_title: "Choose a new password",
     password_reset_intro: "Enter a new password for your account.",
     days_left: "({n} days left)",
+    account: "Account",
     current_password: "Current password",
     new_password: "New password",
     confirm_password: "Repeat the new password",

@@ -70,6 +70,7 @@ pub(super) const FR: Messages = Messages {
     password_reset_title: "Choisissez un nouveau mot de passe",
     password_reset_intro: "Saisissez un nouveau mot de passe pour votre compte.",
     days_left: "(encore {n} jours)",
+    account: "Compte",
     current_password: "Mot de passe actuel",
     new_password: "Nouveau mot de passe",
     confirm_password: "Répétez le nouveau mot de passe",

@@ -162,6 +162,7 @@ pub struct Messages {
     pub password_reset_title: &'static str,
     pub password_reset_intro: &'static str,
     pub days_left: &'static str,
+    pub account: &'static str,
     pub current_password: &'static str,
     pub new_password: &'static str,
     pub confirm_password: &'static str,

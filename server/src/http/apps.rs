@@ -235,9 +235,9 @@ async fn remove(
             crate::directory::FieldError::new("status", "Deactivate the app before deleting it"),
         ]));
     }
-    state.store.delete_app(&id)?;
-    // An OIDC app's client goes with it.
+    // An OIDC app's client goes first: without its app record it would serve everyone.
     state.store.delete_client(&id)?;
+    state.store.delete_app(&id)?;
     state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -227,8 +227,19 @@ pub fn router(state: AppState) -> Router {
                 .layer(cors::public()),
         )
         .merge(oauth_flow::navigation_routes())
-        .merge(pages::routes())
-        .merge(signin::routes())
+        // The hosted forms are limited per address like the API (password spraying).
+        .merge(
+            pages::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::per_ip,
+            )),
+        )
+        .merge(
+            signin::routes().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::per_ip,
+            )),
+        )
         .merge(assets::routes(&state.site_dir))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -946,7 +946,7 @@ async fn consent_answer(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
-    if !csrf_matches(&headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf) {
         return error_page(
             &state,
             "This consent form has expired. Please start again from the application.".into(),

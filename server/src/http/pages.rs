@@ -61,7 +61,12 @@ pub async fn render(state: &AppState, path: &str, page: PageState, status: Statu
     if response.status().is_success() {
         *response.status_mut() = status;
     }
-    page_headers(response.headers_mut(), &nonce, &framers(state));
+    page_headers(
+        response.headers_mut(),
+        &nonce,
+        &framers(state),
+        state.secure_cookies,
+    );
     response
 }
 
@@ -86,12 +91,14 @@ fn framers(state: &AppState) -> String {
     }
 }
 
-fn page_headers(h: &mut HeaderMap, nonce: &str, frame_ancestors: &str) {
+fn page_headers(h: &mut HeaderMap, nonce: &str, frame_ancestors: &str, secure: bool) {
+    // Logos may come from https anywhere (and from http when this server is on plain http).
+    let images = if secure { "https:" } else { "https: http:" };
     // No `form-action`: browsers apply it to the redirects after a post too, and signing in
     // for an app ends in a redirect to that app's registered (other-origin) address.
     let csp = format!(
         "default-src 'none'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data: https:; connect-src 'self'; \
+         style-src 'self'; img-src 'self' data: {images}; connect-src 'self'; \
          frame-ancestors {frame_ancestors}; base-uri 'none'"
     );
     if let Ok(v) = HeaderValue::from_str(&csp) {
@@ -111,13 +118,31 @@ fn page_headers(h: &mut HeaderMap, nonce: &str, frame_ancestors: &str) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// The name a page cookie goes by: over https with the `__Host-` prefix, so a sibling domain
+/// cannot plant one (browsers only accept it Secure, for `/`, without a Domain).
+pub(super) fn cookie_name(state: &AppState, name: &str) -> String {
+    if state.secure_cookies {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 pub(super) fn cookie_header(
     state: &AppState,
     name: &str,
     value: &str,
     max_age: Option<u64>,
 ) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    let name = cookie_name(state, name);
+    // Pages framed by a trusted site post their forms from a cross-site frame: the form cookies
+    // must be sent there too (the CSRF token still guards every form).
+    let same_site = if state.secure_cookies && framers(state) != "'none'" {
+        "None"
+    } else {
+        "Lax"
+    };
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
     if state.secure_cookies {
         c.push_str("; Secure");
     }
@@ -174,10 +199,17 @@ pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: 
         keep.append_pair(k, v);
     }
     let rest = keep.finish();
-    let path = if rest.is_empty() {
-        uri.path().to_owned()
+    // `//host/x` would make the language links point at another site.
+    let own = uri.path();
+    let own = if own.starts_with("//") || own.starts_with("/\\") {
+        "/"
     } else {
-        format!("{}?{rest}", uri.path())
+        own
+    };
+    let path = if rest.is_empty() {
+        own.to_owned()
+    } else {
+        format!("{own}?{rest}")
     };
     let brand = state.brand();
     PageState {
@@ -225,7 +257,7 @@ fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Opti
 
 /// A well-formed CSRF cookie value, or a fresh one with the cookie to set.
 pub(super) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, CSRF_COOKIE) {
+    match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(v)
             if v.len() >= 32
                 && v.bytes()
@@ -241,9 +273,10 @@ pub(super) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Opti
     }
 }
 
-pub(super) fn csrf_matches(headers: &HeaderMap, submitted: &str) -> bool {
+pub(super) fn csrf_matches(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
     !submitted.is_empty()
-        && cookie(headers, CSRF_COOKIE).is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
+        && cookie(headers, &cookie_name(state, CSRF_COOKIE))
+            .is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
 }
 
 /// Where a sign-in may continue to: only an authorization request of this server, as a path,
@@ -364,7 +397,7 @@ async fn login_submit(
     page.username = form.username.clone();
     page.from_uri = from_uri.clone();
     let m = page.lang.messages();
-    if !csrf_matches(&headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf) {
         return login_failed(
             &state,
             json,
@@ -378,6 +411,21 @@ async fn login_submit(
         return login_failed(&state, json, StatusCode::BAD_REQUEST, m.err_missing, page).await;
     }
     let now = Timestamp::now();
+    let key = crate::directory::users::login_key(&form.username);
+    if !state
+        .limiter
+        .check(super::rate_limit::Bucket::User, &key, now)
+        .allowed
+    {
+        return login_failed(
+            &state,
+            json,
+            StatusCode::TOO_MANY_REQUESTS,
+            m.err_too_many,
+            page,
+        )
+        .await;
+    }
     let remember = form.remember == "true";
     let result = state
         .blocking(move |s| {
@@ -493,7 +541,7 @@ async fn sign_out(
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Form(form) = form.unwrap_or_default();
-    if !csrf_matches(&headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf) {
         return Redirect::to(paths::LOGIN).into_response();
     }
     let mut response = Redirect::to(paths::SIGNED_OUT).into_response();

@@ -7,8 +7,8 @@ use super::AppState;
 use super::authn::view;
 use super::extract::cookie;
 use super::pages::{
-    SESSION_COOKIE, base_page, cookie_header, csrf_matches, csrf_token, expired_cookie, render,
-    safe_continue, session_cookie_for,
+    SESSION_COOKIE, base_page, cookie_header, cookie_name, csrf_matches, csrf_token,
+    expired_cookie, render, safe_continue, session_cookie_for,
 };
 use super::rate_limit::Bucket;
 use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
@@ -26,6 +26,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 /// The sign-in in progress: its state token, where to go afterwards, and whether to keep the
@@ -53,36 +55,24 @@ pub(super) struct Flow {
 
 impl Flow {
     fn encode(&self) -> String {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        s.append_pair("t", &self.token);
-        if let Some(f) = &self.from_uri {
-            s.append_pair("f", f);
-        }
-        if self.remember {
-            s.append_pair("r", "1");
-        }
-        // Cookie values may not contain `;` `,` or spaces: percent-encode the whole thing.
-        url::form_urlencoded::byte_serialize(s.finish().as_bytes()).collect()
+        let json = serde_json::json!({ "t": self.token, "f": self.from_uri, "r": self.remember });
+        // Cookie values may not contain `;` `,` or spaces: base64url keeps it compact.
+        URL_SAFE_NO_PAD.encode(json.to_string())
     }
 
     fn decode(value: &str) -> Option<Flow> {
-        let inner: String = url::form_urlencoded::parse(format!("v={value}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())?;
-        let mut flow = Flow::default();
-        for (k, v) in url::form_urlencoded::parse(inner.as_bytes()) {
-            match k.as_ref() {
-                "t" => flow.token = v.into_owned(),
-                "f" => flow.from_uri = safe_continue(&v),
-                "r" => flow.remember = v == "1",
-                _ => {}
-            }
-        }
-        (!flow.token.is_empty()).then_some(flow)
+        let json: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
+        let token = json["t"].as_str()?.to_owned();
+        (!token.is_empty()).then(|| Flow {
+            token,
+            from_uri: json["f"].as_str().and_then(safe_continue),
+            remember: json["r"].as_bool().unwrap_or(false),
+        })
     }
 
-    fn from_headers(headers: &HeaderMap) -> Option<Flow> {
-        cookie(headers, FLOW_COOKIE).and_then(Flow::decode)
+    fn from_headers(state: &AppState, headers: &HeaderMap) -> Option<Flow> {
+        cookie(headers, &cookie_name(state, FLOW_COOKIE)).and_then(Flow::decode)
     }
 }
 
@@ -149,7 +139,7 @@ async fn restart(state: &AppState, headers: &HeaderMap, uri: &Uri, message: &str
     page.path = paths::LOGIN.to_owned();
     page.csrf = csrf;
     page.error = Some(message.to_owned());
-    page.from_uri = Flow::from_headers(headers).and_then(|f| f.from_uri);
+    page.from_uri = Flow::from_headers(state, headers).and_then(|f| f.from_uri);
     let mut r = render(state, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
     let h = r.headers_mut();
     h.append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
@@ -163,7 +153,7 @@ async fn show_step(State(state): State<AppState>, headers: HeaderMap, uri: Uri) 
     let m = base_page(&state, &headers, &uri, View::Step)
         .lang
         .messages();
-    let Some(flow) = Flow::from_headers(&headers) else {
+    let Some(flow) = Flow::from_headers(&state, &headers) else {
         return see_other(paths::LOGIN);
     };
     let now = Timestamp::now();
@@ -250,6 +240,7 @@ fn explain(m: &Messages, e: &FlowError, f: &StepForm) -> String {
         FlowError::InvalidPasscode => m.err_wrong_code.to_owned(),
         FlowError::WrongAnswer => m.err_wrong_answer.to_owned(),
         FlowError::AuthenticationFailed => m.err_failed.to_owned(),
+        FlowError::FactorNotFound => m.step_unknown.to_owned(),
         FlowError::PasswordRefused(fields) | FlowError::Invalid(fields) => {
             let reasons: Vec<String> = fields
                 .iter()
@@ -274,11 +265,11 @@ async fn answer_step(
     let m = base_page(&state, &headers, &uri, View::Step)
         .lang
         .messages();
-    let Some(flow) = Flow::from_headers(&headers) else {
+    let Some(flow) = Flow::from_headers(&state, &headers) else {
         return restart(&state, &headers, &uri, m.err_tx_expired).await;
     };
     let Form(form) = form.unwrap_or_default();
-    if !csrf_matches(&headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf) {
         return see_other(paths::STEP);
     }
     let now = Timestamp::now();
@@ -297,7 +288,15 @@ async fn answer_step(
         actions::CHANGE_PASSWORD | actions::RESET_PASSWORD
     );
     if new_password_step && form.new_password != form.confirm_password {
-        return rerender(&state, &headers, &uri, &flow, m.err_passwords_differ).await;
+        return rerender(
+            &state,
+            &headers,
+            &uri,
+            &flow,
+            m.err_passwords_differ,
+            m.err_tx_expired,
+        )
+        .await;
     }
     let token = flow.token.clone();
     let form_for_flow = StepForm {
@@ -315,7 +314,15 @@ async fn answer_step(
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "a sign-in step failed");
-            return rerender(&state, &headers, &uri, &flow, m.err_internal).await;
+            return rerender(
+                &state,
+                &headers,
+                &uri,
+                &flow,
+                m.err_internal,
+                m.err_internal,
+            )
+            .await;
         }
     };
     match outcome {
@@ -370,7 +377,14 @@ async fn answer_step(
             if matches!(e, FlowError::Store(_) | FlowError::Hash(_)) {
                 tracing::error!(error = %e, "a sign-in step failed");
             }
-            rerender(&state, &headers, &uri, &flow, &explain(m, &e, &form)).await
+            // A failure that ended the transaction (a lockout) must not read as "too slow".
+            let ended = match e {
+                FlowError::InvalidPasscode
+                | FlowError::WrongAnswer
+                | FlowError::AuthenticationFailed => m.err_failed,
+                _ => m.err_tx_expired,
+            };
+            rerender(&state, &headers, &uri, &flow, &explain(m, &e, &form), ended).await
         }
     }
 }
@@ -382,6 +396,7 @@ async fn rerender(
     uri: &Uri,
     flow: &Flow,
     message: &str,
+    if_ended: &str,
 ) -> Response {
     let now = Timestamp::now();
     let token = flow.token.clone();
@@ -400,10 +415,7 @@ async fn rerender(
             )
             .await
         }
-        _ => {
-            let m = base_page(state, headers, uri, View::Step).lang.messages();
-            restart(state, headers, uri, m.err_tx_expired).await
-        }
+        _ => restart(state, headers, uri, if_ended).await,
     }
 }
 
@@ -474,7 +486,7 @@ async fn start_recovery(
     view: View,
 ) -> Response {
     let m = base_page(&state, &headers, &uri, view).lang.messages();
-    if !csrf_matches(&headers, &form.csrf) || form.username.trim().is_empty() {
+    if !csrf_matches(&state, &headers, &form.csrf) || form.username.trim().is_empty() {
         let (csrf, set_csrf) = csrf_token(&state, &headers);
         let mut page = base_page(&state, &headers, &uri, view);
         page.csrf = csrf;
@@ -599,7 +611,7 @@ async fn link_redeem(
     let Some((_, token_use)) = link_kind(uri.path()) else {
         return see_other(paths::LOGIN);
     };
-    if !csrf_matches(&headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf) {
         return see_other(uri.path());
     }
     let now = Timestamp::now();
@@ -698,5 +710,16 @@ mod tests {
         };
         assert_eq!(Flow::decode(&evil.encode()).unwrap().from_uri, None);
         assert!(Flow::decode("").is_none());
+        assert!(Flow::decode("%%%not-base64").is_none());
+        // An authorization request with a long state still fits a cookie comfortably.
+        let long = Flow {
+            token: "t".repeat(43),
+            from_uri: Some(format!(
+                "/oauth2/v1/authorize?state={}",
+                "{\"k\": \"v\"} ".repeat(90)
+            )),
+            remember: false,
+        };
+        assert!(long.encode().len() < 2500, "{}", long.encode().len());
     }
 }

@@ -552,3 +552,58 @@ async fn with_lockout_shown_a_locked_account_gets_the_locked_page() {
     assert!(last.starts_with("403"), "{last}");
     assert!(last.contains("Your account is locked") && last.contains("/signin/unlock"));
 }
+
+#[tokio::test]
+async fn hosted_forms_are_rate_limited_per_username() {
+    let s = support::start_with(|c| c.rate_limit_per_user = 2).await;
+    s.create_user("sprayed@example.com", PASSWORD).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (_, html) = get_login(&s).await;
+        let csrf = csrf_field(&html);
+        let res = s
+            .browser
+            .post(s.url("/login"))
+            .form(&[
+                ("username", "sprayed@example.com"),
+                ("password", "Wrong-Spray-1"),
+                ("csrf", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert!(res.text().await.unwrap().contains("Too many attempts"));
+        }
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+}
+
+#[tokio::test]
+async fn over_https_page_cookies_carry_the_host_prefix() {
+    let s = support::start_with(|c| c.base_url = "https://id.example.com".into()).await;
+    let res = s
+        .client
+        .get(format!("{}/login", s.local))
+        .send()
+        .await
+        .unwrap();
+    let csrf = support::set_cookie(&res, "__Host-pc_csrf").expect("a __Host- cookie");
+    assert!(csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"));
+}
+
+#[tokio::test]
+async fn language_links_never_point_at_another_site() {
+    let s = support::start().await;
+    let html = s
+        .browser
+        .get(s.url("//evil.example/phish"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("href=\"//evil.example"), "{html}");
+}

@@ -13,6 +13,8 @@ pub const PASSWORD: &str = "Sturdy-Gate-42";
 
 pub struct TestServer {
     pub base: String,
+    /// Where the server really listens (`base` may be a public URL set by a test).
+    pub local: String,
     /// A client that keeps cookies and does not follow redirects, like a careful browser.
     pub browser: Client,
     pub client: Client,
@@ -55,6 +57,7 @@ async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) ->
         .unwrap();
     });
     TestServer {
+        local: format!("http://{addr}"),
         base: config.base_url,
         browser: Client::builder()
             .cookie_store(true)
