@@ -12,7 +12,8 @@ pub mod pages;
 mod state;
 
 pub use state::{
-    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, SignedInUser, View,
+    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, Problem, SignedInUser,
+    View,
 };
 
 use leptos::prelude::*;

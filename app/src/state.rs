@@ -41,6 +41,22 @@ pub enum Notice {
     ContinueActivate,
 }
 
+/// Why a request could not continue, for the error page (words from the catalogue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    MissingClient,
+    UnknownClient,
+    MissingRedirect,
+    UnregisteredRedirect,
+    Internal,
+    LogoutHintMissing,
+    LogoutUnverified,
+    ConsentInvalid,
+    ConsentExpired,
+    SignedOutMeanwhile,
+}
+
 /// The org's look: name, logo, colour (served as a stylesheet) and help link.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Branding {
@@ -90,6 +106,9 @@ pub struct PageState {
     /// The path the page was rendered for (the language links keep it).
     #[serde(default)]
     pub path: String,
+    /// What the error page explains (in the page's language).
+    #[serde(default)]
+    pub problem: Option<Problem>,
 }
 
 /// What the consent screen asks the person to agree to.

@@ -194,6 +194,15 @@ pub struct Messages {
     pub signed_out_title: &'static str,
     pub signed_out_body: &'static str,
     // Errors and other pages
+    pub problem_missing_client: &'static str,
+    pub problem_unknown_client: &'static str,
+    pub problem_missing_redirect: &'static str,
+    pub problem_unregistered_redirect: &'static str,
+    pub problem_logout_hint_missing: &'static str,
+    pub problem_logout_unverified: &'static str,
+    pub problem_consent_invalid: &'static str,
+    pub problem_consent_expired: &'static str,
+    pub problem_signed_out_meanwhile: &'static str,
     pub error_title: &'static str,
     pub error_default: &'static str,
     pub error_next: &'static str,
@@ -265,6 +274,23 @@ impl Messages {
             self.err_password_reused.to_owned()
         } else {
             reason.to_owned()
+        }
+    }
+
+    /// Why a request could not continue, in words.
+    pub fn problem(&self, p: crate::Problem) -> &'static str {
+        use crate::Problem as P;
+        match p {
+            P::MissingClient => self.problem_missing_client,
+            P::UnknownClient => self.problem_unknown_client,
+            P::MissingRedirect => self.problem_missing_redirect,
+            P::UnregisteredRedirect => self.problem_unregistered_redirect,
+            P::Internal => self.err_internal,
+            P::LogoutHintMissing => self.problem_logout_hint_missing,
+            P::LogoutUnverified => self.problem_logout_unverified,
+            P::ConsentInvalid => self.problem_consent_invalid,
+            P::ConsentExpired => self.problem_consent_expired,
+            P::SignedOutMeanwhile => self.problem_signed_out_meanwhile,
         }
     }
 

@@ -9,7 +9,11 @@ use leptos::prelude::*;
 pub fn ErrorPage() -> impl IntoView {
     let state = use_context::<PageState>().unwrap_or_default();
     let m = use_messages();
-    let message = state.error.unwrap_or_else(|| m.error_default.to_owned());
+    let message = match (state.problem, state.error) {
+        (Some(p), _) => m.problem(p).to_owned(),
+        (None, Some(e)) => e,
+        (None, None) => m.error_default.to_owned(),
+    };
     view! {
         <h1>{m.error_title}</h1>
         <p role="alert" data-testid="error-message">{message}</p>

@@ -22,7 +22,7 @@ use crate::oauth::issuer::Issuer;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
 use crate::paths;
-use app::{ConsentRequest, ConsentScope, PageState, View};
+use app::{ConsentRequest, ConsentScope, PageState, Problem, View};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -71,19 +71,10 @@ fn no_store(mut r: Response) -> Response {
     r
 }
 
-async fn error_page(state: &AppState, message: String) -> Response {
-    let page = PageState {
-        error: Some(message),
-        view: View::Error,
-        branding: super::pages::base_page(
-            state,
-            &HeaderMap::new(),
-            &Uri::from_static("/"),
-            View::Error,
-        )
-        .branding,
-        ..PageState::default()
-    };
+/// The error page for `problem`, in the language the browser asks for.
+async fn error_page(state: &AppState, headers: &HeaderMap, problem: Problem) -> Response {
+    let mut page = super::pages::base_page(state, headers, &Uri::from_static("/"), View::Error);
+    page.problem = Some(problem);
     render(state, "/error", page, StatusCode::BAD_REQUEST).await
 }
 
@@ -177,7 +168,9 @@ async fn authorize(
     let now = Timestamp::now();
     let req = match authorize::validate(state.store.as_ref(), issuer, &params) {
         Ok(r) => r,
-        Err(AuthorizeError::Page { message }) => return error_page(&state, message).await,
+        Err(AuthorizeError::Page { problem }) => {
+            return error_page(&state, &headers, problem).await;
+        }
         Err(AuthorizeError::Redirect {
             reply,
             error,
@@ -187,16 +180,15 @@ async fn authorize(
         }
         Err(AuthorizeError::Store(e)) => {
             tracing::error!(error = %e, "authorize failed");
-            return error_page(
-                &state,
-                "Something went wrong on our side. Please try again.".into(),
-            )
-            .await;
+            return error_page(&state, &headers, Problem::Internal).await;
         }
     };
     let auth = match find_auth(&state, &headers, &req, now).await {
         Ok(a) => a,
-        Err(message) => return error_page(&state, message).await,
+        Err(message) => {
+            tracing::error!(error = %message, "finding the sign-in failed");
+            return error_page(&state, &headers, Problem::Internal).await;
+        }
     };
     let fresh_cookie = match &auth {
         Auth::Fresh(secret, _) => Some(session_cookie(&state, secret.expose())),
@@ -827,16 +819,12 @@ async fn logout(
 ) -> Response {
     let hint = q.get("id_token_hint").filter(|h| !h.is_empty());
     let Some(hint) = hint else {
-        return error_page(
-            &state,
-            "The application did not say who is signing out (id_token_hint is missing).".into(),
-        )
-        .await;
+        return error_page(&state, &headers, Problem::LogoutHintMissing).await;
     };
     let claims = match issuer.keys.verify(hint, &issuer.url, true) {
         Ok(c) => c,
         Err(_) => {
-            return error_page(&state, "The sign-out request could not be verified.".into()).await;
+            return error_page(&state, &headers, Problem::LogoutUnverified).await;
         }
     };
     let client_id = claims["aud"].as_str().unwrap_or_default().to_owned();
@@ -844,7 +832,7 @@ async fn logout(
         Some(uri) => {
             let client = state.store.client(&client_id).ok().flatten();
             if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
-                return error_page(&state, "The application asked to return to an address it has not registered, so you were not sent there.".into()).await;
+                return error_page(&state, &headers, Problem::UnregisteredRedirect).await;
             }
             let mut u = uri.clone();
             if let Some(s) = q.get("state") {
@@ -947,53 +935,41 @@ async fn consent_answer(
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
     if !csrf_matches(&state, &headers, &form.csrf) {
-        return error_page(
-            &state,
-            "This consent form has expired. Please start again from the application.".into(),
-        )
-        .await;
+        return error_page(&state, &headers, Problem::ConsentExpired).await;
     }
     let Some((path, query)) = safe_continue(&form.request)
         .as_deref()
         .and_then(|r| r.split_once('?'))
         .map(|(p, q)| (p.to_owned(), q.to_owned()))
     else {
-        return error_page(&state, "The consent form was not valid.".into()).await;
+        return error_page(&state, &headers, Problem::ConsentInvalid).await;
     };
     let issuer = match server_of(&path) {
         Some(id) => match state.issuer(id.as_deref()).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "loading the authorization server failed");
-                return error_page(
-                    &state,
-                    "Something went wrong on our side. Please try again.".into(),
-                )
-                .await;
+                return error_page(&state, &headers, Problem::Internal).await;
             }
         },
         None => None,
     };
     let Some(issuer) = issuer else {
-        return error_page(&state, "The consent form was not valid.".into()).await;
+        return error_page(&state, &headers, Problem::ConsentInvalid).await;
     };
     let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
         Ok(r) => r,
-        Err(_) => return error_page(&state, "The consent form was not valid.".into()).await,
+        Err(_) => return error_page(&state, &headers, Problem::ConsentInvalid).await,
     };
     let now = Timestamp::now();
     let session = cookie(&headers, SESSION_COOKIE)
         .and_then(|sid| use_session(state.store.as_ref(), &state.sessions, now, sid).ok())
         .flatten();
     let Some(session) = session else {
-        return error_page(
-            &state,
-            "You are no longer signed in. Please start again from the application.".into(),
-        )
-        .await;
+        return error_page(&state, &headers, Problem::SignedOutMeanwhile).await;
     };
     if form.decision != "allow" {
         return respond(
@@ -1026,11 +1002,7 @@ async fn consent_answer(
     });
     if let Some(Err(e)) = recorded {
         tracing::error!(error = %e, "recording consent failed");
-        return error_page(
-            &state,
-            "Something went wrong on our side. Please try again.".into(),
-        )
-        .await;
+        return error_page(&state, &headers, Problem::Internal).await;
     }
     no_store(Redirect::to(&format!("{path}?{query}")).into_response())
 }

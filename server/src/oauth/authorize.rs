@@ -82,7 +82,7 @@ impl AuthorizeRequest {
 pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: explain on a page, redirect nowhere.
     Page {
-        message: String,
+        problem: app::Problem,
     },
     /// Sent back to the client (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
     Redirect {
@@ -108,21 +108,15 @@ pub fn validate(
     issuer: &Issuer,
     p: &HashMap<String, String>,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    let page = |message: &str| AuthorizeError::Page {
-        message: message.to_owned(),
-    };
-    let client_id = param(p, "client_id")
-        .ok_or_else(|| page("The request names no client (client_id is missing)."))?;
-    let client = store.client(client_id)?.ok_or_else(|| {
-        page("The application that sent you here is not registered with this sign-in service.")
-    })?;
-    let redirect_uri = param(p, "redirect_uri").ok_or_else(|| {
-        page("The request does not say where to return to (redirect_uri is missing).")
-    })?;
+    let page = |problem: app::Problem| AuthorizeError::Page { problem };
+    let client_id = param(p, "client_id").ok_or_else(|| page(app::Problem::MissingClient))?;
+    let client = store
+        .client(client_id)?
+        .ok_or_else(|| page(app::Problem::UnknownClient))?;
+    let redirect_uri =
+        param(p, "redirect_uri").ok_or_else(|| page(app::Problem::MissingRedirect))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(page(
-            "The application asked to return to an address it has not registered, so you were not sent there.",
-        ));
+        return Err(page(app::Problem::UnregisteredRedirect));
     }
     let response_type = param(p, "response_type").and_then(normalize_response_type);
     let state = p.get("state").cloned();

@@ -607,3 +607,28 @@ async fn language_links_never_point_at_another_site() {
         .unwrap();
     assert!(!html.contains("href=\"//evil.example"), "{html}");
 }
+
+#[tokio::test]
+async fn error_pages_explain_in_the_language_asked_for() {
+    let s = support::start().await;
+    let page = |lang: &'static str| {
+        let req = s
+            .client
+            .get(s.url(
+                "/oauth2/v1/authorize?client_id=no-such-app&redirect_uri=https://x.example/cb",
+            ))
+            .header("Accept-Language", lang);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 400);
+            res.text().await.unwrap()
+        }
+    };
+    assert!(
+        page("en")
+            .await
+            .contains("is not registered with this sign-in service")
+    );
+    assert!(page("de").await.contains("nicht registriert"));
+    assert!(page("fr").await.contains("enregistrée"));
+}
