@@ -1,4 +1,5 @@
 import { test, expect, request } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { createUser } from './fixtures/users';
 import { registerClient } from './fixtures/oauth';
 import { SignInPage, failOnPageErrors } from './fixtures/pages';
@@ -63,6 +64,9 @@ test.describe('the consent screen of a custom authorization server', () => {
     await expect(scopes).toContainText('View your photos');
     await expect(scopes).toContainText('See the photos in your albums');
     await expect(scopes.locator('li')).toHaveCount(1);
+    const a11y = await new AxeBuilder({ page }).analyze();
+    expect(a11y.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+    await page.screenshot({ path: test.info().outputPath('consent.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Allow access' }).click();
     await page.waitForURL((u) => u.href.startsWith(CALLBACK));

@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { createUser } from './fixtures/users';
 import { requireMfa, expirePassword } from './fixtures/admin';
 import { WidgetHost, failOnPageErrors } from './fixtures/pages';
@@ -18,6 +19,9 @@ test.describe('every sign-in step inside the widget on another origin', () => {
     await expect(w.getByRole('heading', { name: 'Set up a second step' })).toBeVisible();
     await w.locator('[data-factor="totp-GOOGLE"]').getByRole('button', { name: 'Set up' }).click();
     await expect(w.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+    // The widget's own markup (in its shadow root) has no serious accessibility problems.
+    const a11y = await new AxeBuilder({ page }).include('#signin').analyze();
+    expect(a11y.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
     const qrLoaded = await w.locator('img.pc-qr').evaluate((img: HTMLImageElement) =>
       img.complete && img.naturalWidth > 0);
     expect(qrLoaded).toBe(true);
