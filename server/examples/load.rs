@@ -38,7 +38,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = value.parse()?,
             "--concurrency" => args.concurrency = value.parse()?,
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|custom-token|authn, --seconds, --concurrency)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|authn|page, --seconds, --concurrency)"
             ),
         }
     }
@@ -141,7 +141,10 @@ async fn main() -> anyhow::Result<()> {
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let start = Instant::now();
-                let res = if scenario == "authn" {
+                let res = if scenario == "page" {
+                    // The hosted sign-in page, server-rendered (Leptos SSR) with its CSP nonce.
+                    http.get(url.replace(token_path, "/login")).send().await
+                } else if scenario == "authn" {
                     http.post(url.replace(token_path, "/api/v1/authn"))
                         .json(&json!({ "username": login, "password": "Sturdy-Gate-Passw0rd-9" }))
                         .send()
