@@ -55,6 +55,8 @@ pub enum Problem {
     ConsentInvalid,
     ConsentExpired,
     SignedOutMeanwhile,
+    /// A custom authorization server that does not exist or is not active.
+    UnknownServer,
 }
 
 /// The org's look: name, logo, colour (served as a stylesheet) and help link.

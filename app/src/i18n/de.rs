@@ -109,6 +109,7 @@ pub(super) const DE: Messages = Messages {
     problem_consent_invalid: "Das Zustimmungsformular war ungültig.",
     problem_consent_expired: "Dieses Zustimmungsformular ist abgelaufen. Bitte beginnen Sie erneut in der Anwendung.",
     problem_signed_out_meanwhile: "Sie sind nicht mehr angemeldet. Bitte beginnen Sie erneut in der Anwendung.",
+    problem_unknown_server: "Der angefragte Anmeldedienst existiert nicht oder ist nicht aktiv.",
     error_title: "Etwas ist schiefgelaufen",
     error_default: "Die Anfrage konnte nicht abgeschlossen werden.",
     error_next: "Sie können dieses Fenster schließen und in der Anwendung neu beginnen oder",

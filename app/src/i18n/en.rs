@@ -109,6 +109,7 @@ pub(super) const EN: Messages = Messages {
     problem_consent_invalid: "The consent form was not valid.",
     problem_consent_expired: "This consent form has expired. Please start again from the application.",
     problem_signed_out_meanwhile: "You are no longer signed in. Please start again from the application.",
+    problem_unknown_server: "The sign-in service the application asked for does not exist or is not active.",
     error_title: "Something went wrong",
     error_default: "The request could not be completed.",
     error_next: "You can close this window and start again from the application, or",

@@ -109,6 +109,7 @@ pub(super) const FR: Messages = Messages {
     problem_consent_invalid: "Le formulaire de consentement n'était pas valide.",
     problem_consent_expired: "Ce formulaire de consentement a expiré. Veuillez recommencer depuis l'application.",
     problem_signed_out_meanwhile: "Vous n'êtes plus connecté. Veuillez recommencer depuis l'application.",
+    problem_unknown_server: "Le service de connexion demandé par l'application n'existe pas ou n'est pas actif.",
     error_title: "Un problème est survenu",
     error_default: "La demande n'a pas pu aboutir.",
     error_next: "Vous pouvez fermer cette fenêtre et recommencer depuis l'application, ou",

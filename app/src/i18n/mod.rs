@@ -203,6 +203,7 @@ pub struct Messages {
     pub problem_consent_invalid: &'static str,
     pub problem_consent_expired: &'static str,
     pub problem_signed_out_meanwhile: &'static str,
+    pub problem_unknown_server: &'static str,
     pub error_title: &'static str,
     pub error_default: &'static str,
     pub error_next: &'static str,
@@ -291,6 +292,7 @@ impl Messages {
             P::ConsentInvalid => self.problem_consent_invalid,
             P::ConsentExpired => self.problem_consent_expired,
             P::SignedOutMeanwhile => self.problem_signed_out_meanwhile,
+            P::UnknownServer => self.problem_unknown_server,
         }
     }
 

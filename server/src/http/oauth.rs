@@ -60,6 +60,20 @@ impl FromRequestParts<AppState> for Server {
         };
         match state.issuer(id.as_deref()).await {
             Ok(Some(issuer)) => Ok(Server(Arc::new(issuer))),
+            // A person's browser sent here (authorize, logout) gets a page, not JSON.
+            Ok(None) if is_navigation(parts.uri.path()) => {
+                let mut page = super::pages::base_page(
+                    state,
+                    &parts.headers,
+                    &axum::http::Uri::from_static("/"),
+                    app::View::Error,
+                );
+                page.problem = Some(app::Problem::UnknownServer);
+                Err(
+                    super::pages::render(state, "/error", page, axum::http::StatusCode::NOT_FOUND)
+                        .await,
+                )
+            }
             Ok(None) => Err(ApiError::NotFound(format!(
                 "{} (AuthorizationServer)",
                 id.unwrap_or_default()
@@ -68,6 +82,11 @@ impl FromRequestParts<AppState> for Server {
             Err(e) => Err(e.into_response()),
         }
     }
+}
+
+/// The endpoints a browser navigates to (the rest are called by scripts and servers).
+fn is_navigation(path: &str) -> bool {
+    path.ends_with("/v1/authorize") || path.ends_with("/v1/logout")
 }
 
 fn public_json(body: Value, max_age: u32) -> Response {

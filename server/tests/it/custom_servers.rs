@@ -355,6 +355,20 @@ async fn every_org_has_a_default_server_with_its_own_issuer_and_keys() {
     assert_eq!(res.status(), 404);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["errorCode"], "E0000007");
+    // A browser sent to an unknown server's authorize endpoint gets a page that says so.
+    let res = s
+        .client
+        .get(s.url("/oauth2/nope/v1/authorize?client_id=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("does not exist or is not active")
+    );
 }
 
 #[tokio::test]
