@@ -55,17 +55,23 @@ impl Brand {
         errs
     }
 
+    /// The brand colour (when valid) and the text colour readable on it: dark text on light
+    /// colours, white on dark ones, by perceived brightness (ITU-R BT.601).
+    pub fn colours(&self) -> Option<(&str, &'static str)> {
+        let colour = self.primary_color.as_deref().filter(|c| is_hex_colour(c))?;
+        let channel = |i: usize| u32::from(u8::from_str_radix(&colour[i..i + 2], 16).unwrap_or(0));
+        let luma = 299 * channel(1) + 587 * channel(3) + 114 * channel(5);
+        Some((colour, if luma > 150_000 { "#111111" } else { "#ffffff" }))
+    }
+
     /// The stylesheet that sets the brand colour and a text colour readable on it.
     pub fn css(&self) -> String {
-        let Some(colour) = self.primary_color.as_deref().filter(|c| is_hex_colour(c)) else {
-            return String::new();
-        };
-        let channel = |i: usize| u8::from_str_radix(&colour[i..i + 2], 16).unwrap_or(0);
-        let (r, g, b) = (channel(1), channel(3), channel(5));
-        // Perceived brightness (ITU-R BT.601): dark text on light colours, white on dark ones.
-        let luma = 299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b);
-        let contrast = if luma > 150_000 { "#111111" } else { "#ffffff" };
-        format!(":root {{ --pc-brand: {colour}; --pc-brand-contrast: {contrast}; }}\n")
+        match self.colours() {
+            Some((colour, contrast)) => {
+                format!(":root {{ --pc-brand: {colour}; --pc-brand-contrast: {contrast}; }}\n")
+            }
+            None => String::new(),
+        }
     }
 }
 

@@ -119,6 +119,19 @@ async fn change<T: Send + 'static>(
     }
 }
 
+/// The item of `items` whose id is `id`, or a 404 naming it as a `kind`.
+fn by_id<'a, T>(
+    items: &'a [T],
+    id: &str,
+    kind: &str,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<&'a T, ApiError> {
+    items
+        .iter()
+        .find(|x| id_of(x) == id)
+        .ok_or_else(|| not_found(id, kind))
+}
+
 fn server_or_404(state: &AppState, id: &str) -> Result<AuthServer, ApiError> {
     state
         .store
@@ -128,18 +141,6 @@ fn server_or_404(state: &AppState, id: &str) -> Result<AuthServer, ApiError> {
 
 fn issuer_of(base: &str, id: &str) -> String {
     format!("{base}/oauth2/{id}")
-}
-
-/// The server's key ring: cached, or loaded (and, the first time, generated).
-async fn ring(state: &AppState, id: &str) -> Result<Arc<KeyRing>, ApiError> {
-    if let Some(r) = state.cached_ring(id) {
-        return Ok(r);
-    }
-    let owned = id.to_owned();
-    state
-        .blocking(move |s| s.load_ring(&owned))
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> Value {
@@ -178,7 +179,7 @@ fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> 
 }
 
 async fn view_with_keys(state: &AppState, s: &AuthServer) -> Result<Value, ApiError> {
-    let ring = ring(state, &s.id).await?;
+    let ring = state.ring(&s.id).await?;
     Ok(server_view(
         &state.base_url,
         s,
@@ -325,7 +326,7 @@ async fn list_keys(
 ) -> Result<Json<Value>, ApiError> {
     server_or_404(&state, &id)?;
     Ok(Json(Value::Array(
-        ring(&state, &id).await?.keys_with_status(),
+        state.ring(&id).await?.keys_with_status(),
     )))
 }
 
@@ -441,11 +442,7 @@ async fn read_scope(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let s = server_or_404(&state, &id)?;
-    let scope = s
-        .scopes
-        .iter()
-        .find(|x| x.id == item)
-        .ok_or_else(|| not_found(&item, "OAuth2Scope"))?;
+    let scope = by_id(&s.scopes, &item, "OAuth2Scope", |x| &x.id)?;
     Ok(Json(scope_view(&state.base_url, &id, scope)))
 }
 
@@ -643,11 +640,7 @@ async fn read_claim(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let s = server_or_404(&state, &id)?;
-    let claim = s
-        .claims
-        .iter()
-        .find(|x| x.id == item)
-        .ok_or_else(|| not_found(&item, "OAuth2Claim"))?;
+    let claim = by_id(&s.claims, &item, "OAuth2Claim", |x| &x.id)?;
     Ok(Json(claim_view(&state.base_url, &id, claim)))
 }
 
@@ -800,11 +793,7 @@ async fn read_policy(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let s = server_or_404(&state, &id)?;
-    let p = s
-        .policies
-        .iter()
-        .find(|p| p.id == item)
-        .ok_or_else(|| not_found(&item, "Policy"))?;
+    let p = by_id(&s.policies, &item, "Policy", |p| &p.id)?;
     Ok(Json(policy_view(&state.base_url, &id, p)))
 }
 
@@ -994,11 +983,7 @@ async fn list_rules(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let s = server_or_404(&state, &id)?;
-    let p = s
-        .policies
-        .iter()
-        .find(|p| p.id == item)
-        .ok_or_else(|| not_found(&item, "Policy"))?;
+    let p = by_id(&s.policies, &item, "Policy", |p| &p.id)?;
     let mut rules: Vec<&Rule> = p.rules.iter().collect();
     rules.sort_by_key(|r| r.priority);
     Ok(Json(Value::Array(
@@ -1058,22 +1043,24 @@ async fn replace_rule(
     Path((id, item, rule_id)): Path<(String, String, String)>,
     OktaJson(body): OktaJson<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let server = server_or_404(&state, &id)?;
-    let old =
-        find_rule(&server, &item, &rule_id).ok_or_else(|| not_found(&rule_id, "PolicyRule"))?;
-    let rule = body.rule(rule_id.clone(), old.priority, old.created, Timestamp::now());
-    servers::check_rule(state.store.as_ref(), &server, &rule)?;
     let what = format!("{rule_id} (PolicyRule)");
     let pid = item.clone();
+    let store = state.store.clone();
+    let now = Timestamp::now();
     let (rule, _) = change(&state, &id, &what, move |s| {
-        let p = policy_mut(s, &pid)?;
-        let slot = p
+        // Checked against the server as it is written, so a concurrent change cannot slip by.
+        let old = find_rule(s, &pid, &rule_id).ok_or(DirectoryError::NotFound)?;
+        let rule = body
+            .clone()
+            .rule(rule_id.clone(), old.priority, old.created, now);
+        servers::check_rule(store.as_ref(), s, &rule)?;
+        let slot = policy_mut(s, &pid)?
             .rules
             .iter_mut()
             .find(|r| r.id == rule.id)
             .ok_or(DirectoryError::NotFound)?;
         *slot = rule.clone();
-        Ok(rule.clone())
+        Ok(rule)
     })
     .await?;
     Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))

@@ -52,17 +52,12 @@ fn brand_view(base: &str, b: &Brand) -> Value {
 }
 
 fn theme_view(base: &str, b: &Brand) -> Value {
-    let contrast = if b.css().contains("#111111") {
-        "#111111"
-    } else {
-        "#ffffff"
-    };
     json!({
         "id": THEME_ID,
         "logo": b.logo_url,
         "favicon": null,
         "primaryColorHex": b.primary_color,
-        "primaryColorContrastHex": b.primary_color.as_ref().map(|_| contrast),
+        "primaryColorContrastHex": b.colours().map(|(_, contrast)| contrast),
         "signInPageTouchPointVariant": "OKTA_DEFAULT",
         "_links": {
             "self": { "href": format!("{base}/api/v1/brands/{BRAND_ID}/themes/{THEME_ID}") },

@@ -170,16 +170,20 @@ impl AppState {
         let Some(server) = self.store.auth_server(id)?.filter(|s| s.is_active()) else {
             return Ok(None);
         };
-        let ring = match self.cached_ring(id) {
-            Some(r) => r,
-            None => {
-                let owned = id.to_owned();
-                self.blocking(move |s| s.load_ring(&owned))
-                    .await?
-                    .map_err(|e| ApiError::Internal(e.to_string()))?
-            }
-        };
+        let ring = self.ring(id).await?;
         Ok(Some(Issuer::custom(&self.base_url, server, ring)))
+    }
+
+    /// A custom server's key ring: cached, or loaded on the blocking pool (the first time
+    /// also generated).
+    pub async fn ring(&self, id: &str) -> Result<Arc<KeyRing>, ApiError> {
+        if let Some(r) = self.cached_ring(id) {
+            return Ok(r);
+        }
+        let owned = id.to_owned();
+        self.blocking(move |s| s.load_ring(&owned))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// Makes every write so far durable before answering (users, factors, clients, keys…).

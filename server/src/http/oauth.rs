@@ -130,8 +130,11 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
     }
     let mut claims: Vec<String> = claims.into_iter().map(str::to_owned).collect();
     if let Some(server) = &issuer.custom {
-        claims.extend(server.claims.iter().map(|c| c.name.clone()));
-        claims.dedup();
+        for c in &server.claims {
+            if !claims.contains(&c.name) {
+                claims.push(c.name.clone());
+            }
+        }
     }
     json!({
         "issuer": issuer.url,

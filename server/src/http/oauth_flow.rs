@@ -5,7 +5,8 @@ use super::AppState;
 use super::extract::cookie;
 use super::oauth::Server;
 use super::pages::{
-    SESSION_COOKIE, csrf_matches, csrf_token, expired_cookie, render, safe_continue, session_cookie,
+    SESSION_COOKIE, csrf_matches, expired_cookie, render, render_form, safe_continue,
+    session_cookie,
 };
 use crate::authn::Session;
 use crate::authn::session::{end_session, exchange_session_token, use_session};
@@ -220,17 +221,14 @@ async fn authorize(
             &req.reply,
             error_fields("access_denied", &description),
         ),
-        Ok(Issue::AskConsent(scopes)) if req.prompt.none => {
-            let _ = scopes;
-            respond(
-                &state,
-                &req.reply,
-                error_fields(
-                    "consent_required",
-                    "The client specified not to prompt, but the user has not consented to the requested scopes.",
-                ),
-            )
-        }
+        Ok(Issue::AskConsent(_)) if req.prompt.none => respond(
+            &state,
+            &req.reply,
+            error_fields(
+                "consent_required",
+                "The client specified not to prompt, but the user has not consented to the requested scopes.",
+            ),
+        ),
         Ok(Issue::AskConsent(scopes)) => {
             consent_page(&state, issuer, &req, &uri, &params, &headers, scopes).await
         }
@@ -879,7 +877,6 @@ async fn consent_page(
     headers: &HeaderMap,
     scopes: Vec<String>,
 ) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
     let described = scopes
         .iter()
         .map(|name| {
@@ -891,8 +888,7 @@ async fn consent_page(
             }
         })
         .collect();
-    let mut page = super::pages::base_page(state, headers, uri, View::Consent);
-    page.csrf = csrf;
+    let page = super::pages::base_page(state, headers, uri, View::Consent);
     let page = PageState {
         consent: Some(ConsentRequest {
             client_name: req.client.client_name.clone(),
@@ -901,11 +897,7 @@ async fn consent_page(
         }),
         ..page
     };
-    let mut r = render(state, uri.path(), page, StatusCode::OK).await;
-    if let Some(c) = set_csrf {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    no_store(r)
+    no_store(render_form(state, headers, uri.path(), page, StatusCode::OK).await)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -981,26 +973,28 @@ async fn consent_answer(
             ),
         );
     }
-    let recorded = issuer.custom.as_ref().map(|server| {
-        let scopes = consent::needed(
-            state.store.as_ref(),
-            server,
-            &req.client,
-            &session.user_id,
-            &req.scopes,
-            true,
-        )?;
-        consent::record(
-            state.store.as_ref(),
-            &server.id,
-            &req.client.client_id,
-            &session.user_id,
-            &scopes,
-            now,
-        )?;
-        state.store.flush()
-    });
-    if let Some(Err(e)) = recorded {
+    // Recorded and flushed on the blocking pool: a disk flush must not stall the async workers.
+    let recorded = match issuer.custom.clone() {
+        Some(server) => {
+            let (client, user, scopes) = (
+                req.client.clone(),
+                session.user_id.clone(),
+                req.scopes.clone(),
+            );
+            state
+                .blocking(move |s| {
+                    let store = s.store.as_ref();
+                    let needed = consent::needed(store, &server, &client, &user, &scopes, true)?;
+                    consent::record(store, &server.id, &client.client_id, &user, &needed, now)?;
+                    store.flush()
+                })
+                .await
+                .map_err(|e| crate::store::StoreError::Backend(e.to_string()))
+                .and_then(|r| r)
+        }
+        None => Ok(()),
+    };
+    if let Err(e) = recorded {
         tracing::error!(error = %e, "recording consent failed");
         return error_page(&state, &headers, Problem::Internal).await;
     }

@@ -36,6 +36,24 @@ pub fn routes() -> Router<AppState> {
         .route(paths::SESSION_COOKIE_REDIRECT, get(session_cookie_redirect))
 }
 
+/// Renders a page with forms: the anti-forgery token filled in, and its cookie set when the
+/// browser had none.
+pub(super) async fn render_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    mut page: PageState,
+    status: StatusCode,
+) -> Response {
+    let (csrf, set_csrf) = csrf_token(state, headers);
+    page.csrf = csrf;
+    let mut r = render(state, path, page, status).await;
+    if let Some(c) = set_csrf {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
 /// Renders the Leptos app for `path` with `page` as its state, adding the security headers.
 pub async fn render(state: &AppState, path: &str, page: PageState, status: StatusCode) -> Response {
     let nonce = new_secret(18).expose().to_owned();
@@ -181,6 +199,22 @@ pub(super) fn session_cookie_for(state: &AppState, secret: &str, remember: bool)
 
 /// The state every page starts from: the language (`?lang=` or `Accept-Language`), the org's
 /// branding, and the page's own address without `lang` (for the language links).
+fn negotiate(headers: &HeaderMap, asked: Option<&str>) -> Lang {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(asked, accept)
+}
+
+/// The messages in the language the request asks for (`?lang=` or `Accept-Language`), for
+/// handlers that answer in words before they build a page.
+pub(super) fn messages(headers: &HeaderMap, uri: &Uri) -> &'static app::i18n::Messages {
+    let asked = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    negotiate(headers, asked.as_deref()).messages()
+}
+
 pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: View) -> PageState {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -190,10 +224,7 @@ pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: 
         .iter()
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let lang = Lang::negotiate(asked, accept);
+    let lang = negotiate(headers, asked);
     let mut keep = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in query.iter().filter(|(k, _)| k != "lang") {
         keep.append_pair(k, v);
@@ -256,7 +287,7 @@ fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Opti
 }
 
 /// A well-formed CSRF cookie value, or a fresh one with the cookie to set.
-pub(super) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(v)
             if v.len() >= 32
@@ -305,23 +336,17 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let (csrf, set_csrf) = csrf_token(&state, &headers);
     let from_uri = query.from_uri.as_deref().and_then(safe_continue);
     let signed_in = signed_in_user(&state, Timestamp::now(), &headers);
     if let (Some(_), Some(to), None) = (&signed_in, &from_uri, &query.reauth) {
         return Redirect::to(to).into_response();
     }
     let mut page = base_page(&state, &headers, &uri, View::Login);
-    page.csrf = csrf;
     page.signed_in = signed_in.filter(|_| query.reauth.is_none());
     page.from_uri = from_uri;
     page.username = query.login_hint.unwrap_or_default();
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
-    let mut response = render(&state, path, page, StatusCode::OK).await;
-    if let Some(c) = set_csrf {
-        response.headers_mut().append(header::SET_COOKIE, c);
-    }
-    response
+    render_form(&state, &headers, path, page, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]

@@ -7,8 +7,8 @@ use super::AppState;
 use super::authn::view;
 use super::extract::cookie;
 use super::pages::{
-    SESSION_COOKIE, base_page, cookie_header, cookie_name, csrf_matches, csrf_token,
-    expired_cookie, render, safe_continue, session_cookie_for,
+    base_page, cookie_header, cookie_name, csrf_matches, expired_cookie, messages, render,
+    render_form, safe_continue, session_cookie_for,
 };
 use super::rate_limit::Bucket;
 use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
@@ -105,18 +105,12 @@ async fn render_step(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
     let mut page = base_page(state, headers, uri, View::Step);
     page.path = paths::STEP.to_owned();
-    page.csrf = csrf;
     page.authn = Some(page_tx(state, p));
     page.questions = app::authn::question_choices();
     page.error = error;
-    let mut r = render(state, paths::STEP, page, status).await;
-    if let Some(c) = set_csrf {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
+    render_form(state, headers, paths::STEP, page, status).await
 }
 
 /// A notice page (check your email, unlocked, signed out…).
@@ -134,25 +128,18 @@ async fn notice(
 
 /// Back to the sign-in form with a message (the flow cookie is dropped).
 async fn restart(state: &AppState, headers: &HeaderMap, uri: &Uri, message: &str) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
     let mut page = base_page(state, headers, uri, View::Login);
     page.path = paths::LOGIN.to_owned();
-    page.csrf = csrf;
     page.error = Some(message.to_owned());
     page.from_uri = Flow::from_headers(state, headers).and_then(|f| f.from_uri);
-    let mut r = render(state, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
-    let h = r.headers_mut();
-    h.append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
-    if let Some(c) = set_csrf {
-        h.append(header::SET_COOKIE, c);
-    }
+    let mut r = render_form(state, headers, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
+    r.headers_mut()
+        .append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
     r
 }
 
 async fn show_step(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let m = base_page(&state, &headers, &uri, View::Step)
-        .lang
-        .messages();
+    let m = messages(&headers, &uri);
     let Some(flow) = Flow::from_headers(&state, &headers) else {
         return see_other(paths::LOGIN);
     };
@@ -262,9 +249,7 @@ async fn answer_step(
     uri: Uri,
     form: Result<Form<StepForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let m = base_page(&state, &headers, &uri, View::Step)
-        .lang
-        .messages();
+    let m = messages(&headers, &uri);
     let Some(flow) = Flow::from_headers(&state, &headers) else {
         return restart(&state, &headers, &uri, m.err_tx_expired).await;
     };
@@ -450,14 +435,8 @@ pub(super) async fn finish(
 // --- Forgot password and unlock ---
 
 async fn username_page(state: &AppState, headers: &HeaderMap, uri: &Uri, which: View) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
-    let mut page = base_page(state, headers, uri, which);
-    page.csrf = csrf;
-    let mut r = render(state, uri.path(), page, StatusCode::OK).await;
-    if let Some(c) = set_csrf {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
+    let page = base_page(state, headers, uri, which);
+    render_form(state, headers, uri.path(), page, StatusCode::OK).await
 }
 
 async fn forgot_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -485,22 +464,16 @@ async fn start_recovery(
     kind: RecoveryType,
     view: View,
 ) -> Response {
-    let m = base_page(&state, &headers, &uri, view).lang.messages();
+    let m = messages(&headers, &uri);
     if !csrf_matches(&state, &headers, &form.csrf) || form.username.trim().is_empty() {
-        let (csrf, set_csrf) = csrf_token(&state, &headers);
         let mut page = base_page(&state, &headers, &uri, view);
-        page.csrf = csrf;
         page.username = form.username.clone();
         page.error = Some(if form.username.trim().is_empty() {
             m.err_required.to_owned()
         } else {
             m.err_form_expired.to_owned()
         });
-        let mut r = render(&state, uri.path(), page, StatusCode::BAD_REQUEST).await;
-        if let Some(c) = set_csrf {
-            r.headers_mut().append(header::SET_COOKIE, c);
-        }
-        return r;
+        return render_form(&state, &headers, uri.path(), page, StatusCode::BAD_REQUEST).await;
     }
     let now = Timestamp::now();
     let key = crate::directory::users::login_key(&form.username);
@@ -582,16 +555,9 @@ async fn link_page(
     let Some((which, _)) = link_kind(uri.path()) else {
         return see_other(paths::LOGIN);
     };
-    let (csrf, set_csrf) = csrf_token(&state, &headers);
     let mut page = base_page(&state, &headers, &uri, View::Continue);
-    page.csrf = csrf;
     page.notice = which;
-    let mut r = render(&state, uri.path(), page, StatusCode::OK).await;
-    let h = r.headers_mut();
-    if let Some(c) = set_csrf {
-        h.append(header::SET_COOKIE, c);
-    }
-    r
+    render_form(&state, &headers, uri.path(), page, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -681,8 +647,6 @@ async fn link_redeem(
 }
 
 async fn signed_out(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let signed_in = cookie(&headers, SESSION_COOKIE).is_some();
-    let _ = signed_in;
     notice(&state, &headers, &uri, Notice::SignedOut, StatusCode::OK).await
 }
 

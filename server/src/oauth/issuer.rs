@@ -76,14 +76,6 @@ impl Issuer {
         format!("{}/v1/{name}", self.prefix)
     }
 
-    /// The path part of endpoint `name`, as the router sees it.
-    pub fn endpoint_path(&self, name: &str) -> String {
-        match &self.custom {
-            Some(s) => format!("/oauth2/{}/v1/{name}", s.id),
-            None => format!("/oauth2/v1/{name}"),
-        }
-    }
-
     /// The scopes discovery lists.
     pub fn published_scopes(&self) -> Vec<String> {
         match &self.custom {
