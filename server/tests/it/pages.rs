@@ -25,6 +25,21 @@ async fn get_login(s: &support::TestServer) -> (Response, String) {
     (Response::from(rebuilt.body(String::new()).unwrap()), html)
 }
 
+/// Posts the sign-in form as a browser does: loads the page, then sends `fields` with the
+/// page's anti-forgery token.
+async fn post_login(s: &support::TestServer, fields: &[(&str, &str)]) -> Response {
+    let (_, html) = get_login(s).await;
+    let csrf = csrf_field(&html);
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf", &csrf));
+    s.browser
+        .post(s.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn login_page_renders_labelled_fields_and_strict_headers() {
     let s = support::start().await;
@@ -60,19 +75,11 @@ async fn login_page_renders_labelled_fields_and_strict_headers() {
 async fn plain_form_post_signs_in_sets_an_httponly_cookie_and_shows_who() {
     let s = support::start().await;
     s.create_user("ann@example.com", PASSWORD).await;
-    let (_, html) = get_login(&s).await;
-    let csrf = csrf_field(&html);
-    let res = s
-        .browser
-        .post(s.url("/login"))
-        .form(&[
-            ("username", "ann@example.com"),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = post_login(
+        &s,
+        &[("username", "ann@example.com"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/login");
     let sid = support::set_cookie(&res, "sid").unwrap();
@@ -247,19 +254,11 @@ async fn a_pending_sign_in_continues_on_the_step_page_as_plain_forms() {
     assert_eq!(res.status(), 303, "no sign-in in progress");
     assert_eq!(location(&res), "/login");
 
-    let (_, html) = get_login(&s).await;
-    let csrf = csrf_field(&html);
-    let res = s
-        .browser
-        .post(s.url("/login"))
-        .form(&[
-            ("username", "steps@example.com"),
-            ("password", PASSWORD),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = post_login(
+        &s,
+        &[("username", "steps@example.com"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/signin/step");
     let flow = support::set_cookie(&res, "pc_flow").expect("the flow cookie");
@@ -479,20 +478,15 @@ async fn keep_me_signed_in_makes_the_session_cookie_outlive_the_browser() {
     let s = support::start().await;
     s.create_user("keep@example.com", PASSWORD).await;
     for (remember, persistent) in [("", false), ("true", true)] {
-        let (_, html) = get_login(&s).await;
-        let csrf = csrf_field(&html);
-        let res = s
-            .browser
-            .post(s.url("/login"))
-            .form(&[
+        let res = post_login(
+            &s,
+            &[
                 ("username", "keep@example.com"),
                 ("password", PASSWORD),
-                ("csrf", csrf.as_str()),
                 ("remember", remember),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         let sid = support::set_cookie(&res, "sid").unwrap();
         assert_eq!(sid.contains("Max-Age="), persistent, "{sid}");
     }
@@ -534,19 +528,14 @@ async fn with_lockout_shown_a_locked_account_gets_the_locked_page() {
     s.create_user("locked-page@example.com", PASSWORD).await;
     let mut last = String::new();
     for password in ["Wrong-One-1", "Wrong-Two-2", PASSWORD] {
-        let (_, html) = get_login(&s).await;
-        let csrf = csrf_field(&html);
-        let res = s
-            .browser
-            .post(s.url("/login"))
-            .form(&[
+        let res = post_login(
+            &s,
+            &[
                 ("username", "locked-page@example.com"),
                 ("password", password),
-                ("csrf", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         last = format!("{} {}", res.status(), res.text().await.unwrap());
     }
     assert!(last.starts_with("403"), "{last}");
@@ -559,19 +548,14 @@ async fn hosted_forms_are_rate_limited_per_username() {
     s.create_user("sprayed@example.com", PASSWORD).await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let (_, html) = get_login(&s).await;
-        let csrf = csrf_field(&html);
-        let res = s
-            .browser
-            .post(s.url("/login"))
-            .form(&[
+        let res = post_login(
+            &s,
+            &[
                 ("username", "sprayed@example.com"),
                 ("password", "Wrong-Spray-1"),
-                ("csrf", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         statuses.push(res.status().as_u16());
         if res.status() == 429 {
             assert!(res.text().await.unwrap().contains("Too many attempts"));
