@@ -177,7 +177,13 @@ test.describe('hosted pages for every sign-in step', () => {
     for (let i = 0; i < 10; i++) {
       await page.getByLabel('Username', { exact: true }).fill(user.login);
       await page.getByLabel('Password', { exact: true }).fill(`Wrong-Guess-${i}x`);
+      // Wait for this attempt's own answer: the error text is already on the page from the
+      // one before, so it alone would let the next attempt start while this one is in flight.
+      const answered = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === '/login' && r.request().method() === 'POST',
+      );
       await page.getByRole('button', { name: 'Sign in' }).click();
+      await answered;
       await expect(signInPage.error()).toContainText('Unable to sign in');
     }
     await page.getByRole('link', { name: 'Unlock account?' }).click();

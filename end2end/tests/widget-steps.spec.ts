@@ -118,7 +118,12 @@ test.describe('every sign-in step inside the widget on another origin', () => {
     await host.goto(HOST, PORTCULLIS, { features: { selfServiceUnlock: true } });
     const w = host.widget();
     for (let i = 0; i < 10; i++) {
+      // Each attempt's own answer, not the alert left by the one before.
+      const answered = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === '/api/v1/authn' && r.request().method() === 'POST',
+      );
       await host.signIn(user.login, `Wrong-Guess-${i}y`);
+      await answered;
       await expect(w.getByRole('alert')).toContainText('Unable to sign in');
     }
     await w.getByRole('button', { name: 'Unlock account?' }).click();

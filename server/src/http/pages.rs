@@ -360,20 +360,24 @@ struct LoginForm {
 }
 
 /// Answers a failed sign-in: JSON for the hydrated form, the re-rendered page for a plain post.
-/// Either way the anti-forgery token is replaced.
+///
+/// The anti-forgery token stays what the browser has: a failure changes no privilege, and a
+/// new token here would void every other form the browser still has open (a second tab, the
+/// next page loaded while this answer was on its way). A browser without a valid token gets
+/// one, so its next try works.
 async fn login_failed(
     state: &AppState,
+    headers: &HeaderMap,
     json: bool,
     status: StatusCode,
     message: &str,
     mut page: PageState,
 ) -> Response {
-    let fresh = new_secret(24);
-    let set_csrf = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
+    let (csrf, set_csrf) = csrf_token(state, headers);
     let mut response = if json {
         let reply = FormReply {
             error: Some(message.to_owned()),
-            csrf: Some(fresh.expose().to_owned()),
+            csrf: Some(csrf),
             ..FormReply::default()
         };
         let mut r = (status, Json(reply)).into_response();
@@ -381,11 +385,13 @@ async fn login_failed(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     } else {
-        page.csrf = fresh.expose().to_owned();
+        page.csrf = csrf;
         page.error = Some(message.to_owned());
         render(state, paths::LOGIN, page, status).await
     };
-    response.headers_mut().append(header::SET_COOKIE, set_csrf);
+    if let Some(c) = set_csrf {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
     response
 }
 
@@ -425,6 +431,7 @@ async fn login_submit(
     if !csrf_matches(&state, &headers, &form.csrf) {
         return login_failed(
             &state,
+            &headers,
             json,
             StatusCode::FORBIDDEN,
             m.err_form_expired,
@@ -433,7 +440,15 @@ async fn login_submit(
         .await;
     }
     if form.username.trim().is_empty() || form.password.is_empty() {
-        return login_failed(&state, json, StatusCode::BAD_REQUEST, m.err_missing, page).await;
+        return login_failed(
+            &state,
+            &headers,
+            json,
+            StatusCode::BAD_REQUEST,
+            m.err_missing,
+            page,
+        )
+        .await;
     }
     let now = Timestamp::now();
     let key = crate::directory::users::login_key(&form.username);
@@ -444,6 +459,7 @@ async fn login_submit(
     {
         return login_failed(
             &state,
+            &headers,
             json,
             StatusCode::TOO_MANY_REQUESTS,
             m.err_too_many,
@@ -519,12 +535,21 @@ async fn login_submit(
             render(&state, paths::LOGIN, page, StatusCode::FORBIDDEN).await
         }
         Ok(Ok(SignIn::Failed)) => {
-            login_failed(&state, json, StatusCode::UNAUTHORIZED, m.err_failed, page).await
+            login_failed(
+                &state,
+                &headers,
+                json,
+                StatusCode::UNAUTHORIZED,
+                m.err_failed,
+                page,
+            )
+            .await
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sign-in failed");
             login_failed(
                 &state,
+                &headers,
                 json,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 m.err_internal,
@@ -536,6 +561,7 @@ async fn login_submit(
             tracing::error!(error = %e, "sign-in task failed");
             login_failed(
                 &state,
+                &headers,
                 json,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 m.err_internal,
