@@ -14,7 +14,8 @@ use std::path::PathBuf;
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
-/// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url).
+/// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
+/// shutdown_grace_seconds).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -89,6 +90,16 @@ pub struct Cli {
     /// Days a signing key signs before it is replaced automatically [default: 90].
     #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
     pub key_rotation_days: Option<String>,
+    /// The embedded store's page cache in MiB, which bounds its memory [default: 16].
+    #[arg(long, env = "PORTCULLIS_CACHE_MB", value_name = "MIB")]
+    pub cache_mb: Option<String>,
+    /// Seconds to let requests in flight finish after SIGTERM or Ctrl-C [default: 20].
+    #[arg(
+        long,
+        env = "PORTCULLIS_SHUTDOWN_GRACE_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace_seconds: Option<String>,
     /// SMTP server for recovery emails and codes (none: email is not sent).
     #[arg(long, env = "PORTCULLIS_SMTP_HOST", value_name = "HOST")]
     pub smtp_host: Option<String>,
@@ -146,6 +157,8 @@ struct FileConfig {
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
     key_rotation_days: Option<u32>,
+    cache_mb: Option<u32>,
+    shutdown_grace_seconds: Option<u32>,
     access_token_minutes: Option<u32>,
     id_token_minutes: Option<u32>,
     refresh_token_days: Option<u32>,
@@ -184,6 +197,10 @@ pub struct Config {
     pub rate_limit_per_ip: u32,
     pub rate_limit_per_user: u32,
     pub key_rotation_days: u32,
+    /// The embedded store's page cache, in bytes.
+    pub cache_bytes: u64,
+    /// How long requests in flight may take to finish at shutdown.
+    pub shutdown_grace: std::time::Duration,
     pub access_token_minutes: u32,
     pub id_token_minutes: u32,
     pub refresh_token_days: u32,
@@ -377,6 +394,13 @@ impl Config {
             file.key_rotation_days,
             90,
         )?;
+        let cache_mb = positive("cache_mb", cli.cache_mb, file.cache_mb, 16)?;
+        let shutdown_grace_seconds = positive(
+            "shutdown_grace_seconds",
+            cli.shutdown_grace_seconds,
+            file.shutdown_grace_seconds,
+            20,
+        )?;
         let access_token_minutes = positive(
             "access_token_minutes",
             cli.access_token_minutes,
@@ -500,6 +524,8 @@ impl Config {
             rate_limit_per_ip,
             rate_limit_per_user,
             key_rotation_days,
+            cache_bytes: u64::from(cache_mb) * 1024 * 1024,
+            shutdown_grace: std::time::Duration::from_secs(u64::from(shutdown_grace_seconds)),
             access_token_minutes,
             id_token_minutes,
             refresh_token_days,
@@ -529,6 +555,8 @@ impl Config {
             rate_limit_per_ip: 300,
             rate_limit_per_user: 30,
             key_rotation_days: 90,
+            cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
+            shutdown_grace: std::time::Duration::from_secs(20),
             access_token_minutes: 60,
             id_token_minutes: 60,
             refresh_token_days: 90,

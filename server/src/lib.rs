@@ -38,9 +38,11 @@ pub enum StartError {
 pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartError> {
     // Leptos spawns its rendering work on a global executor; an error only means it is set.
     let _ = any_spawner::Executor::init_tokio();
-    let store = SledStore::open(&config.data_dir).map_err(|e| StartError::Store {
-        dir: config.data_dir.display().to_string(),
-        reason: e.to_string(),
+    let store = SledStore::open_with_cache(&config.data_dir, config.cache_bytes).map_err(|e| {
+        StartError::Store {
+            dir: config.data_dir.display().to_string(),
+            reason: e.to_string(),
+        }
     })?;
     let store: Arc<dyn Store> = Arc::new(store);
     let keys =
@@ -102,6 +104,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         key_rotation_days: config.key_rotation_days,
         brand: std::sync::RwLock::new(brand),
         key_creation: std::sync::Mutex::default(),
+        draining: std::sync::atomic::AtomicBool::new(false),
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),

@@ -45,14 +45,59 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(site_dir = %config.site_dir.display(), "site assets not found: pages work without scripts; run `cargo xtask build` for the hydration bundle and widget");
     }
 
-    axum::serve(
+    // On SIGTERM (every deploy) or Ctrl-C: readiness fails, no new connections are taken, the
+    // requests in flight finish within the grace period, then every write is flushed.
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let draining = state.clone();
+    let serve = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    state.store.flush()?;
+    .with_graceful_shutdown(async move {
+        let which = shutdown_signal().await;
+        tracing::info!(signal = which, "shutting down: draining requests in flight");
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        signalled.notify_one();
+    });
+    let grace = config.shutdown_grace;
+    tokio::select! {
+        served = serve => served?,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+        }
+    }
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    tracing::info!("stopped cleanly: every write is on disk");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops gracefully");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }

@@ -132,3 +132,8 @@ pub const WIDGET: &str = "/widget/v1";
 pub fn href(base: &str, template: &str, id: &str) -> String {
     format!("{base}{}", template.replace("{id}", id))
 }
+
+/// Liveness: the process serves requests.
+pub const HEALTHZ: &str = "/healthz";
+/// Readiness: the node takes traffic (not draining, the store answers).
+pub const READYZ: &str = "/readyz";

@@ -129,19 +129,14 @@ pub fn activate(
     factor_id: &str,
     pass_code: &str,
 ) -> Result<Factor, FlowError> {
-    let mut factor = ctx
+    let factor = ctx
         .store
         .factor(user_id, factor_id)?
         .filter(|f| f.status == FactorStatus::PendingActivation)
         .ok_or(FlowError::FactorNotFound)?;
-    match factor.check(ctx.hasher, pass_code, ctx.now) {
-        Check::Valid(step) => {
-            factor.record_use(step, ctx.now);
-            factor.status = FactorStatus::Active;
-            factor.activation_token = None;
-            ctx.store.put_factor(&factor)?;
-            Ok(factor)
-        }
-        Check::Replayed | Check::Invalid => Err(FlowError::InvalidPasscode),
+    match factors::spend(ctx.store, ctx.hasher, &factor, pass_code, ctx.now, true)? {
+        Some((factor, Check::Valid(_))) => Ok(factor),
+        Some((_, Check::Replayed | Check::Invalid)) => Err(FlowError::InvalidPasscode),
+        None => Err(FlowError::FactorNotFound),
     }
 }

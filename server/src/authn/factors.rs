@@ -292,6 +292,42 @@ impl Factor {
     }
 }
 
+/// Checks `input` against `factor` and, when it is right, spends it in one atomic step on the
+/// record as stored: of several requests with the same passcode (or a TOTP time step), one
+/// succeeds and the others see a replay (TOTP) or a used code (email). With `activate`, the
+/// factor becomes active in the same step. The slow check (a question's argon2 hash) runs
+/// before, the quick ones again inside the step. `None` when the factor is gone.
+pub fn spend(
+    store: &dyn crate::store::Store,
+    hasher: &PasswordHasher,
+    factor: &Factor,
+    input: &str,
+    now: Timestamp,
+    activate: bool,
+) -> Result<Option<(Factor, Check)>, crate::store::StoreError> {
+    let first = factor.check(hasher, input, now);
+    if !matches!(first, Check::Valid(_)) {
+        return Ok(Some((factor.clone(), first)));
+    }
+    let mut outcome = first;
+    let stored = store.modify_factor(&factor.user_id, &factor.id, &mut |f| {
+        outcome = match f.factor_type {
+            FactorType::Question => Check::Valid(None),
+            FactorType::Totp | FactorType::Email => f.check(hasher, input, now),
+        };
+        let Check::Valid(step) = outcome else {
+            return false;
+        };
+        f.record_use(step, now);
+        if activate {
+            f.status = FactorStatus::Active;
+            f.activation_token = None;
+        }
+        true
+    })?;
+    Ok(stored.map(|f| (f, outcome)))
+}
+
 /// The TOTP code for time step `step`.
 pub fn totp_code(secret_base32: &str, step: u64) -> Option<String> {
     let key = base32_decode(secret_base32)?;

@@ -5,11 +5,13 @@
 //! transaction at RECOVERY (security question) or straight at the next step.
 
 use super::factors::{Check, FactorStatus, FactorType};
-use super::flow::{Ctx, FlowError, Outcome, advance, load, park, record_failure, refused};
+use super::flow::{
+    Ctx, FlowError, Outcome, advance, end, load, park, record_failure, refused, set_new_password,
+};
 use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
-use crate::directory::users::{login_key, set_password};
+use crate::directory::users::{PasswordChange, clear_lockout, login_key};
 use crate::directory::{User, UserStatus};
 use crate::mail::Email;
 use crate::store::StoreError;
@@ -163,6 +165,7 @@ pub fn verify_token(
         .iter()
         .any(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active);
     let tx = Transaction {
+        revision: 0,
         user_id: user.id.clone(),
         step: Step::Recovery {
             recovery_type: record.recovery_type,
@@ -184,7 +187,7 @@ pub fn verify_token(
 
 /// `POST /authn/recovery/answer`: the security question's answer.
 pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome, FlowError> {
-    let (tx, mut user) = load(ctx, state_token)?;
+    let (tx, user) = load(ctx, state_token)?;
     let Step::Recovery { recovery_type } = tx.step else {
         return Err(FlowError::WrongState);
     };
@@ -197,7 +200,7 @@ pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome,
     if question.check(ctx.hasher, answer, ctx.now) != Check::Valid(None) {
         // A locked-out account is still recoverable; don't let this count lock it further.
         if user.status != UserStatus::LockedOut {
-            record_failure(ctx, &mut user)?;
+            record_failure(ctx, &user.id)?;
         }
         return Err(FlowError::WrongAnswer);
     }
@@ -209,14 +212,17 @@ fn proven(
     ctx: &Ctx<'_>,
     state_token: String,
     mut tx: Transaction,
-    mut user: User,
+    user: User,
     kind: RecoveryType,
 ) -> Result<Outcome, FlowError> {
     match kind {
         RecoveryType::Unlock => {
-            ctx.store
-                .take_transaction(&Secret::new(&state_token).digest())?;
-            unlock(ctx, &mut user)?;
+            end(ctx, &state_token, &tx)?;
+            let (user, ()) = crate::directory::users::modify(ctx.store, &user.id, |u| {
+                clear_lockout(u, ctx.now);
+                Ok(())
+            })
+            .map_err(refused)?;
             Ok(Outcome::Unlocked(Box::new(user)))
         }
         RecoveryType::Password | RecoveryType::Activation => {
@@ -226,33 +232,26 @@ fn proven(
     }
 }
 
-fn unlock(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
-    if user.status == UserStatus::LockedOut {
-        user.status = UserStatus::Active;
-        user.status_changed = Some(ctx.now);
-    }
-    user.failed_attempts = 0;
-    user.last_updated = ctx.now;
-    ctx.store.update_user(user)
-}
-
 /// `POST /authn/credentials/reset_password` at PASSWORD_RESET.
 pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Outcome, FlowError> {
-    let (mut tx, mut user) = load(ctx, state_token)?;
+    let (mut tx, user) = load(ctx, state_token)?;
     if tx.step != Step::PasswordReset {
         return Err(FlowError::WrongState);
     }
-    set_password(&mut user, ctx.hasher, ctx.policy, new, ctx.now).map_err(refused)?;
-    if matches!(
-        user.status,
-        UserStatus::PasswordExpired | UserStatus::Recovery | UserStatus::Provisioned
-    ) {
-        user.status = UserStatus::Active;
-        user.status_changed = Some(ctx.now);
-        user.activated.get_or_insert(ctx.now);
-    }
-    // Owning the mailbox is what an unlock asks for too.
-    unlock(ctx, &mut user)?;
+    let change =
+        PasswordChange::prepare(&user, ctx.hasher, ctx.policy, new, ctx.now).map_err(refused)?;
+    let user = set_new_password(ctx, &user.id, &change, |u| {
+        if matches!(
+            u.status,
+            UserStatus::PasswordExpired | UserStatus::Recovery | UserStatus::Provisioned
+        ) {
+            u.status = UserStatus::Active;
+            u.status_changed = Some(ctx.now);
+            u.activated.get_or_insert(ctx.now);
+        }
+        // Owning the mailbox is what an unlock asks for too.
+        clear_lockout(u, ctx.now);
+    })?;
     tx.amr = vec!["pwd".to_owned()];
     tx.auth_time = ctx.now;
     tx.warned = true;

@@ -181,11 +181,18 @@ pub fn refresh_session(
     settings: &SessionSettings,
     now: Timestamp,
     digest: &Digest,
-    mut session: Session,
+    session: Session,
 ) -> Result<Session, AuthnError> {
-    session.expires_at = now.plus(settings.idle).min(session.max_expires_at);
-    store.update_session(digest, &session)?;
-    Ok(session)
+    let idle = settings.idle;
+    let slid = store.modify_session(digest, &mut |s| {
+        s.expires_at = now.plus(idle).min(s.max_expires_at);
+        true
+    })?;
+    // Ended meanwhile (sign-out, an admin): it stays ended; the caller's copy has expired.
+    Ok(slid.unwrap_or(Session {
+        expires_at: now,
+        ..session
+    }))
 }
 
 #[cfg(test)]
@@ -268,7 +275,12 @@ mod tests {
         let near_max = t0.plus(settings.max - Duration::from_secs(60));
         let mut s2 = used.clone();
         s2.expires_at = near_max.plus(Duration::from_secs(30));
-        store.update_session(&cookie.digest(), &s2).unwrap();
+        store
+            .modify_session(&cookie.digest(), &mut |s| {
+                *s = s2.clone();
+                true
+            })
+            .unwrap();
         let capped = use_session(&store, &settings, near_max, cookie.expose())
             .unwrap()
             .unwrap();

@@ -100,6 +100,10 @@ pub struct TxOptions {
 /// A sign-in in progress, stored under the digest of its state token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transaction {
+    /// Bumped by each save, so a step applies only to the transaction it read; 0 until first
+    /// stored.
+    #[serde(default = "stored_before_revisions")]
+    pub revision: u64,
     pub user_id: String,
     pub step: Step,
     /// Slides forward with each request.
@@ -120,7 +124,17 @@ pub struct Transaction {
     pub warned: bool,
 }
 
+/// Transactions stored before revisions existed count as stored once.
+fn stored_before_revisions() -> u64 {
+    1
+}
+
 impl Transaction {
+    /// The revision a save or take must find in the store (`None`: never stored).
+    pub fn stored_revision(&self) -> Option<u64> {
+        (self.revision > 0).then_some(self.revision)
+    }
+
     pub fn mfa_done(&self) -> bool {
         self.enrolled_factor || self.amr.iter().any(|m| m == "mfa")
     }

@@ -7,7 +7,7 @@
 //! any ──deactivate──▶ DEPROVISIONED ──delete──▶ gone   (delete on a live user deactivates)
 //! ```
 
-use super::users::{Profile, User, UserStatus, login_key, validate_profile};
+use super::users::{PasswordChange, Profile, User, UserStatus, login_key, validate_profile};
 use super::{DirectoryError, FieldError, PasswordPolicy};
 use crate::clock::Timestamp;
 use crate::crypto::PasswordHasher;
@@ -27,16 +27,35 @@ fn refused(message: &str) -> DirectoryError {
     DirectoryError::Invalid(vec![FieldError::new("status", message)])
 }
 
-/// Applies a lifecycle transition, or explains why the user's status does not allow it.
+/// Applies a lifecycle transition, or explains why the user's status does not allow it. The
+/// decision is made on the record as stored at the moment of the write, so a transition racing
+/// a sign-in (or another admin) is never undone by a stale copy.
 pub fn transition(
     store: &dyn Store,
     now: Timestamp,
     id: &str,
     t: Transition,
 ) -> Result<User, DirectoryError> {
-    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    let (user, ()) = super::users::modify(store, id, |user| {
+        let next = next_status(user, t)?;
+        if next == UserStatus::Active && user.activated.is_none() {
+            user.activated = Some(now);
+        }
+        if next != user.status {
+            user.status = next;
+            user.status_changed = Some(now);
+        }
+        user.failed_attempts = 0;
+        user.last_updated = now;
+        Ok(())
+    })?;
+    Ok(user)
+}
+
+/// The status transition `t` leads to from the user's status, or why it cannot be applied.
+fn next_status(user: &User, t: Transition) -> Result<UserStatus, DirectoryError> {
     use UserStatus as S;
-    let next = match (t, user.status) {
+    Ok(match (t, user.status) {
         (Transition::Activate, S::Staged | S::Deprovisioned | S::Provisioned) => {
             if user.password.is_some() {
                 S::Active
@@ -65,18 +84,7 @@ pub fn transition(
                 "The password of a user in this status cannot be reset",
             ));
         }
-    };
-    if next == S::Active && user.activated.is_none() {
-        user.activated = Some(now);
-    }
-    if next != user.status {
-        user.status = next;
-        user.status_changed = Some(now);
-    }
-    user.failed_attempts = 0;
-    user.last_updated = now;
-    store.update_user(&user)?;
-    Ok(user)
+    })
 }
 
 /// Deletes a deprovisioned user; a live one is deactivated instead (Okta's two-step delete).
@@ -111,7 +119,7 @@ pub fn update(
     change: ProfileUpdate,
     replace: bool,
 ) -> Result<User, DirectoryError> {
-    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    let user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
     let old_key = login_key(&user.profile.login);
     let pick = |new: Option<String>, old: &str| match (new, replace) {
         (Some(v), _) => v.trim().to_owned(),
@@ -135,18 +143,33 @@ pub fn update(
     if !errs.is_empty() {
         return Err(DirectoryError::Invalid(errs));
     }
-    user.profile = profile;
-    if let Some(pw) = &change.password {
-        super::users::set_password(&mut user, hasher, policy, pw, now)?;
-    }
-    user.last_updated = now;
-    match store.update_user_login(&user, &old_key) {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict) => Err(DirectoryError::Invalid(vec![FieldError::new(
-            "login",
-            "An object with this field already exists in the current organization",
-        )])),
-        Err(e) => Err(e.into()),
+    let password = match &change.password {
+        Some(pw) => Some(PasswordChange::prepare(&user, hasher, policy, pw, now)?),
+        None => None,
+    };
+    let written = super::users::modify(store, &user.id, |current| {
+        // The profile was validated against what was read; someone changed the login since.
+        if login_key(&current.profile.login) != old_key {
+            return Err(DirectoryError::Store(StoreError::Conflict));
+        }
+        if let Some(p) = &password
+            && !p.apply(current)
+        {
+            return Err(DirectoryError::Store(StoreError::Conflict));
+        }
+        current.profile = profile.clone();
+        current.last_updated = now;
+        Ok(())
+    });
+    match written {
+        Ok((user, ())) => Ok(user),
+        Err(DirectoryError::Store(StoreError::Conflict)) => {
+            Err(DirectoryError::Invalid(vec![FieldError::new(
+                "login",
+                "An object with this field already exists in the current organization",
+            )]))
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -178,8 +178,74 @@ pub fn create_user(
     }
 }
 
-/// Sets a new password after checking the policy's complexity and history rules; the old one
-/// joins the history. Hashing makes this slow: call it off the async runtime.
+/// A new password, hashed and checked against the policy on a copy of the user read
+/// earlier, to be applied to the record as it is stored now (see [`PasswordChange::apply`]).
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// The password the checks were made against.
+    replaced: Option<PasswordHash>,
+    password: PasswordHash,
+    history: Vec<PasswordHash>,
+    at: Timestamp,
+}
+
+impl PasswordChange {
+    /// Checks `new` against the policy's complexity and history rules for `user` and hashes
+    /// it. Hashing makes this slow: call it off the async runtime.
+    pub fn prepare(
+        user: &User,
+        hasher: &PasswordHasher,
+        policy: &PasswordPolicy,
+        new: &str,
+        now: Timestamp,
+    ) -> Result<Self, DirectoryError> {
+        if let Err(msg) = policy.check(new, &user.profile.login) {
+            return Err(DirectoryError::Invalid(vec![FieldError::new(
+                "password", msg,
+            )]));
+        }
+        let recent = user
+            .password
+            .iter()
+            .chain(user.password_history.iter())
+            .take(policy.history_count);
+        if recent.into_iter().any(|h| hasher.verify(new, Some(h))) {
+            return Err(DirectoryError::Invalid(vec![FieldError::new(
+                "password",
+                format!(
+                    "Password has been used too recently: choose one that differs from your last {}",
+                    policy.history_count
+                ),
+            )]));
+        }
+        let mut history = user.password_history.clone();
+        if let Some(old) = &user.password {
+            history.insert(0, old.clone());
+            history.truncate(policy.history_count.saturating_sub(1));
+        }
+        Ok(Self {
+            replaced: user.password.clone(),
+            password: hasher.hash(new)?,
+            history,
+            at: now,
+        })
+    }
+
+    /// Sets the new password on `user`, the old one joining the history; `false` (and nothing
+    /// changed) when someone else changed the password since it was checked.
+    pub fn apply(&self, user: &mut User) -> bool {
+        if user.password != self.replaced {
+            return false;
+        }
+        user.password = Some(self.password.clone());
+        user.password_history = self.history.clone();
+        user.password_changed = Some(self.at);
+        user.last_updated = self.at;
+        true
+    }
+}
+
+/// Sets a new password on `user` in place (a record not yet shared, or a test's).
 pub fn set_password(
     user: &mut User,
     hasher: &PasswordHasher,
@@ -187,34 +253,19 @@ pub fn set_password(
     new: &str,
     now: Timestamp,
 ) -> Result<(), DirectoryError> {
-    if let Err(msg) = policy.check(new, &user.profile.login) {
-        return Err(DirectoryError::Invalid(vec![FieldError::new(
-            "password", msg,
-        )]));
-    }
-    let recent = user
-        .password
-        .iter()
-        .chain(user.password_history.iter())
-        .take(policy.history_count);
-    if recent.into_iter().any(|h| hasher.verify(new, Some(h))) {
-        return Err(DirectoryError::Invalid(vec![FieldError::new(
-            "password",
-            format!(
-                "Password has been used too recently: choose one that differs from your last {}",
-                policy.history_count
-            ),
-        )]));
-    }
-    if let Some(old) = user.password.take() {
-        user.password_history.insert(0, old);
-        user.password_history
-            .truncate(policy.history_count.saturating_sub(1));
-    }
-    user.password = Some(hasher.hash(new)?);
-    user.password_changed = Some(now);
-    user.last_updated = now;
+    let change = PasswordChange::prepare(user, hasher, policy, new, now)?;
+    change.apply(user);
     Ok(())
+}
+
+/// Changes user `id` atomically with `change`, which may refuse with an error (see
+/// [`crate::store::update`]); `NotFound` when there is no such user.
+pub fn modify<T>(
+    store: &dyn Store,
+    id: &str,
+    change: impl FnMut(&mut User) -> Result<T, DirectoryError>,
+) -> Result<(User, T), DirectoryError> {
+    crate::store::update(|c| store.modify_user(id, c), change)?.ok_or(DirectoryError::NotFound)
 }
 
 /// Finds a user by id, or else by login (Okta's `/users/{id|login}`).
@@ -227,16 +278,22 @@ pub fn find_user(store: &dyn Store, id_or_login: &str) -> Result<User, Directory
         .ok_or(DirectoryError::NotFound)
 }
 
-/// Admin unlock: back to ACTIVE with the failure count cleared.
-pub fn unlock_user(store: &dyn Store, now: Timestamp, id: &str) -> Result<User, DirectoryError> {
-    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+/// Back to ACTIVE from LOCKED_OUT, with the failure count cleared (admin or self-service).
+pub fn clear_lockout(user: &mut User, now: Timestamp) {
     if user.status == UserStatus::LockedOut {
         user.status = UserStatus::Active;
         user.status_changed = Some(now);
     }
     user.failed_attempts = 0;
     user.last_updated = now;
-    store.update_user(&user)?;
+}
+
+/// Admin unlock: back to ACTIVE with the failure count cleared.
+pub fn unlock_user(store: &dyn Store, now: Timestamp, id: &str) -> Result<User, DirectoryError> {
+    let (user, ()) = modify(store, id, |u| {
+        clear_lockout(u, now);
+        Ok(())
+    })?;
     Ok(user)
 }
 
@@ -246,13 +303,14 @@ pub fn expire_password(
     now: Timestamp,
     id: &str,
 ) -> Result<User, DirectoryError> {
-    let mut user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
-    if user.status == UserStatus::Active {
-        user.status = UserStatus::PasswordExpired;
-        user.status_changed = Some(now);
-        user.last_updated = now;
-        store.update_user(&user)?;
-    }
+    let (user, ()) = modify(store, id, |u| {
+        if u.status == UserStatus::Active {
+            u.status = UserStatus::PasswordExpired;
+            u.status_changed = Some(now);
+            u.last_updated = now;
+        }
+        Ok(())
+    })?;
     Ok(user)
 }
 

@@ -45,6 +45,10 @@ pub enum ApiError {
     /// E0000022: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 503 E0000010: the store cannot take or keep writes right now (logged in full,
+    /// reported without detail); the caller may try again.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// E0000009: logged in full, reported without detail.
     #[error("internal error: {0}")]
     Internal(String),
@@ -159,6 +163,12 @@ impl ApiError {
                 "The endpoint does not support the provided HTTP method".into(),
                 vec![],
             ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "E0000010",
+                "Service is temporarily unavailable. Please try again later.".into(),
+                vec![],
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "E0000009",
@@ -171,7 +181,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
+        if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
         let (status, code, summary, causes) = self.parts();
@@ -186,6 +196,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

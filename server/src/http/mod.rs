@@ -7,10 +7,12 @@ mod authn;
 mod authorization_servers;
 mod brands;
 mod cors;
+pub mod durable;
 pub mod error;
 mod extract;
 mod factors;
 mod groups;
+mod health;
 mod oauth;
 mod oauth_flow;
 pub mod pages;
@@ -27,7 +29,7 @@ use crate::crypto::{Digest, PasswordHasher};
 use crate::directory::PasswordPolicy;
 use crate::oauth::issuer::Issuer;
 use crate::oauth::keys::KeyRing;
-use crate::store::Store;
+use crate::store::{Store, durability};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -67,6 +69,8 @@ pub struct Services {
     pub brand: std::sync::RwLock<crate::directory::branding::Brand>,
     /// Serialises making a server's first signing key.
     pub key_creation: std::sync::Mutex<()>,
+    /// Set once shutdown begins: readiness fails so load balancers stop sending traffic.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -78,16 +82,23 @@ impl AppState {
     }
 
     /// Runs `f` on the blocking pool: password hashing and disk flushes must not stall the
-    /// async workers.
+    /// async workers. The writes `f` makes count as the request's own (see
+    /// [`durable::acknowledge`]).
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Services) -> T + Send + 'static,
     {
         let state = self.clone();
-        tokio::task::spawn_blocking(move || f(&state))
-            .await
-            .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
+        let (out, wrote) = tokio::task::spawn_blocking(move || {
+            durability::take_thread();
+            let out = f(&state);
+            (out, durability::take_thread())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))?;
+        durability::note(wrote);
+        Ok(out)
     }
 }
 
@@ -186,9 +197,15 @@ impl AppState {
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
-    /// Makes every write so far durable before answering (users, factors, clients, keys…).
+    /// Makes this request's writes durable now, so that a failure is answered in the
+    /// handler's own format (the edge would wait for them anyway).
     pub async fn flush(&self) -> Result<(), ApiError> {
-        self.blocking(|s| s.store.flush()).await??;
+        if let Some(commit) = self.store.group_commit() {
+            commit
+                .wait_async(durability::task_writes())
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        }
         Ok(())
     }
 }
@@ -245,8 +262,13 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .merge(assets::routes(&state.site_dir))
+        .merge(health::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            durable::acknowledge,
+        ))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
 }

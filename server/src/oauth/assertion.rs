@@ -108,9 +108,9 @@ pub fn verify(
         .as_str()
         .ok_or_else(|| bad("a jti is required"))?;
     let key = format!("assertion:{}:{jti}", client.client_id);
-    if store.is_revoked(&key)? {
+    // One atomic insert-if-absent: of parallel requests with one assertion, one gets through.
+    if !store.spend_once(&key, Timestamp::from_millis((exp + 60) * 1000))? {
         return Err(bad("its jti was used before"));
     }
-    store.revoke(&key, Timestamp::from_millis((exp + 60) * 1000))?;
     Ok(())
 }

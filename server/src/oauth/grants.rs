@@ -614,7 +614,7 @@ fn refresh(
     }
     let invalid = || TokenError::InvalidGrant("The refresh token is invalid or expired.".into());
     let digest = Secret::new(token).digest();
-    let mut record = ctx.store().refresh(&digest)?.ok_or_else(invalid)?;
+    let record = ctx.store().refresh(&digest)?.ok_or_else(invalid)?;
     if record.expires_at <= ctx.now()
         || record.client_id != client.client_id
         || record.server != ctx.issuer.id
@@ -661,8 +661,12 @@ fn refresh(
             },
         )?;
         if record.rotated_at.is_none() {
-            record.rotated_at = Some(ctx.now());
-            ctx.store().put_refresh(&digest, &record)?;
+            // Marked on the stored record: a token revoked meanwhile stays revoked.
+            let now = ctx.now();
+            ctx.store().modify_refresh(&digest, &mut |r| {
+                r.rotated_at.get_or_insert(now);
+                true
+            })?;
         }
         return Ok(body);
     }
@@ -689,8 +693,10 @@ fn refresh(
     // A confidential client keeps its token; using it slides its idle window.
     if let Some(window) = record.window_secs {
         let slid = ctx.now().plus(Duration::from_secs(window));
-        record.expires_at = record.max_until.map_or(slid, |m| m.min(slid));
-        ctx.store().put_refresh(&digest, &record)?;
+        ctx.store().modify_refresh(&digest, &mut |r| {
+            r.expires_at = r.max_until.map_or(slid, |m| m.min(slid));
+            true
+        })?;
     }
     body["refresh_token"] = json!(token);
     body["scope"] = json!(scopes.join(" "));

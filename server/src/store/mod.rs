@@ -2,9 +2,13 @@
 //! database can implement the same trait to serve several nodes.
 
 mod codec;
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod durability;
 mod sled_store;
 
-pub use sled_store::SledStore;
+pub use durability::GroupCommit;
+pub use sled_store::{DEFAULT_CACHE_BYTES, SledStore};
 
 use crate::authn::Session;
 use crate::authn::factors::Factor;
@@ -47,14 +51,19 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Inserts a new user; `Conflict` when the login (case-insensitive) is taken.
     fn insert_user(&self, user: &User) -> Result<(), StoreError>;
-    /// Replaces an existing user record (the login must not change here).
-    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Changes user `id` atomically: `change` edits the record as it is now and returns whether
+    /// to write it. When another write got there first, `change` runs again on the newer record,
+    /// so it must decide from the record alone. A changed login moves the login index in the
+    /// same step (`Conflict` when the new one is taken). Returns the user as stored (`None`:
+    /// no such user).
+    fn modify_user(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut User) -> bool,
+    ) -> Result<Option<User>, StoreError>;
     fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// By login key (see `directory::users::login_key`).
     fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError>;
-    /// Replaces a user whose login changed, moving the login index atomically; `Conflict` when
-    /// the new login is taken.
-    fn update_user_login(&self, user: &User, old_login_key: &str) -> Result<(), StoreError>;
     /// Up to `limit` users matching `keep`, in id order, after the id `after` (exclusive).
     fn users_page(
         &self,
@@ -74,11 +83,24 @@ pub trait Store: Send + Sync + 'static {
     fn take_session_token(&self, digest: &Digest)
     -> Result<Option<SessionTokenRecord>, StoreError>;
 
-    /// Authentication transactions, by the digest of their state token.
-    fn put_transaction(&self, digest: &Digest, tx: &Transaction) -> Result<(), StoreError>;
+    /// Saves an authentication transaction under the digest of its state token, with revision
+    /// `expected + 1` (1 when new). `expected` is the revision the caller read (`None`: it must
+    /// not exist yet);
+    /// `Conflict` when another request moved the transaction on (or ended it) since.
+    fn save_transaction(
+        &self,
+        digest: &Digest,
+        tx: &Transaction,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError>;
     fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
-    /// Removes and returns the transaction atomically (completion and cancel).
-    fn take_transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
+    /// Removes and returns the transaction atomically (completion and cancel), only while its
+    /// revision is `expected` (`None`: whatever it is). A transaction ends once.
+    fn take_transaction(
+        &self,
+        digest: &Digest,
+        expected: Option<u64>,
+    ) -> Result<Option<Transaction>, StoreError>;
 
     /// One-time recovery tokens, by digest.
     fn put_recovery_token(
@@ -94,6 +116,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// MFA factors, kept per user.
     fn put_factor(&self, factor: &Factor) -> Result<(), StoreError>;
+    /// Changes a factor atomically (see `modify_user`): a passcode is spent once.
+    fn modify_factor(
+        &self,
+        user_id: &str,
+        factor_id: &str,
+        change: &mut dyn FnMut(&mut Factor) -> bool,
+    ) -> Result<Option<Factor>, StoreError>;
     fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError>;
     /// Every factor of the user, oldest first.
     fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError>;
@@ -101,7 +130,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sessions, by the digest of their cookie secret, and indexed by their public id.
     fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError>;
-    fn update_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError>;
+    /// Changes a session atomically (see `modify_user`); a deleted session stays deleted.
+    fn modify_session(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut Session) -> bool,
+    ) -> Result<Option<Session>, StoreError>;
     fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError>;
     fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError>;
     fn delete_session(&self, digest: &Digest) -> Result<(), StoreError>;
@@ -165,6 +199,12 @@ pub trait Store: Send + Sync + 'static {
     /// Refresh tokens, by digest.
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError>;
     fn refresh(&self, digest: &Digest) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Changes a refresh token atomically (see `modify_user`); a revoked one stays revoked.
+    fn modify_refresh(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut RefreshRecord) -> bool,
+    ) -> Result<Option<RefreshRecord>, StoreError>;
     fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError>;
     /// Every refresh token `keep` selects (admin listing; a scan).
     fn refresh_tokens_where(
@@ -193,6 +233,9 @@ pub trait Store: Send + Sync + 'static {
     /// Revoked access-token ids (`jti`) and refresh-token families, kept until `until`.
     fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError>;
     fn is_revoked(&self, key: &str) -> Result<bool, StoreError>;
+    /// Records `key` as spent until `until`, unless it already was: `true` for the one caller
+    /// that spent it (a client assertion's `jti`), `false` for every other.
+    fn spend_once(&self, key: &str, until: Timestamp) -> Result<bool, StoreError>;
 
     /// Small named values of the store itself (e.g. whether the demo org was seeded).
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -200,6 +243,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes records whose lifetime ended before `now`; returns how many.
     fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError>;
-    /// Makes every write so far durable. Blocks on disk I/O.
+    /// Makes every write so far durable. Blocks on disk I/O (on sled, shared with every other
+    /// write waiting at that moment).
     fn flush(&self) -> Result<(), StoreError>;
+    /// How this store makes acknowledged writes durable: `Some` when writes return before they
+    /// are on disk and a response must wait for the group commit; `None` when every write is
+    /// durable when it returns.
+    fn group_commit(&self) -> Option<&GroupCommit>;
+    /// Whether the store answers now (readiness).
+    fn check(&self) -> Result<(), StoreError>;
+}
+
+/// Changes a record atomically through one of the store's `modify_*` primitives, with a
+/// closure that may refuse: `change` returns `Err` to leave the record as it is (the error is
+/// returned), or `Ok(t)` to write it. Returns the stored record and `t`; `None` when there
+/// was no record.
+pub fn update<R, T, E: From<StoreError>>(
+    modify: impl FnOnce(&mut dyn FnMut(&mut R) -> bool) -> Result<Option<R>, StoreError>,
+    mut change: impl FnMut(&mut R) -> Result<T, E>,
+) -> Result<Option<(R, T)>, E> {
+    let mut decided = None;
+    let stored = modify(&mut |r| {
+        let d = change(r);
+        let write = d.is_ok();
+        decided = Some(d);
+        write
+    })?;
+    match (stored, decided) {
+        (Some(r), Some(Ok(t))) => Ok(Some((r, t))),
+        (Some(_), Some(Err(e))) => Err(e),
+        _ => Ok(None),
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::CodeUse;
 use super::codec::{decode, encode};
-use super::{Store, StoreError};
+use super::{GroupCommit, Store, StoreError};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
 use crate::authn::recovery::RecoveryTokenRecord;
@@ -19,9 +19,11 @@ use crate::directory::{TrustedOrigin, User};
 use crate::oauth::clients::Client;
 use crate::oauth::keys::KeyRecord;
 use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
+use std::cell::RefCell;
 use std::path::Path;
 
 impl From<sled::Error> for StoreError {
@@ -38,7 +40,8 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 }
 
 pub struct SledStore {
-    db: sled::Db,
+    /// Makes acknowledged writes durable, one flush for every write waiting at that moment.
+    commit: GroupCommit,
     users: Tree,
     users_by_login: Tree,
     session_tokens: Tree,
@@ -69,10 +72,25 @@ pub struct SledStore {
     grants: Tree,
 }
 
+/// sled's page cache when no setting says otherwise (sled's own default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl SledStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with a page cache of at most `cache_bytes`, which bounds its memory.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
+        let flushing = db.clone();
+        let commit =
+            GroupCommit::start(move || flushing.flush().map(|_| ()).map_err(|e| e.to_string()))?;
         Ok(Self {
+            commit,
             users: db.open_tree("users")?,
             users_by_login: db.open_tree("users_by_login")?,
             session_tokens: db.open_tree("session_tokens")?,
@@ -98,9 +116,50 @@ impl SledStore {
             meta: db.open_tree("meta")?,
             auth_servers: db.open_tree("auth_servers")?,
             grants: db.open_tree("consent_grants")?,
-            db,
         })
     }
+
+    /// Counts a completed write for the group commit.
+    fn wrote(&self) {
+        self.commit.wrote();
+    }
+
+    /// `result`, counting a write when it succeeded.
+    fn wrote_if<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_ok() {
+            self.wrote();
+        }
+        result
+    }
+}
+
+/// Changes the record under `key` with compare-and-swap: read, change, write only if nobody
+/// wrote in between, else read again. `None` when there is no record.
+fn modify<T: Serialize + DeserializeOwned>(
+    tree: &Tree,
+    key: &[u8],
+    change: &mut dyn FnMut(&mut T) -> bool,
+) -> Result<Option<T>, StoreError> {
+    loop {
+        let Some(current) = tree.get(key)? else {
+            return Ok(None);
+        };
+        let mut record: T = decode(&current)?;
+        if !change(&mut record) {
+            return Ok(Some(decode(&current)?));
+        }
+        let next = encode(&record)?;
+        if tree
+            .compare_and_swap(key, Some(&current), Some(next))?
+            .is_ok()
+        {
+            return Ok(Some(record));
+        }
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
 }
 
 /// Factors are keyed `{user_id}/{factor_id}`, so one user's are a prefix scan.
@@ -206,18 +265,48 @@ fn sweep_dangling(index: &Tree, records: &Tree) -> Result<usize, StoreError> {
 
 impl Store for SledStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        insert_indexed(
+        self.wrote_if(insert_indexed(
             &self.users,
             &self.users_by_login,
             &user.id,
             &login_key(&user.profile.login),
             encode(user)?,
-        )
+        ))
     }
 
-    fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.users.insert(&user.id, encode(user)?)?;
-        Ok(())
+    fn modify_user(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut User) -> bool,
+    ) -> Result<Option<User>, StoreError> {
+        // sled may run a transaction more than once; the closure is borrowed for each run.
+        let change = RefCell::new(change);
+        let stored = (&self.users, &self.users_by_login)
+            .transaction(|(users, index)| {
+                let Some(bytes) = users.get(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut user: User = decode(&bytes).map_err(abort)?;
+                let old_key = login_key(&user.profile.login);
+                if !(change.borrow_mut())(&mut user) {
+                    return Ok(Some((decode(&bytes).map_err(abort)?, false)));
+                }
+                let new_key = login_key(&user.profile.login);
+                if new_key != old_key {
+                    if index.get(new_key.as_bytes())?.is_some() {
+                        return Err(abort(StoreError::Conflict));
+                    }
+                    index.remove(old_key.as_bytes())?;
+                    index.insert(new_key.as_bytes(), id.as_bytes())?;
+                }
+                users.insert(id.as_bytes(), encode(&user).map_err(abort)?)?;
+                Ok(Some((user, true)))
+            })
+            .map_err(tx_error)?;
+        if stored.as_ref().is_some_and(|(_, written)| *written) {
+            self.wrote();
+        }
+        Ok(stored.map(|(user, _)| user))
     }
 
     fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -229,24 +318,6 @@ impl Store for SledStore {
             Some(id) => get(&self.users, id),
             None => Ok(None),
         }
-    }
-
-    fn update_user_login(&self, user: &User, old_login_key: &str) -> Result<(), StoreError> {
-        let new_key = login_key(&user.profile.login);
-        let value = encode(user)?;
-        (&self.users, &self.users_by_login)
-            .transaction(|(users, index)| {
-                if new_key != old_login_key {
-                    if index.get(new_key.as_bytes())?.is_some() {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict));
-                    }
-                    index.remove(old_login_key.as_bytes())?;
-                    index.insert(new_key.as_bytes(), user.id.as_bytes())?;
-                }
-                users.insert(user.id.as_bytes(), value.clone())?;
-                Ok(())
-            })
-            .map_err(tx_error)
     }
 
     fn users_page(
@@ -293,7 +364,7 @@ impl Store for SledStore {
         for group_id in self.groups_of(&user.id)? {
             self.set_membership(&group_id, &user.id, false)?;
         }
-        remove_with_suffix(&self.app_users, &user.id)
+        self.wrote_if(remove_with_suffix(&self.app_users, &user.id))
     }
 
     fn insert_session_token(
@@ -303,6 +374,7 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         self.session_tokens
             .insert(digest.as_bytes(), encode(record)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -310,26 +382,71 @@ impl Store for SledStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<SessionTokenRecord>, StoreError> {
-        self.session_tokens
-            .remove(digest.as_bytes())?
-            .map(|v| decode(&v))
-            .transpose()
+        let taken = self.session_tokens.remove(digest.as_bytes())?;
+        self.wrote();
+        taken.map(|v| decode(&v)).transpose()
     }
 
-    fn put_transaction(&self, digest: &Digest, tx: &Transaction) -> Result<(), StoreError> {
-        self.transactions.insert(digest.as_bytes(), encode(tx)?)?;
-        Ok(())
+    fn save_transaction(
+        &self,
+        digest: &Digest,
+        tx: &Transaction,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut next = tx.clone();
+        next.revision = expected.map_or(1, |r| r + 1);
+        let value = encode(&next)?;
+        let key = digest.as_bytes();
+        let current = self.transactions.get(key)?;
+        let revision = match &current {
+            Some(bytes) => Some(decode::<Transaction>(bytes)?.revision),
+            None => None,
+        };
+        if revision != expected {
+            return Err(StoreError::Conflict);
+        }
+        // Any write in between changes the bytes, and the swap fails.
+        match self
+            .transactions
+            .compare_and_swap(key, current.as_ref(), Some(value))?
+        {
+            Ok(()) => {
+                self.wrote();
+                Ok(())
+            }
+            Err(_) => Err(StoreError::Conflict),
+        }
     }
 
     fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError> {
         get(&self.transactions, digest.as_bytes())
     }
 
-    fn take_transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError> {
-        self.transactions
-            .remove(digest.as_bytes())?
-            .map(|v| decode(&v))
-            .transpose()
+    fn take_transaction(
+        &self,
+        digest: &Digest,
+        expected: Option<u64>,
+    ) -> Result<Option<Transaction>, StoreError> {
+        let key = digest.as_bytes();
+        let Some(current) = self.transactions.get(key)? else {
+            return Ok(None);
+        };
+        let tx: Transaction = decode(&current)?;
+        if expected.is_some_and(|r| r != tx.revision) {
+            return Ok(None);
+        }
+        match self
+            .transactions
+            .compare_and_swap(key, Some(&current), None as Option<&[u8]>)?
+        {
+            Ok(()) => {
+                self.wrote();
+                Ok(Some(tx))
+            }
+            // Someone else moved it on or ended it first.
+            Err(_) if expected.is_some() => Ok(None),
+            Err(_) => self.take_transaction(digest, None),
+        }
     }
 
     fn put_recovery_token(
@@ -339,6 +456,7 @@ impl Store for SledStore {
     ) -> Result<(), StoreError> {
         self.recovery_tokens
             .insert(digest.as_bytes(), encode(record)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -346,16 +464,26 @@ impl Store for SledStore {
         &self,
         digest: &Digest,
     ) -> Result<Option<RecoveryTokenRecord>, StoreError> {
-        self.recovery_tokens
-            .remove(digest.as_bytes())?
-            .map(|v| decode(&v))
-            .transpose()
+        let taken = self.recovery_tokens.remove(digest.as_bytes())?;
+        self.wrote();
+        taken.map(|v| decode(&v)).transpose()
     }
 
     fn put_factor(&self, factor: &Factor) -> Result<(), StoreError> {
         self.factors
             .insert(factor_key(&factor.user_id, &factor.id), encode(factor)?)?;
+        self.wrote();
         Ok(())
+    }
+
+    fn modify_factor(
+        &self,
+        user_id: &str,
+        factor_id: &str,
+        change: &mut dyn FnMut(&mut Factor) -> bool,
+    ) -> Result<Option<Factor>, StoreError> {
+        let key = factor_key(user_id, factor_id);
+        self.wrote_if(modify(&self.factors, key.as_bytes(), change))
     }
 
     fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError> {
@@ -374,10 +502,12 @@ impl Store for SledStore {
     }
 
     fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let existed = self
             .factors
             .remove(factor_key(user_id, factor_id))?
-            .is_some())
+            .is_some();
+        self.wrote();
+        Ok(existed)
     }
 
     fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
@@ -388,12 +518,17 @@ impl Store for SledStore {
                 by_id.insert(session.id.as_bytes(), &digest.as_bytes()[..])?;
                 Ok(())
             })
-            .map_err(tx_error)
+            .map_err(tx_error)?;
+        self.wrote();
+        Ok(())
     }
 
-    fn update_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
-        self.sessions.insert(digest.as_bytes(), encode(session)?)?;
-        Ok(())
+    fn modify_session(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut Session) -> bool,
+    ) -> Result<Option<Session>, StoreError> {
+        self.wrote_if(modify(&self.sessions, digest.as_bytes(), change))
     }
 
     fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError> {
@@ -414,17 +549,18 @@ impl Store for SledStore {
             let session: Session = decode(&bytes)?;
             self.sessions_by_id.remove(session.id.as_bytes())?;
         }
+        self.wrote();
         Ok(())
     }
 
     fn insert_group(&self, group: &Group) -> Result<(), StoreError> {
-        insert_indexed(
+        self.wrote_if(insert_indexed(
             &self.groups,
             &self.groups_by_name,
             &group.id,
             &name_key(&group.name),
             encode(group)?,
-        )
+        ))
     }
 
     fn update_group(&self, group: &Group, old_name_key: &str) -> Result<(), StoreError> {
@@ -442,7 +578,9 @@ impl Store for SledStore {
                 groups.insert(group.id.as_bytes(), value.clone())?;
                 Ok(())
             })
-            .map_err(tx_error)
+            .map_err(tx_error)?;
+        self.wrote();
+        Ok(())
     }
 
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
@@ -468,6 +606,7 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_error)?;
+        self.wrote();
         Ok(true)
     }
 
@@ -490,7 +629,9 @@ impl Store for SledStore {
                 }
                 Ok(())
             })
-            .map_err(tx_error)
+            .map_err(tx_error)?;
+        self.wrote();
+        Ok(())
     }
 
     fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
@@ -503,6 +644,7 @@ impl Store for SledStore {
 
     fn put_app(&self, app: &App) -> Result<(), StoreError> {
         self.apps.insert(app.id.as_bytes(), encode(app)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -521,6 +663,7 @@ impl Store for SledStore {
                 tree.remove(key?)?;
             }
         }
+        self.wrote();
         Ok(existed)
     }
 
@@ -530,7 +673,11 @@ impl Store for SledStore {
         user_id: &str,
         assigned: bool,
     ) -> Result<(), StoreError> {
-        toggle(&self.app_users, &format!("{app_id}/{user_id}"), assigned)
+        self.wrote_if(toggle(
+            &self.app_users,
+            &format!("{app_id}/{user_id}"),
+            assigned,
+        ))
     }
 
     fn app_user_assigned(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError> {
@@ -547,7 +694,11 @@ impl Store for SledStore {
         group_id: &str,
         assigned: bool,
     ) -> Result<(), StoreError> {
-        toggle(&self.app_groups, &format!("{app_id}/{group_id}"), assigned)
+        self.wrote_if(toggle(
+            &self.app_groups,
+            &format!("{app_id}/{group_id}"),
+            assigned,
+        ))
     }
 
     fn app_groups(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
@@ -555,13 +706,13 @@ impl Store for SledStore {
     }
 
     fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError> {
-        insert_indexed(
+        self.wrote_if(insert_indexed(
             &self.trusted_origins,
             &self.trusted_origins_by_origin,
             &origin.id,
             &origin.origin,
             encode(origin)?,
-        )
+        ))
     }
 
     fn trusted_origin(&self, id: &str) -> Result<Option<TrustedOrigin>, StoreError> {
@@ -584,7 +735,7 @@ impl Store for SledStore {
     }
 
     fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError> {
-        (&self.trusted_origins, &self.trusted_origins_by_origin)
+        let deleted = (&self.trusted_origins, &self.trusted_origins_by_origin)
             .transaction(|(records, index)| {
                 let Some(bytes) = records.remove(id.as_bytes())? else {
                     return Ok(false);
@@ -594,7 +745,8 @@ impl Store for SledStore {
                 index.remove(record.origin.as_bytes())?;
                 Ok(true)
             })
-            .map_err(tx_error)
+            .map_err(tx_error);
+        self.wrote_if(deleted)
     }
 
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
@@ -608,12 +760,14 @@ impl Store for SledStore {
     fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError> {
         self.signing_keys
             .insert(format!("{server}/{}", key.kid), encode(key)?)?;
+        self.wrote();
         Ok(())
     }
 
     fn put_client(&self, client: &Client) -> Result<(), StoreError> {
         self.clients
             .insert(client.client_id.as_bytes(), encode(client)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -626,16 +780,20 @@ impl Store for SledStore {
     }
 
     fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        Ok(self.clients.remove(client_id.as_bytes())?.is_some())
+        let existed = self.clients.remove(client_id.as_bytes())?.is_some();
+        self.wrote();
+        Ok(existed)
     }
 
     fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
         self.auth_codes.insert(digest.as_bytes(), encode(code)?)?;
+        self.wrote();
         Ok(())
     }
 
     fn use_code(&self, digest: &Digest) -> Result<CodeUse, StoreError> {
-        self.auth_codes
+        let used = self
+            .auth_codes
             .transaction(|codes| {
                 let Some(bytes) = codes.get(digest.as_bytes())? else {
                     return Ok(CodeUse::Missing);
@@ -650,12 +808,14 @@ impl Store for SledStore {
                 codes.insert(&digest.as_bytes()[..], value)?;
                 Ok(CodeUse::Fresh(record))
             })
-            .map_err(tx_error)
+            .map_err(tx_error);
+        self.wrote_if(used)
     }
 
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError> {
         self.refresh_tokens
             .insert(digest.as_bytes(), encode(record)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -663,18 +823,40 @@ impl Store for SledStore {
         get(&self.refresh_tokens, digest.as_bytes())
     }
 
+    fn modify_refresh(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut RefreshRecord) -> bool,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        self.wrote_if(modify(&self.refresh_tokens, digest.as_bytes(), change))
+    }
+
     fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError> {
         self.refresh_tokens.remove(digest.as_bytes())?;
+        self.wrote();
         Ok(())
     }
 
     fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
         self.revoked.insert(key.as_bytes(), encode(&until)?)?;
+        self.wrote();
         Ok(())
     }
 
     fn is_revoked(&self, key: &str) -> Result<bool, StoreError> {
         Ok(self.revoked.contains_key(key.as_bytes())?)
+    }
+
+    fn spend_once(&self, key: &str, until: Timestamp) -> Result<bool, StoreError> {
+        let spent = self.revoked.compare_and_swap(
+            key.as_bytes(),
+            None as Option<&[u8]>,
+            Some(encode(&until)?),
+        )?;
+        if spent.is_ok() {
+            self.wrote();
+        }
+        Ok(spent.is_ok())
     }
 
     fn refresh_tokens_where(
@@ -733,7 +915,9 @@ impl Store for SledStore {
                 t.insert(server.id.as_bytes(), value.clone())?;
                 Ok(())
             })
-            .map_err(tx_error)
+            .map_err(tx_error)?;
+        self.wrote();
+        Ok(())
     }
 
     fn delete_auth_server(&self, id: &str) -> Result<bool, StoreError> {
@@ -741,12 +925,14 @@ impl Store for SledStore {
         for key in self.signing_keys.scan_prefix(format!("{id}/")).keys() {
             self.signing_keys.remove(key?)?;
         }
+        self.wrote();
         Ok(existed)
     }
 
     fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {
         self.grants
             .insert(format!("{}/{}", grant.user_id, grant.id), encode(grant)?)?;
+        self.wrote();
         Ok(())
     }
 
@@ -762,10 +948,12 @@ impl Store for SledStore {
     }
 
     fn delete_grant(&self, user_id: &str, grant_id: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let existed = self
             .grants
             .remove(format!("{user_id}/{grant_id}"))?
-            .is_some())
+            .is_some();
+        self.wrote();
+        Ok(existed)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -777,6 +965,7 @@ impl Store for SledStore {
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.meta.insert(key, value.as_bytes())?;
+        self.wrote();
         Ok(())
     }
 
@@ -794,7 +983,15 @@ impl Store for SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.commit.wait(self.commit.written())
+    }
+
+    fn group_commit(&self) -> Option<&GroupCommit> {
+        Some(&self.commit)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.meta.get("readiness")?;
         Ok(())
     }
 }
@@ -804,6 +1001,46 @@ mod tests {
     use super::*;
     use crate::directory::trusted_origins::OriginStatus;
     use crate::directory::{OriginScope, Profile, UserStatus};
+    use crate::store::conformance;
+    use std::sync::Arc;
+
+    fn fresh() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        (dir, Arc::new(store))
+    }
+
+    #[test]
+    fn conformance_modify_user_loses_no_update() {
+        let (_dir, store) = fresh();
+        conformance::modify_user_loses_no_update(store);
+    }
+
+    #[test]
+    fn conformance_modify_user_moves_the_login_index() {
+        let (_dir, store) = fresh();
+        conformance::modify_user_moves_the_login_index(store);
+    }
+
+    #[test]
+    fn conformance_a_transaction_moves_on_once_and_ends_once() {
+        let (_dir, store) = fresh();
+        conformance::a_transaction_moves_on_once_and_ends_once(store);
+    }
+
+    #[test]
+    fn conformance_single_use_values_are_spent_once() {
+        let (_dir, store) = fresh();
+        conformance::single_use_values_are_spent_once(store);
+    }
+
+    #[test]
+    fn conformance_flushed_writes_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        conformance::flushed_writes_survive_reopening(|| {
+            Arc::new(SledStore::open(dir.path()).unwrap())
+        });
+    }
 
     fn user(id: &str, login: &str) -> User {
         User {

@@ -6,6 +6,7 @@
 mod api_users;
 mod apps;
 mod authn;
+mod concurrency;
 mod cors_and_origins;
 mod custom_servers;
 mod factors_admin;
@@ -16,6 +17,7 @@ mod mfa;
 mod oauth_clients;
 mod oauth_flows;
 mod pages;
+mod process;
 mod rate_limits;
 mod recovery;
 mod sessions;

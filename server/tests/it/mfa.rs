@@ -6,25 +6,25 @@ use portcullis::authn::MfaEnrollment;
 use portcullis::authn::factors::totp_code;
 use serde_json::{Value, json};
 
-async fn post(s: &TestServer, href: &str, body: Value) -> (u16, Value) {
+pub async fn post(s: &TestServer, href: &str, body: Value) -> (u16, Value) {
     let res = s.client.post(href).json(&body).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())
 }
 
-fn href(v: &Value, pointer: &str) -> String {
+pub fn href(v: &Value, pointer: &str) -> String {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no {pointer} in {v}"))
         .to_owned()
 }
 
-async fn required_mfa_server() -> TestServer {
+pub async fn required_mfa_server() -> TestServer {
     support::start_with(|c| c.mfa_enrollment = MfaEnrollment::Required).await
 }
 
 /// Signs in, enrolls TOTP by following the links, and returns the shared secret.
-async fn enroll_totp(s: &TestServer, login: &str) -> String {
+pub async fn enroll_totp(s: &TestServer, login: &str) -> String {
     let (status, tx) = post(
         s,
         &s.url("/api/v1/authn"),

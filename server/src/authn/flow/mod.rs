@@ -10,7 +10,7 @@ use super::transaction::{FactorResult, Step, Transaction, TxOptions};
 use super::{AuthnSettings, MfaEnrollment};
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHasher, Secret, new_secret};
-use crate::directory::users::{login_key, set_password};
+use crate::directory::users::{PasswordChange, login_key};
 use crate::directory::{FieldError, PasswordPolicy, User, UserStatus};
 use crate::mail::Email;
 use crate::store::{Store, StoreError};
@@ -110,7 +110,7 @@ pub fn primary(
     let verified = ctx
         .hasher
         .verify(password, user.as_ref().and_then(|u| u.password.as_ref()));
-    let Some(mut user) = user else {
+    let Some(user) = user else {
         return Err(FlowError::AuthenticationFailed);
     };
     if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
@@ -124,13 +124,14 @@ pub fn primary(
         return Err(FlowError::AuthenticationFailed);
     }
     if !verified {
-        record_failure(ctx, &mut user)?;
+        let user = record_failure(ctx, &user.id)?;
         if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
             return Ok(Outcome::LockedOut);
         }
         return Err(FlowError::AuthenticationFailed);
     }
     let tx = Transaction {
+        revision: 0,
         user_id: user.id.clone(),
         step: Step::MfaRequired,
         expires_at: ctx.now,
@@ -144,16 +145,27 @@ pub fn primary(
     advance(ctx, new_secret(32).expose().to_owned(), tx, user)
 }
 
-/// Counts a failed password or factor; at the threshold the account locks.
-pub(super) fn record_failure(ctx: &Ctx<'_>, user: &mut User) -> Result<(), StoreError> {
-    user.failed_attempts = user.failed_attempts.saturating_add(1);
-    user.last_updated = ctx.now;
-    if user.failed_attempts >= ctx.settings.max_failed_attempts {
-        tracing::warn!(user = %user.id, "locked out after repeated failed sign-ins");
-        user.status = UserStatus::LockedOut;
-        user.status_changed = Some(ctx.now);
-    }
-    ctx.store.update_user(user)
+/// Counts a failed password or factor, atomically on the stored record (parallel failures all
+/// count); at the threshold an active account locks. Returns the user as stored.
+pub(super) fn record_failure(ctx: &Ctx<'_>, user_id: &str) -> Result<User, FlowError> {
+    let max = ctx.settings.max_failed_attempts;
+    let (user, ()) = crate::store::update(
+        |c| ctx.store.modify_user(user_id, c),
+        |u: &mut User| {
+            u.failed_attempts = u.failed_attempts.saturating_add(1);
+            u.last_updated = ctx.now;
+            if u.failed_attempts >= max
+                && matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired)
+            {
+                tracing::warn!(user = %u.id, "locked out after repeated failed sign-ins");
+                u.status = UserStatus::LockedOut;
+                u.status_changed = Some(ctx.now);
+            }
+            Ok::<_, FlowError>(())
+        },
+    )?
+    .ok_or(FlowError::AuthenticationFailed)?;
+    Ok(user)
 }
 
 /// `POST /authn {stateToken}`: the transaction as it stands.
@@ -164,7 +176,7 @@ pub fn resume(ctx: &Ctx<'_>, state_token: &str) -> Result<Outcome, FlowError> {
 
 pub fn cancel(ctx: &Ctx<'_>, state_token: &str) -> Result<(), FlowError> {
     let digest = Secret::new(state_token).digest();
-    match ctx.store.take_transaction(&digest)? {
+    match ctx.store.take_transaction(&digest, None)? {
         Some(tx) if tx.expires_at > ctx.now => Ok(()),
         _ => Err(FlowError::InvalidToken),
     }
@@ -178,7 +190,7 @@ pub fn verify_factor(
     factor_id: &str,
     input: Option<&str>,
 ) -> Result<Outcome, FlowError> {
-    let (mut tx, mut user) = load(ctx, state_token)?;
+    let (mut tx, user) = load(ctx, state_token)?;
     let allowed = match &tx.step {
         Step::MfaRequired => true,
         Step::MfaChallenge {
@@ -189,7 +201,7 @@ pub fn verify_factor(
     if !allowed {
         return Err(FlowError::WrongState);
     }
-    let mut factor = ctx
+    let factor = ctx
         .store
         .factor(&user.id, factor_id)?
         .filter(|f| f.status == FactorStatus::Active)
@@ -203,10 +215,10 @@ pub fn verify_factor(
         }
         return challenge(ctx, state_token, tx, user, factor);
     };
-    match factor.check(ctx.hasher, input, ctx.now) {
-        Check::Valid(step) => {
-            factor.record_use(step, ctx.now);
-            ctx.store.put_factor(&factor)?;
+    let (_, check) = factors::spend(ctx.store, ctx.hasher, &factor, input, ctx.now, false)?
+        .ok_or(FlowError::FactorNotFound)?;
+    match check {
+        Check::Valid(_) => {
             tx.add_amr(factor.factor_type.amr());
             tx.add_amr("mfa");
             advance(ctx, state_token.to_owned(), tx, user)
@@ -219,10 +231,10 @@ pub fn verify_factor(
             Some(FactorResult::PasscodeReplayed),
         ),
         Check::Invalid => {
-            record_failure(ctx, &mut user)?;
+            let user = record_failure(ctx, &user.id)?;
             if user.status == UserStatus::LockedOut {
                 ctx.store
-                    .take_transaction(&Secret::new(state_token).digest())?;
+                    .take_transaction(&Secret::new(state_token).digest(), None)?;
             } else {
                 save(ctx, state_token, &mut tx)?;
             }
@@ -231,16 +243,26 @@ pub fn verify_factor(
     }
 }
 
+/// Sends a fresh code for an email factor: a new code replaces the old, atomically on the
+/// stored factor. Returns the factor as stored and the code to mail.
+fn issue_code(ctx: &Ctx<'_>, factor: &Factor) -> Result<(Factor, String), FlowError> {
+    let (factor, code) = crate::store::update(
+        |c| ctx.store.modify_factor(&factor.user_id, &factor.id, c),
+        |f: &mut Factor| f.issue_code(ctx.now).ok_or(FlowError::WrongState),
+    )?
+    .ok_or(FlowError::FactorNotFound)?;
+    Ok((factor, code))
+}
+
 /// Sends a fresh code for an email factor and waits at MFA_CHALLENGE.
 fn challenge(
     ctx: &Ctx<'_>,
     state_token: &str,
     mut tx: Transaction,
     user: User,
-    mut factor: Factor,
+    factor: Factor,
 ) -> Result<Outcome, FlowError> {
-    let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
-    ctx.store.put_factor(&factor)?;
+    let (factor, code) = issue_code(ctx, &factor)?;
     let email = code_email(&user, &factor, &code);
     tx.step = Step::MfaChallenge {
         factor_id: factor.id,
@@ -266,13 +288,12 @@ pub fn resend(ctx: &Ctx<'_>, state_token: &str, factor_id: &str) -> Result<Outco
         }
         _ => return Err(FlowError::WrongState),
     };
-    let mut factor = ctx
+    let factor = ctx
         .store
         .factor(&user.id, factor_id)?
         .filter(|f| f.status == pending && f.factor_type == FactorType::Email)
         .ok_or(FlowError::FactorNotFound)?;
-    let code = factor.issue_code(ctx.now).ok_or(FlowError::WrongState)?;
-    ctx.store.put_factor(&factor)?;
+    let (factor, code) = issue_code(ctx, &factor)?;
     let email = code_email(&user, &factor, &code);
     park_with(
         ctx,
@@ -379,7 +400,7 @@ pub fn change_password(
     old: &str,
     new: &str,
 ) -> Result<Outcome, FlowError> {
-    let (mut tx, mut user) = load(ctx, state_token)?;
+    let (mut tx, user) = load(ctx, state_token)?;
     if !matches!(tx.step, Step::PasswordExpired | Step::PasswordWarn) {
         return Err(FlowError::WrongState);
     }
@@ -390,17 +411,44 @@ pub fn change_password(
             "Old password is not correct",
         )]));
     }
-    if let Err(e) = set_password(&mut user, ctx.hasher, ctx.policy, new, ctx.now) {
-        save(ctx, state_token, &mut tx)?;
-        return Err(refused(e));
-    }
-    if user.status == UserStatus::PasswordExpired {
-        user.status = UserStatus::Active;
-        user.status_changed = Some(ctx.now);
-    }
-    ctx.store.update_user(&user)?;
+    let change = match PasswordChange::prepare(&user, ctx.hasher, ctx.policy, new, ctx.now) {
+        Ok(c) => c,
+        Err(e) => {
+            save(ctx, state_token, &mut tx)?;
+            return Err(refused(e));
+        }
+    };
+    let user = set_new_password(ctx, &user.id, &change, |u| {
+        if u.status == UserStatus::PasswordExpired {
+            u.status = UserStatus::Active;
+            u.status_changed = Some(ctx.now);
+        }
+    })?;
     tx.warned = true;
     advance(ctx, state_token.to_owned(), tx, user)
+}
+
+/// Applies a prepared password change (and `also`) to the stored user in one atomic step. When
+/// the password changed meanwhile (an admin reset it), the step is refused: the new one was
+/// checked against a history that no longer holds.
+pub(super) fn set_new_password(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    change: &PasswordChange,
+    also: impl Fn(&mut User),
+) -> Result<User, FlowError> {
+    let (user, ()) = crate::store::update(
+        |c| ctx.store.modify_user(user_id, c),
+        |u: &mut User| {
+            if !change.apply(u) {
+                return Err(FlowError::WrongState);
+            }
+            also(u);
+            Ok(())
+        },
+    )?
+    .ok_or(FlowError::InvalidToken)?;
+    Ok(user)
 }
 
 /// A password the policy refused, as the transaction reports it (E0000014).
@@ -434,10 +482,31 @@ pub(super) fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, Use
     Ok((tx, user))
 }
 
-fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), StoreError> {
+/// Stores the transaction's next step (its expiry slid), only if no other request moved it on
+/// since it was read: of two parallel steps on one state token, one applies and the other is
+/// refused as it would have been after the first.
+fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), FlowError> {
     tx.expires_at = ctx.now.plus(ctx.settings.transaction_ttl);
-    ctx.store
-        .put_transaction(&Secret::new(state_token).digest(), tx)
+    let digest = Secret::new(state_token).digest();
+    let expected = tx.stored_revision();
+    match ctx.store.save_transaction(&digest, tx, expected) {
+        Ok(()) => {
+            tx.revision = expected.map_or(1, |r| r + 1);
+            Ok(())
+        }
+        Err(StoreError::Conflict) => Err(moved_on(ctx, &digest)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a step lost the race for its transaction: it ended (`InvalidToken`) or is at another
+/// step now (`WrongState`).
+fn moved_on(ctx: &Ctx<'_>, digest: &crate::crypto::Digest) -> FlowError {
+    match ctx.store.transaction(digest) {
+        Ok(Some(_)) => FlowError::WrongState,
+        Ok(None) => FlowError::InvalidToken,
+        Err(e) => e.into(),
+    }
 }
 
 /// Stores `tx` as it is and reports it pending.
@@ -529,7 +598,7 @@ pub(super) fn advance(
     ctx: &Ctx<'_>,
     state_token: String,
     mut tx: Transaction,
-    mut user: User,
+    user: User,
 ) -> Result<Outcome, FlowError> {
     let factors = ctx.store.factors(&user.id)?;
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
@@ -552,12 +621,22 @@ pub(super) fn advance(
         tx.step = step;
         return park(ctx, &state_token, tx, user, None);
     }
-    ctx.store
-        .take_transaction(&Secret::new(&state_token).digest())?;
-    user.failed_attempts = 0;
-    user.last_login = Some(ctx.now);
-    user.last_updated = ctx.now;
-    ctx.store.update_user(&user)?;
+    end(ctx, &state_token, &tx)?;
+    // The status is checked again at the moment of the write: an admin who deactivated or
+    // suspended the user while this sign-in was hashing or waiting for MFA wins.
+    let (user, ()) = crate::store::update(
+        |c| ctx.store.modify_user(&user.id, c),
+        |u: &mut User| {
+            if !matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired) {
+                return Err(FlowError::AuthenticationFailed);
+            }
+            u.failed_attempts = 0;
+            u.last_login = Some(ctx.now);
+            u.last_updated = ctx.now;
+            Ok(())
+        },
+    )?
+    .ok_or(FlowError::AuthenticationFailed)?;
     let (session_token, expires_at) = issue_session_token(
         ctx.store,
         ctx.now,
@@ -572,6 +651,19 @@ pub(super) fn advance(
         user,
         amr: tx.amr,
     })))
+}
+
+/// Ends a stored transaction as it was read: one request completes it; any other that read
+/// the same revision is refused.
+pub(super) fn end(ctx: &Ctx<'_>, state_token: &str, tx: &Transaction) -> Result<(), FlowError> {
+    let Some(expected) = tx.stored_revision() else {
+        return Ok(());
+    };
+    let digest = Secret::new(state_token).digest();
+    match ctx.store.take_transaction(&digest, Some(expected))? {
+        Some(_) => Ok(()),
+        None => Err(moved_on(ctx, &digest)),
+    }
 }
 
 #[cfg(test)]

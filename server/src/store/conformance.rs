@@ -1,0 +1,197 @@
+//! What every backend must hold, written once against `dyn Store` and run for each backend:
+//! the atomic primitives under many threads at once, where the outcome must be that of some
+//! serial order.
+
+use super::Store;
+use crate::authn::transaction::{Step, Transaction, TxOptions};
+use crate::clock::Timestamp;
+use crate::crypto::Digest;
+use crate::directory::{Profile, User, UserStatus};
+use std::sync::{Arc, Barrier};
+
+const THREADS: usize = 16;
+
+pub(crate) fn user(id: &str, login: &str) -> User {
+    User {
+        id: id.into(),
+        status: UserStatus::Active,
+        created: Timestamp::from_millis(0),
+        activated: None,
+        status_changed: None,
+        last_login: None,
+        last_updated: Timestamp::from_millis(0),
+        password_changed: None,
+        profile: Profile {
+            login: login.into(),
+            email: login.into(),
+            first_name: "F".into(),
+            last_name: "L".into(),
+        },
+        password: None,
+        failed_attempts: 0,
+        password_history: Vec::new(),
+    }
+}
+
+fn transaction() -> Transaction {
+    Transaction {
+        revision: 0,
+        user_id: "00u1".into(),
+        step: Step::MfaRequired,
+        expires_at: Timestamp::from_millis(i64::MAX / 2),
+        auth_time: Timestamp::from_millis(0),
+        amr: vec!["pwd".into()],
+        options: TxOptions::default(),
+        enrolled_factor: false,
+        enroll_skipped: false,
+        warned: false,
+    }
+}
+
+/// Runs `f(i)` on `THREADS` threads released at the same instant.
+fn at_once<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
+    let f = Arc::new(f);
+    let start = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (f, start) = (f.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                f(i)
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("a worker panicked"))
+        .collect()
+}
+
+/// Parallel increments of one user record all count (no lost update).
+pub(crate) fn modify_user_loses_no_update(store: Arc<dyn Store>) {
+    store.insert_user(&user("00u1", "a@x.io")).unwrap();
+    let s = store.clone();
+    at_once(move |_| {
+        for _ in 0..50 {
+            s.modify_user("00u1", &mut |u| {
+                u.failed_attempts += 1;
+                true
+            })
+            .unwrap();
+        }
+    });
+    let u = store.user("00u1").unwrap().unwrap();
+    assert_eq!(u.failed_attempts as usize, THREADS * 50);
+}
+
+/// A refused change writes nothing; a login change moves the index, and a taken login is a
+/// conflict that leaves both users as they were.
+pub(crate) fn modify_user_moves_the_login_index(store: Arc<dyn Store>) {
+    store.insert_user(&user("00u1", "a@x.io")).unwrap();
+    store.insert_user(&user("00u2", "b@x.io")).unwrap();
+    let kept = store
+        .modify_user("00u1", &mut |u| {
+            u.failed_attempts = 9;
+            false
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.failed_attempts, 0);
+    assert_eq!(store.user("00u1").unwrap().unwrap().failed_attempts, 0);
+    store
+        .modify_user("00u1", &mut |u| {
+            u.profile.login = "A2@x.io".into();
+            true
+        })
+        .unwrap();
+    assert_eq!(store.user_by_login("a2@x.io").unwrap().unwrap().id, "00u1");
+    assert!(store.user_by_login("a@x.io").unwrap().is_none());
+    let taken = store.modify_user("00u1", &mut |u| {
+        u.profile.login = "b@x.io".into();
+        true
+    });
+    assert!(matches!(taken, Err(super::StoreError::Conflict)));
+    assert_eq!(store.user_by_login("b@x.io").unwrap().unwrap().id, "00u2");
+    assert!(
+        store
+            .modify_user("nobody", &mut |_| true)
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Of parallel saves from one read revision, exactly one applies; of parallel takes, one
+/// gets the transaction.
+pub(crate) fn a_transaction_moves_on_once_and_ends_once(store: Arc<dyn Store>) {
+    let digest = Digest::of("state-token");
+    store
+        .save_transaction(&digest, &transaction(), None)
+        .unwrap();
+    assert!(
+        store
+            .save_transaction(&digest, &transaction(), None)
+            .is_err(),
+        "a new transaction cannot replace a stored one"
+    );
+    let s = store.clone();
+    let saved = at_once(move |_| {
+        s.save_transaction(&Digest::of("state-token"), &transaction(), Some(1))
+            .is_ok()
+    });
+    assert_eq!(saved.iter().filter(|ok| **ok).count(), 1);
+    assert_eq!(store.transaction(&digest).unwrap().unwrap().revision, 2);
+    assert!(store.take_transaction(&digest, Some(1)).unwrap().is_none());
+    let s = store.clone();
+    let taken = at_once(move |_| {
+        s.take_transaction(&Digest::of("state-token"), Some(2))
+            .unwrap()
+            .is_some()
+    });
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1);
+    assert!(store.transaction(&digest).unwrap().is_none());
+    assert!(
+        store
+            .save_transaction(&digest, &transaction(), Some(2))
+            .is_err(),
+        "an ended transaction is not brought back"
+    );
+}
+
+/// Single-use values: one spender each.
+pub(crate) fn single_use_values_are_spent_once(store: Arc<dyn Store>) {
+    let s = store.clone();
+    let spent = at_once(move |_| {
+        s.spend_once("assertion:c1:jti-1", Timestamp::from_millis(i64::MAX / 2))
+            .unwrap()
+    });
+    assert_eq!(spent.iter().filter(|s| **s).count(), 1);
+    assert!(store.is_revoked("assertion:c1:jti-1").unwrap());
+
+    let record = crate::authn::session::SessionTokenRecord {
+        user_id: "u".into(),
+        auth_time: Timestamp::from_millis(0),
+        expires_at: Timestamp::from_millis(i64::MAX / 2),
+        amr: vec![],
+    };
+    store
+        .insert_session_token(&Digest::of("session-token"), &record)
+        .unwrap();
+    let s = store.clone();
+    let redeemed = at_once(move |_| {
+        s.take_session_token(&Digest::of("session-token"))
+            .unwrap()
+            .is_some()
+    });
+    assert_eq!(redeemed.iter().filter(|r| **r).count(), 1);
+}
+
+/// A write acknowledged by `flush` survives closing and reopening the store.
+pub(crate) fn flushed_writes_survive_reopening(open: impl Fn() -> Arc<dyn Store>) {
+    {
+        let store = open();
+        store.insert_user(&user("00u9", "z@x.io")).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open();
+    assert_eq!(store.user_by_login("z@x.io").unwrap().unwrap().id, "00u9");
+}

@@ -1,0 +1,239 @@
+//! The real `portcullis` binary as an operator runs it: killed with SIGKILL under write load,
+//! stopped with SIGTERM while requests are in flight.
+
+use crate::support::{ADMIN_TOKEN, PASSWORD};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A running binary.
+struct Node {
+    child: Child,
+    api: Arc<Api>,
+}
+
+/// Talks to a node over HTTP.
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node {
+    /// Starts the binary over `data` and waits until it is ready.
+    async fn start(data: &Path, site: &Path) -> Node {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_DATA_DIR", data)
+            .env("PORTCULLIS_SITE_DIR", site)
+            .env("PORTCULLIS_BOOTSTRAP_API_TOKEN", ADMIN_TOKEN)
+            .env("PORTCULLIS_MFA_ENROLLMENT", "required")
+            .env("PORTCULLIS_RATE_LIMIT_PER_IP", "1000000")
+            .env("PORTCULLIS_RATE_LIMIT_PER_USER", "1000000")
+            .env("PORTCULLIS_LOG", "warn")
+            .env_remove("PORTCULLIS_CONFIG")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let node = Node {
+            child,
+            api: Arc::new(Api {
+                base: format!("http://127.0.0.1:{port}"),
+                http: reqwest::Client::new(),
+            }),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = node.api.http.get(node.api.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return node;
+            }
+            assert!(Instant::now() < deadline, "the node did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Api {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn create_user(&self, login: &str) -> Result<String, reqwest::Error> {
+        let res = self
+            .http
+            .post(self.url("/api/v1/users?activate=true"))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .json(&json!({
+                "profile": { "login": login, "email": login, "firstName": "T", "lastName": "P" },
+                "credentials": { "password": { "value": PASSWORD } }
+            }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let user: Value = res.json().await?;
+        Ok(user["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Primary authentication; with enrollment required the answer is a stored transaction.
+    async fn authn(&self, login: &str) -> Result<Value, reqwest::Error> {
+        self.http
+            .post(self.url("/api/v1/authn"))
+            .json(&json!({ "username": login, "password": PASSWORD }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_write_survives_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let mut node = Node::start(data.path(), site.path()).await;
+    node.api.create_user("alice@example.com").await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (n, stop) = (node.api.clone(), stop.clone());
+            tokio::spawn(async move {
+                let (mut users, mut tokens) = (Vec::new(), Vec::new());
+                for i in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if w % 2 == 0 {
+                        match n.create_user(&format!("w{w}-{i}@example.com")).await {
+                            Ok(id) => users.push(id),
+                            Err(_) => break,
+                        }
+                    } else {
+                        match n.authn("alice@example.com").await {
+                            Ok(tx) => tokens.push(tx["stateToken"].as_str().unwrap().to_owned()),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                (users, tokens)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SIGKILL while the writers are still going: no drain, no flush.
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let (mut users, mut tokens) = (Vec::new(), Vec::new());
+    for w in writers {
+        let (u, t) = w.await.unwrap();
+        users.extend(u);
+        tokens.extend(t);
+    }
+    assert!(
+        users.len() >= 5 && tokens.len() >= 5,
+        "too little load: {} users, {} transactions",
+        users.len(),
+        tokens.len()
+    );
+
+    let node = Node::start(data.path(), site.path()).await;
+    let api = &node.api;
+    for id in &users {
+        let res = api
+            .http
+            .get(api.url(&format!("/api/v1/users/{id}")))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "acknowledged user {id} was lost");
+    }
+    for token in &tokens {
+        let res = api
+            .http
+            .post(api.url("/api/v1/authn"))
+            .json(&json!({ "stateToken": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "an acknowledged stateToken was lost");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_drains_requests_in_flight_then_exits_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let site = tempfile::tempdir().unwrap();
+    let mut node = Node::start(data.path(), site.path()).await;
+    node.api.create_user("bob@example.com").await.unwrap();
+    // More password checks than the machine runs at once: some are still queued at SIGTERM.
+    let in_flight: Vec<_> = (0..12)
+        .map(|_| {
+            let api = node.api.clone();
+            tokio::spawn(async move { api.authn("bob@example.com").await.map(|_| ()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let pid = node.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for r in in_flight {
+        r.await.unwrap().expect("a request in flight was cut off");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = node.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    assert!(
+        node.api
+            .http
+            .get(node.api.url("/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "nothing listens after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_while_draining_and_liveness_holds() {
+    let s = crate::support::start().await;
+    let get = |p: &'static str| s.client.get(s.url(p)).send();
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    assert_eq!(get("/readyz").await.unwrap().status(), 200);
+    s.state.draining.store(true, Ordering::SeqCst);
+    let res = get("/readyz").await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.text().await.unwrap(), "draining");
+    assert_eq!(get("/healthz").await.unwrap().status(), 200);
+}
