@@ -15,7 +15,7 @@ use std::path::PathBuf;
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
 /// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
-/// shutdown_grace_seconds).
+/// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -90,6 +90,20 @@ pub struct Cli {
     /// Days a signing key signs before it is replaced automatically [default: 90].
     #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
     pub key_rotation_days: Option<String>,
+    /// PostgreSQL to keep everything in, for several nodes (`postgres://user@host/db`);
+    /// without it the embedded store in `data_dir` is used.
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL [default: 8].
+    #[arg(long, env = "PORTCULLIS_DATABASE_POOL_SIZE", value_name = "N")]
+    pub database_pool_size: Option<String>,
+    /// Seconds a database call may take before it is answered with 503 [default: 5].
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATABASE_TIMEOUT_SECONDS",
+        value_name = "SECONDS"
+    )]
+    pub database_timeout_seconds: Option<String>,
     /// The embedded store's page cache in MiB, which bounds its memory [default: 16].
     #[arg(long, env = "PORTCULLIS_CACHE_MB", value_name = "MIB")]
     pub cache_mb: Option<String>,
@@ -159,6 +173,9 @@ struct FileConfig {
     key_rotation_days: Option<u32>,
     cache_mb: Option<u32>,
     shutdown_grace_seconds: Option<u32>,
+    database_url: Option<String>,
+    database_pool_size: Option<u32>,
+    database_timeout_seconds: Option<u32>,
     access_token_minutes: Option<u32>,
     id_token_minutes: Option<u32>,
     refresh_token_days: Option<u32>,
@@ -197,6 +214,8 @@ pub struct Config {
     pub rate_limit_per_ip: u32,
     pub rate_limit_per_user: u32,
     pub key_rotation_days: u32,
+    /// PostgreSQL instead of the embedded store, when set.
+    pub database: Option<crate::store::PgSettings>,
     /// The embedded store's page cache, in bytes.
     pub cache_bytes: u64,
     /// How long requests in flight may take to finish at shutdown.
@@ -395,6 +414,34 @@ impl Config {
             90,
         )?;
         let cache_mb = positive("cache_mb", cli.cache_mb, file.cache_mb, 16)?;
+        let database_pool_size = positive(
+            "database_pool_size",
+            cli.database_pool_size,
+            file.database_pool_size,
+            8,
+        )?;
+        let database_timeout_seconds = positive(
+            "database_timeout_seconds",
+            cli.database_timeout_seconds,
+            file.database_timeout_seconds,
+            5,
+        )?;
+        let database = match cli.database_url.or(file.database_url) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(crate::store::PgSettings {
+                    url,
+                    pool_size: database_pool_size as usize,
+                    timeout: std::time::Duration::from_secs(u64::from(database_timeout_seconds)),
+                })
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "database_url",
+                    "must be a postgres:// or postgresql:// URL",
+                ));
+            }
+            None => None,
+        };
         let shutdown_grace_seconds = positive(
             "shutdown_grace_seconds",
             cli.shutdown_grace_seconds,
@@ -524,6 +571,7 @@ impl Config {
             rate_limit_per_ip,
             rate_limit_per_user,
             key_rotation_days,
+            database,
             cache_bytes: u64::from(cache_mb) * 1024 * 1024,
             shutdown_grace: std::time::Duration::from_secs(u64::from(shutdown_grace_seconds)),
             access_token_minutes,
@@ -555,6 +603,7 @@ impl Config {
             rate_limit_per_ip: 300,
             rate_limit_per_user: 30,
             key_rotation_days: 90,
+            database: None,
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             shutdown_grace: std::time::Duration::from_secs(20),
             access_token_minutes: 60,

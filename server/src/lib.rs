@@ -26,6 +26,8 @@ use store::{SledStore, Store};
 pub enum StartError {
     #[error("cannot open the data directory {dir}: {reason}")]
     Store { dir: String, reason: String },
+    #[error("cannot use the database (setting `database_url`): {0}")]
+    Database(String),
     #[error("cannot set up password hashing: {0}")]
     Hash(String),
     #[error("invalid SMTP settings: {0}")]
@@ -34,17 +36,32 @@ pub enum StartError {
     Keys(String),
 }
 
+/// PostgreSQL when a database URL is set, else sled in the data directory.
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match &config.database {
+        Some(db) => {
+            let store =
+                store::PgStore::open(db).map_err(|e| StartError::Database(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            let store =
+                SledStore::open_with_cache(&config.data_dir, config.cache_bytes).map_err(|e| {
+                    StartError::Store {
+                        dir: config.data_dir.display().to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// Opens the store and builds the router and its state from validated settings.
 pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartError> {
     // Leptos spawns its rendering work on a global executor; an error only means it is set.
     let _ = any_spawner::Executor::init_tokio();
-    let store = SledStore::open_with_cache(&config.data_dir, config.cache_bytes).map_err(|e| {
-        StartError::Store {
-            dir: config.data_dir.display().to_string(),
-            reason: e.to_string(),
-        }
-    })?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = open_store(config)?;
     let keys =
         oauth::keys::KeyRing::load(store.as_ref(), oauth::ORG_SERVER, clock::Timestamp::now())
             .map_err(|e| StartError::Keys(e.to_string()))?;

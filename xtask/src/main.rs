@@ -8,6 +8,7 @@
 //!
 //! No dependencies beyond std, so it compiles in seconds on a fresh machine.
 
+mod postgres;
 mod site;
 mod tools;
 mod util;
@@ -127,13 +128,21 @@ fn test() -> Result<(), Fail> {
 
     step("Unit and integration tests");
     // The integration tests and Playwright start aiosmtpd with this interpreter.
-    let env: Vec<(&str, &str)> = tc
+    let mut env: Vec<(&str, &str)> = tc
         .python
         .as_deref()
         .map(|p| ("PORTCULLIS_TEST_PYTHON", p))
         .into_iter()
         .collect();
+    // Both storage backends: the whole suite on sled, then the integration tests and the
+    // store's conformance tests against a throwaway PostgreSQL.
+    let pg = postgres::Cluster::start()?;
+    env.push(("PORTCULLIS_TEST_PG_URL", pg.url.as_str()));
     util::cargo_env(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
+    step("Integration tests against PostgreSQL");
+    env.push(("PORTCULLIS_TEST_BACKEND", "postgres"));
+    util::cargo_env(&["test", "-p", "portcullis", "--test", "it"], &env)?;
+    drop(pg);
     cargo(&["test", "-p", "app", "--features", "ssr", "--lib"])?;
     cargo(&["test", "-p", "widget", "--lib"])?;
 

@@ -210,7 +210,7 @@ impl From<DirectoryError> for ApiError {
         match e {
             DirectoryError::Invalid(fields) => ApiError::Validation(fields),
             DirectoryError::NotFound => ApiError::NotFound("resource".into()),
-            DirectoryError::Store(e) => ApiError::Internal(e.to_string()),
+            DirectoryError::Store(e) => e.into(),
             DirectoryError::Hash(e) => ApiError::Internal(e.to_string()),
         }
     }
@@ -218,7 +218,10 @@ impl From<DirectoryError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            crate::store::StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

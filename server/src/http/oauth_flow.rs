@@ -23,6 +23,7 @@ use crate::oauth::issuer::Issuer;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
 use crate::paths;
+use crate::store::StoreError;
 use app::{ConsentRequest, ConsentScope, PageState, Problem, View};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -452,6 +453,9 @@ fn authenticate(
 fn token_error(e: &TokenError, basic: bool) -> Response {
     let status = match e {
         TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
+        TokenError::Store(StoreError::Unavailable(why)) => {
+            return super::durable::unavailable("/oauth2/", why);
+        }
         TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
             tracing::error!(error = ?e, "token request failed");
             StatusCode::INTERNAL_SERVER_ERROR

@@ -5,9 +5,11 @@ mod codec;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod durability;
+mod pg_store;
 mod sled_store;
 
 pub use durability::GroupCommit;
+pub use pg_store::{PgSettings, PgStore};
 pub use sled_store::{DEFAULT_CACHE_BYTES, SledStore};
 
 use crate::authn::Session;
@@ -45,6 +47,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The backend cannot be reached or did not answer in time; the same call may work later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Every repository the cores use. Methods are synchronous and quick except `flush`.

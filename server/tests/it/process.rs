@@ -30,10 +30,15 @@ fn free_port() -> u16 {
 }
 
 impl Node {
-    /// Starts the binary over `data` and waits until it is ready.
-    async fn start(data: &Path, site: &Path) -> Node {
+    /// Starts the binary over `data` (or `database`, on PostgreSQL) and waits until it is
+    /// ready.
+    async fn start(data: &Path, site: &Path, database: Option<&str>) -> Node {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        if let Some(url) = database {
+            cmd.env("PORTCULLIS_DATABASE_URL", url);
+        }
+        let child = cmd
             .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_DATA_DIR", data)
             .env("PORTCULLIS_SITE_DIR", site)
@@ -110,7 +115,8 @@ impl Drop for Node {
 async fn every_acknowledged_write_survives_kill_9() {
     let data = tempfile::tempdir().unwrap();
     let site = tempfile::tempdir().unwrap();
-    let mut node = Node::start(data.path(), site.path()).await;
+    let database = crate::support::test_database().await;
+    let mut node = Node::start(data.path(), site.path(), database.as_deref()).await;
     node.api.create_user("alice@example.com").await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..6)
@@ -156,7 +162,7 @@ async fn every_acknowledged_write_survives_kill_9() {
         tokens.len()
     );
 
-    let node = Node::start(data.path(), site.path()).await;
+    let node = Node::start(data.path(), site.path(), database.as_deref()).await;
     let api = &node.api;
     for id in &users {
         let res = api
@@ -184,7 +190,8 @@ async fn every_acknowledged_write_survives_kill_9() {
 async fn sigterm_drains_requests_in_flight_then_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let site = tempfile::tempdir().unwrap();
-    let mut node = Node::start(data.path(), site.path()).await;
+    let database = crate::support::test_database().await;
+    let mut node = Node::start(data.path(), site.path(), database.as_deref()).await;
     node.api.create_user("bob@example.com").await.unwrap();
     // More password checks than the machine runs at once: some are still queued at SIGTERM.
     let in_flight: Vec<_> = (0..12)

@@ -20,6 +20,8 @@ pub struct TestServer {
     pub client: Client,
     pub data: TempDir,
     pub site: TempDir,
+    /// The PostgreSQL database of this test, when the suite runs on that backend.
+    pub database: Option<String>,
     /// The running server's state, for driving background tasks directly.
     pub state: portcullis::http::AppState,
     shutdown: Option<oneshot::Sender<()>>,
@@ -33,15 +35,54 @@ pub async fn start() -> TestServer {
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let data = tempfile::tempdir().unwrap();
     let site = tempfile::tempdir().unwrap();
-    serve(data, site, tweak).await
+    let database = test_database().await;
+    serve(data, site, database, tweak).await
 }
 
-async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
+/// Which backend the suite runs on: sled unless `PORTCULLIS_TEST_BACKEND=postgres`, then a
+/// fresh database of its own for each test on the server `PORTCULLIS_TEST_PG_URL` names.
+pub async fn test_database() -> Option<String> {
+    if std::env::var("PORTCULLIS_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let admin = std::env::var("PORTCULLIS_TEST_PG_URL")
+        .expect("PORTCULLIS_TEST_BACKEND=postgres needs PORTCULLIS_TEST_PG_URL");
+    let name = format!(
+        "it_{}",
+        portcullis::crypto::new_secret(12)
+            .expose()
+            .to_lowercase()
+            .replace('-', "_")
+    );
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("PORTCULLIS_TEST_PG_URL has no database part: {admin}"),
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    })
+    .await
+    .unwrap();
+    Some(url)
+}
+
+async fn serve(
+    data: TempDir,
+    site: TempDir,
+    database: Option<String>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_dirs(PathBuf::from(data.path()), PathBuf::from(site.path()));
     config.base_url = format!("http://{addr}");
     config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
+    config.database = database.clone().map(|url| portcullis::store::PgSettings {
+        url,
+        pool_size: 4,
+        timeout: std::time::Duration::from_secs(5),
+    });
     tweak(&mut config);
     let (router, state) = portcullis::build(&config).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -70,6 +111,7 @@ async fn serve(data: TempDir, site: TempDir, tweak: impl FnOnce(&mut Config)) ->
             .unwrap(),
         data,
         site,
+        database,
         state,
         shutdown: Some(tx),
         task: Some(task),
@@ -156,8 +198,9 @@ impl TestServer {
         }
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
         let site = std::mem::replace(&mut self.site, tempfile::tempdir().unwrap());
+        let database = self.database.take();
         drop(self);
-        serve(data, site, tweak).await
+        serve(data, site, database, tweak).await
     }
 }
 

@@ -63,7 +63,7 @@ impl From<FlowError> for ApiError {
             FlowError::WrongAnswer => ApiError::WrongRecoveryAnswer,
             FlowError::Invalid(fields) => ApiError::Validation(fields),
             FlowError::PasswordRefused(fields) => ApiError::CredentialsRefused(fields),
-            FlowError::Store(e) => ApiError::Internal(e.to_string()),
+            FlowError::Store(e) => e.into(),
             FlowError::Hash(e) => ApiError::Internal(e.to_string()),
         }
     }

@@ -1,0 +1,1272 @@
+//! The shared store: PostgreSQL, for several nodes (and anyone who wants PostgreSQL's own
+//! backup, replication and inspection). Records live in real tables, one per kind, with the
+//! columns the lookups, listings and the expiry sweep need, and the whole record as `jsonb`.
+//!
+//! Connections are owned by a few worker threads; every call hands its statement to them and
+//! waits at most `timeout` for the answer, so a database that is down costs a caller a bounded
+//! wait and a clear `Unavailable`, never a hang, and the async runtime never runs a driver.
+//! Records that change are written with compare-and-swap on a `rev` column, so the same
+//! `modify_*` contract holds as on sled; single-use values are consumed with one `DELETE …
+//! RETURNING` or `INSERT … ON CONFLICT DO NOTHING`. A committed write is durable
+//! (`synchronous_commit` on), so no group commit is needed here.
+
+use super::{CodeUse, GroupCommit, Store, StoreError};
+use crate::authn::Session;
+use crate::authn::factors::Factor;
+use crate::authn::recovery::RecoveryTokenRecord;
+use crate::authn::session::SessionTokenRecord;
+use crate::authn::transaction::Transaction;
+use crate::authz::AuthServer;
+use crate::authz::consent::Grant;
+use crate::clock::Timestamp;
+use crate::crypto::Digest;
+use crate::directory::apps::App;
+use crate::directory::groups::{Group, name_key};
+use crate::directory::users::login_key;
+use crate::directory::{TrustedOrigin, User};
+use crate::oauth::clients::Client as OAuthClient;
+use crate::oauth::keys::KeyRecord;
+use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+use postgres::types::{Json, ToSql};
+use postgres::{Client, NoTls, Row};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The schema, one migration a step; applied in order at start, each once, under an advisory
+/// lock so that nodes starting together do not race.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+
+/// The advisory lock key for migrations ("portcull" in ASCII).
+const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return StoreError::Conflict;
+        }
+        if e.is_closed() || e.code().is_none() {
+            return StoreError::Unavailable(e.to_string());
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) + Send>;
+
+/// Settings of the connection pool.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub url: String,
+    /// Connections (and worker threads).
+    pub pool_size: usize,
+    /// How long a call may wait for its answer, queueing included.
+    pub timeout: Duration,
+}
+
+pub struct PgStore {
+    jobs: SyncSender<Job>,
+    timeout: Duration,
+}
+
+impl PgStore {
+    /// Connects, applies the migrations and starts the pool. Fails when the database cannot be
+    /// reached now (a node should not start half-configured); later outages are answered per
+    /// call and healed by reconnecting.
+    pub fn open(settings: &PgSettings) -> Result<Self, StoreError> {
+        // The client drives its own runtime: connect from a thread of our own, never from
+        // inside the caller's async runtime.
+        let settings = settings.clone();
+        std::thread::spawn(move || Self::open_here(&settings))
+            .join()
+            .map_err(|_| StoreError::Backend("opening the database panicked".into()))?
+    }
+
+    fn open_here(settings: &PgSettings) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = settings
+            .url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Backend(format!("database URL: {e}")))?;
+        let limits = format!(
+            "-c statement_timeout={ms} -c lock_timeout={ms}",
+            ms = settings.timeout.as_millis()
+        );
+        config
+            .connect_timeout(settings.timeout)
+            .options(&limits)
+            .application_name("portcullis");
+        let mut first = config.connect(NoTls)?;
+        migrate(&mut first)?;
+        let (jobs, queue) = sync_channel::<Job>(1024);
+        let queue = Arc::new(Mutex::new(queue));
+        let mut spare = Some(first);
+        for n in 0..settings.pool_size.max(1) {
+            let queue = queue.clone();
+            let config = config.clone();
+            let client = spare.take();
+            std::thread::Builder::new()
+                .name(format!("pg-{n}"))
+                .spawn(move || worker(&config, client, &queue))
+                .map_err(|e| StoreError::Backend(format!("cannot start a pool thread: {e}")))?;
+        }
+        Ok(Self {
+            jobs,
+            timeout: settings.timeout,
+        })
+    }
+
+    /// Runs `f` on a pooled connection and waits for its answer.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = sync_channel(1);
+        let job: Job = Box::new(move |client| {
+            let _ = reply.send(client.and_then(f));
+        });
+        self.jobs
+            .try_send(job)
+            .map_err(|_| StoreError::Unavailable("every database connection is busy".into()))?;
+        answer
+            .recv_timeout(self.timeout)
+            .map_err(|_| StoreError::Unavailable("the database did not answer in time".into()))?
+    }
+
+    /// Compare-and-swap on `rev`: read the record, change it here, write it only if nobody
+    /// wrote in between, else read again. `write` gets the revision read and the changed
+    /// record, and says whether its `UPDATE … WHERE rev = $` hit a row.
+    fn cas<T, R, W>(
+        &self,
+        read: R,
+        write: W,
+        change: &mut dyn FnMut(&mut T) -> bool,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: Serialize + DeserializeOwned,
+        R: Fn(&Self) -> Result<Option<(i64, Value)>, StoreError>,
+        W: Fn(&Self, i64, &T) -> Result<bool, StoreError>,
+    {
+        loop {
+            let Some((rev, value)) = read(self)? else {
+                return Ok(None);
+            };
+            let mut record: T = serde_json::from_value(value.clone())?;
+            if !change(&mut record) {
+                return Ok(Some(serde_json::from_value(value)?));
+            }
+            if write(self, rev, &record)? {
+                return Ok(Some(record));
+            }
+        }
+    }
+
+    /// Reads `(rev, record)` of the row `sql` selects with the one parameter `key`.
+    fn read_rev<K: ToSql + Sync + Send + Clone + 'static>(
+        &self,
+        sql: &'static str,
+        key: &K,
+    ) -> Result<Option<(i64, Value)>, StoreError> {
+        let key = key.clone();
+        self.run(move |c| {
+            Ok(c.query_opt(sql, &[&key])?
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, Json<Value>>(1).0)))
+        })
+    }
+
+    /// The records of every row `sql` selects with `params`.
+    fn records<T: DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: Params,
+    ) -> Result<Vec<T>, StoreError> {
+        self.run(move |c| {
+            c.query(sql, &params.refs())?
+                .iter()
+                .map(|r| decode(r, 0))
+                .collect()
+        })
+    }
+
+    /// The record of the row `sql` selects with `params`, if any.
+    fn record<T: DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: Params,
+    ) -> Result<Option<T>, StoreError> {
+        self.run(move |c| {
+            c.query_opt(sql, &params.refs())?
+                .map(|r| decode(&r, 0))
+                .transpose()
+        })
+    }
+
+    /// Runs a statement; returns the number of rows it touched.
+    fn exec(&self, sql: &'static str, params: Params) -> Result<u64, StoreError> {
+        self.run(move |c| Ok(c.execute(sql, &params.refs())?))
+    }
+
+    /// The text in column 0 of every row.
+    fn texts(&self, sql: &'static str, params: Params) -> Result<Vec<String>, StoreError> {
+        self.run(move |c| {
+            Ok(c.query(sql, &params.refs())?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+}
+
+/// Owned statement parameters, so a call can travel to a pool thread.
+struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
+
+impl Params {
+    fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+macro_rules! params {
+    ($($p:expr),* $(,)?) => {
+        Params(vec![$(Box::new($p) as Box<dyn ToSql + Sync + Send>),*])
+    };
+}
+
+fn json<T: Serialize>(record: &T) -> Result<Json<Value>, StoreError> {
+    Ok(Json(serde_json::to_value(record)?))
+}
+
+fn decode<T: DeserializeOwned>(row: &Row, col: usize) -> Result<T, StoreError> {
+    let Json(v): Json<Value> = row.try_get(col)?;
+    Ok(serde_json::from_value(v)?)
+}
+
+fn key(digest: &Digest) -> Vec<u8> {
+    digest.as_bytes().to_vec()
+}
+
+fn worker(config: &postgres::Config, mut client: Option<Client>, queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let Ok(queue) = queue.lock() else { return };
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if client.as_ref().is_none_or(Client::is_closed) {
+            client = match config.connect(NoTls) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    job(Err(StoreError::Unavailable(e.to_string())));
+                    continue;
+                }
+            };
+        }
+        if let Some(c) = client.as_mut() {
+            job(Ok(c));
+        }
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let applied = apply_migrations(client);
+    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+    applied
+}
+
+fn apply_migrations(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now())",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done = client
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )?
+            .is_some();
+        if done {
+            continue;
+        }
+        let mut tx = client.transaction()?;
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied a database migration");
+    }
+    Ok(())
+}
+
+/// The columns of a user row besides the record: the login key, Okta's status name, and the
+/// lower-cased email and names the search looks in.
+fn user_columns(u: &User) -> (String, String, String, String, String) {
+    let status = serde_json::to_value(u.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    (
+        login_key(&u.profile.login),
+        status,
+        u.profile.email.to_lowercase(),
+        u.profile.first_name.to_lowercase(),
+        u.profile.last_name.to_lowercase(),
+    )
+}
+
+impl Store for PgStore {
+    fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let (login, status, email, first, last) = user_columns(user);
+        self.exec(
+            "INSERT INTO users (id, login_key, status, email_key, first_key, last_key, created, record)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            params![
+                user.id.clone(),
+                login,
+                status,
+                email,
+                first,
+                last,
+                user.created.millis(),
+                json(user)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn modify_user(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut User) -> bool,
+    ) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.cas(
+            |s| s.read_rev("SELECT rev, record FROM users WHERE id = $1", &id),
+            |s, rev, u: &User| {
+                let (login, status, email, first, last) = user_columns(u);
+                Ok(s.exec(
+                    "UPDATE users SET login_key = $1, status = $2, email_key = $3, first_key = $4,
+                        last_key = $5, record = $6, rev = rev + 1
+                     WHERE id = $7 AND rev = $8",
+                    params![login, status, email, first, last, json(u)?, id.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.record(
+            "SELECT record FROM users WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError> {
+        self.record(
+            "SELECT record FROM users WHERE login_key = $1",
+            params![login_key.to_owned()],
+        )
+    }
+
+    fn users_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        keep: &dyn Fn(&User) -> bool,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor = after.unwrap_or_default().to_owned();
+        loop {
+            let batch: Vec<User> = self.records(
+                "SELECT record FROM users WHERE id > $1 ORDER BY id LIMIT 500",
+                params![cursor.clone()],
+            )?;
+            let Some(last) = batch.last() else {
+                return Ok(out);
+            };
+            cursor = last.id.clone();
+            let full = batch.len() == 500;
+            for user in batch {
+                if keep(&user) {
+                    out.push(user);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        let id = user.id.clone();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            for sql in [
+                "DELETE FROM factors WHERE user_id = $1",
+                "DELETE FROM consent_grants WHERE user_id = $1",
+                "DELETE FROM group_members WHERE user_id = $1",
+                "DELETE FROM app_users WHERE user_id = $1",
+                "DELETE FROM users WHERE id = $1",
+            ] {
+                tx.execute(sql, &[&id])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn insert_session_token(
+        &self,
+        digest: &Digest,
+        record: &SessionTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO session_tokens (digest, expires_at, record) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record",
+            params![key(digest), record.expires_at.millis(), json(record)?],
+        )?;
+        Ok(())
+    }
+
+    fn take_session_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<SessionTokenRecord>, StoreError> {
+        self.record(
+            "DELETE FROM session_tokens WHERE digest = $1 RETURNING record",
+            params![key(digest)],
+        )
+    }
+
+    fn save_transaction(
+        &self,
+        digest: &Digest,
+        tx: &Transaction,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut next = tx.clone();
+        next.revision = expected.map_or(1, |r| r + 1);
+        let rev = i64::try_from(next.revision).unwrap_or(i64::MAX);
+        let touched = match expected {
+            None => self.exec(
+                "INSERT INTO authn_transactions (digest, rev, expires_at, record)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO NOTHING",
+                params![key(digest), rev, next.expires_at.millis(), json(&next)?],
+            )?,
+            Some(read) => self.exec(
+                "UPDATE authn_transactions SET rev = $2, expires_at = $3, record = $4
+                 WHERE digest = $1 AND rev = $5",
+                params![
+                    key(digest),
+                    rev,
+                    next.expires_at.millis(),
+                    json(&next)?,
+                    i64::try_from(read).unwrap_or(i64::MAX)
+                ],
+            )?,
+        };
+        if touched == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError> {
+        self.record(
+            "SELECT record FROM authn_transactions WHERE digest = $1",
+            params![key(digest)],
+        )
+    }
+
+    fn take_transaction(
+        &self,
+        digest: &Digest,
+        expected: Option<u64>,
+    ) -> Result<Option<Transaction>, StoreError> {
+        match expected {
+            None => self.record(
+                "DELETE FROM authn_transactions WHERE digest = $1 RETURNING record",
+                params![key(digest)],
+            ),
+            Some(rev) => self.record(
+                "DELETE FROM authn_transactions WHERE digest = $1 AND rev = $2 RETURNING record",
+                params![key(digest), i64::try_from(rev).unwrap_or(i64::MAX)],
+            ),
+        }
+    }
+
+    fn put_recovery_token(
+        &self,
+        digest: &Digest,
+        record: &RecoveryTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO recovery_tokens (digest, expires_at, record) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record",
+            params![key(digest), record.expires_at.millis(), json(record)?],
+        )?;
+        Ok(())
+    }
+
+    fn take_recovery_token(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<RecoveryTokenRecord>, StoreError> {
+        self.record(
+            "DELETE FROM recovery_tokens WHERE digest = $1 RETURNING record",
+            params![key(digest)],
+        )
+    }
+
+    fn put_factor(&self, factor: &Factor) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO factors (user_id, id, created, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, id) DO UPDATE SET record = EXCLUDED.record, rev = factors.rev + 1",
+            params![
+                factor.user_id.clone(),
+                factor.id.clone(),
+                factor.created.millis(),
+                json(factor)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn modify_factor(
+        &self,
+        user_id: &str,
+        factor_id: &str,
+        change: &mut dyn FnMut(&mut Factor) -> bool,
+    ) -> Result<Option<Factor>, StoreError> {
+        let (user_id, factor_id) = (user_id.to_owned(), factor_id.to_owned());
+        self.cas(
+            |s| {
+                let (u, f) = (user_id.clone(), factor_id.clone());
+                s.run(move |c| {
+                    Ok(c.query_opt(
+                        "SELECT rev, record FROM factors WHERE user_id = $1 AND id = $2",
+                        &[&u, &f],
+                    )?
+                    .map(|r| (r.get::<_, i64>(0), r.get::<_, Json<Value>>(1).0)))
+                })
+            },
+            |s, rev, f: &Factor| {
+                Ok(s.exec(
+                    "UPDATE factors SET record = $1, rev = rev + 1
+                     WHERE user_id = $2 AND id = $3 AND rev = $4",
+                    params![json(f)?, user_id.clone(), factor_id.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError> {
+        self.record(
+            "SELECT record FROM factors WHERE user_id = $1 AND id = $2",
+            params![user_id.to_owned(), factor_id.to_owned()],
+        )
+    }
+
+    fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
+        self.records(
+            "SELECT record FROM factors WHERE user_id = $1 ORDER BY created, id",
+            params![user_id.to_owned()],
+        )
+    }
+
+    fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM factors WHERE user_id = $1 AND id = $2",
+            params![user_id.to_owned(), factor_id.to_owned()],
+        )? == 1)
+    }
+
+    fn insert_session(&self, digest: &Digest, session: &Session) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO sessions (digest, id, user_id, expires_at, record) VALUES ($1, $2, $3, $4, $5)",
+            params![
+                key(digest),
+                session.id.clone(),
+                session.user_id.clone(),
+                session.expires_at.millis(),
+                json(session)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn modify_session(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut Session) -> bool,
+    ) -> Result<Option<Session>, StoreError> {
+        let k = key(digest);
+        self.cas(
+            |s| s.read_rev("SELECT rev, record FROM sessions WHERE digest = $1", &k),
+            |s, rev, session: &Session| {
+                Ok(s.exec(
+                    "UPDATE sessions SET expires_at = $1, record = $2, rev = rev + 1
+                     WHERE digest = $3 AND rev = $4",
+                    params![session.expires_at.millis(), json(session)?, k.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn session(&self, digest: &Digest) -> Result<Option<Session>, StoreError> {
+        self.record(
+            "SELECT record FROM sessions WHERE digest = $1",
+            params![key(digest)],
+        )
+    }
+
+    fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let Some(row) =
+                c.query_opt("SELECT digest, record FROM sessions WHERE id = $1", &[&id])?
+            else {
+                return Ok(None);
+            };
+            let raw: Vec<u8> = row.try_get(0)?;
+            let digest = Digest::from_slice(&raw)
+                .ok_or_else(|| StoreError::Corrupt("session digest".into()))?;
+            Ok(Some((digest, decode(&row, 1)?)))
+        })
+    }
+
+    fn delete_session(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM sessions WHERE digest = $1",
+            params![key(digest)],
+        )?;
+        Ok(())
+    }
+
+    fn insert_group(&self, group: &Group) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO groups (id, name_key, record) VALUES ($1, $2, $3)",
+            params![group.id.clone(), name_key(&group.name), json(group)?],
+        )?;
+        Ok(())
+    }
+
+    fn update_group(&self, group: &Group, _old_name_key: &str) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE groups SET name_key = $1, record = $2 WHERE id = $3",
+            params![name_key(&group.name), json(group)?, group.id.clone()],
+        )?;
+        Ok(())
+    }
+
+    fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        self.record(
+            "SELECT record FROM groups WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        self.records("SELECT record FROM groups ORDER BY id", params![])
+    }
+
+    fn delete_group(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute("DELETE FROM group_members WHERE group_id = $1", &[&id])?;
+            tx.execute("DELETE FROM app_groups WHERE group_id = $1", &[&id])?;
+            let n = tx.execute("DELETE FROM groups WHERE id = $1", &[&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn set_membership(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        member: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if member {
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2"
+        };
+        self.exec(sql, params![group_id.to_owned(), user_id.to_owned()])?;
+        Ok(())
+    }
+
+    fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        self.texts(
+            "SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id",
+            params![group_id.to_owned()],
+        )
+    }
+
+    fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        self.texts(
+            "SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id",
+            params![user_id.to_owned()],
+        )
+    }
+
+    fn put_app(&self, app: &App) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO apps (id, record) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            params![app.id.clone(), json(app)?],
+        )?;
+        Ok(())
+    }
+
+    fn app(&self, id: &str) -> Result<Option<App>, StoreError> {
+        self.record(
+            "SELECT record FROM apps WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn apps(&self) -> Result<Vec<App>, StoreError> {
+        self.records("SELECT record FROM apps ORDER BY id", params![])
+    }
+
+    fn delete_app(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute("DELETE FROM app_users WHERE app_id = $1", &[&id])?;
+            tx.execute("DELETE FROM app_groups WHERE app_id = $1", &[&id])?;
+            let n = tx.execute("DELETE FROM apps WHERE id = $1", &[&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn assign_app_user(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if assigned {
+            "INSERT INTO app_users (app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM app_users WHERE app_id = $1 AND user_id = $2"
+        };
+        self.exec(sql, params![app_id.to_owned(), user_id.to_owned()])?;
+        Ok(())
+    }
+
+    fn app_user_assigned(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .texts(
+                "SELECT user_id FROM app_users WHERE app_id = $1 AND user_id = $2",
+                params![app_id.to_owned(), user_id.to_owned()],
+            )?
+            .is_empty())
+    }
+
+    fn app_users(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        self.texts(
+            "SELECT user_id FROM app_users WHERE app_id = $1 ORDER BY user_id",
+            params![app_id.to_owned()],
+        )
+    }
+
+    fn assign_app_group(
+        &self,
+        app_id: &str,
+        group_id: &str,
+        assigned: bool,
+    ) -> Result<(), StoreError> {
+        let sql = if assigned {
+            "INSERT INTO app_groups (app_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM app_groups WHERE app_id = $1 AND group_id = $2"
+        };
+        self.exec(sql, params![app_id.to_owned(), group_id.to_owned()])?;
+        Ok(())
+    }
+
+    fn app_groups(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
+        self.texts(
+            "SELECT group_id FROM app_groups WHERE app_id = $1 ORDER BY group_id",
+            params![app_id.to_owned()],
+        )
+    }
+
+    fn insert_trusted_origin(&self, origin: &TrustedOrigin) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO trusted_origins (id, origin, record) VALUES ($1, $2, $3)",
+            params![origin.id.clone(), origin.origin.clone(), json(origin)?],
+        )?;
+        Ok(())
+    }
+
+    fn trusted_origin(&self, id: &str) -> Result<Option<TrustedOrigin>, StoreError> {
+        self.record(
+            "SELECT record FROM trusted_origins WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError> {
+        self.record(
+            "SELECT record FROM trusted_origins WHERE origin = $1",
+            params![origin.to_owned()],
+        )
+    }
+
+    fn trusted_origins(&self) -> Result<Vec<TrustedOrigin>, StoreError> {
+        self.records("SELECT record FROM trusted_origins ORDER BY id", params![])
+    }
+
+    fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM trusted_origins WHERE id = $1",
+            params![id.to_owned()],
+        )? == 1)
+    }
+
+    fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.records(
+            "SELECT record FROM signing_keys WHERE server = $1 ORDER BY kid",
+            params![server.to_owned()],
+        )
+    }
+
+    fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO signing_keys (server, kid, record) VALUES ($1, $2, $3)
+             ON CONFLICT (server, kid) DO UPDATE SET record = EXCLUDED.record",
+            params![server.to_owned(), key.kid.clone(), json(key)?],
+        )?;
+        Ok(())
+    }
+
+    fn put_client(&self, client: &OAuthClient) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO clients (client_id, record) VALUES ($1, $2)
+             ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
+            params![client.client_id.clone(), json(client)?],
+        )?;
+        Ok(())
+    }
+
+    fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
+        self.record(
+            "SELECT record FROM clients WHERE client_id = $1",
+            params![client_id.to_owned()],
+        )
+    }
+
+    fn clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
+        self.records("SELECT record FROM clients ORDER BY client_id", params![])
+    }
+
+    fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM clients WHERE client_id = $1",
+            params![client_id.to_owned()],
+        )? == 1)
+    }
+
+    fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO auth_codes (digest, used, expires_at, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (digest) DO UPDATE SET used = EXCLUDED.used,
+                expires_at = EXCLUDED.expires_at, record = EXCLUDED.record",
+            params![
+                key(digest),
+                code.used,
+                code.expires_at.millis(),
+                json(code)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn use_code(&self, digest: &Digest) -> Result<CodeUse, StoreError> {
+        let k = key(digest);
+        self.run(move |c| {
+            // The row lock makes parallel redemptions of one code take turns.
+            let mut tx = c.transaction()?;
+            let Some(row) = tx.query_opt(
+                "SELECT used, record FROM auth_codes WHERE digest = $1 FOR UPDATE",
+                &[&k],
+            )?
+            else {
+                return Ok(CodeUse::Missing);
+            };
+            let used: bool = row.try_get(0)?;
+            let mut record: CodeRecord = decode(&row, 1)?;
+            if used {
+                return Ok(CodeUse::Replayed(record));
+            }
+            record.used = true;
+            tx.execute(
+                "UPDATE auth_codes SET used = true, record = $2 WHERE digest = $1",
+                &[&k, &json(&record)?],
+            )?;
+            tx.commit()?;
+            Ok(CodeUse::Fresh(record))
+        })
+    }
+
+    fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO refresh_tokens (digest, user_id, client_id, expires_at, record)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at,
+                record = EXCLUDED.record, rev = refresh_tokens.rev + 1",
+            params![
+                key(digest),
+                record.user_id.clone(),
+                record.client_id.clone(),
+                record.expires_at.millis(),
+                json(record)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn refresh(&self, digest: &Digest) -> Result<Option<RefreshRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM refresh_tokens WHERE digest = $1",
+            params![key(digest)],
+        )
+    }
+
+    fn modify_refresh(
+        &self,
+        digest: &Digest,
+        change: &mut dyn FnMut(&mut RefreshRecord) -> bool,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let k = key(digest);
+        self.cas(
+            |s| {
+                s.read_rev(
+                    "SELECT rev, record FROM refresh_tokens WHERE digest = $1",
+                    &k,
+                )
+            },
+            |s, rev, r: &RefreshRecord| {
+                Ok(s.exec(
+                    "UPDATE refresh_tokens SET expires_at = $1, record = $2, rev = rev + 1
+                     WHERE digest = $3 AND rev = $4",
+                    params![r.expires_at.millis(), json(r)?, k.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM refresh_tokens WHERE digest = $1",
+            params![key(digest)],
+        )?;
+        Ok(())
+    }
+
+    fn refresh_tokens_where(
+        &self,
+        keep: &dyn Fn(&RefreshRecord) -> bool,
+    ) -> Result<Vec<(Digest, RefreshRecord)>, StoreError> {
+        let rows: Vec<(Vec<u8>, RefreshRecord)> = self.run(|c| {
+            c.query("SELECT digest, record FROM refresh_tokens", &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, decode(r, 1)?)))
+                .collect()
+        })?;
+        let mut out = Vec::new();
+        for (raw, record) in rows {
+            if keep(&record) {
+                let digest = Digest::from_slice(&raw)
+                    .ok_or_else(|| StoreError::Corrupt("refresh token key".into()))?;
+                out.push((digest, record));
+            }
+        }
+        Ok(out)
+    }
+
+    fn auth_servers(&self) -> Result<Vec<AuthServer>, StoreError> {
+        self.records(
+            "SELECT record FROM auth_servers ORDER BY created, id",
+            params![],
+        )
+    }
+
+    fn auth_server(&self, id: &str) -> Result<Option<AuthServer>, StoreError> {
+        self.record(
+            "SELECT record FROM auth_servers WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn save_auth_server(
+        &self,
+        server: &AuthServer,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut next = server.clone();
+        next.revision = expected.map_or(0, |r| r + 1);
+        let rev = i64::try_from(next.revision).unwrap_or(i64::MAX);
+        let touched = match expected {
+            None => self.exec(
+                "INSERT INTO auth_servers (id, rev, created, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO NOTHING",
+                params![
+                    server.id.clone(),
+                    rev,
+                    server.created.millis(),
+                    json(&next)?
+                ],
+            )?,
+            Some(read) => self.exec(
+                "UPDATE auth_servers SET rev = $2, record = $3 WHERE id = $1 AND rev = $4",
+                params![
+                    server.id.clone(),
+                    rev,
+                    json(&next)?,
+                    i64::try_from(read).unwrap_or(i64::MAX)
+                ],
+            )?,
+        };
+        if touched == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn delete_auth_server(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute("DELETE FROM signing_keys WHERE server = $1", &[&id])?;
+            let n = tx.execute("DELETE FROM auth_servers WHERE id = $1", &[&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO consent_grants (user_id, id, created, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, id) DO UPDATE SET record = EXCLUDED.record",
+            params![
+                grant.user_id.clone(),
+                grant.id.clone(),
+                grant.created.millis(),
+                json(grant)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn grants(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+        self.records(
+            "SELECT record FROM consent_grants WHERE user_id = $1 ORDER BY created, id",
+            params![user_id.to_owned()],
+        )
+    }
+
+    fn delete_grant(&self, user_id: &str, grant_id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM consent_grants WHERE user_id = $1 AND id = $2",
+            params![user_id.to_owned(), grant_id.to_owned()],
+        )? == 1)
+    }
+
+    fn revoke(&self, key: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO revoked (key, until) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET until = GREATEST(revoked.until, EXCLUDED.until)",
+            params![key.to_owned(), until.millis()],
+        )?;
+        Ok(())
+    }
+
+    fn is_revoked(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .texts(
+                "SELECT key FROM revoked WHERE key = $1",
+                params![key.to_owned()],
+            )?
+            .is_empty())
+    }
+
+    fn spend_once(&self, key: &str, until: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "INSERT INTO revoked (key, until) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            params![key.to_owned(), until.millis()],
+        )? == 1)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .texts(
+                "SELECT value FROM meta WHERE key = $1",
+                params![key.to_owned()],
+            )?
+            .pop())
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            params![key.to_owned(), value.to_owned()],
+        )?;
+        Ok(())
+    }
+
+    fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let now = now.millis();
+        self.run(move |c| {
+            let mut removed = 0;
+            for sql in [
+                "DELETE FROM session_tokens WHERE expires_at <= $1",
+                "DELETE FROM sessions WHERE expires_at <= $1",
+                "DELETE FROM authn_transactions WHERE expires_at <= $1",
+                "DELETE FROM recovery_tokens WHERE expires_at <= $1",
+                "DELETE FROM auth_codes WHERE expires_at <= $1",
+                "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+                "DELETE FROM revoked WHERE until <= $1",
+            ] {
+                removed += c.execute(sql, &[&now])?;
+            }
+            Ok(usize::try_from(removed).unwrap_or(usize::MAX))
+        })
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn group_commit(&self) -> Option<&GroupCommit> {
+        None
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.run(|c| {
+            c.simple_query("SELECT 1")?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance;
+
+    /// A fresh database on the server `PORTCULLIS_TEST_PG_URL` names (`cargo xtask test` starts
+    /// one); `None`, said aloud, when it is not set.
+    fn fresh() -> Option<PgSettings> {
+        let Ok(admin) = std::env::var("PORTCULLIS_TEST_PG_URL") else {
+            eprintln!("PORTCULLIS_TEST_PG_URL is not set: PostgreSQL conformance not run here");
+            return None;
+        };
+        let name = format!(
+            "unit_{}",
+            crate::crypto::new_secret(12)
+                .expose()
+                .to_lowercase()
+                .replace('-', "_")
+        );
+        let mut c = Client::connect(&admin, NoTls).unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let (server, _) = admin.rsplit_once('/').unwrap();
+        Some(PgSettings {
+            url: format!("{server}/{name}"),
+            pool_size: 4,
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    fn open(settings: &PgSettings) -> Arc<dyn Store> {
+        Arc::new(PgStore::open(settings).unwrap())
+    }
+
+    #[test]
+    fn conformance_modify_user_loses_no_update() {
+        if let Some(s) = fresh() {
+            conformance::modify_user_loses_no_update(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_modify_user_moves_the_login_index() {
+        if let Some(s) = fresh() {
+            conformance::modify_user_moves_the_login_index(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_a_transaction_moves_on_once_and_ends_once() {
+        if let Some(s) = fresh() {
+            conformance::a_transaction_moves_on_once_and_ends_once(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_single_use_values_are_spent_once() {
+        if let Some(s) = fresh() {
+            conformance::single_use_values_are_spent_once(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_flushed_writes_survive_reopening() {
+        if let Some(s) = fresh() {
+            conformance::flushed_writes_survive_reopening(|| open(&s));
+        }
+    }
+
+    #[test]
+    fn migrations_are_applied_once_even_when_nodes_start_together() {
+        let Some(s) = fresh() else { return };
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || PgStore::open(&s).map(|_| ()))
+            })
+            .collect();
+        for t in starts {
+            t.join().unwrap().unwrap();
+        }
+        let mut c = Client::connect(&s.url, NoTls).unwrap();
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM schema_migrations", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, MIGRATIONS.len() as i64);
+    }
+}
