@@ -91,7 +91,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         .site_pkg_dir("pkg")
         .build();
     let state = http::AppState::new(http::Services {
-        store,
+        store: store.clone(),
         hasher,
         policy: directory::PasswordPolicy {
             min_length: config.password_min_length,
@@ -122,6 +122,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         brand: std::sync::RwLock::new(brand),
         key_creation: std::sync::Mutex::default(),
         draining: std::sync::atomic::AtomicBool::new(false),
+        node_id: crypto::new_id("node"),
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),
@@ -131,7 +132,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         limiter: http::rate_limit::RateLimiter::new(http::rate_limit::Limits {
             per_ip_per_minute: config.rate_limit_per_ip,
             per_user_per_minute: config.rate_limit_per_user,
-        }),
+        })
+        .counting_users_in(store.clone()),
         mailer: mail::Mailer::new(config.smtp.as_ref())
             .map_err(|e| StartError::Mail(e.to_string()))?,
     });
@@ -149,11 +151,18 @@ pub fn keep_rotated_keys(tokens: &oauth::tokens::TokenSettings) -> Duration {
 /// published until every token it signed has expired.
 pub fn spawn_key_rotation(state: http::AppState, max_age: Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let period = Duration::from_secs(3600);
+        let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
             let worker = state.clone();
-            let done = tokio::task::spawn_blocking(move || rotate_due(&worker, max_age)).await;
+            let done = tokio::task::spawn_blocking(move || {
+                // One node of a cluster rotates; the lease passes on if that node goes away.
+                if holds_lease(&worker, "key-rotation", period) {
+                    rotate_due(&worker, max_age);
+                }
+            })
+            .await;
             if let Err(e) = done {
                 tracing::error!(error = %e, "key rotation task failed");
             }
@@ -173,6 +182,7 @@ pub fn rotate_due(state: &http::Services, max_age: Duration) {
                 if let Ok(mut keys) = state.keys.write() {
                     *keys = Arc::new(ring);
                 }
+                state.announce(&http::keys_topic(oauth::ORG_SERVER));
             }
             Err(e) => tracing::error!(error = %e, "key rotation failed"),
         }
@@ -202,22 +212,44 @@ pub fn rotate_due(state: &http::Services, max_age: Duration) {
             Ok(ring) => {
                 tracing::info!(server = %server.id, kid = %ring.signer().kid, "rotated a signing key");
                 state.set_ring(&server.id, Some(Arc::new(ring)));
+                state.announce(&http::keys_topic(&server.id));
             }
             Err(e) => tracing::error!(server = %server.id, error = %e, "key rotation failed"),
         }
     }
 }
 
-/// Deletes expired records every `period`, for as long as the runtime lives.
-pub fn spawn_sweeper(store: Arc<dyn Store>, period: Duration) {
+/// Whether this node holds (or now takes) the cluster-wide lease `name` for two periods.
+fn holds_lease(state: &http::Services, name: &str, period: Duration) -> bool {
+    let now = clock::Timestamp::now();
+    match state
+        .store
+        .lease(name, &state.node_id, now, now.plus(period * 2))
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, job = name, "cannot take the job's lease; skipping this run");
+            false
+        }
+    }
+}
+
+/// Deletes expired records every `period`, for as long as the runtime lives; of several nodes
+/// on one store, the one holding the sweeper's lease does.
+pub fn spawn_sweeper(state: http::AppState, period: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
-            let store = store.clone();
-            let swept =
-                tokio::task::spawn_blocking(move || store.sweep_expired(clock::Timestamp::now()))
-                    .await;
+            let worker = state.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                if holds_lease(&worker, "sweeper", period) {
+                    worker.store.sweep_expired(clock::Timestamp::now())
+                } else {
+                    Ok(0)
+                }
+            })
+            .await;
             match swept {
                 Ok(Ok(0)) => {}
                 Ok(Ok(n)) => tracing::debug!(removed = n, "swept expired records"),

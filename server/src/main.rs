@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
     let (router, state) = portcullis::build(&config)?;
-    portcullis::spawn_sweeper(state.store.clone(), Duration::from_secs(60));
+    portcullis::spawn_sweeper(state.clone(), Duration::from_secs(60));
     portcullis::spawn_key_rotation(
         state.clone(),
         Duration::from_secs(u64::from(config.key_rotation_days) * 86_400),

@@ -110,8 +110,11 @@ pub fn exchange_session_token(
     token: &str,
 ) -> Result<Option<(Secret, Session)>, AuthnError> {
     match redeem_session_token(store, now, token)? {
-        Some(record) => start_session(store, settings, now, record).map(Some),
-        None => Ok(None),
+        // A token issued before the user was deactivated or suspended opens nothing.
+        Some(record) if user_may_use(store, &record.user_id)? => {
+            start_session(store, settings, now, record).map(Some)
+        }
+        Some(_) | None => Ok(None),
     }
 }
 

@@ -286,6 +286,7 @@ async fn delete_server(
         return Err(not_found(&id, "AuthorizationServer"));
     }
     state.set_ring(&id, None);
+    state.announce(&super::keys_topic(&id));
     state.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -351,6 +352,7 @@ async fn rotate_keys(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let keys = ring.keys_with_status();
     state.set_ring(&id, Some(Arc::new(ring)));
+    state.announce(&super::keys_topic(&id));
     Ok(Json(Value::Array(keys)))
 }
 

@@ -77,6 +77,7 @@ async fn apply(state: &AppState, next: Brand) -> Result<(), ApiError> {
         Ok(mut b) => *b = next,
         Err(poisoned) => *poisoned.into_inner() = next,
     }
+    state.announce(super::BRAND_TOPIC);
     Ok(())
 }
 

@@ -71,14 +71,27 @@ pub struct Services {
     pub key_creation: std::sync::Mutex<()>,
     /// Set once shutdown begins: readiness fails so load balancers stop sending traffic.
     pub draining: std::sync::atomic::AtomicBool,
+    /// This node's name among the nodes sharing a store (for cluster-wide job leases).
+    pub node_id: String,
 }
 
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
 
 impl AppState {
+    /// The shared state; it hears what other nodes announce (key rings, brand) from now on.
     pub fn new(services: Services) -> Self {
-        Self(Arc::new(services))
+        let state = Arc::new(services);
+        let weak = Arc::downgrade(&state);
+        let listening = state.store.listen(Box::new(move |topic| {
+            if let Some(s) = weak.upgrade() {
+                s.heard(topic);
+            }
+        }));
+        if let Err(e) = listening {
+            tracing::error!(error = %e, "cannot hear other nodes' changes");
+        }
+        Self(state)
     }
 
     /// Runs `f` on the blocking pool: password hashing and disk flushes must not stall the
@@ -111,6 +124,60 @@ impl Services {
             settings: &self.authn,
             policy: &self.policy,
             now,
+        }
+    }
+}
+
+/// The topic announced when authorization server `server`'s signing keys changed.
+pub fn keys_topic(server: &str) -> String {
+    format!("keys:{server}")
+}
+
+/// The topic announced when the hosted pages' brand changed.
+pub const BRAND_TOPIC: &str = "brand";
+
+impl Services {
+    /// Tells every node (this one too) that `topic` changed; a failure is logged, since the
+    /// change itself is already stored.
+    pub fn announce(&self, topic: &str) {
+        if let Err(e) = self.store.announce(topic) {
+            tracing::error!(error = %e, topic, "cannot tell the other nodes about a change");
+        }
+    }
+
+    /// Drops (or reloads) what this node keeps of `topic`, announced by any node.
+    fn heard(&self, topic: &str) {
+        let any = topic == crate::store::ANY_TOPIC;
+        if any || topic == keys_topic(crate::oauth::ORG_SERVER) {
+            match KeyRing::load(
+                self.store.as_ref(),
+                crate::oauth::ORG_SERVER,
+                Timestamp::now(),
+            ) {
+                Ok(ring) => match self.keys.write() {
+                    Ok(mut k) => *k = Arc::new(ring),
+                    Err(p) => *p.into_inner() = Arc::new(ring),
+                },
+                Err(e) => tracing::error!(error = %e, "reloading the org signing keys failed"),
+            }
+        }
+        if any {
+            match self.server_keys.write() {
+                Ok(mut m) => m.clear(),
+                Err(p) => p.into_inner().clear(),
+            }
+        } else if let Some(server) = topic.strip_prefix("keys:") {
+            self.set_ring(server, None);
+        }
+        if any || topic == BRAND_TOPIC {
+            match crate::directory::branding::saved(self.store.as_ref()) {
+                Ok(Some(brand)) => match self.brand.write() {
+                    Ok(mut b) => *b = brand,
+                    Err(p) => *p.into_inner() = brand,
+                },
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "reloading the brand failed"),
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Rate limits on the Authentication API, per client IP and per username, in fixed one-minute
-//! windows kept in memory (each node counts its own). Over the limit: `429 E0000047` with
+//! windows. Addresses are counted in memory (each node its own); usernames in the store when it
+//! is shared by several nodes, so that spreading guesses over nodes gains nothing. Over the limit: `429 E0000047` with
 //! Okta's `X-Rate-Limit-Limit/Remaining/Reset` headers, which successful answers carry too.
 
 use super::AppState;
@@ -74,6 +75,8 @@ impl Quota {
 pub struct RateLimiter {
     limits: Limits,
     windows: Mutex<HashMap<(Bucket, String), (i64, u32)>>,
+    /// Where usernames are counted across nodes (a store that counts; see `Store::count_hit`).
+    shared: Option<std::sync::Arc<dyn crate::store::Store>>,
 }
 
 impl RateLimiter {
@@ -81,6 +84,28 @@ impl RateLimiter {
         Self {
             limits,
             windows: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// Counts per-username hits in `store` when it counts for several nodes.
+    pub fn counting_users_in(self, store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+        Self {
+            shared: Some(store),
+            ..self
+        }
+    }
+
+    /// The cluster-wide count for a username, when the store keeps one.
+    fn shared_count(&self, bucket: Bucket, key: &str, start: i64) -> Option<u32> {
+        let store = self.shared.as_ref().filter(|_| bucket == Bucket::User)?;
+        match store.count_hit(&format!("user:{key}"), start) {
+            Ok(n) => n,
+            Err(e) => {
+                // The request itself will meet the same outage; count here meanwhile.
+                tracing::warn!(error = %e, "cannot count a username's attempts in the store");
+                None
+            }
         }
     }
 
@@ -91,6 +116,14 @@ impl RateLimiter {
             Bucket::User => self.limits.per_user_per_minute,
         };
         let start = now.millis() - now.millis().rem_euclid(WINDOW_MS);
+        if let Some(hits) = self.shared_count(bucket, key, start) {
+            return Quota {
+                limit,
+                remaining: limit.saturating_sub(hits),
+                reset: (start + WINDOW_MS) / 1000,
+                allowed: hits <= limit,
+            };
+        }
         let mut windows = match self.windows.lock() {
             Ok(w) => w,
             Err(poisoned) => poisoned.into_inner(),

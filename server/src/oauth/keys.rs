@@ -106,6 +106,24 @@ fn generate(now: Timestamp) -> Result<KeyRecord, KeyError> {
     })
 }
 
+/// How long a node may take to make a server's first key before another may try.
+const FIRST_KEY_LEASE: Duration = Duration::from_secs(30);
+
+/// The keys another node is making right now, once they are there.
+fn wait_for_first_key(store: &dyn Store, server: &str) -> Result<Vec<KeyRecord>, KeyError> {
+    let deadline = std::time::Instant::now() + FIRST_KEY_LEASE;
+    loop {
+        let records = store.signing_keys(server)?;
+        if !records.is_empty() {
+            return Ok(records);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(KeyError::Crypto);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The keys of one authorization server, as loaded: the newest signs, all live ones publish
 /// and verify.
 pub struct KeyRing {
@@ -121,14 +139,24 @@ pub struct KeyRing {
 pub struct InvalidToken(pub String);
 
 impl KeyRing {
-    /// Loads the keys of `server`, generating the first one if there is none.
+    /// Loads the keys of `server`, generating the first one if there is none. Of several nodes
+    /// starting together on one store, the one that takes the lease makes it and the others
+    /// wait for it, so the cluster has one signing key.
     pub fn load(store: &dyn Store, server: &str, now: Timestamp) -> Result<Self, KeyError> {
         let mut records = store.signing_keys(server)?;
         if records.is_empty() {
-            let first = generate(now)?;
-            store.put_signing_key(server, &first)?;
-            store.flush()?;
-            records.push(first);
+            let lease = format!("first-key:{server}");
+            if store.lease(&lease, &new_id("node"), now, now.plus(FIRST_KEY_LEASE))? {
+                records = store.signing_keys(server)?;
+                if records.is_empty() {
+                    let first = generate(now)?;
+                    store.put_signing_key(server, &first)?;
+                    store.flush()?;
+                    records.push(first);
+                }
+            } else {
+                records = wait_for_first_key(store, server)?;
+            }
         }
         Self::from_records(&records, now)
     }

@@ -257,7 +257,33 @@ pub trait Store: Send + Sync + 'static {
     fn group_commit(&self) -> Option<&GroupCommit>;
     /// Whether the store answers now (readiness).
     fn check(&self) -> Result<(), StoreError>;
+
+    /// Tells every node sharing this store, this one included, that what `topic` names changed
+    /// (a key ring, the brand), so that each drops its copy at once.
+    fn announce(&self, topic: &str) -> Result<(), StoreError>;
+    /// Calls `listener` with every topic announced, by any node, from a thread of the store's.
+    /// After a lost connection it is called with [`ANY_TOPIC`]: anything may have changed.
+    fn listen(&self, listener: Listener) -> Result<(), StoreError>;
+    /// Takes or renews the lease `name` for `holder` until `until`, unless another holder's
+    /// lease is still running at `now`: a cluster-wide job (the sweeper, key rotation) runs on
+    /// the one node holding it. Always granted where one node owns the store.
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+    /// Counts one hit for `key` in the window starting at `window` (ms) and returns the count
+    /// so far, across every node; `None` where one node owns the store and counts in memory.
+    fn count_hit(&self, key: &str, window: i64) -> Result<Option<u32>, StoreError>;
 }
+
+/// Receives announced topics (see [`Store::listen`]).
+pub type Listener = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The topic a listener hears when it may have missed announcements.
+pub const ANY_TOPIC: &str = "*";
 
 /// Changes a record atomically through one of the store's `modify_*` primitives, with a
 /// closure that may refuse: `change` returns `Err` to leave the record as it is (the error is

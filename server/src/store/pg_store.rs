@@ -38,7 +38,13 @@ use std::time::Duration;
 
 /// The schema, one migration a step; applied in order at start, each once, under an advisory
 /// lock so that nodes starting together do not race.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_cluster.sql")),
+];
+
+/// The channel announcements travel on (LISTEN/NOTIFY).
+const CHANNEL: &str = "portcullis";
 
 /// The advisory lock key for migrations ("portcull" in ASCII).
 const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c;
@@ -61,7 +67,12 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
-type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) + Send>;
+/// A call for a pool thread; returns whether the connection turned out broken.
+type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) -> bool + Send>;
+
+/// A connection idle this long is checked before use: one that died meanwhile (the database
+/// restarted) is replaced instead of failing the next call.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Settings of the connection pool.
 #[derive(Debug, Clone)]
@@ -76,6 +87,15 @@ pub struct PgSettings {
 pub struct PgStore {
     jobs: SyncSender<Job>,
     timeout: Duration,
+    config: postgres::Config,
+    /// Set when the store is dropped: the listener thread stops.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl PgStore {
@@ -121,6 +141,8 @@ impl PgStore {
         Ok(Self {
             jobs,
             timeout: settings.timeout,
+            config,
+            closed: Arc::default(),
         })
     }
 
@@ -131,7 +153,10 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let (reply, answer) = sync_channel(1);
         let job: Job = Box::new(move |client| {
-            let _ = reply.send(client.and_then(f));
+            let out = client.and_then(f);
+            let broken = matches!(out, Err(StoreError::Unavailable(_)));
+            let _ = reply.send(out);
+            broken
         });
         self.jobs
             .try_send(job)
@@ -257,6 +282,7 @@ fn key(digest: &Digest) -> Vec<u8> {
 }
 
 fn worker(config: &postgres::Config, mut client: Option<Client>, queue: &Mutex<Receiver<Job>>) {
+    let mut last_used = std::time::Instant::now();
     loop {
         let job = {
             let Ok(queue) = queue.lock() else { return };
@@ -265,6 +291,13 @@ fn worker(config: &postgres::Config, mut client: Option<Client>, queue: &Mutex<R
                 Err(_) => return,
             }
         };
+        if last_used.elapsed() > IDLE_CHECK
+            && let Some(c) = client.as_mut()
+            && c.is_valid(IDLE_CHECK).is_err()
+        {
+            client = None;
+        }
+        last_used = std::time::Instant::now();
         if client.as_ref().is_none_or(Client::is_closed) {
             client = match config.connect(NoTls) {
                 Ok(c) => Some(c),
@@ -274,8 +307,57 @@ fn worker(config: &postgres::Config, mut client: Option<Client>, queue: &Mutex<R
                 }
             };
         }
-        if let Some(c) = client.as_mut() {
-            job(Ok(c));
+        if let Some(c) = client.as_mut()
+            && job(Ok(c))
+        {
+            // Reconnect for the next call rather than fail it too.
+            client = None;
+        }
+    }
+}
+
+/// Hears announcements on a connection of its own, reconnecting when it is lost; after each
+/// (re)connection the listener hears `ANY_TOPIC`, since announcements may have been missed.
+fn listen_loop(
+    config: &postgres::Config,
+    listener: &super::Listener,
+    closed: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering;
+    while !closed.load(Ordering::SeqCst) {
+        let mut client = match config.connect(NoTls) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes from other nodes; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
+            tracing::warn!(error = %e, "LISTEN failed; retrying");
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        listener(super::ANY_TOPIC);
+        while !closed.load(Ordering::SeqCst) && !client.is_closed() {
+            {
+                let mut notes = client.notifications();
+                let mut waiting = notes.timeout_iter(Duration::from_millis(500));
+                loop {
+                    match postgres::fallible_iterator::FallibleIterator::next(&mut waiting) {
+                        Ok(Some(note)) => listener(note.payload()),
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lost the connection that listens for changes");
+                            break;
+                        }
+                    }
+                }
+            }
+            // A quiet half second: poll the connection so that a lost one is noticed.
+            if client.simple_query("SELECT 1").is_err() {
+                break;
+            }
         }
     }
 }
@@ -1159,6 +1241,7 @@ impl Store for PgStore {
                 "DELETE FROM auth_codes WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
                 "DELETE FROM revoked WHERE until <= $1",
+                "DELETE FROM rate_counters WHERE window_start < $1 - 120000",
             ] {
                 removed += c.execute(sql, &[&now])?;
             }
@@ -1178,6 +1261,57 @@ impl Store for PgStore {
         self.run(|c| {
             c.simple_query("SELECT 1")?;
             Ok(())
+        })
+    }
+
+    fn announce(&self, topic: &str) -> Result<(), StoreError> {
+        self.exec(
+            "SELECT pg_notify($1, $2)",
+            params![CHANNEL.to_owned(), topic.to_owned()],
+        )?;
+        Ok(())
+    }
+
+    fn listen(&self, listener: super::Listener) -> Result<(), StoreError> {
+        let (config, closed) = (self.config.clone(), self.closed.clone());
+        std::thread::Builder::new()
+            .name("pg-listen".into())
+            .spawn(move || listen_loop(&config, &listener, &closed))
+            .map_err(|e| StoreError::Backend(format!("cannot start the listener: {e}")))?;
+        Ok(())
+    }
+
+    fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4)
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+             WHERE leases.holder = EXCLUDED.holder OR leases.until <= $3",
+            params![
+                name.to_owned(),
+                holder.to_owned(),
+                now.millis(),
+                until.millis()
+            ],
+        )? == 1)
+    }
+
+    fn count_hit(&self, key: &str, window: i64) -> Result<Option<u32>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            let row = c.query_one(
+                "INSERT INTO rate_counters (key, window_start, hits) VALUES ($1, $2, 1)
+                 ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_counters.hits + 1
+                 RETURNING hits",
+                &[&key, &window],
+            )?;
+            let hits: i32 = row.try_get(0)?;
+            Ok(Some(u32::try_from(hits).unwrap_or(0)))
         })
     }
 }

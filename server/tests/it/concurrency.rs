@@ -105,13 +105,14 @@ async fn a_deactivation_during_sign_ins_is_not_undone() {
     // A session token issued before the deactivation opens no session after it.
     for token in tokens {
         let res = s
-            .client
-            .post(s.url("/api/v1/sessions"))
+            .admin_post("/api/v1/sessions")
             .json(&json!({ "sessionToken": token }))
             .send()
             .await
             .unwrap();
-        assert_ne!(res.status(), 200, "a deactivated user got a session");
+        assert_eq!(res.status(), 401, "a deactivated user got a session");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errorCode"], "E0000004", "{body}");
     }
     assert_eq!(s.authn("leaver@example.com", PASSWORD).await.status(), 401);
 }

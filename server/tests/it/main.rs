@@ -16,6 +16,7 @@ mod mail;
 mod mfa;
 mod oauth_clients;
 mod oauth_flows;
+mod outage;
 mod pages;
 mod process;
 mod rate_limits;

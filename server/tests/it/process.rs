@@ -33,6 +33,16 @@ impl Node {
     /// Starts the binary over `data` (or `database`, on PostgreSQL) and waits until it is
     /// ready.
     async fn start(data: &Path, site: &Path, database: Option<&str>) -> Node {
+        Self::start_with(data, site, database, &[]).await
+    }
+
+    /// `start`, with settings of the test's own (`PORTCULLIS_*` variables).
+    async fn start_with(
+        data: &Path,
+        site: &Path,
+        database: Option<&str>,
+        settings: &[(&str, &str)],
+    ) -> Node {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         if let Some(url) = database {
@@ -48,6 +58,7 @@ impl Node {
             .env("PORTCULLIS_RATE_LIMIT_PER_USER", "1000000")
             .env("PORTCULLIS_LOG", "warn")
             .env_remove("PORTCULLIS_CONFIG")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -243,4 +254,215 @@ async fn readiness_fails_while_draining_and_liveness_holds() {
     assert_eq!(res.status(), 503);
     assert_eq!(res.text().await.unwrap(), "draining");
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
+}
+
+impl Api {
+    fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    }
+
+    async fn token(&self, client: &(String, String), form: &[(&str, &str)]) -> (u16, Value) {
+        let res = self
+            .http
+            .post(self.url("/oauth2/v1/token"))
+            .basic_auth(&client.0, Some(&client.1))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    async fn kids(&self, path: &str) -> Vec<String> {
+        let keys: Value = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_one_database_behave_as_one_server() {
+    let Some(database) = crate::support::test_database().await else {
+        eprintln!("runs on the PostgreSQL backend only (PORTCULLIS_TEST_BACKEND=postgres)");
+        return;
+    };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Behind one load balancer: one public address, one issuer.
+    let settings = [
+        ("PORTCULLIS_BASE_URL", "https://login.example.test"),
+        ("PORTCULLIS_MFA_ENROLLMENT", "none"),
+        ("PORTCULLIS_RATE_LIMIT_PER_USER", "6"),
+    ];
+    let node_a = Node::start_with(dirs[0].path(), dirs[1].path(), Some(&database), &settings).await;
+    let node_b = Node::start_with(dirs[2].path(), dirs[3].path(), Some(&database), &settings).await;
+    let (a, b) = (&node_a.api, &node_b.api);
+
+    // Made on A, used on B: a user, a client, tokens, a refresh, a session.
+    let user_id = a.create_user("both@example.com").await.unwrap();
+    let client: Value = b
+        .admin(reqwest::Method::POST, "/oauth2/v1/clients")
+        .json(
+            &json!({ "client_name": "two nodes", "redirect_uris": ["https://app.example/cb"],
+                       "grant_types": ["password", "refresh_token"] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let (status, tokens) = a
+        .token(
+            &client,
+            &[
+                ("grant_type", "password"),
+                ("username", "both@example.com"),
+                ("password", PASSWORD),
+                ("scope", "openid offline_access"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, renewed) = b
+        .token(
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(status, 200, "a refresh token from A renews at B: {renewed}");
+    let access = renewed["access_token"].as_str().unwrap();
+    let info = a
+        .http
+        .get(a.url("/oauth2/v1/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200, "B's access token is good at A");
+    let done = a.authn("both@example.com").await.unwrap();
+    let session: Value = b
+        .admin(reqwest::Method::POST, "/api/v1/sessions")
+        .json(&json!({ "sessionToken": done["sessionToken"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = session["id"]
+        .as_str()
+        .expect("a session from A's token at B");
+    let seen = a
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/sessions/{session_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+
+    // A key rotated on A is published by B at once.
+    let before = b.kids("/oauth2/default/v1/keys").await;
+    let rotated: Value = a
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/authorizationServers/default/credentials/lifecycle/keyRotate",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_kid = rotated
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["status"] == "ACTIVE")
+        .and_then(|k| k["kid"].as_str())
+        .unwrap()
+        .to_owned();
+    assert!(!before.contains(&new_kid));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !b.kids("/oauth2/default/v1/keys").await.contains(&new_kid) {
+        assert!(Instant::now() < deadline, "B still publishes the old keys");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Guesses spread over both nodes count against one per-username limit.
+    a.create_user("guessed@example.com").await.unwrap();
+    let mut limited = 0;
+    for i in 0..8 {
+        let node = if i % 2 == 0 { a } else { b };
+        let res = node
+            .http
+            .post(node.url("/api/v1/authn"))
+            .json(&json!({ "username": "guessed@example.com", "password": "Wrong-Guess-1" }))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 2, "8 attempts over two nodes against a limit of 6");
+
+    // Deactivated on B: A refuses the user, the session and the refresh token at once.
+    let res = b
+        .admin(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{user_id}/lifecycle/deactivate"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = a
+        .http
+        .post(a.url("/api/v1/authn"))
+        .json(&json!({ "username": "both@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let seen = a
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/sessions/{session_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 404);
+    let next = renewed["refresh_token"]
+        .as_str()
+        .unwrap_or(&refresh)
+        .to_owned();
+    let (status, _) = a
+        .token(
+            &client,
+            &[("grant_type", "refresh_token"), ("refresh_token", &next)],
+        )
+        .await;
+    assert_eq!(status, 400);
 }
