@@ -15,10 +15,13 @@ use std::path::PathBuf;
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
 /// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
-/// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds).
+/// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds,
+/// hash_workers, hash_queue).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// TOML configuration file.
     #[arg(long, short = 'c', env = "PORTCULLIS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -104,6 +107,13 @@ pub struct Cli {
         value_name = "SECONDS"
     )]
     pub database_timeout_seconds: Option<String>,
+    /// Threads that hash passwords, each with its argon2 memory [default: the number of cores].
+    #[arg(long, env = "PORTCULLIS_HASH_WORKERS", value_name = "N")]
+    pub hash_workers: Option<String>,
+    /// Password checks that may wait for a hashing thread; more are answered 429 at once
+    /// [default: 4 per worker].
+    #[arg(long, env = "PORTCULLIS_HASH_QUEUE", value_name = "N")]
+    pub hash_queue: Option<String>,
     /// The embedded store's page cache in MiB, which bounds its memory [default: 16].
     #[arg(long, env = "PORTCULLIS_CACHE_MB", value_name = "MIB")]
     pub cache_mb: Option<String>,
@@ -172,6 +182,8 @@ struct FileConfig {
     rate_limit_per_user: Option<u32>,
     key_rotation_days: Option<u32>,
     cache_mb: Option<u32>,
+    hash_workers: Option<u32>,
+    hash_queue: Option<u32>,
     shutdown_grace_seconds: Option<u32>,
     database_url: Option<String>,
     database_pool_size: Option<u32>,
@@ -189,6 +201,20 @@ struct FileConfig {
     brand_logo_url: Option<String>,
     brand_color: Option<String>,
     help_url: Option<String>,
+}
+
+/// What the binary does besides serving (the default).
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Copies the embedded store in `data_dir` into an empty PostgreSQL database — users with
+    /// their password hashes, factors, groups, apps, clients, keys, servers, consents,
+    /// sessions, refresh tokens — then exits. Stop the server first; start it again with
+    /// `--database-url` and its people stay signed in.
+    Migrate {
+        /// The PostgreSQL database to move into (postgres://…).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// Validated settings.
@@ -218,6 +244,8 @@ pub struct Config {
     pub database: Option<crate::store::PgSettings>,
     /// The embedded store's page cache, in bytes.
     pub cache_bytes: u64,
+    /// The password-hashing pool.
+    pub hash_pool: crate::crypto::password::PoolSize,
     /// How long requests in flight may take to finish at shutdown.
     pub shutdown_grace: std::time::Duration,
     pub access_token_minutes: u32,
@@ -414,6 +442,19 @@ impl Config {
             90,
         )?;
         let cache_mb = positive("cache_mb", cli.cache_mb, file.cache_mb, 16)?;
+        let default_pool = crate::crypto::password::PoolSize::default();
+        let hash_workers = positive(
+            "hash_workers",
+            cli.hash_workers,
+            file.hash_workers,
+            u32::try_from(default_pool.workers).unwrap_or(2),
+        )?;
+        let hash_queue = positive(
+            "hash_queue",
+            cli.hash_queue,
+            file.hash_queue,
+            hash_workers.saturating_mul(4),
+        )?;
         let database_pool_size = positive(
             "database_pool_size",
             cli.database_pool_size,
@@ -573,6 +614,10 @@ impl Config {
             key_rotation_days,
             database,
             cache_bytes: u64::from(cache_mb) * 1024 * 1024,
+            hash_pool: crate::crypto::password::PoolSize {
+                workers: hash_workers as usize,
+                queue: hash_queue as usize,
+            },
             shutdown_grace: std::time::Duration::from_secs(u64::from(shutdown_grace_seconds)),
             access_token_minutes,
             id_token_minutes,
@@ -605,6 +650,7 @@ impl Config {
             key_rotation_days: 90,
             database: None,
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
+            hash_pool: crate::crypto::password::PoolSize::default(),
             shutdown_grace: std::time::Duration::from_secs(20),
             access_token_minutes: 60,
             id_token_minutes: 60,

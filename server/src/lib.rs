@@ -84,7 +84,13 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         .ok()
         .flatten()
         .unwrap_or_else(|| config.brand.clone());
-    let hasher = crypto::PasswordHasher::new().map_err(|e| StartError::Hash(e.to_string()))?;
+    let hasher = crypto::PasswordHasher::with_pool(
+        argon2::Params::DEFAULT_M_COST,
+        argon2::Params::DEFAULT_T_COST,
+        1,
+        config.hash_pool,
+    )
+    .map_err(|e| StartError::Hash(e.to_string()))?;
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("portcullis")
         .site_root(config.site_dir.display().to_string())

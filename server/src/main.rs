@@ -2,13 +2,15 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use portcullis::config::{Cli, Config};
+use portcullis::config::{Cli, Command, Config};
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = match Config::load(Cli::parse()) {
+    let mut cli = Cli::parse();
+    let command = cli.command.take();
+    let config = match Config::load(cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("portcullis: {e}");
@@ -18,6 +20,9 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("invalid setting `log`: `{}`", config.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    if let Some(Command::Migrate { to }) = command {
+        return migrate(&config, &to);
+    }
 
     let (router, state) = portcullis::build(&config)?;
     portcullis::spawn_sweeper(state.clone(), Duration::from_secs(60));
@@ -100,4 +105,31 @@ async fn shutdown_signal() -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
     }
+}
+
+/// `portcullis migrate --to URL`: the embedded store of `data_dir`, copied into PostgreSQL.
+fn migrate(config: &Config, to: &str) -> anyhow::Result<()> {
+    use portcullis::store::{PgSettings, PgStore, SledStore, migrate};
+    let from =
+        SledStore::open_with_cache(&config.data_dir, config.cache_bytes).with_context(|| {
+            format!(
+                "cannot open the embedded store in {} (is Portcullis still running on it?)",
+                config.data_dir.display()
+            )
+        })?;
+    let into = PgStore::open(&PgSettings {
+        url: to.to_owned(),
+        pool_size: 4,
+        timeout: Duration::from_secs(30),
+    })
+    .context("cannot open the PostgreSQL database given with --to")?;
+    let copied = migrate::copy(&from, &into, portcullis::clock::Timestamp::now())?;
+    println!(
+        "Copied {} records ({} users) from {} into PostgreSQL.",
+        copied.records,
+        copied.users,
+        config.data_dir.display()
+    );
+    println!("Start Portcullis with --database-url (PORTCULLIS_DATABASE_URL) to serve from it.");
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! such, never accepted.
 
 use crate::clock::Timestamp;
+use crate::crypto::password::HashError;
 use crate::crypto::{PasswordHash, PasswordHasher, new_id};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -206,14 +207,21 @@ fn normalize_answer(answer: &str) -> String {
 
 impl Factor {
     /// Checks a TOTP passcode or a question's answer at `now`.
-    pub fn check(&self, hasher: &PasswordHasher, input: &str, now: Timestamp) -> Check {
-        match &self.secret {
+    /// Checks `input` against the factor. Only a security question hashes (and can find the
+    /// hashing pool busy).
+    pub fn check(
+        &self,
+        hasher: &PasswordHasher,
+        input: &str,
+        now: Timestamp,
+    ) -> Result<Check, HashError> {
+        Ok(match &self.secret {
             FactorSecret::Totp {
                 shared_secret,
                 last_step,
             } => check_totp(shared_secret, input, now, *last_step),
             FactorSecret::Question { answer, .. } => {
-                if hasher.verify(&normalize_answer(input), Some(answer)) {
+                if hasher.verify(&normalize_answer(input), Some(answer))? {
                     Check::Valid(None)
                 } else {
                     Check::Invalid
@@ -227,7 +235,7 @@ impl Factor {
                 }
                 _ => Check::Invalid,
             },
-        }
+        })
     }
 
     /// Makes a new 6-digit code for an email factor (replacing any earlier one) and returns it.
@@ -304,8 +312,8 @@ pub fn spend(
     input: &str,
     now: Timestamp,
     activate: bool,
-) -> Result<Option<(Factor, Check)>, crate::store::StoreError> {
-    let first = factor.check(hasher, input, now);
+) -> Result<Option<(Factor, Check)>, super::flow::FlowError> {
+    let first = factor.check(hasher, input, now)?;
     if !matches!(first, Check::Valid(_)) {
         return Ok(Some((factor.clone(), first)));
     }
@@ -313,7 +321,10 @@ pub fn spend(
     let stored = store.modify_factor(&factor.user_id, &factor.id, &mut |f| {
         outcome = match f.factor_type {
             FactorType::Question => Check::Valid(None),
-            FactorType::Totp | FactorType::Email => f.check(hasher, input, now),
+            // These compare digests and never hash.
+            FactorType::Totp | FactorType::Email => {
+                f.check(hasher, input, now).unwrap_or(Check::Invalid)
+            }
         };
         let Check::Valid(step) = outcome else {
             return false;
@@ -436,14 +447,14 @@ mod tests {
         let mut f = new_totp("u", Provider::Google, Timestamp::from_millis(0));
         let now = Timestamp::from_millis(1_700_000_000_000);
         let code = totp_code(f.shared_secret().unwrap(), 1_700_000_000 / 30).unwrap();
-        let Check::Valid(step) = f.check(&hasher, &code, now) else {
+        let Check::Valid(step) = f.check(&hasher, &code, now).unwrap() else {
             panic!("first use must be valid")
         };
         f.record_use(step, now);
-        assert_eq!(f.check(&hasher, &code, now), Check::Replayed);
+        assert_eq!(f.check(&hasher, &code, now).unwrap(), Check::Replayed);
         // An older code from the skew window is a replay too, not a second chance.
         let older = totp_code(f.shared_secret().unwrap(), 1_700_000_000 / 30 - 1).unwrap();
-        assert_eq!(f.check(&hasher, &older, now), Check::Replayed);
+        assert_eq!(f.check(&hasher, &older, now).unwrap(), Check::Replayed);
     }
 
     #[test]
@@ -452,7 +463,7 @@ mod tests {
         let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
         for bad in ["", "12345", "1234567", "abcdef", "12 456"] {
             assert_eq!(
-                f.check(&hasher, bad, Timestamp::from_millis(0)),
+                f.check(&hasher, bad, Timestamp::from_millis(0)).unwrap(),
                 Check::Invalid,
                 "{bad}"
             );
@@ -465,24 +476,28 @@ mod tests {
         let t0 = Timestamp::from_millis(1_000);
         let mut f = new_email("u", "ann@example.com", t0);
         assert_eq!(
-            f.check(&hasher, "000000", t0),
+            f.check(&hasher, "000000", t0).unwrap(),
             Check::Invalid,
             "no code sent yet"
         );
         let code = f.issue_code(t0).unwrap();
         assert_eq!(code.len(), 6);
-        assert_eq!(f.check(&hasher, &code, t0), Check::Valid(None));
+        assert_eq!(f.check(&hasher, &code, t0).unwrap(), Check::Valid(None));
         f.record_use(None, t0);
-        assert_eq!(f.check(&hasher, &code, t0), Check::Invalid, "used");
+        assert_eq!(f.check(&hasher, &code, t0).unwrap(), Check::Invalid, "used");
         let code = f.issue_code(t0).unwrap();
         assert_eq!(
-            f.check(&hasher, &code, t0.plus(EMAIL_CODE_TTL)),
+            f.check(&hasher, &code, t0.plus(EMAIL_CODE_TTL)).unwrap(),
             Check::Invalid,
             "expired"
         );
         let newer = f.issue_code(t0).unwrap();
         if newer != code {
-            assert_eq!(f.check(&hasher, &code, t0), Check::Invalid, "replaced");
+            assert_eq!(
+                f.check(&hasher, &code, t0).unwrap(),
+                Check::Invalid,
+                "replaced"
+            );
         }
     }
 
@@ -504,11 +519,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            f.check(&hasher, "brussels sprouts", Timestamp::from_millis(0)),
+            f.check(&hasher, "brussels sprouts", Timestamp::from_millis(0))
+                .unwrap(),
             Check::Valid(None)
         );
         assert_eq!(
-            f.check(&hasher, "broccoli", Timestamp::from_millis(0)),
+            f.check(&hasher, "broccoli", Timestamp::from_millis(0))
+                .unwrap(),
             Check::Invalid
         );
     }

@@ -197,7 +197,7 @@ pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome,
         .into_iter()
         .find(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active)
         .ok_or(FlowError::WrongState)?;
-    if question.check(ctx.hasher, answer, ctx.now) != Check::Valid(None) {
+    if question.check(ctx.hasher, answer, ctx.now)? != Check::Valid(None) {
         // A locked-out account is still recoverable; don't let this count lock it further.
         if user.status != UserStatus::LockedOut {
             record_failure(ctx, &user.id)?;

@@ -209,7 +209,14 @@ impl PasswordChange {
             .iter()
             .chain(user.password_history.iter())
             .take(policy.history_count);
-        if recent.into_iter().any(|h| hasher.verify(new, Some(h))) {
+        let mut reused = false;
+        for h in recent {
+            if hasher.verify(new, Some(h))? {
+                reused = true;
+                break;
+            }
+        }
+        if reused {
             return Err(DirectoryError::Invalid(vec![FieldError::new(
                 "password",
                 format!(

@@ -211,7 +211,17 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::Invalid(fields) => ApiError::Validation(fields),
             DirectoryError::NotFound => ApiError::NotFound("resource".into()),
             DirectoryError::Store(e) => e.into(),
-            DirectoryError::Hash(e) => ApiError::Internal(e.to_string()),
+            DirectoryError::Hash(e) => e.into(),
+        }
+    }
+}
+
+/// A full hashing queue is answered like a rate limit (429 E0000047): try again shortly.
+impl From<crate::crypto::password::HashError> for ApiError {
+    fn from(e: crate::crypto::password::HashError) -> Self {
+        match e {
+            crate::crypto::password::HashError::Busy => ApiError::RateLimited,
+            e => ApiError::Internal(e.to_string()),
         }
     }
 }

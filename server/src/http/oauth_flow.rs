@@ -456,6 +456,7 @@ fn token_error(e: &TokenError, basic: bool) -> Response {
         TokenError::Store(StoreError::Unavailable(why)) => {
             return super::durable::unavailable("/oauth2/", why);
         }
+        TokenError::Busy => return super::durable::unavailable("/oauth2/", "hashing at capacity"),
         TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
             tracing::error!(error = ?e, "token request failed");
             StatusCode::INTERNAL_SERVER_ERROR

@@ -545,6 +545,18 @@ async fn login_submit(
             )
             .await
         }
+        Ok(Err(FlowError::Hash(crate::crypto::password::HashError::Busy))) => {
+            // Every hashing thread is busy: answered at once, to be tried again shortly.
+            login_failed(
+                &state,
+                &headers,
+                json,
+                StatusCode::TOO_MANY_REQUESTS,
+                m.err_too_many,
+                page,
+            )
+            .await
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sign-in failed");
             login_failed(

@@ -68,6 +68,9 @@ pub enum TokenError {
     Key(#[from] KeyError),
     #[error("server_error")]
     Flow(String),
+    /// Every password-hashing thread is busy (the password grant): try again shortly.
+    #[error("temporarily_unavailable")]
+    Busy,
 }
 
 impl TokenError {
@@ -83,6 +86,7 @@ impl TokenError {
             TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
                 "The server could not complete the request.".into()
             }
+            TokenError::Busy => "The server is busy. Please try again shortly.".into(),
         }
     }
 }
@@ -815,6 +819,10 @@ fn password_grant(
                 "The credentials provided were invalid.".into(),
             ));
         }
+        Err(FlowError::Hash(crate::crypto::password::HashError::Busy)) => {
+            return Err(TokenError::Busy);
+        }
+        Err(FlowError::Store(e)) => return Err(TokenError::Store(e)),
         Err(e) => return Err(TokenError::Flow(e.to_string())),
     };
     // The one-time session token is not needed: spend it.

@@ -5,6 +5,7 @@ mod codec;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod durability;
+pub mod migrate;
 mod pg_store;
 mod sled_store;
 
@@ -277,6 +278,13 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one hit for `key` in the window starting at `window` (ms) and returns the count
     /// so far, across every node; `None` where one node owns the store and counts in memory.
     fn count_hit(&self, key: &str, window: i64) -> Result<Option<u32>, StoreError>;
+
+    /// Hands every stored record to `sink`, in an order `migrate::import` can write them in
+    /// (users before what belongs to them), for moving the org to another store.
+    fn export(
+        &self,
+        sink: &mut dyn FnMut(migrate::Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Receives announced topics (see [`Store::listen`]).

@@ -10,6 +10,7 @@
 //! RETURNING` or `INSERT … ON CONFLICT DO NOTHING`. A committed write is durable
 //! (`synchronous_commit` on), so no group commit is needed here.
 
+use super::migrate::Record;
 use super::{CodeUse, GroupCommit, Store, StoreError};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
@@ -67,8 +68,14 @@ impl From<serde_json::Error> for StoreError {
     }
 }
 
-/// A call for a pool thread; returns whether the connection turned out broken.
-type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) -> bool + Send>;
+/// A call for a pool thread: when its caller stops waiting, and what to run, which returns
+/// whether the connection turned out broken.
+struct Job {
+    deadline: std::time::Instant,
+    run: Call,
+}
+
+type Call = Box<dyn FnOnce(Result<&mut Client, StoreError>) -> bool + Send>;
 
 /// A connection idle this long is checked before use: one that died meanwhile (the database
 /// restarted) is replaced instead of failing the next call.
@@ -152,18 +159,32 @@ impl PgStore {
         f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = sync_channel(1);
-        let job: Job = Box::new(move |client| {
-            let out = client.and_then(f);
-            let broken = matches!(out, Err(StoreError::Unavailable(_)));
-            let _ = reply.send(out);
-            broken
-        });
+        let job = Job {
+            deadline: std::time::Instant::now() + self.timeout,
+            run: Box::new(move |client| {
+                let out = client.and_then(f);
+                let broken = matches!(out, Err(StoreError::Unavailable(_)));
+                let _ = reply.send(out);
+                broken
+            }),
+        };
         self.jobs
             .try_send(job)
             .map_err(|_| StoreError::Unavailable("every database connection is busy".into()))?;
-        answer
-            .recv_timeout(self.timeout)
-            .map_err(|_| StoreError::Unavailable("the database did not answer in time".into()))?
+        let timeout = self.timeout;
+        let wait = move || {
+            answer.recv_timeout(timeout).map_err(|_| {
+                StoreError::Unavailable("the database did not answer in time".into())
+            })?
+        };
+        // Called from an async worker (a handler that reads the store directly), the wait
+        // hands that worker's other tasks to another thread instead of stalling them.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
     }
 
     /// Compare-and-swap on `rev`: read the record, change it here, write it only if nobody
@@ -250,6 +271,36 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Two text columns of every row.
+    fn pairs(&self, sql: &'static str) -> Result<Vec<(String, String)>, StoreError> {
+        self.run(move |c| {
+            c.query(sql, &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })
+    }
+
+    /// `(digest, record)` of every row `sql` selects.
+    fn by_digest<T: DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+    ) -> Result<Vec<(Digest, T)>, StoreError> {
+        self.run(move |c| {
+            c.query(sql, &[])?
+                .iter()
+                .map(|r| {
+                    let raw: Vec<u8> = r.try_get(0)?;
+                    let digest = Digest::from_slice(&raw)
+                        .ok_or_else(|| StoreError::Corrupt("a digest key".into()))?;
+                    Ok((digest, decode(r, 1)?))
+                })
+                .collect()
+        })
+    }
+}
+
 /// Owned statement parameters, so a call can travel to a pool thread.
 struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
 
@@ -291,6 +342,11 @@ fn worker(config: &postgres::Config, mut client: Option<Client>, queue: &Mutex<R
                 Err(_) => return,
             }
         };
+        // Its caller has already answered 503: after an outage the backlog clears at once.
+        if std::time::Instant::now() > job.deadline {
+            continue;
+        }
+        let job = job.run;
         if last_used.elapsed() > IDLE_CHECK
             && let Some(c) = client.as_mut()
             && c.is_valid(IDLE_CHECK).is_err()
@@ -1262,6 +1318,88 @@ impl Store for PgStore {
             c.simple_query("SELECT 1")?;
             Ok(())
         })
+    }
+
+    fn export(
+        &self,
+        sink: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for u in self.records("SELECT record FROM users ORDER BY id", params![])? {
+            sink(Record::User(u))?;
+        }
+        for f in self.records("SELECT record FROM factors", params![])? {
+            sink(Record::Factor(f))?;
+        }
+        for g in self.groups()? {
+            sink(Record::Group(g))?;
+        }
+        for (group_id, user_id) in self.pairs("SELECT group_id, user_id FROM group_members")? {
+            sink(Record::Membership { group_id, user_id })?;
+        }
+        for a in self.apps()? {
+            sink(Record::App(a))?;
+        }
+        for (app_id, user_id) in self.pairs("SELECT app_id, user_id FROM app_users")? {
+            sink(Record::AppUser { app_id, user_id })?;
+        }
+        for (app_id, group_id) in self.pairs("SELECT app_id, group_id FROM app_groups")? {
+            sink(Record::AppGroup { app_id, group_id })?;
+        }
+        for t in self.trusted_origins()? {
+            sink(Record::TrustedOrigin(t))?;
+        }
+        let keys: Vec<(String, KeyRecord)> = self.run(|c| {
+            c.query("SELECT server, record FROM signing_keys", &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, decode(r, 1)?)))
+                .collect()
+        })?;
+        for (server, key) in keys {
+            sink(Record::SigningKey { server, key })?;
+        }
+        for c in self.clients()? {
+            sink(Record::Client(c))?;
+        }
+        for s in self.auth_servers()? {
+            sink(Record::AuthServer(s))?;
+        }
+        for g in self.records("SELECT record FROM consent_grants", params![])? {
+            sink(Record::Grant(g))?;
+        }
+        for (d, s) in self.by_digest("SELECT digest, record FROM sessions")? {
+            sink(Record::Session(d, s))?;
+        }
+        for (d, t) in self.by_digest("SELECT digest, record FROM session_tokens")? {
+            sink(Record::SessionToken(d, t))?;
+        }
+        for (d, t) in self.by_digest("SELECT digest, record FROM authn_transactions")? {
+            sink(Record::Transaction(d, t))?;
+        }
+        for (d, r) in self.by_digest("SELECT digest, record FROM recovery_tokens")? {
+            sink(Record::RecoveryToken(d, r))?;
+        }
+        for (d, c) in self.by_digest("SELECT digest, record FROM auth_codes")? {
+            sink(Record::Code(d, c))?;
+        }
+        for (d, r) in self.by_digest("SELECT digest, record FROM refresh_tokens")? {
+            sink(Record::Refresh(d, r))?;
+        }
+        let revoked: Vec<(String, i64)> = self.run(|c| {
+            c.query("SELECT key, until FROM revoked", &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+        })?;
+        for (key, until) in revoked {
+            sink(Record::Revoked {
+                key,
+                until: Timestamp::from_millis(until),
+            })?;
+        }
+        for (key, value) in self.pairs("SELECT key, value FROM meta")? {
+            sink(Record::Meta { key, value })?;
+        }
+        Ok(())
     }
 
     fn announce(&self, topic: &str) -> Result<(), StoreError> {

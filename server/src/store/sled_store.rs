@@ -2,6 +2,7 @@
 
 use super::CodeUse;
 use super::codec::{decode, encode};
+use super::migrate::Record;
 use super::{GroupCommit, Store, StoreError};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
@@ -163,6 +164,32 @@ fn modify<T: Serialize + DeserializeOwned>(
 
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
+}
+
+/// Makes an exported record of a digest key and its stored value.
+type MakeRecord = fn(Digest, &[u8]) -> Result<Record, StoreError>;
+
+/// Hands `sink` one record for each entry of a tree keyed by digests.
+fn export_digests(
+    tree: &Tree,
+    sink: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    make: MakeRecord,
+) -> Result<(), StoreError> {
+    for item in tree.iter() {
+        let (k, v) = item?;
+        let digest =
+            Digest::from_slice(&k).ok_or_else(|| StoreError::Corrupt("a digest key".into()))?;
+        sink(make(digest, &v)?)?;
+    }
+    Ok(())
+}
+
+/// The two ids of a `{a}/{b}` key.
+fn pair(key: &[u8]) -> Result<(String, String), StoreError> {
+    let key = String::from_utf8_lossy(key);
+    key.split_once('/')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .ok_or_else(|| StoreError::Corrupt(format!("a two-part key without '/': {key}")))
 }
 
 /// Factors are keyed `{user_id}/{factor_id}`, so one user's are a prefix scan.
@@ -1020,6 +1047,89 @@ impl Store for SledStore {
 
     fn count_hit(&self, _: &str, _: i64) -> Result<Option<u32>, StoreError> {
         Ok(None)
+    }
+
+    fn export(
+        &self,
+        sink: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        for v in self.users.iter().values() {
+            sink(Record::User(decode(&v?)?))?;
+        }
+        for v in self.factors.iter().values() {
+            sink(Record::Factor(decode(&v?)?))?;
+        }
+        for v in self.groups.iter().values() {
+            sink(Record::Group(decode(&v?)?))?;
+        }
+        for k in self.group_members.iter().keys() {
+            let (group_id, user_id) = pair(&k?)?;
+            sink(Record::Membership { group_id, user_id })?;
+        }
+        for v in self.apps.iter().values() {
+            sink(Record::App(decode(&v?)?))?;
+        }
+        for k in self.app_users.iter().keys() {
+            let (app_id, user_id) = pair(&k?)?;
+            sink(Record::AppUser { app_id, user_id })?;
+        }
+        for k in self.app_groups.iter().keys() {
+            let (app_id, group_id) = pair(&k?)?;
+            sink(Record::AppGroup { app_id, group_id })?;
+        }
+        for v in self.trusted_origins.iter().values() {
+            sink(Record::TrustedOrigin(decode(&v?)?))?;
+        }
+        for item in self.signing_keys.iter() {
+            let (k, v) = item?;
+            let (server, _) = pair(&k)?;
+            sink(Record::SigningKey {
+                server,
+                key: decode(&v)?,
+            })?;
+        }
+        for v in self.clients.iter().values() {
+            sink(Record::Client(decode(&v?)?))?;
+        }
+        for v in self.auth_servers.iter().values() {
+            sink(Record::AuthServer(decode(&v?)?))?;
+        }
+        for v in self.grants.iter().values() {
+            sink(Record::Grant(decode(&v?)?))?;
+        }
+        export_digests(&self.sessions, sink, |d, v| {
+            Ok(Record::Session(d, decode(v)?))
+        })?;
+        export_digests(&self.session_tokens, sink, |d, v| {
+            Ok(Record::SessionToken(d, decode(v)?))
+        })?;
+        export_digests(&self.transactions, sink, |d, v| {
+            Ok(Record::Transaction(d, decode(v)?))
+        })?;
+        export_digests(&self.recovery_tokens, sink, |d, v| {
+            Ok(Record::RecoveryToken(d, decode(v)?))
+        })?;
+        export_digests(&self.auth_codes, sink, |d, v| {
+            Ok(Record::Code(d, decode(v)?))
+        })?;
+        export_digests(&self.refresh_tokens, sink, |d, v| {
+            Ok(Record::Refresh(d, decode(v)?))
+        })?;
+        for item in self.revoked.iter() {
+            let (k, v) = item?;
+            sink(Record::Revoked {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                until: decode(&v)?,
+            })?;
+        }
+        for item in self.meta.iter() {
+            let (k, v) = item?;
+            sink(Record::Meta {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                value: String::from_utf8_lossy(&v).into_owned(),
+            })?;
+        }
+        Ok(())
     }
 }
 

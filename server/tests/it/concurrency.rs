@@ -12,6 +12,7 @@ async fn unlimited() -> TestServer {
     support::start_with(|c| {
         c.rate_limit_per_ip = 100_000;
         c.rate_limit_per_user = 100_000;
+        c.hash_pool.queue = 256;
     })
     .await
 }

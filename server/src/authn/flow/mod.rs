@@ -109,7 +109,7 @@ pub fn primary(
     let user = ctx.store.user_by_login(&login_key(username))?;
     let verified = ctx
         .hasher
-        .verify(password, user.as_ref().and_then(|u| u.password.as_ref()));
+        .verify(password, user.as_ref().and_then(|u| u.password.as_ref()))?;
     let Some(user) = user else {
         return Err(FlowError::AuthenticationFailed);
     };
@@ -404,7 +404,7 @@ pub fn change_password(
     if !matches!(tx.step, Step::PasswordExpired | Step::PasswordWarn) {
         return Err(FlowError::WrongState);
     }
-    if !ctx.hasher.verify(old, user.password.as_ref()) {
+    if !ctx.hasher.verify(old, user.password.as_ref())? {
         save(ctx, state_token, &mut tx)?;
         return Err(FlowError::PasswordRefused(vec![FieldError::new(
             "oldPassword",

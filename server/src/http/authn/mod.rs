@@ -64,7 +64,7 @@ impl From<FlowError> for ApiError {
             FlowError::Invalid(fields) => ApiError::Validation(fields),
             FlowError::PasswordRefused(fields) => ApiError::CredentialsRefused(fields),
             FlowError::Store(e) => e.into(),
-            FlowError::Hash(e) => ApiError::Internal(e.to_string()),
+            FlowError::Hash(e) => e.into(),
         }
     }
 }
