@@ -1,6 +1,7 @@
 //! A load command for a running Portcullis on this machine: registers a service client and a
-//! user through the admin API, then sends token (client credentials) or authn requests from
-//! `--concurrency` workers for `--seconds`, and prints throughput and latency percentiles.
+//! user through the admin API, then sends token (client credentials), introspection, authn or
+//! page requests from `--concurrency` workers for `--seconds`, and prints throughput, latency
+//! percentiles and, with `--pid`, the server's resident memory after the run.
 //!
 //! ```sh
 //! PORTCULLIS_BOOTSTRAP_API_TOKEN=… target/release/portcullis &
@@ -18,6 +19,8 @@ struct Args {
     scenario: String,
     seconds: u64,
     concurrency: usize,
+    /// The server's process id, to report its memory.
+    pid: Option<u32>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -27,6 +30,7 @@ fn parse_args() -> anyhow::Result<Args> {
         scenario: "token".into(),
         seconds: 10,
         concurrency: 16,
+        pid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -37,8 +41,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--scenario" => args.scenario = value,
             "--seconds" => args.seconds = value.parse()?,
             "--concurrency" => args.concurrency = value.parse()?,
+            "--pid" => args.pid = Some(value.parse()?),
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|custom-token|authn|page, --seconds, --concurrency)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page, --seconds, --concurrency, --pid)"
             ),
         }
     }
@@ -116,6 +121,21 @@ async fn main() -> anyhow::Result<()> {
     } else {
         String::new()
     };
+    // For introspection: one access token, asked about over and over.
+    let introspected = if args.scenario == "introspect" {
+        let t: Value = http
+            .post(format!("{}{token_path}", args.url))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        t["access_token"].as_str().unwrap_or_default().to_owned()
+    } else {
+        String::new()
+    };
     let login = format!("load-{}@example.com", std::process::id());
     admin(http.post(format!("{}/api/v1/users?activate=true", args.url)))
         .json(&json!({ "profile": { "login": login, "email": login, "firstName": "Load", "lastName": "Test" },
@@ -127,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
-        let (http, url, id, secret, login, scenario, scope) = (
+        let (http, url, id, secret, login, scenario, scope, introspected) = (
             http.clone(),
             format!("{}{token_path}", args.url),
             id.clone(),
@@ -135,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             login.clone(),
             args.scenario.clone(),
             scope.clone(),
+            introspected.clone(),
         );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -144,6 +165,16 @@ async fn main() -> anyhow::Result<()> {
                 let res = if scenario == "page" {
                     // The hosted sign-in page, server-rendered (Leptos SSR) with its CSP nonce.
                     http.get(url.replace(token_path, "/login")).send().await
+                } else if scenario == "introspect" {
+                    // RFC 7662: the signature, expiry and revocation list of one access token.
+                    http.post(url.replace("/token", "/introspect"))
+                        .basic_auth(&id, Some(&secret))
+                        .form(&[
+                            ("token", introspected.as_str()),
+                            ("token_type_hint", "access_token"),
+                        ])
+                        .send()
+                        .await
                 } else if scenario == "authn" {
                     http.post(url.replace(token_path, "/api/v1/authn"))
                         .json(&json!({ "username": login, "password": "Sturdy-Gate-Passw0rd-9" }))
@@ -195,5 +226,21 @@ async fn main() -> anyhow::Result<()> {
         percentile(&all, 99.0).as_secs_f64() * 1000.0,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
+    if let Some(pid) = args.pid {
+        println!("server memory after the run: {}", rss(pid));
+    }
     Ok(())
+}
+
+/// The resident and peak resident memory of process `pid`, from /proc.
+fn rss(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    format!("RSS {}, peak {}", field("VmRSS:"), field("VmHWM:"))
 }
