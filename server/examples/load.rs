@@ -19,8 +19,10 @@ struct Args {
     scenario: String,
     seconds: u64,
     concurrency: usize,
-    /// The server's process id, to report its memory.
+    /// The server's process id, to report its memory and CPU.
     pid: Option<u32>,
+    /// Seconds to wait after the run before reading the server's memory again.
+    settle: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -31,6 +33,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 10,
         concurrency: 16,
         pid: None,
+        settle: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,8 +45,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => args.seconds = value.parse()?,
             "--concurrency" => args.concurrency = value.parse()?,
             "--pid" => args.pid = Some(value.parse()?),
+            "--settle" => args.settle = value.parse()?,
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page, --seconds, --concurrency, --pid)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page, --seconds, --concurrency, --pid, --settle)"
             ),
         }
     }
@@ -144,6 +148,15 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .error_for_status()?;
 
+    if args.scenario == "authn" {
+        match reference_argon2_ms() {
+            Some(ms) => println!(
+                "reference: one argon2id verify (19 MiB, t=2, p=1) in the reference C implementation costs {ms:.1} ms of CPU"
+            ),
+            None => println!("reference: install Debian's argon2 to print the reference cost"),
+        }
+    }
+    let cpu_before = args.pid.map(cpu_ms);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
@@ -226,10 +239,84 @@ async fn main() -> anyhow::Result<()> {
         percentile(&all, 99.0).as_secs_f64() * 1000.0,
         all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
-    if let Some(pid) = args.pid {
+    if let (Some(pid), Some(before)) = (args.pid, cpu_before) {
+        let spent = cpu_ms(pid) - before;
+        println!(
+            "server CPU: {:.1} ms per successful request ({spent:.0} ms in all)",
+            spent / all.len().max(1) as f64
+        );
         println!("server memory after the run: {}", rss(pid));
+        if args.settle > 0 {
+            tokio::time::sleep(Duration::from_secs(args.settle)).await;
+            println!(
+                "server memory {} s after the run: {}",
+                args.settle,
+                rss(pid)
+            );
+        }
     }
     Ok(())
+}
+
+/// CPU time (user + system) process `pid` has used, in milliseconds.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // rest starts at field 3 (state, skipped by the parse) so utime/stime are at 11 and 12.
+    let ticks = f.get(10).copied().unwrap_or(0.0) + f.get(11).copied().unwrap_or(0.0);
+    ticks * 10.0 // USER_HZ is 100 on Linux
+}
+
+/// The CPU cost of one argon2id hash with Portcullis' parameters in the reference C
+/// implementation (Debian's `argon2` command), if installed: ten runs, children's CPU time.
+fn reference_argon2_ms() -> Option<f64> {
+    use std::io::Write as _;
+    let children = || {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = stat
+            .rsplit_once(')')
+            .map_or(String::new(), |(_, r)| r.to_owned());
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // cutime and cstime: fields 16 and 17, i.e. 13 and 14 after the state field.
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (t(13) + t(14)) * 10.0
+    };
+    let before = children();
+    let runs = 10;
+    for _ in 0..runs {
+        let mut child = std::process::Command::new("argon2")
+            .args([
+                "portcullis-salt",
+                "-id",
+                "-t",
+                "2",
+                "-k",
+                "19456",
+                "-p",
+                "1",
+                "-l",
+                "32",
+                "-r",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        child
+            .stdin
+            .take()?
+            .write_all(b"Sturdy-Gate-Passw0rd-9")
+            .ok()?;
+        if !child.wait().ok()?.success() {
+            return None;
+        }
+    }
+    Some((children() - before) / f64::from(runs))
 }
 
 /// The resident and peak resident memory of process `pid`, from /proc.

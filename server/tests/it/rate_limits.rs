@@ -51,3 +51,51 @@ async fn too_many_requests_from_one_address_are_refused() {
     }
     assert_eq!(last, 429);
 }
+
+/// Sign-ins beyond what the hashing pool runs and queues are answered at once with Okta's
+/// rate-limit error; never more hashes run at the same moment than the pool has threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_ins_beyond_the_hashing_pool_are_refused_at_once() {
+    let s = std::sync::Arc::new(
+        support::start_with(|c| {
+            c.rate_limit_per_ip = 100_000;
+            c.rate_limit_per_user = 100_000;
+            c.hash_pool = portcullis::crypto::password::PoolSize {
+                workers: 1,
+                queue: 1,
+            };
+        })
+        .await,
+    );
+    s.create_user("crowd@example.com", PASSWORD).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let res = s.authn("crowd@example.com", PASSWORD).await;
+                let status = res.status().as_u16();
+                let body: serde_json::Value = res.json().await.unwrap();
+                (status, body)
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => assert_eq!(body["status"], "SUCCESS"),
+            429 => {
+                assert_eq!(body["errorCode"], "E0000047", "{body}");
+                refused += 1;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(
+        refused > 0,
+        "12 sign-ins at once into one thread and a queue of one"
+    );
+    let stats = s.state.hasher.stats();
+    assert_eq!(stats.peak_running, 1, "{stats:?}");
+    assert_eq!(stats.refused, refused);
+}
