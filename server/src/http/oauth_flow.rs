@@ -594,21 +594,33 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response 
 /// Checks an access token this server issued: signature, issuer, audience, expiry,
 /// revocation.
 fn check_access_token(state: &AppState, issuer: &Issuer, token: &str) -> Result<Value, String> {
-    let claims = issuer
-        .keys
-        .verify(token, &issuer.url, false)
-        .map_err(|e| e.0)?;
+    access_token_claims(state.store.as_ref(), issuer, token)
+        .map_err(|e| e.to_string())
+        .and_then(|checked| checked)
+}
+
+/// The claims of an access token this server issued, or why it is not one (outer `Err`: the
+/// store could not say whether it was revoked).
+fn access_token_claims(
+    store: &dyn crate::store::Store,
+    issuer: &Issuer,
+    token: &str,
+) -> Result<Result<Value, String>, StoreError> {
+    let claims = match issuer.keys.verify(token, &issuer.url, false) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e.0)),
+    };
     let jti = claims["jti"].as_str().unwrap_or_default();
     if !jti.starts_with("AT.") {
-        return Err("not an access token".into());
+        return Ok(Err("not an access token".into()));
     }
     if !issuer.audience_matches(&claims["aud"]) {
-        return Err("the token is for another audience".into());
+        return Ok(Err("the token is for another audience".into()));
     }
-    if state.store.is_revoked(jti).map_err(|e| e.to_string())? {
-        return Err("the token was revoked".into());
+    if store.is_revoked(jti)? {
+        return Ok(Err("the token was revoked".into()));
     }
-    Ok(claims)
+    Ok(Ok(claims))
 }
 
 async fn userinfo(
@@ -702,62 +714,82 @@ async fn introspect(
         form.entry("client_id".into()).or_insert_with(|| id.clone());
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
-    let authed =
-        client_credentials(&headers, &form).and_then(|c| authenticate(&state, &issuer, &c));
-    let client = match authed {
+    let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
     };
-    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()).cloned() else {
         return token_error(
             &TokenError::InvalidRequest("The 'token' parameter is required.".into()),
             basic,
         );
     };
-    let inactive = || no_store(Json(json!({ "active": false })).into_response());
-    if let Ok(claims) = check_access_token(&state, &issuer, token) {
-        if claims["cid"] != client.client_id.as_str() {
-            return inactive();
+    // One hop to the blocking pool for every store read; a store that cannot answer is a
+    // 503, never a token reported inactive by mistake.
+    let answer = state
+        .blocking(move |s| introspection(s, &issuer, &creds, &token))
+        .await;
+    match answer {
+        Ok(Ok(body)) => no_store(Json(body).into_response()),
+        Ok(Err(e)) => token_error(&e, basic),
+        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
+    }
+}
+
+/// What introspection says of `token` to the client `creds` authenticate.
+fn introspection(
+    s: &super::Services,
+    issuer: &Issuer,
+    creds: &ClientCredentials,
+    token: &str,
+) -> Result<Value, TokenError> {
+    let store = s.store.as_ref();
+    let token_url = issuer.endpoint("token");
+    let client = grants::authenticate_client(
+        store,
+        creds,
+        &[token_url.as_str(), issuer.url.as_str()],
+        Timestamp::now(),
+    )?;
+    let inactive = json!({ "active": false });
+    match access_token_claims(store, issuer, token)? {
+        Ok(claims) if claims["cid"] != client.client_id.as_str() => return Ok(inactive),
+        Ok(claims) => {
+            let mut body = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": claims["scp"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
+                "client_id": claims["cid"], "username": claims["sub"], "sub": claims["sub"],
+                "exp": claims["exp"], "iat": claims["iat"], "iss": claims["iss"], "aud": claims["aud"], "jti": claims["jti"],
+            });
+            if let Some(uid) = claims.get("uid") {
+                body["uid"] = uid.clone();
+            }
+            return Ok(body);
         }
-        let mut body = json!({
-            "active": true,
-            "token_type": "Bearer",
-            "scope": claims["scp"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
-            "client_id": claims["cid"], "username": claims["sub"], "sub": claims["sub"],
-            "exp": claims["exp"], "iat": claims["iat"], "iss": claims["iss"], "aud": claims["aud"], "jti": claims["jti"],
-        });
-        if let Some(uid) = claims.get("uid") {
-            body["uid"] = uid.clone();
-        }
-        return no_store(Json(body).into_response());
+        Err(_) => {}
     }
     let digest = Secret::new(token).digest();
-    match state.store.refresh(&digest) {
-        Ok(Some(r))
-            if r.client_id == client.client_id
-                && r.server == issuer.id
-                && r.expires_at > Timestamp::now()
-                && !state
-                    .store
-                    .is_revoked(&format!("family:{}", r.family))
-                    .unwrap_or(true) =>
-        {
-            let user = state.store.user(&r.user_id).ok().flatten();
-            no_store(
-                Json(json!({
-                    "active": true,
-                    "token_type": "refresh_token",
-                    "scope": r.scopes.join(" "),
-                    "client_id": r.client_id,
-                    "username": user.map(|u| u.profile.login),
-                    "uid": r.user_id,
-                    "exp": r.expires_at.millis() / 1000,
-                }))
-                .into_response(),
-            )
-        }
-        _ => inactive(),
+    let Some(r) = store.refresh(&digest)? else {
+        return Ok(inactive);
+    };
+    let live = r.client_id == client.client_id
+        && r.server == issuer.id
+        && r.expires_at > Timestamp::now()
+        && !store.is_revoked(&format!("family:{}", r.family))?;
+    if !live {
+        return Ok(inactive);
     }
+    let user = store.user(&r.user_id)?;
+    Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": r.scopes.join(" "),
+        "client_id": r.client_id,
+        "username": user.map(|u| u.profile.login),
+        "uid": r.user_id,
+        "exp": r.expires_at.millis() / 1000,
+    }))
 }
 
 /// RFC 7009: always 200 for a token the client may revoke, known or not.

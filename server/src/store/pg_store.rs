@@ -92,11 +92,76 @@ pub struct PgSettings {
 }
 
 pub struct PgStore {
+    /// Clients, read on every token and introspection request, kept in memory while this
+    /// node hears the cluster's announcements (which drop them when any node changes one).
+    clients: Arc<ClientCache>,
     jobs: SyncSender<Job>,
     timeout: Duration,
     config: postgres::Config,
     /// Set when the store is dropped: the listener thread stops.
     closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The clients this node has read, valid while `live` (the listener is connected). A read
+/// caches what it found only if no invalidation happened while it was reading (`generation`),
+/// so a change announced during a read is never overwritten by the older value.
+#[derive(Default)]
+struct ClientCache {
+    live: std::sync::atomic::AtomicBool,
+    generation: std::sync::atomic::AtomicU64,
+    map: std::sync::RwLock<std::collections::HashMap<String, OAuthClient>>,
+}
+
+/// The topic a client's change is announced under.
+fn client_topic(id: &str) -> String {
+    format!("client:{id}")
+}
+
+impl ClientCache {
+    fn get(&self, id: &str) -> Option<OAuthClient> {
+        if !self.live.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        self.map.read().ok()?.get(id).cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn keep(&self, client: &OAuthClient, read_at: u64) {
+        if !self.live.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut map) = self.map.write()
+            && self.generation() == read_at
+        {
+            map.insert(client.client_id.clone(), client.clone());
+        }
+    }
+
+    /// Drops one client (`Some`) or all of them.
+    fn drop_cached(&self, id: Option<&str>) {
+        if let Ok(mut map) = self.map.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match id {
+                Some(id) => {
+                    map.remove(id);
+                }
+                None => map.clear(),
+            }
+        }
+    }
+
+    /// What the store itself does with an announcement before the node hears it.
+    fn heard(&self, topic: &str) {
+        if topic == super::ANY_TOPIC {
+            self.drop_cached(None);
+        } else if let Some(id) = topic.strip_prefix("client:") {
+            self.drop_cached(Some(id));
+        }
+    }
 }
 
 impl Drop for PgStore {
@@ -146,6 +211,7 @@ impl PgStore {
                 .map_err(|e| StoreError::Backend(format!("cannot start a pool thread: {e}")))?;
         }
         Ok(Self {
+            clients: Arc::default(),
             jobs,
             timeout: settings.timeout,
             config,
@@ -272,6 +338,13 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// A client was written or deleted: this node's copy goes now, every other node's when it
+    /// hears the announcement.
+    fn client_changed(&self, id: &str) -> Result<(), StoreError> {
+        self.clients.drop_cached(Some(id));
+        self.announce(&client_topic(id))
+    }
+
     /// Two text columns of every row.
     fn pairs(&self, sql: &'static str) -> Result<Vec<(String, String)>, StoreError> {
         self.run(move |c| {
@@ -378,9 +451,17 @@ fn listen_loop(
     config: &postgres::Config,
     listener: &super::Listener,
     closed: &std::sync::atomic::AtomicBool,
+    cache: &ClientCache,
 ) {
     use std::sync::atomic::Ordering;
+    let listener = |topic: &str| {
+        cache.heard(topic);
+        listener(topic);
+    };
     while !closed.load(Ordering::SeqCst) {
+        // Unheard announcements could be missed from here on: no cached clients until
+        // listening again.
+        cache.live.store(false, Ordering::SeqCst);
         let mut client = match config.connect(NoTls) {
             Ok(c) => c,
             Err(e) => {
@@ -395,6 +476,7 @@ fn listen_loop(
             continue;
         }
         listener(super::ANY_TOPIC);
+        cache.live.store(true, Ordering::SeqCst);
         while !closed.load(Ordering::SeqCst) && !client.is_closed() {
             {
                 let mut notes = client.notifications();
@@ -416,6 +498,7 @@ fn listen_loop(
             }
         }
     }
+    cache.live.store(false, Ordering::SeqCst);
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
@@ -1013,14 +1096,22 @@ impl Store for PgStore {
              ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
             params![client.client_id.clone(), json(client)?],
         )?;
-        Ok(())
+        self.client_changed(&client.client_id)
     }
 
     fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
-        self.record(
+        if let Some(c) = self.clients.get(client_id) {
+            return Ok(Some(c));
+        }
+        let read_at = self.clients.generation();
+        let found: Option<OAuthClient> = self.record(
             "SELECT record FROM clients WHERE client_id = $1",
             params![client_id.to_owned()],
-        )
+        )?;
+        if let Some(c) = &found {
+            self.clients.keep(c, read_at);
+        }
+        Ok(found)
     }
 
     fn clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
@@ -1028,10 +1119,12 @@ impl Store for PgStore {
     }
 
     fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        Ok(self.exec(
+        let existed = self.exec(
             "DELETE FROM clients WHERE client_id = $1",
             params![client_id.to_owned()],
-        )? == 1)
+        )? == 1;
+        self.client_changed(client_id)?;
+        Ok(existed)
     }
 
     fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
@@ -1411,10 +1504,14 @@ impl Store for PgStore {
     }
 
     fn listen(&self, listener: super::Listener) -> Result<(), StoreError> {
-        let (config, closed) = (self.config.clone(), self.closed.clone());
+        let (config, closed, cache) = (
+            self.config.clone(),
+            self.closed.clone(),
+            self.clients.clone(),
+        );
         std::thread::Builder::new()
             .name("pg-listen".into())
-            .spawn(move || listen_loop(&config, &listener, &closed))
+            .spawn(move || listen_loop(&config, &listener, &closed, &cache))
             .map_err(|e| StoreError::Backend(format!("cannot start the listener: {e}")))?;
         Ok(())
     }

@@ -134,6 +134,15 @@ async fn a_database_outage_is_503_in_each_format_then_heals() {
     assert_eq!(res.status(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // Introspection cannot tell whether a token was revoked: 503, not "inactive".
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/introspect"))
+        .form(&[("token", "x"), ("client_id", "x"), ("client_secret", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
     let ready = s.client.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(

@@ -384,6 +384,38 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
         .unwrap();
     assert_eq!(seen.status(), 200);
 
+    // A client secret replaced on A: B, which has the client cached, refuses the old one.
+    let introspect = |node: &Api, secret: &str| {
+        node.http
+            .post(node.url("/oauth2/v1/introspect"))
+            .basic_auth(&client.0, Some(secret.to_owned()))
+            .form(&[("token", access)])
+            .send()
+    };
+    assert_eq!(introspect(b, &client.1).await.unwrap().status(), 200);
+    let fresh: Value = a
+        .admin(
+            reqwest::Method::POST,
+            &format!("/oauth2/v1/clients/{}/lifecycle/newSecret", client.0),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_secret = fresh["client_secret"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while introspect(b, &client.1).await.unwrap().status() != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "B still takes the replaced secret"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(introspect(b, &new_secret).await.unwrap().status(), 200);
+    let client = (client.0.clone(), new_secret);
+
     // A key rotated on A is published by B at once.
     let before = b.kids("/oauth2/default/v1/keys").await;
     let rotated: Value = a
