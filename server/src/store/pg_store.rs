@@ -37,6 +37,13 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Owned statement parameters for a call: `params![a, b]`.
+macro_rules! params {
+    ($($p:expr),* $(,)?) => {
+        Params(vec![$(Box::new($p) as Box<dyn ToSql + Sync + Send>),*])
+    };
+}
+
 /// The schema, one migration a step; applied in order at start, each once, under an advisory
 /// lock so that nodes starting together do not race.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -338,6 +345,35 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Runs `deletes` with the one parameter `id` in one transaction; returns the rows the
+    /// last one removed (the record itself, after what hangs off it).
+    fn delete_all(&self, deletes: &'static [&'static str], id: &str) -> Result<u64, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            let mut last = 0;
+            for sql in deletes {
+                last = tx.execute(*sql, &[&id])?;
+            }
+            tx.commit()?;
+            Ok(last)
+        })
+    }
+
+    /// Adds (`insert`) or removes (`delete`) the pair `(a, b)` of a link table.
+    fn link(
+        &self,
+        present: bool,
+        insert: &'static str,
+        delete: &'static str,
+        a: &str,
+        b: &str,
+    ) -> Result<(), StoreError> {
+        let sql = if present { insert } else { delete };
+        self.exec(sql, params![a.to_owned(), b.to_owned()])?;
+        Ok(())
+    }
+
     /// A client was written or deleted: this node's copy goes now, every other node's when it
     /// hears the announcement.
     fn client_changed(&self, id: &str) -> Result<(), StoreError> {
@@ -384,12 +420,6 @@ impl Params {
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect()
     }
-}
-
-macro_rules! params {
-    ($($p:expr),* $(,)?) => {
-        Params(vec![$(Box::new($p) as Box<dyn ToSql + Sync + Send>),*])
-    };
 }
 
 fn json<T: Serialize>(record: &T) -> Result<Json<Value>, StoreError> {
@@ -640,21 +670,17 @@ impl Store for PgStore {
     }
 
     fn delete_user(&self, user: &User) -> Result<(), StoreError> {
-        let id = user.id.clone();
-        self.run(move |c| {
-            let mut tx = c.transaction()?;
-            for sql in [
+        self.delete_all(
+            &[
                 "DELETE FROM factors WHERE user_id = $1",
                 "DELETE FROM consent_grants WHERE user_id = $1",
                 "DELETE FROM group_members WHERE user_id = $1",
                 "DELETE FROM app_users WHERE user_id = $1",
                 "DELETE FROM users WHERE id = $1",
-            ] {
-                tx.execute(sql, &[&id])?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
+            ],
+            &user.id,
+        )?;
+        Ok(())
     }
 
     fn insert_session_token(
@@ -916,15 +942,14 @@ impl Store for PgStore {
     }
 
     fn delete_group(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            let mut tx = c.transaction()?;
-            tx.execute("DELETE FROM group_members WHERE group_id = $1", &[&id])?;
-            tx.execute("DELETE FROM app_groups WHERE group_id = $1", &[&id])?;
-            let n = tx.execute("DELETE FROM groups WHERE id = $1", &[&id])?;
-            tx.commit()?;
-            Ok(n == 1)
-        })
+        Ok(self.delete_all(
+            &[
+                "DELETE FROM group_members WHERE group_id = $1",
+                "DELETE FROM app_groups WHERE group_id = $1",
+                "DELETE FROM groups WHERE id = $1",
+            ],
+            id,
+        )? == 1)
     }
 
     fn set_membership(
@@ -933,13 +958,13 @@ impl Store for PgStore {
         user_id: &str,
         member: bool,
     ) -> Result<(), StoreError> {
-        let sql = if member {
-            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        } else {
-            "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2"
-        };
-        self.exec(sql, params![group_id.to_owned(), user_id.to_owned()])?;
-        Ok(())
+        self.link(
+            member,
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2",
+            group_id,
+            user_id,
+        )
     }
 
     fn members_of(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
@@ -977,15 +1002,14 @@ impl Store for PgStore {
     }
 
     fn delete_app(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            let mut tx = c.transaction()?;
-            tx.execute("DELETE FROM app_users WHERE app_id = $1", &[&id])?;
-            tx.execute("DELETE FROM app_groups WHERE app_id = $1", &[&id])?;
-            let n = tx.execute("DELETE FROM apps WHERE id = $1", &[&id])?;
-            tx.commit()?;
-            Ok(n == 1)
-        })
+        Ok(self.delete_all(
+            &[
+                "DELETE FROM app_users WHERE app_id = $1",
+                "DELETE FROM app_groups WHERE app_id = $1",
+                "DELETE FROM apps WHERE id = $1",
+            ],
+            id,
+        )? == 1)
     }
 
     fn assign_app_user(
@@ -994,13 +1018,13 @@ impl Store for PgStore {
         user_id: &str,
         assigned: bool,
     ) -> Result<(), StoreError> {
-        let sql = if assigned {
-            "INSERT INTO app_users (app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        } else {
-            "DELETE FROM app_users WHERE app_id = $1 AND user_id = $2"
-        };
-        self.exec(sql, params![app_id.to_owned(), user_id.to_owned()])?;
-        Ok(())
+        self.link(
+            assigned,
+            "INSERT INTO app_users (app_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "DELETE FROM app_users WHERE app_id = $1 AND user_id = $2",
+            app_id,
+            user_id,
+        )
     }
 
     fn app_user_assigned(&self, app_id: &str, user_id: &str) -> Result<bool, StoreError> {
@@ -1025,13 +1049,13 @@ impl Store for PgStore {
         group_id: &str,
         assigned: bool,
     ) -> Result<(), StoreError> {
-        let sql = if assigned {
-            "INSERT INTO app_groups (app_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-        } else {
-            "DELETE FROM app_groups WHERE app_id = $1 AND group_id = $2"
-        };
-        self.exec(sql, params![app_id.to_owned(), group_id.to_owned()])?;
-        Ok(())
+        self.link(
+            assigned,
+            "INSERT INTO app_groups (app_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "DELETE FROM app_groups WHERE app_id = $1 AND group_id = $2",
+            app_id,
+            group_id,
+        )
     }
 
     fn app_groups(&self, app_id: &str) -> Result<Vec<String>, StoreError> {
@@ -1297,14 +1321,13 @@ impl Store for PgStore {
     }
 
     fn delete_auth_server(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            let mut tx = c.transaction()?;
-            tx.execute("DELETE FROM signing_keys WHERE server = $1", &[&id])?;
-            let n = tx.execute("DELETE FROM auth_servers WHERE id = $1", &[&id])?;
-            tx.commit()?;
-            Ok(n == 1)
-        })
+        Ok(self.delete_all(
+            &[
+                "DELETE FROM signing_keys WHERE server = $1",
+                "DELETE FROM auth_servers WHERE id = $1",
+            ],
+            id,
+        )? == 1)
     }
 
     fn put_grant(&self, grant: &Grant) -> Result<(), StoreError> {

@@ -1136,8 +1136,8 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::OriginScope;
     use crate::directory::trusted_origins::OriginStatus;
-    use crate::directory::{OriginScope, Profile, UserStatus};
     use crate::store::conformance;
     use std::sync::Arc;
 
@@ -1179,27 +1179,7 @@ mod tests {
         });
     }
 
-    fn user(id: &str, login: &str) -> User {
-        User {
-            id: id.into(),
-            status: UserStatus::Active,
-            created: Timestamp::from_millis(0),
-            activated: None,
-            status_changed: None,
-            last_login: None,
-            last_updated: Timestamp::from_millis(0),
-            password_changed: None,
-            profile: Profile {
-                login: login.into(),
-                email: login.into(),
-                first_name: "F".into(),
-                last_name: "L".into(),
-            },
-            password: None,
-            failed_attempts: 0,
-            password_history: Vec::new(),
-        }
-    }
+    use conformance::user;
 
     #[test]
     fn records_survive_reopening_the_database() {

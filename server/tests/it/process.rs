@@ -278,6 +278,43 @@ impl Api {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    /// Registers a confidential client for the password and refresh grants: (id, secret).
+    async fn password_client(&self, name: &str) -> (String, String) {
+        let client: Value = self
+            .admin(reqwest::Method::POST, "/oauth2/v1/clients")
+            .json(
+                &json!({ "client_name": name, "redirect_uris": ["https://app.example/cb"],
+                           "grant_types": ["password", "refresh_token"] }),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            client["client_id"].as_str().unwrap().to_owned(),
+            client["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Tokens for `login` (with a refresh token) through the password grant.
+    async fn password_grant(&self, client: &(String, String), login: &str) -> Value {
+        let (status, tokens) = self
+            .token(
+                client,
+                &[
+                    ("grant_type", "password"),
+                    ("username", login),
+                    ("password", PASSWORD),
+                    ("scope", "openid offline_access"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{tokens}");
+        tokens
+    }
+
     async fn kids(&self, path: &str) -> Vec<String> {
         let keys: Value = self
             .http
@@ -316,34 +353,8 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
 
     // Made on A, used on B: a user, a client, tokens, a refresh, a session.
     let user_id = a.create_user("both@example.com").await.unwrap();
-    let client: Value = b
-        .admin(reqwest::Method::POST, "/oauth2/v1/clients")
-        .json(
-            &json!({ "client_name": "two nodes", "redirect_uris": ["https://app.example/cb"],
-                       "grant_types": ["password", "refresh_token"] }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client = (
-        client["client_id"].as_str().unwrap().to_owned(),
-        client["client_secret"].as_str().unwrap().to_owned(),
-    );
-    let (status, tokens) = a
-        .token(
-            &client,
-            &[
-                ("grant_type", "password"),
-                ("username", "both@example.com"),
-                ("password", PASSWORD),
-                ("scope", "openid offline_access"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{tokens}");
+    let client = b.password_client("two nodes").await;
+    let tokens = a.password_grant(&client, "both@example.com").await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let (status, renewed) = b
         .token(
@@ -516,34 +527,8 @@ async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
     let mut embedded = Node::start_with(dirs[0].path(), dirs[1].path(), None, &settings).await;
     let api = embedded.api.clone();
     api.create_user("mover@example.com").await.unwrap();
-    let client: Value = api
-        .admin(reqwest::Method::POST, "/oauth2/v1/clients")
-        .json(
-            &json!({ "client_name": "moving", "redirect_uris": ["https://app.example/cb"],
-                       "grant_types": ["password", "refresh_token"] }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client = (
-        client["client_id"].as_str().unwrap().to_owned(),
-        client["client_secret"].as_str().unwrap().to_owned(),
-    );
-    let (status, tokens) = api
-        .token(
-            &client,
-            &[
-                ("grant_type", "password"),
-                ("username", "mover@example.com"),
-                ("password", PASSWORD),
-                ("scope", "openid offline_access"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{tokens}");
+    let client = api.password_client("moving").await;
+    let tokens = api.password_grant(&client, "mover@example.com").await;
     let done = api.authn("mover@example.com").await.unwrap();
     let session: Value = api
         .admin(reqwest::Method::POST, "/api/v1/sessions")
