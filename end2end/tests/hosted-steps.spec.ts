@@ -94,8 +94,18 @@ test.describe('hosted pages for every sign-in step', () => {
   test('security question: enrollment, then the question at the next sign-in', async ({ page }) => {
     const user = await createUser('question');
     await requireMfa(user.id);
+    // A phone's width: the longest question must not push the picker out of its card.
+    await page.setViewportSize({ width: 320, height: 800 });
     await signIn(page, user.login, user.password);
     const section = page.locator('[data-factor="question"]');
+    await expect(section.getByLabel('Choose a question')).toBeVisible();
+    // No error yet, so no (empty) error banner above the heading.
+    await expect(page.locator('.pc-error')).toBeHidden();
+    const card = (await page.locator('.pc-card').first().boundingBox())!;
+    const picker = (await section.getByLabel('Choose a question').boundingBox())!;
+    expect(picker.x + picker.width).toBeLessThanOrEqual(card.x + card.width);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(320);
+    await page.setViewportSize({ width: 1280, height: 800 });
     await section.getByLabel('Choose a question').selectOption({ index: 1 });
     await section.getByLabel('Your answer').fill('Gatekeeper Gus');
     await section.getByRole('button', { name: 'Set up' }).click();

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
     view! {
         <div class="pc-error" role="alert" aria-live="assertive">
-            {move || message.get().map(|m| view! { <p>{m}</p> })}
+            {move || message.get().filter(|m| !m.is_empty()).map(|m| view! { <p>{m}</p> })}
         </div>
     }
 }
