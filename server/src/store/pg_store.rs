@@ -99,9 +99,9 @@ pub struct PgSettings {
 }
 
 pub struct PgStore {
-    /// Clients, read on every token and introspection request, kept in memory while this
+    /// Records read on every token and introspection request, kept in memory while this
     /// node hears the cluster's announcements (which drop them when any node changes one).
-    clients: Arc<ClientCache>,
+    caches: Arc<Caches>,
     jobs: SyncSender<Job>,
     timeout: Duration,
     config: postgres::Config,
@@ -109,23 +109,30 @@ pub struct PgStore {
     closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The clients this node has read, valid while `live` (the listener is connected). A read
-/// caches what it found only if no invalidation happened while it was reading (`generation`),
-/// so a change announced during a read is never overwritten by the older value.
-#[derive(Default)]
-struct ClientCache {
+/// Records this node has read, valid while `live` (the listener is connected). A read caches
+/// what it found only if no invalidation happened while it was reading (`generation`), so a
+/// change announced during a read is never overwritten by the older value. `None` values
+/// ("there is no such record") are kept only where the caller asks, for keys that are not
+/// an outsider's choice.
+struct RecordCache<T> {
     live: std::sync::atomic::AtomicBool,
     generation: std::sync::atomic::AtomicU64,
-    map: std::sync::RwLock<std::collections::HashMap<String, OAuthClient>>,
+    map: std::sync::RwLock<std::collections::HashMap<String, Option<T>>>,
 }
 
-/// The topic a client's change is announced under.
-fn client_topic(id: &str) -> String {
-    format!("client:{id}")
+impl<T> Default for RecordCache<T> {
+    fn default() -> Self {
+        Self {
+            live: std::sync::atomic::AtomicBool::new(false),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            map: std::sync::RwLock::default(),
+        }
+    }
 }
 
-impl ClientCache {
-    fn get(&self, id: &str) -> Option<OAuthClient> {
+impl<T: Clone> RecordCache<T> {
+    /// `Some(found)` when the cache knows the answer.
+    fn get(&self, id: &str) -> Option<Option<T>> {
         if !self.live.load(std::sync::atomic::Ordering::SeqCst) {
             return None;
         }
@@ -136,18 +143,22 @@ impl ClientCache {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    fn keep(&self, client: &OAuthClient, read_at: u64) {
+    fn keep(&self, id: &str, found: &Option<T>, read_at: u64) {
         if !self.live.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
         if let Ok(mut map) = self.map.write()
             && self.generation() == read_at
         {
-            map.insert(client.client_id.clone(), client.clone());
+            // Bounded whatever ids are asked for: past the limit it starts over.
+            if map.len() >= CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(id.to_owned(), found.clone());
         }
     }
 
-    /// Drops one client (`Some`) or all of them.
+    /// Drops one record (`Some`) or all of them.
     fn drop_cached(&self, id: Option<&str>) {
         if let Ok(mut map) = self.map.write() {
             self.generation
@@ -160,13 +171,35 @@ impl ClientCache {
             }
         }
     }
+}
+
+/// The most records one cache holds.
+const CACHE_LIMIT: usize = 10_000;
+
+/// What this node keeps of the records every token request reads: clients, and the OIDC app
+/// behind a client (usually none). Announced changes drop them on every node.
+#[derive(Default)]
+struct Caches {
+    clients: RecordCache<OAuthClient>,
+    apps: RecordCache<App>,
+}
+
+impl Caches {
+    fn set_live(&self, live: bool) {
+        use std::sync::atomic::Ordering;
+        self.clients.live.store(live, Ordering::SeqCst);
+        self.apps.live.store(live, Ordering::SeqCst);
+    }
 
     /// What the store itself does with an announcement before the node hears it.
     fn heard(&self, topic: &str) {
         if topic == super::ANY_TOPIC {
-            self.drop_cached(None);
+            self.clients.drop_cached(None);
+            self.apps.drop_cached(None);
         } else if let Some(id) = topic.strip_prefix("client:") {
-            self.drop_cached(Some(id));
+            self.clients.drop_cached(Some(id));
+        } else if let Some(id) = topic.strip_prefix("app:") {
+            self.apps.drop_cached(Some(id));
         }
     }
 }
@@ -218,7 +251,7 @@ impl PgStore {
                 .map_err(|e| StoreError::Backend(format!("cannot start a pool thread: {e}")))?;
         }
         Ok(Self {
-            clients: Arc::default(),
+            caches: Arc::default(),
             jobs,
             timeout: settings.timeout,
             config,
@@ -377,8 +410,14 @@ impl PgStore {
     /// A client was written or deleted: this node's copy goes now, every other node's when it
     /// hears the announcement.
     fn client_changed(&self, id: &str) -> Result<(), StoreError> {
-        self.clients.drop_cached(Some(id));
-        self.announce(&client_topic(id))
+        self.caches.clients.drop_cached(Some(id));
+        self.announce(&format!("client:{id}"))
+    }
+
+    /// An app was written or deleted (see `client_changed`).
+    fn app_changed(&self, id: &str) -> Result<(), StoreError> {
+        self.caches.apps.drop_cached(Some(id));
+        self.announce(&format!("app:{id}"))
     }
 
     /// Two text columns of every row.
@@ -481,7 +520,7 @@ fn listen_loop(
     config: &postgres::Config,
     listener: &super::Listener,
     closed: &std::sync::atomic::AtomicBool,
-    cache: &ClientCache,
+    cache: &Caches,
 ) {
     use std::sync::atomic::Ordering;
     let listener = |topic: &str| {
@@ -491,7 +530,7 @@ fn listen_loop(
     while !closed.load(Ordering::SeqCst) {
         // Unheard announcements could be missed from here on: no cached clients until
         // listening again.
-        cache.live.store(false, Ordering::SeqCst);
+        cache.set_live(false);
         let mut client = match config.connect(NoTls) {
             Ok(c) => c,
             Err(e) => {
@@ -506,7 +545,7 @@ fn listen_loop(
             continue;
         }
         listener(super::ANY_TOPIC);
-        cache.live.store(true, Ordering::SeqCst);
+        cache.set_live(true);
         while !closed.load(Ordering::SeqCst) && !client.is_closed() {
             {
                 let mut notes = client.notifications();
@@ -528,7 +567,7 @@ fn listen_loop(
             }
         }
     }
-    cache.live.store(false, Ordering::SeqCst);
+    cache.set_live(false);
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
@@ -987,14 +1026,21 @@ impl Store for PgStore {
              ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
             params![app.id.clone(), json(app)?],
         )?;
-        Ok(())
+        self.app_changed(&app.id)
     }
 
     fn app(&self, id: &str) -> Result<Option<App>, StoreError> {
-        self.record(
+        if let Some(known) = self.caches.apps.get(id) {
+            return Ok(known);
+        }
+        let read_at = self.caches.apps.generation();
+        let found: Option<App> = self.record(
             "SELECT record FROM apps WHERE id = $1",
             params![id.to_owned()],
-        )
+        )?;
+        // "No app behind this client" is the common answer: remembered too (bounded).
+        self.caches.apps.keep(id, &found, read_at);
+        Ok(found)
     }
 
     fn apps(&self) -> Result<Vec<App>, StoreError> {
@@ -1002,14 +1048,16 @@ impl Store for PgStore {
     }
 
     fn delete_app(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.delete_all(
+        let existed = self.delete_all(
             &[
                 "DELETE FROM app_users WHERE app_id = $1",
                 "DELETE FROM app_groups WHERE app_id = $1",
                 "DELETE FROM apps WHERE id = $1",
             ],
             id,
-        )? == 1)
+        )? == 1;
+        self.app_changed(id)?;
+        Ok(existed)
     }
 
     fn assign_app_user(
@@ -1124,16 +1172,17 @@ impl Store for PgStore {
     }
 
     fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
-        if let Some(c) = self.clients.get(client_id) {
+        if let Some(Some(c)) = self.caches.clients.get(client_id) {
             return Ok(Some(c));
         }
-        let read_at = self.clients.generation();
+        let read_at = self.caches.clients.generation();
         let found: Option<OAuthClient> = self.record(
             "SELECT record FROM clients WHERE client_id = $1",
             params![client_id.to_owned()],
         )?;
-        if let Some(c) = &found {
-            self.clients.keep(c, read_at);
+        // Unknown ids are not remembered: anyone can send them.
+        if found.is_some() {
+            self.caches.clients.keep(client_id, &found, read_at);
         }
         Ok(found)
     }
@@ -1530,7 +1579,7 @@ impl Store for PgStore {
         let (config, closed, cache) = (
             self.config.clone(),
             self.closed.clone(),
-            self.clients.clone(),
+            self.caches.clone(),
         );
         std::thread::Builder::new()
             .name("pg-listen".into())
