@@ -176,12 +176,14 @@ impl<T: Clone> RecordCache<T> {
 /// The most records one cache holds.
 const CACHE_LIMIT: usize = 10_000;
 
-/// What this node keeps of the records every token request reads: clients, and the OIDC app
-/// behind a client (usually none). Announced changes drop them on every node.
+/// What this node keeps of the records every token request reads: clients, the OIDC app
+/// behind a client (usually none), and whether a token id is revoked (usually not). Announced
+/// changes drop them on every node.
 #[derive(Default)]
 struct Caches {
     clients: RecordCache<OAuthClient>,
     apps: RecordCache<App>,
+    revoked: RecordCache<()>,
 }
 
 impl Caches {
@@ -189,6 +191,7 @@ impl Caches {
         use std::sync::atomic::Ordering;
         self.clients.live.store(live, Ordering::SeqCst);
         self.apps.live.store(live, Ordering::SeqCst);
+        self.revoked.live.store(live, Ordering::SeqCst);
     }
 
     /// What the store itself does with an announcement before the node hears it.
@@ -196,6 +199,9 @@ impl Caches {
         if topic == super::ANY_TOPIC {
             self.clients.drop_cached(None);
             self.apps.drop_cached(None);
+            self.revoked.drop_cached(None);
+        } else if let Some(key) = topic.strip_prefix("revoked:") {
+            self.revoked.drop_cached(Some(key));
         } else if let Some(id) = topic.strip_prefix("client:") {
             self.clients.drop_cached(Some(id));
         } else if let Some(id) = topic.strip_prefix("app:") {
@@ -412,6 +418,12 @@ impl PgStore {
     fn client_changed(&self, id: &str) -> Result<(), StoreError> {
         self.caches.clients.drop_cached(Some(id));
         self.announce(&format!("client:{id}"))
+    }
+
+    /// A token id or family was revoked (or a jti spent): every node asks the database again.
+    fn revocation_changed(&self, key: &str) -> Result<(), StoreError> {
+        self.caches.revoked.drop_cached(Some(key));
+        self.announce(&format!("revoked:{key}"))
     }
 
     /// An app was written or deleted (see `client_changed`).
@@ -1413,23 +1425,36 @@ impl Store for PgStore {
              ON CONFLICT (key) DO UPDATE SET until = GREATEST(revoked.until, EXCLUDED.until)",
             params![key.to_owned(), until.millis()],
         )?;
-        Ok(())
+        self.revocation_changed(key)
     }
 
     fn is_revoked(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(!self
+        // Asked of the ids of tokens whose signature already verified: not an outsider's choice.
+        if let Some(known) = self.caches.revoked.get(key) {
+            return Ok(known.is_some());
+        }
+        let read_at = self.caches.revoked.generation();
+        let revoked = !self
             .texts(
                 "SELECT key FROM revoked WHERE key = $1",
                 params![key.to_owned()],
             )?
-            .is_empty())
+            .is_empty();
+        self.caches
+            .revoked
+            .keep(key, &revoked.then_some(()), read_at);
+        Ok(revoked)
     }
 
     fn spend_once(&self, key: &str, until: Timestamp) -> Result<bool, StoreError> {
-        Ok(self.exec(
+        let spent = self.exec(
             "INSERT INTO revoked (key, until) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             params![key.to_owned(), until.millis()],
-        )? == 1)
+        )? == 1;
+        if spent {
+            self.revocation_changed(key)?;
+        }
+        Ok(spent)
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

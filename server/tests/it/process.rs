@@ -424,7 +424,26 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(introspect(b, &new_secret).await.unwrap().status(), 200);
+    let active = |res: reqwest::Response| async move {
+        res.json::<Value>().await.unwrap()["active"] == true
+    };
+    assert!(active(introspect(b, &new_secret).await.unwrap()).await);
+
+    // An access token revoked on A: B, which has just said it is active, says it is not.
+    let revoked = a
+        .http
+        .post(a.url("/oauth2/v1/revoke"))
+        .basic_auth(&client.0, Some(&new_secret))
+        .form(&[("token", access), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while active(introspect(b, &new_secret).await.unwrap()).await {
+        assert!(Instant::now() < deadline, "B still takes the revoked token");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let client = (client.0.clone(), new_secret);
 
     // A key rotated on A is published by B at once.
