@@ -84,7 +84,19 @@ async fn serve(
         timeout: std::time::Duration::from_secs(5),
     });
     tweak(&mut config);
-    let (router, state) = portcullis::build(&config).unwrap();
+    // After a restart the old server's last references (a blocking task finishing its work)
+    // may hold sled's lock a moment longer, as a process that is still exiting would.
+    let mut tries = 0;
+    let (router, state) = loop {
+        match portcullis::build(&config) {
+            Ok(built) => break built,
+            Err(e) if tries < 50 && e.to_string().contains("could not acquire lock") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
