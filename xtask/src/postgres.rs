@@ -3,7 +3,7 @@
 //! removed) when dropped, also when a test step failed.
 
 use crate::tools::apt_install;
-use crate::util::{Fail, output, run, step};
+use crate::util::{Fail, is_root, run, step};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,7 +47,7 @@ impl Cluster {
                 server_bin().ok_or_else(|| Fail("postgresql installed no initdb".into()))?
             }
         };
-        let as_postgres = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+        let as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!("portcullis-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| Fail(format!("{}: {e}", dir.display())))?;

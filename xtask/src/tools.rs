@@ -199,7 +199,7 @@ fn chromium() -> Result<(), Fail> {
 }
 
 pub(crate) fn apt_install(packages: &[&str]) -> Result<(), Fail> {
-    let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    let root_user = crate::util::is_root();
     let sudo: &[&str] = if root_user { &[] } else { &["sudo", "-n"] };
     if !root_user && !have("sudo") {
         return Err(Fail(format!(

@@ -60,3 +60,8 @@ pub(crate) fn have(program: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Whether this runs as root (apt-get directly; initdb only through `su postgres`).
+pub(crate) fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0")
+}

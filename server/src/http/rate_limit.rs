@@ -116,14 +116,19 @@ impl RateLimiter {
             Bucket::User => self.limits.per_user_per_minute,
         };
         let start = now.millis() - now.millis().rem_euclid(WINDOW_MS);
-        if let Some(hits) = self.shared_count(bucket, key, start) {
-            return Quota {
-                limit,
-                remaining: limit.saturating_sub(hits),
-                reset: (start + WINDOW_MS) / 1000,
-                allowed: hits <= limit,
-            };
+        let hits = self
+            .shared_count(bucket, key, start)
+            .unwrap_or_else(|| self.count_here(bucket, key, start));
+        Quota {
+            limit,
+            remaining: limit.saturating_sub(hits),
+            reset: (start + WINDOW_MS) / 1000,
+            allowed: hits <= limit,
         }
+    }
+
+    /// Counts one hit in this node's own window for `key`; returns the hits so far.
+    fn count_here(&self, bucket: Bucket, key: &str, start: i64) -> u32 {
         let mut windows = match self.windows.lock() {
             Ok(w) => w,
             Err(poisoned) => poisoned.into_inner(),
@@ -138,12 +143,7 @@ impl RateLimiter {
             *entry = (start, 0);
         }
         entry.1 = entry.1.saturating_add(1);
-        Quota {
-            limit,
-            remaining: limit.saturating_sub(entry.1),
-            reset: (start + WINDOW_MS) / 1000,
-            allowed: entry.1 <= limit,
-        }
+        entry.1
     }
 }
 

@@ -62,7 +62,7 @@ pub fn import(store: &dyn Store, record: Record) -> Result<(), StoreError> {
         Record::Grant(g) => store.put_grant(&g),
         Record::Session(d, s) => store.insert_session(&d, &s),
         Record::SessionToken(d, t) => store.insert_session_token(&d, &t),
-        Record::Transaction(d, tx) => store.save_transaction(&d, &tx, None),
+        Record::Transaction(d, tx) => store.save_transaction(&d, &tx, None).map(|_| ()),
         Record::RecoveryToken(d, r) => store.put_recovery_token(&d, &r),
         Record::Code(d, c) => store.put_code(&d, &c),
         Record::Refresh(d, r) => store.put_refresh(&d, &r),

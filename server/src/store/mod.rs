@@ -90,15 +90,15 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Option<SessionTokenRecord>, StoreError>;
 
     /// Saves an authentication transaction under the digest of its state token, with revision
-    /// `expected + 1` (1 when new). `expected` is the revision the caller read (`None`: it must
-    /// not exist yet);
-    /// `Conflict` when another request moved the transaction on (or ended it) since.
+    /// `expected + 1` (1 when new), and returns that revision. `expected` is the revision the
+    /// caller read (`None`: it must not exist yet); `Conflict` when another request moved the
+    /// transaction on (or ended it) since.
     fn save_transaction(
         &self,
         digest: &Digest,
         tx: &Transaction,
         expected: Option<u64>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<u64, StoreError>;
     fn transaction(&self, digest: &Digest) -> Result<Option<Transaction>, StoreError>;
     /// Removes and returns the transaction atomically (completion and cancel), only while its
     /// revision is `expected` (`None`: whatever it is). A transaction ends once.

@@ -762,7 +762,7 @@ impl Store for PgStore {
         digest: &Digest,
         tx: &Transaction,
         expected: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut next = tx.clone();
         next.revision = expected.map_or(1, |r| r + 1);
         let rev = i64::try_from(next.revision).unwrap_or(i64::MAX);
@@ -785,7 +785,7 @@ impl Store for PgStore {
             )?,
         };
         if touched == 1 {
-            Ok(())
+            Ok(next.revision)
         } else {
             Err(StoreError::Conflict)
         }

@@ -422,7 +422,7 @@ impl Store for SledStore {
         digest: &Digest,
         tx: &Transaction,
         expected: Option<u64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut next = tx.clone();
         next.revision = expected.map_or(1, |r| r + 1);
         let value = encode(&next)?;
@@ -442,7 +442,7 @@ impl Store for SledStore {
         {
             Ok(()) => {
                 self.wrote();
-                Ok(())
+                Ok(next.revision)
             }
             Err(_) => Err(StoreError::Conflict),
         }

@@ -490,8 +490,8 @@ fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), Fl
     let digest = Secret::new(state_token).digest();
     let expected = tx.stored_revision();
     match ctx.store.save_transaction(&digest, tx, expected) {
-        Ok(()) => {
-            tx.revision = expected.map_or(1, |r| r + 1);
+        Ok(saved) => {
+            tx.revision = saved;
             Ok(())
         }
         Err(StoreError::Conflict) => Err(moved_on(ctx, &digest)),
