@@ -60,8 +60,7 @@ impl Proxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_outage_is_503_in_each_format_then_heals() {
-    let Some(url) = support::test_database().await else {
-        eprintln!("runs on the PostgreSQL backend only (PORTCULLIS_TEST_BACKEND=postgres)");
+    let Some(url) = support::postgres_only().await else {
         return;
     };
     let (rest, db) = url.rsplit_once('/').unwrap();

@@ -336,8 +336,7 @@ impl Api {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_database_behave_as_one_server() {
-    let Some(database) = crate::support::test_database().await else {
-        eprintln!("runs on the PostgreSQL backend only (PORTCULLIS_TEST_BACKEND=postgres)");
+    let Some(database) = crate::support::postgres_only().await else {
         return;
     };
     let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -534,8 +533,7 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
-    let Some(database) = crate::support::test_database().await else {
-        eprintln!("runs on the PostgreSQL backend only (PORTCULLIS_TEST_BACKEND=postgres)");
+    let Some(database) = crate::support::postgres_only().await else {
         return;
     };
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();

@@ -67,6 +67,16 @@ pub async fn test_database() -> Option<String> {
     Some(url)
 }
 
+/// The test's own PostgreSQL database, for tests that only mean something there (several
+/// nodes, an outage); `None`, said aloud, when the suite runs on sled.
+pub async fn postgres_only() -> Option<String> {
+    let database = test_database().await;
+    if database.is_none() {
+        eprintln!("runs on the PostgreSQL backend only (PORTCULLIS_TEST_BACKEND=postgres)");
+    }
+    database
+}
+
 async fn serve(
     data: TempDir,
     site: TempDir,
