@@ -147,6 +147,26 @@ test.describe('hosted pages for every sign-in step', () => {
     noErrors();
   });
 
+  test('a new password typed before the script has loaded is ticked off once it has', async ({ page }) => {
+    const noErrors = failOnPageErrors(page);
+    // Hold the page's WebAssembly back until the field has been filled, as on a slow link.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/pkg/*.wasm', async (route) => {
+      await gate;
+      await route.continue().catch(() => {}); // a request from a page left behind is gone
+    });
+    const user = await createUser('expired-early');
+    await expirePassword(user.id);
+    await signIn(page, user.login, user.password);
+    await expect(page.getByRole('heading', { name: 'Your password has expired' })).toBeVisible();
+    await page.getByLabel('New password', { exact: true }).fill('Fresh-Keep-2027');
+    await expect(page.locator('#password-rules li[data-met="false"]')).not.toHaveCount(0);
+    release();
+    await expect(page.locator('#password-rules li[data-met="false"]')).toHaveCount(0);
+    noErrors();
+  });
+
   test('forgot password: email link, a button before the token is spent, new password, signed in', async ({ page }) => {
     const user = await createUser('forgot');
     await page.goto('/login');

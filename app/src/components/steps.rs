@@ -362,6 +362,14 @@ fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
         .map(PasswordRule::list)
         .unwrap_or_default();
     let typed = RwSignal::new(String::new());
+    // Someone may type before the script has loaded: once the page is interactive, the list
+    // starts from what is already in the field rather than from nothing.
+    let new_password = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = new_password.get() {
+            typed.set(input.value());
+        }
+    });
     let requirements = rules
         .into_iter()
         .map(|rule| {
@@ -397,6 +405,7 @@ fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
                     aria-describedby="password-rules"
                     required
                     autofocus=reset
+                    node_ref=new_password
                     on:input=move |ev| typed.set(event_target_value(&ev))
                 />
             </div>
