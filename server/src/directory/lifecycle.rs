@@ -11,7 +11,7 @@ use super::users::{PasswordChange, Profile, User, UserStatus, login_key, validat
 use super::{DirectoryError, FieldError, PasswordPolicy};
 use crate::clock::Timestamp;
 use crate::crypto::PasswordHasher;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UserFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -186,22 +186,11 @@ pub struct UserQuery {
 
 /// One page of users, and whether more follow.
 pub fn list(store: &dyn Store, query: &UserQuery) -> Result<(Vec<User>, bool), DirectoryError> {
-    let q = query.q.as_deref().map(str::to_lowercase);
-    let keep = |u: &User| {
-        let status_ok = query.status.is_none_or(|s| u.status == s);
-        let q_ok = q.as_deref().is_none_or(|q| {
-            [
-                &u.profile.login,
-                &u.profile.email,
-                &u.profile.first_name,
-                &u.profile.last_name,
-            ]
-            .iter()
-            .any(|f| f.to_lowercase().starts_with(q))
-        });
-        status_ok && q_ok
+    let filter = UserFilter {
+        prefix: query.q.clone(),
+        status: query.status,
     };
-    let mut page = store.users_page(query.after.as_deref(), query.limit + 1, &keep)?;
+    let mut page = store.users_page(query.after.as_deref(), query.limit + 1, &filter)?;
     let more = page.len() > query.limit;
     page.truncate(query.limit);
     Ok((page, more))

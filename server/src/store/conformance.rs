@@ -195,3 +195,67 @@ pub(crate) fn flushed_writes_survive_reopening(open: impl Fn() -> Arc<dyn Store>
     let store = open();
     assert_eq!(store.user_by_login("z@x.io").unwrap().unwrap().id, "00u9");
 }
+
+/// A listing's filter means the same on every backend: a case-insensitive prefix of the login,
+/// email or either name (wildcard characters taken literally), a status, and id-ordered pages.
+pub(crate) fn user_filters_match_prefixes_and_statuses(store: Arc<dyn Store>) {
+    use super::UserFilter;
+    let people = [
+        ("00u1", "ada@x.io", "Ada", "Lovelace", UserStatus::Active),
+        (
+            "00u2",
+            "grace@x.io",
+            "Grace",
+            "Hopper",
+            UserStatus::Suspended,
+        ),
+        ("00u3", "alan@x.io", "Alan", "Turing", UserStatus::Active),
+        (
+            "00u4",
+            "50%_off@x.io",
+            "Percy",
+            "Under_Score",
+            UserStatus::Active,
+        ),
+        (
+            "00u5",
+            "adele@x.io",
+            "Adele",
+            "Goldberg",
+            UserStatus::LockedOut,
+        ),
+    ];
+    for (id, login, first, last, status) in people {
+        let mut u = user(id, login);
+        u.profile.first_name = first.into();
+        u.profile.last_name = last.into();
+        u.status = status;
+        store.insert_user(&u).unwrap();
+    }
+    let ids = |after: Option<&str>, limit: usize, prefix: Option<&str>, status| {
+        let filter = UserFilter {
+            prefix: prefix.map(str::to_owned),
+            status,
+        };
+        let page = store.users_page(after, limit, &filter).unwrap();
+        page.into_iter().map(|u| u.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(None, 10, None, None).len(), 5);
+    assert_eq!(ids(None, 10, Some("AD"), None), ["00u1", "00u5"]);
+    assert_eq!(ids(None, 10, Some("hop"), None), ["00u2"]);
+    assert_eq!(ids(None, 10, Some("tur"), None), ["00u3"]);
+    assert_eq!(
+        ids(None, 10, Some("a"), Some(UserStatus::Active)),
+        ["00u1", "00u3"]
+    );
+    assert_eq!(ids(None, 10, None, Some(UserStatus::LockedOut)), ["00u5"]);
+    // Wildcards of SQL's LIKE are plain characters to a search.
+    assert_eq!(ids(None, 10, Some("50%_"), None), ["00u4"]);
+    assert_eq!(ids(None, 10, Some("under_"), None), ["00u4"]);
+    assert!(ids(None, 10, Some("%"), None).is_empty());
+    assert!(ids(None, 10, Some("_"), None).is_empty());
+    // Pages follow the id order, after the last id seen.
+    assert_eq!(ids(None, 2, Some("a"), None), ["00u1", "00u3"]);
+    assert_eq!(ids(Some("00u3"), 2, Some("a"), None), ["00u5"]);
+    assert!(ids(Some("00u5"), 2, None, None).is_empty());
+}

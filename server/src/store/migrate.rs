@@ -81,7 +81,11 @@ pub struct Copied {
 /// Copies every record of `from` into `to`, which must hold no org yet (no users, no clients):
 /// a migration never merges two orgs. Expired records are left behind.
 pub fn copy(from: &dyn Store, to: &dyn Store, now: Timestamp) -> Result<Copied, StoreError> {
-    if !to.users_page(None, 1, &|_| true)?.is_empty() || !to.clients()?.is_empty() {
+    if !to
+        .users_page(None, 1, &super::UserFilter::all())?
+        .is_empty()
+        || !to.clients()?.is_empty()
+    {
         return Err(StoreError::Backend(
             "the target store already holds an org; migrate into an empty one".into(),
         ));

@@ -24,7 +24,7 @@ use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::apps::App;
 use crate::directory::groups::Group;
-use crate::directory::{TrustedOrigin, User};
+use crate::directory::{TrustedOrigin, User, UserStatus};
 use crate::oauth::clients::Client;
 use crate::oauth::keys::KeyRecord;
 use crate::oauth::tokens::{CodeRecord, RefreshRecord};
@@ -70,12 +70,12 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// By login key (see `directory::users::login_key`).
     fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError>;
-    /// Up to `limit` users matching `keep`, in id order, after the id `after` (exclusive).
+    /// Up to `limit` users matching `filter`, in id order, after the id `after` (exclusive).
     fn users_page(
         &self,
         after: Option<&str>,
         limit: usize,
-        keep: &dyn Fn(&User) -> bool,
+        filter: &UserFilter,
     ) -> Result<Vec<User>, StoreError>;
     /// Deletes a user, their login index entry and their factors.
     fn delete_user(&self, user: &User) -> Result<(), StoreError>;
@@ -292,6 +292,48 @@ pub type Listener = Box<dyn Fn(&str) + Send + Sync>;
 
 /// The topic a listener hears when it may have missed announcements.
 pub const ANY_TOPIC: &str = "*";
+
+/// Which users a listing wants, as plain data so that each backend answers it its own way:
+/// sled reads the users in id order, PostgreSQL uses its indexes on the same keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// A prefix of the login, email, first or last name, compared in lower case.
+    pub prefix: Option<String>,
+    pub status: Option<UserStatus>,
+}
+
+impl UserFilter {
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    pub fn matches(&self, user: &User) -> bool {
+        let status_ok = self.status.is_none_or(|s| user.status == s);
+        let prefix_ok = self.prefix.as_deref().is_none_or(|p| {
+            let p = p.to_lowercase();
+            search_keys(user).iter().any(|k| k.starts_with(&p))
+        });
+        status_ok && prefix_ok
+    }
+}
+
+/// The lower-cased login, email, first and last name: what a prefix search looks in.
+pub fn search_keys(user: &User) -> [String; 4] {
+    [
+        crate::directory::users::login_key(&user.profile.login),
+        user.profile.email.to_lowercase(),
+        user.profile.first_name.to_lowercase(),
+        user.profile.last_name.to_lowercase(),
+    ]
+}
+
+/// Okta's name for a status (`ACTIVE`, `LOCKED_OUT`, …), as stored and filtered on.
+pub fn status_name(status: UserStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
 
 /// Changes a record atomically through one of the store's `modify_*` primitives, with a
 /// closure that may refuse: `change` returns `Err` to leave the record as it is (the error is

@@ -3,7 +3,7 @@
 use super::CodeUse;
 use super::codec::{decode, encode};
 use super::migrate::Record;
-use super::{GroupCommit, Store, StoreError};
+use super::{GroupCommit, Store, StoreError, UserFilter};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
 use crate::authn::recovery::RecoveryTokenRecord;
@@ -354,7 +354,7 @@ impl Store for SledStore {
         &self,
         after: Option<&str>,
         limit: usize,
-        keep: &dyn Fn(&User) -> bool,
+        filter: &UserFilter,
     ) -> Result<Vec<User>, StoreError> {
         let range = match after {
             Some(a) => self.users.range::<&[u8], _>((
@@ -367,7 +367,7 @@ impl Store for SledStore {
         for item in range {
             let (_, v) = item?;
             let user: User = decode(&v)?;
-            if keep(&user) {
+            if filter.matches(&user) {
                 out.push(user);
                 if out.len() == limit {
                     break;
@@ -1169,6 +1169,12 @@ mod tests {
     fn conformance_single_use_values_are_spent_once() {
         let (_dir, store) = fresh();
         conformance::single_use_values_are_spent_once(store);
+    }
+
+    #[test]
+    fn conformance_user_filters_match_prefixes_and_statuses() {
+        let (_dir, store) = fresh();
+        conformance::user_filters_match_prefixes_and_statuses(store);
     }
 
     #[test]
