@@ -39,6 +39,8 @@ pub enum Notice {
     ContinueReset,
     ContinueUnlock,
     ContinueActivate,
+    /// An app asked to sign out someone other than who is signed in here: ask first.
+    ConfirmSignOut,
 }
 
 /// Why a request could not continue, for the error page (words from the catalogue).
@@ -49,6 +51,10 @@ pub enum Problem {
     UnknownClient,
     MissingRedirect,
     UnregisteredRedirect,
+    /// A parameter (such as `redirect_uri`) given twice: which one was meant cannot be known.
+    RepeatedParameter,
+    /// A form's anti-forgery token did not match (an old tab, or a page of another site).
+    FormExpired,
     Internal,
     LogoutHintMissing,
     LogoutUnverified,
@@ -218,6 +224,7 @@ impl Notice {
             Notice::ContinueReset => m.password_reset_title,
             Notice::ContinueUnlock => m.unlock_title,
             Notice::ContinueActivate => m.activate_title,
+            Notice::ConfirmSignOut => m.confirm_sign_out_title,
         }
     }
 
@@ -233,6 +240,7 @@ impl Notice {
             Notice::ContinueReset | Notice::ContinueUnlock | Notice::ContinueActivate => {
                 m.link_continue
             }
+            Notice::ConfirmSignOut => m.confirm_sign_out_body,
         }
     }
 }

@@ -157,6 +157,7 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "claims_supported": claims,
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "claims_parameter_supported": false,
     })

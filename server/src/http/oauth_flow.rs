@@ -2,14 +2,15 @@
 //! modes), token (grants, client authentication), userinfo, introspect, revoke and logout.
 
 use super::AppState;
-use super::extract::cookie;
+use super::extract::{ClientAddr, cookie};
 use super::oauth::Server;
 use super::pages::{
-    SESSION_COOKIE, csrf_matches, expired_cookie, render, render_form, safe_continue,
+    SESSION_COOKIE, csrf_matches, expired_session_cookie, render, render_form, safe_continue,
     session_cookie,
 };
+use super::rate_limit::{Attempt, Bucket};
 use crate::authn::Session;
-use crate::authn::session::{end_session, exchange_session_token, use_session};
+use crate::authn::session::{end_session, exchange_session_token, find_session, use_session};
 use crate::authz::consent;
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
@@ -20,13 +21,14 @@ use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
 use crate::oauth::grants::Mint;
 use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
 use crate::oauth::issuer::Issuer;
+use crate::oauth::params::Params;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
 use crate::paths;
 use crate::store::StoreError;
-use app::{ConsentRequest, ConsentScope, PageState, Problem, View};
+use app::{ConsentRequest, ConsentScope, Notice, PageState, Problem, View};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -44,8 +46,8 @@ pub(super) fn navigation_routes() -> Router<AppState> {
             get(authorize_get).post(authorize_post),
         )
         .route(paths::AS_AUTHORIZE, get(authorize_get).post(authorize_post))
-        .route(paths::OAUTH_LOGOUT, get(logout))
-        .route(paths::AS_LOGOUT, get(logout))
+        .route(paths::OAUTH_LOGOUT, get(logout).post(logout_confirmed))
+        .route(paths::AS_LOGOUT, get(logout).post(logout_confirmed))
         .route(paths::CONSENT, post(consent_answer))
 }
 
@@ -136,8 +138,9 @@ async fn authorize_get(
     Server(issuer): Server,
     uri: Uri,
     headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
     authorize(state, &issuer, uri, headers, params).await
 }
 
@@ -148,8 +151,7 @@ async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    authorize(state, &issuer, uri, headers, params).await
+    authorize(state, &issuer, uri, headers, Params::parse(&body)).await
 }
 
 /// The sign-in a request can use: one just made from its `sessionToken`, or the browser's.
@@ -165,7 +167,7 @@ async fn authorize(
     issuer: &Issuer,
     uri: Uri,
     headers: HeaderMap,
-    params: HashMap<String, String>,
+    params: Params,
 ) -> Response {
     let now = Timestamp::now();
     let req = match authorize::validate(state.store.as_ref(), issuer, &params) {
@@ -537,11 +539,15 @@ fn client_credentials(
 async fn token(
     State(state): State<AppState>,
     Server(issuer): Server,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let form = Params::parse(&body);
     let basic = headers.contains_key(header::AUTHORIZATION);
+    if let Some(d) = form.repeat_error() {
+        return token_error(&TokenError::InvalidRequest(d), basic);
+    }
     let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
@@ -551,6 +557,16 @@ async fn token(
         Err(e) => return token_error(&e, basic),
     };
     let now = Timestamp::now();
+    // A password grant is a password check like any other: the same limits apply.
+    if let TokenRequest::Password { username, .. } = &request {
+        let quotas = [
+            state.limiter.check(Bucket::Ip, &addr, now),
+            (state.limiter).check_user(Attempt::SignIn, username, &addr, now),
+        ];
+        if let Some(over) = quotas.into_iter().find(|q| !q.allowed) {
+            return over.exceeded();
+        }
+    }
     let result = state
         .blocking(move |s| {
             let token_url = issuer.endpoint("token");
@@ -705,15 +721,18 @@ async fn introspect(
     State(state): State<AppState>,
     Server(issuer): Server,
     headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut form: HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
+    let mut form = Params::parse(&body);
+    let query = Params::parse(query.unwrap_or_default().as_bytes());
     if let Some(id) = query.get("client_id") {
-        form.entry("client_id".into()).or_insert_with(|| id.clone());
+        form.add_missing("client_id", id);
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
+    if let Some(d) = form.repeat_error().or_else(|| query.repeat_error()) {
+        return token_error(&TokenError::InvalidRequest(d), basic);
+    }
     let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
@@ -799,8 +818,11 @@ async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let form = Params::parse(&body);
     let basic = headers.contains_key(header::AUTHORIZATION);
+    if let Some(d) = form.repeat_error() {
+        return token_error(&TokenError::InvalidRequest(d), basic);
+    }
     let authed =
         client_credentials(&headers, &form).and_then(|c| authenticate(&state, &issuer, &c));
     let client = match authed {
@@ -845,48 +867,104 @@ async fn revoke(
     no_store(StatusCode::OK.into_response())
 }
 
-/// RP-initiated logout: ends the session, then returns to a registered post-logout URI.
+/// RP-initiated logout: ends the session, then returns to a registered post-logout URI. The
+/// hint must name the person signed in here: any ID token of this issuer (an old one, the
+/// caller's own) would otherwise sign out whoever opens the link, so for anyone else the
+/// person is asked first, with a form that only this site can submit.
 async fn logout(
     State(state): State<AppState>,
     Server(issuer): Server,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let (subject, target) = match logout_request(&state, &issuer, &q) {
+        Ok(found) => found,
+        Err(problem) => return error_page(&state, &headers, problem).await,
+    };
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(sid) => find_session(state.store.as_ref(), Timestamp::now(), sid),
+        None => Ok(None),
+    };
+    match session {
+        Ok(Some(s)) if s.user_id != subject => {
+            let mut page = super::pages::base_page(&state, &headers, &uri, View::Continue);
+            page.notice = Notice::ConfirmSignOut;
+            render_form(&state, &headers, uri.path(), page, StatusCode::OK).await
+        }
+        Ok(_) => sign_out_to(&state, &headers, &target),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the session at logout failed");
+            error_page(&state, &headers, Problem::Internal).await
+        }
+    }
+}
+
+/// The confirmation of a logout that named someone else: the person pressed the button.
+async fn logout_confirmed(
+    State(state): State<AppState>,
+    Server(issuer): Server,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let form = Params::parse(&body);
+    let csrf = form.get(app::fields::CSRF).map(String::as_str);
+    if !csrf_matches(&state, &headers, csrf.unwrap_or_default()) {
+        return error_page(&state, &headers, Problem::FormExpired).await;
+    }
+    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    match logout_request(&state, &issuer, &q) {
+        Ok((_, target)) => sign_out_to(&state, &headers, &target),
+        Err(problem) => error_page(&state, &headers, problem).await,
+    }
+}
+
+/// The subject of a logout request's verified `id_token_hint` (expired ones count: the
+/// point is who, not whether still valid) and where to send the browser afterwards.
+fn logout_request(
+    state: &AppState,
+    issuer: &Issuer,
+    q: &Params,
+) -> Result<(String, String), Problem> {
+    if q.repeated().is_some() {
+        return Err(Problem::RepeatedParameter);
+    }
     let hint = q.get("id_token_hint").filter(|h| !h.is_empty());
-    let Some(hint) = hint else {
-        return error_page(&state, &headers, Problem::LogoutHintMissing).await;
+    let hint = hint.ok_or(Problem::LogoutHintMissing)?;
+    let claims = issuer
+        .keys
+        .verify(hint, &issuer.url, true)
+        .map_err(|_| Problem::LogoutUnverified)?;
+    let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
+    let client_id = claims["aud"].as_str().unwrap_or_default();
+    let Some(uri) = q.get("post_logout_redirect_uri").filter(|u| !u.is_empty()) else {
+        return Ok((subject, paths::SIGNED_OUT.to_owned()));
     };
-    let claims = match issuer.keys.verify(hint, &issuer.url, true) {
-        Ok(c) => c,
-        Err(_) => {
-            return error_page(&state, &headers, Problem::LogoutUnverified).await;
-        }
-    };
-    let client_id = claims["aud"].as_str().unwrap_or_default().to_owned();
-    let target = match q.get("post_logout_redirect_uri").filter(|u| !u.is_empty()) {
-        Some(uri) => {
-            let client = state.store.client(&client_id).ok().flatten();
-            if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
-                return error_page(&state, &headers, Problem::UnregisteredRedirect).await;
-            }
-            let mut u = uri.clone();
-            if let Some(s) = q.get("state") {
-                let sep = if u.contains('?') { '&' } else { '?' };
-                let mut ser = url::form_urlencoded::Serializer::new(String::new());
-                ser.append_pair("state", s);
-                u = format!("{u}{sep}{}", ser.finish());
-            }
-            u
-        }
-        None => paths::SIGNED_OUT.to_owned(),
-    };
-    let ended = cookie(&headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid));
+    let client = state.store.client(client_id).ok().flatten();
+    if !client.is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri)) {
+        return Err(Problem::UnregisteredRedirect);
+    }
+    let mut target = uri.clone();
+    if let Some(s) = q.get("state") {
+        let sep = if target.contains('?') { '&' } else { '?' };
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        ser.append_pair("state", s);
+        target = format!("{target}{sep}{}", ser.finish());
+    }
+    Ok((subject, target))
+}
+
+/// Ends the browser's session (if any) and sends it to `target`.
+fn sign_out_to(state: &AppState, headers: &HeaderMap, target: &str) -> Response {
+    let ended = cookie(headers, SESSION_COOKIE).map(|sid| end_session(state.store.as_ref(), sid));
     if let Some(Err(e)) = ended {
         tracing::error!(error = %e, "ending a session at logout failed");
     }
-    let mut r = no_store(Redirect::to(&target).into_response());
+    let mut r = no_store(Redirect::to(target).into_response());
     r.headers_mut()
-        .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
+        .append(header::SET_COOKIE, expired_session_cookie(state));
     r
 }
 
@@ -986,9 +1064,7 @@ async fn consent_answer(
     let Some(issuer) = issuer else {
         return error_page(&state, &headers, Problem::ConsentInvalid).await;
     };
-    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let params = Params::parse(query.as_bytes());
     let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
         Ok(r) => r,
         Err(_) => return error_page(&state, &headers, Problem::ConsentInvalid).await,

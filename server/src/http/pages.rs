@@ -2,7 +2,9 @@
 //! the hydration bundle, with CSRF protection and a strict Content-Security-Policy.
 
 use super::AppState;
+use super::extract::ClientAddr;
 use super::extract::{cookie, wants_json};
+use super::rate_limit::Attempt;
 use crate::authn::flow::{self, FlowError, Outcome};
 use crate::authn::session::{end_session, exchange_session_token, use_session};
 use crate::authn::transaction::TxOptions;
@@ -180,6 +182,14 @@ pub(super) fn session_cookie(state: &AppState, secret: &str) -> HeaderValue {
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Deletes the `sid` cookie: the same name and attributes as [`session_cookie`], so that the
+/// browser drops that cookie and not another.
+pub(super) fn expired_session_cookie(state: &AppState) -> HeaderValue {
+    let base = session_cookie(state, "");
+    let value = format!("{}; Max-Age=0", base.to_str().unwrap_or_default());
+    HeaderValue::from_str(&value).unwrap_or(base)
 }
 
 /// The session cookie; with "keep me signed in" it outlives the browser session (until the
@@ -416,6 +426,7 @@ fn go_to(json: bool, to: &str) -> Response {
 /// transaction continues on the step pages.
 async fn login_submit(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
@@ -451,12 +462,8 @@ async fn login_submit(
         .await;
     }
     let now = Timestamp::now();
-    let key = crate::directory::users::login_key(&form.username);
-    if !state
-        .limiter
-        .check(super::rate_limit::Bucket::User, &key, now)
-        .allowed
-    {
+    let quota = (state.limiter).check_user(Attempt::SignIn, &form.username, &addr, now);
+    if !quota.allowed {
         return login_failed(
             &state,
             &headers,
@@ -615,7 +622,7 @@ async fn sign_out(
     }
     response
         .headers_mut()
-        .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
+        .append(header::SET_COOKIE, expired_session_cookie(&state));
     response
 }
 
@@ -626,17 +633,22 @@ struct CookieRedirect {
     redirect_url: String,
 }
 
-/// Whether `url` may be redirected to: this server itself, or a trusted origin (REDIRECT).
-fn redirect_allowed(state: &AppState, url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else {
-        return false;
-    };
+/// The redirect URL as parsed and written out again, if this server may send browsers there:
+/// this server itself, or a trusted origin (REDIRECT).
+/// Control characters are refused rather than dropped (the URL parser would silently remove
+/// tabs and newlines), so what is checked is exactly what is followed.
+fn redirect_allowed(state: &AppState, url: &str) -> Option<String> {
+    if url.chars().any(char::is_control) {
+        return None;
+    }
+    let parsed = url::Url::parse(url).ok()?;
     let origin = parsed.origin().ascii_serialization();
     let own = url::Url::parse(&state.base_url)
         .map(|u| u.origin().ascii_serialization())
         .ok();
-    own.as_deref() == Some(origin.as_str())
-        || is_trusted(state.store.as_ref(), &origin, OriginScope::Redirect)
+    let allowed = own.as_deref() == Some(origin.as_str())
+        || is_trusted(state.store.as_ref(), &origin, OriginScope::Redirect);
+    allowed.then(|| parsed.to_string())
 }
 
 /// `GET /login/sessionCookieRedirect?token=…&redirectUrl=…`: redeems the one-time session token,
@@ -647,7 +659,7 @@ async fn session_cookie_redirect(
     query: Result<Query<CookieRedirect>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Query(q) = query.unwrap_or_default();
-    if !redirect_allowed(&state, &q.redirect_url) {
+    let Some(target) = redirect_allowed(&state, &q.redirect_url) else {
         let page = PageState {
             error: Some(
                 "The site that sent you here asked to return to an address this server does not trust."
@@ -656,13 +668,13 @@ async fn session_cookie_redirect(
             ..PageState::default()
         };
         return render(&state, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
-    }
+    };
     let now = Timestamp::now();
     let token = q.token;
     let started = state
         .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
         .await;
-    let mut response = Redirect::to(&q.redirect_url).into_response();
+    let mut response = Redirect::to(&target).into_response();
     match started {
         Ok(Ok(Some((secret, _)))) => {
             response

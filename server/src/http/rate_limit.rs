@@ -1,17 +1,16 @@
-//! Rate limits on the Authentication API, per client IP and per username, in fixed one-minute
-//! windows. Addresses are counted in memory (each node its own); usernames in the store when it
+//! Rate limits on the Authentication API and every other password check, per client IP and
+//! per username and address, in fixed one-minute windows. Addresses are counted in memory (each node its own); usernames in the store when it
 //! is shared by several nodes, so that spreading guesses over nodes gains nothing. Over the limit: `429 E0000047` with
 //! Okta's `X-Rate-Limit-Limit/Remaining/Reset` headers, which successful answers carry too.
 
 use super::AppState;
 use super::error::ApiError;
 use crate::clock::Timestamp;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 
 const WINDOW_MS: i64 = 60_000;
@@ -22,8 +21,18 @@ const PRUNE_AT: usize = 10_000;
 pub enum Bucket {
     /// Authentication API requests from one client address.
     Ip,
-    /// Sign-in and recovery attempts naming one username.
+    /// Sign-in or recovery attempts naming one username from one address (see
+    /// [`RateLimiter::check_user`]).
     User,
+}
+
+/// What an attempt naming a username is for: sign-ins and recoveries are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// A password check: `/api/v1/authn`, the hosted form, the password grant.
+    SignIn,
+    /// Asking for a reset or unlock email.
+    Recovery,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +118,18 @@ impl RateLimiter {
         }
     }
 
+    /// Counts an attempt naming `login` from `addr`. The username is counted together with the
+    /// address: a stranger's failures from elsewhere cannot keep its owner out (the lockout
+    /// after repeated failures still guards the account against guesses from many places).
+    pub fn check_user(&self, attempt: Attempt, login: &str, addr: &str, now: Timestamp) -> Quota {
+        let purpose = match attempt {
+            Attempt::SignIn => "signin",
+            Attempt::Recovery => "recovery",
+        };
+        let login = crate::directory::users::login_key(login);
+        self.check(Bucket::User, &format!("{purpose}:{login}|{addr}"), now)
+    }
+
     /// Counts one request for `key` in `bucket` at `now`.
     pub fn check(&self, bucket: Bucket, key: &str, now: Timestamp) -> Quota {
         let limit = match bucket {
@@ -149,10 +170,7 @@ impl RateLimiter {
 
 /// Middleware for the Authentication API: counts each request against its client address.
 pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let ip = super::extract::client_addr(req.extensions());
     let quota = state.limiter.check(Bucket::Ip, &ip, Timestamp::now());
     if !quota.allowed {
         tracing::warn!(%ip, "authentication API rate limit exceeded");

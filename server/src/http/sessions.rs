@@ -5,7 +5,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson, cookie};
-use super::pages::{SESSION_COOKIE, expired_cookie};
+use super::pages::{SESSION_COOKIE, expired_session_cookie};
 use crate::authn::Session;
 use crate::authn::session::{
     exchange_session_token, find_session, find_session_by_id, refresh_session, use_session,
@@ -176,6 +176,6 @@ async fn close_me(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, expired_cookie(&state, SESSION_COOKIE));
+        .append(header::SET_COOKIE, expired_session_cookie(&state));
     Ok(response)
 }

@@ -5,12 +5,13 @@
 
 use super::AppState;
 use super::authn::view;
+use super::extract::ClientAddr;
 use super::extract::cookie;
 use super::pages::{
     base_page, cookie_header, cookie_name, csrf_matches, expired_cookie, messages, render,
     render_form, safe_continue, session_cookie_for,
 };
-use super::rate_limit::Bucket;
+use super::rate_limit::Attempt;
 use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
 use crate::authn::recovery::{self, TokenUse};
 use crate::authn::session::exchange_session_token;
@@ -458,6 +459,7 @@ struct UsernameForm {
 /// goes out in the background), so the page tells nobody which accounts exist.
 async fn start_recovery(
     state: AppState,
+    addr: String,
     headers: HeaderMap,
     uri: Uri,
     form: UsernameForm,
@@ -476,8 +478,8 @@ async fn start_recovery(
         return render_form(&state, &headers, uri.path(), page, StatusCode::BAD_REQUEST).await;
     }
     let now = Timestamp::now();
-    let key = crate::directory::users::login_key(&form.username);
-    if !state.limiter.check(Bucket::User, &key, now).allowed {
+    let quota = (state.limiter).check_user(Attempt::Recovery, &form.username, &addr, now);
+    if !quota.allowed {
         return notice(&state, &headers, &uri, Notice::CheckEmail, StatusCode::OK).await;
     }
     let username = form.username.clone();
@@ -494,6 +496,7 @@ async fn start_recovery(
 
 async fn forgot_submit(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<UsernameForm>, axum::extract::rejection::FormRejection>,
@@ -501,6 +504,7 @@ async fn forgot_submit(
     let Form(form) = form.unwrap_or_default();
     start_recovery(
         state,
+        addr,
         headers,
         uri,
         form,
@@ -512,6 +516,7 @@ async fn forgot_submit(
 
 async fn unlock_submit(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<UsernameForm>, axum::extract::rejection::FormRejection>,
@@ -519,6 +524,7 @@ async fn unlock_submit(
     let Form(form) = form.unwrap_or_default();
     start_recovery(
         state,
+        addr,
         headers,
         uri,
         form,

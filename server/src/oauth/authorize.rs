@@ -4,6 +4,7 @@
 
 use super::clients::{Client, GrantType, normalize_response_type};
 use super::issuer::Issuer;
+use super::params::Params;
 use super::pkce::{Challenge, ChallengeError};
 use crate::authz::policy;
 use crate::store::{Store, StoreError};
@@ -47,6 +48,9 @@ pub struct Reply {
     pub redirect_uri: String,
     pub mode: ResponseMode,
     pub state: Option<String>,
+    /// The issuer answering (RFC 9207's `iss`): several issuers share clients here, so a
+    /// client can tell which one answered and not send a code to the wrong one.
+    pub issuer: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -106,9 +110,13 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 pub fn validate(
     store: &dyn Store,
     issuer: &Issuer,
-    p: &HashMap<String, String>,
+    p: &Params,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
     let page = |problem: app::Problem| AuthorizeError::Page { problem };
+    // A second client_id or redirect_uri leaves no address that can be trusted with an answer.
+    if matches!(p.repeated(), Some("client_id" | "redirect_uri")) {
+        return Err(page(app::Problem::RepeatedParameter));
+    }
     let client_id = param(p, "client_id").ok_or_else(|| page(app::Problem::MissingClient))?;
     let client = store
         .client(client_id)?
@@ -129,12 +137,16 @@ pub fn validate(
         redirect_uri: redirect_uri.to_owned(),
         mode,
         state: state.clone(),
+        issuer: issuer.url.clone(),
     };
     let fail = |mode, error: &'static str, description: &str| AuthorizeError::Redirect {
         reply: reply_with(mode),
         error,
         description: description.to_owned(),
     };
+    if let Some(description) = p.repeat_error() {
+        return Err(fail(fallback_mode, "invalid_request", &description));
+    }
     let Some(response_type) = response_type else {
         return Err(fail(
             fallback_mode,

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod grants;
 pub mod issuer;
 pub mod keys;
+pub mod params;
 pub mod pkce;
 pub mod response;
 pub mod tokens;

@@ -34,6 +34,9 @@ pub fn deliver(reply: &Reply, mut fields: Vec<(String, String)>) -> Delivery {
     if let Some(state) = &reply.state {
         fields.push(("state".into(), state.clone()));
     }
+    if !reply.issuer.is_empty() {
+        fields.push(("iss".into(), reply.issuer.clone()));
+    }
     match reply.mode {
         ResponseMode::Query => {
             let sep = if reply.redirect_uri.contains('?') {
@@ -136,6 +139,7 @@ mod tests {
             redirect_uri: uri.into(),
             mode,
             state: Some("s 1".into()),
+            issuer: String::new(),
         }
     }
 

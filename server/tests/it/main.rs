@@ -11,6 +11,7 @@ mod cors_and_origins;
 mod custom_servers;
 mod factors_admin;
 mod groups;
+mod hardening;
 mod interop;
 mod mail;
 mod mfa;

@@ -1,18 +1,9 @@
 //! The hosted sign-in page as a browser without JavaScript uses it: forms, cookies, CSRF,
 //! security headers; and the JSON answers the hydrated page asks for.
 
-use crate::support::{self, PASSWORD};
+use crate::support::{self, PASSWORD, csrf_field};
 use app::FormReply;
 use reqwest::Response;
-
-/// The hidden CSRF field's value in a rendered page.
-fn csrf_field(html: &str) -> String {
-    let at = html.find("name=\"csrf\"").expect("a csrf field");
-    let tag_start = html[..at].rfind('<').unwrap();
-    let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
-    let v = tag.find("value=\"").expect("a csrf value") + 7;
-    tag[v..v + tag[v..].find('"').unwrap()].to_owned()
-}
 
 async fn get_login(s: &support::TestServer) -> (Response, String) {
     let res = s.browser.get(s.url("/login")).send().await.unwrap();

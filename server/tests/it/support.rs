@@ -252,3 +252,12 @@ pub fn step_now() -> u64 {
         .as_secs()
         / 30
 }
+
+/// The hidden CSRF field's value in a rendered page.
+pub fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\"").expect("a csrf field");
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
+    let v = tag.find("value=\"").expect("a csrf value") + 7;
+    tag[v..v + tag[v..].find('"').unwrap()].to_owned()
+}

@@ -5,8 +5,9 @@ pub(super) mod view;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::ClientAddr;
 use super::extract::{OktaJson, is_admin};
-use super::rate_limit::Bucket;
+use super::rate_limit::Attempt;
 use crate::authn::factors::FactorStatus;
 use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
 use crate::authn::recovery;
@@ -132,6 +133,7 @@ struct AuthnRequest {
 /// `POST /api/v1/authn`: primary authentication, or with `stateToken` the current state.
 async fn primary_or_resume(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     OktaJson(req): OktaJson<AuthnRequest>,
 ) -> Result<Response, ApiError> {
     if let Some(token) = req.state_token.filter(|t| !t.is_empty()) {
@@ -161,11 +163,9 @@ async fn primary_or_resume(
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
-    let quota = state.limiter.check(
-        Bucket::User,
-        &crate::directory::users::login_key(&username),
-        Timestamp::now(),
-    );
+    let quota = state
+        .limiter
+        .check_user(Attempt::SignIn, &username, &addr, Timestamp::now());
     if !quota.allowed {
         return Ok(quota.exceeded());
     }
@@ -374,24 +374,27 @@ struct RecoveryBody {
 
 async fn recover_password(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     OktaJson(body): OktaJson<RecoveryBody>,
 ) -> Result<Response, ApiError> {
-    start_recovery(state, headers, body, RecoveryType::Password).await
+    start_recovery(state, &addr, headers, body, RecoveryType::Password).await
 }
 
 async fn recover_unlock(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     OktaJson(body): OktaJson<RecoveryBody>,
 ) -> Result<Response, ApiError> {
-    start_recovery(state, headers, body, RecoveryType::Unlock).await
+    start_recovery(state, &addr, headers, body, RecoveryType::Unlock).await
 }
 
 /// Starts a recovery. Public callers get the same RECOVERY_CHALLENGE for every username and the
 /// email goes out in the background; a trusted caller (SSWS) gets the token itself.
 async fn start_recovery(
     state: AppState,
+    addr: &str,
     headers: HeaderMap,
     body: RecoveryBody,
     kind: RecoveryType,
@@ -405,11 +408,9 @@ async fn start_recovery(
         )]));
     }
     let trusted = is_admin(&headers, &state);
-    let quota = state.limiter.check(
-        Bucket::User,
-        &crate::directory::users::login_key(&username),
-        Timestamp::now(),
-    );
+    let quota = state
+        .limiter
+        .check_user(Attempt::Recovery, &username, addr, Timestamp::now());
     if !trusted && !quota.allowed {
         return Ok(quota.exceeded());
     }

@@ -1,0 +1,457 @@
+//! What an attacker's review found (issue #12): each attack performed, beside the legitimate
+//! path that must keep working.
+
+use crate::support::{self, PASSWORD, TestServer, csrf_field};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const CB: &str = "http://localhost:8080/callback";
+const BYE: &str = "http://localhost:8080/bye";
+
+/// A confidential client that may use the password grant: (id, secret).
+async fn password_client(s: &TestServer) -> (String, String) {
+    let c: Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(&json!({ "client_name": "ROPC", "redirect_uris": [CB],
+            "grant_types": ["authorization_code", "password"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        c["client_id"].as_str().unwrap().to_owned(),
+        c["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn password_grant(
+    s: &TestServer,
+    from: &reqwest::Client,
+    (id, secret): &(String, String),
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    from.post(s.url("/oauth2/v1/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A client whose requests come from another loopback address.
+fn from_address(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_password_grant_is_rate_limited_and_its_failures_lock_the_account() {
+    let s = support::start_with(|c| {
+        c.rate_limit_per_user = 3;
+        c.max_failed_attempts = 5;
+    })
+    .await;
+    let client = password_client(&s).await;
+    s.create_user("ropc@example.com", PASSWORD).await;
+    // The legitimate path: tokens for the right password.
+    let res = password_grant(&s, &s.client, &client, "ropc@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    // Guesses: two more fill the minute's three attempts, the next is refused before any
+    // password is checked, in Okta's shape with its headers.
+    for _ in 0..2 {
+        let res = password_grant(&s, &s.client, &client, "ropc@example.com", "Guess-1234").await;
+        assert_eq!(res.status(), 400);
+    }
+    let res = password_grant(&s, &s.client, &client, "ROPC@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["x-rate-limit-limit"], "3");
+    assert_eq!(res.headers()["x-rate-limit-remaining"], "0");
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000047");
+
+    // Failed password grants count toward lockout like any failed sign-in (from other
+    // addresses, each within its own limit).
+    for last in 2..5u8 {
+        let other = from_address([127, 0, 0, last]);
+        let res = password_grant(&s, &other, &client, "ropc@example.com", "Guess-1234").await;
+        assert_eq!(res.status(), 400);
+    }
+    let user: Value = s
+        .admin_get("/api/v1/users/ropc@example.com")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["status"], "LOCKED_OUT", "{user}");
+}
+
+#[tokio::test]
+async fn a_strangers_failures_elsewhere_do_not_keep_the_owner_out() {
+    let s = support::start_with(|c| c.rate_limit_per_user = 3).await;
+    s.create_user("owner@example.com", PASSWORD).await;
+    let stranger = from_address([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let res = stranger
+            .post(s.url("/api/v1/authn"))
+            .json(&json!({ "username": "owner@example.com", "password": "Guess-1234" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "the stranger is limited");
+    // Recovery is counted apart from sign-in, and the owner's own address apart from theirs.
+    let res = stranger
+        .post(s.url("/api/v1/authn/recovery/password"))
+        .json(&json!({ "username": "owner@example.com" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(s.authn("owner@example.com", PASSWORD).await.status(), 200);
+}
+
+/// Signs `login` in through `/api/v1/authn` and the authorization endpoint: the ID token.
+async fn id_token_for(s: &TestServer, client_id: &str, login: &str) -> String {
+    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    let token = body["sessionToken"].as_str().unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-0123456789-abcdefghijk";
+    let challenge = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let res = s
+        .client
+        .get(authorize(
+            s,
+            &[
+                ("client_id", client_id),
+                ("redirect_uri", CB),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "s"),
+                ("nonce", "n"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("sessionToken", token),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let p = location_params(&res);
+    assert_eq!(p["iss"], s.base, "RFC 9207: the issuer names itself");
+    let tokens: Value = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", &p["code"]),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+fn authorize(s: &TestServer, params: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    s.url(&format!("/oauth2/v1/authorize?{}", q.finish()))
+}
+
+fn location_params(res: &reqwest::Response) -> HashMap<String, String> {
+    let url = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let mut p: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if let Some(f) = url.fragment() {
+        p.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
+    }
+    p
+}
+
+async fn spa(s: &TestServer) -> String {
+    let c: Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(
+            &json!({ "client_name": "SPA", "application_type": "browser",
+            "redirect_uris": [CB], "post_logout_redirect_uris": [BYE],
+            "grant_types": ["authorization_code"] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+/// A browser signed in as `login` (the session cookie in its jar).
+async fn signed_in_browser(s: &TestServer, login: &str) -> reqwest::Client {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    let token = body["sessionToken"].as_str().unwrap();
+    let res = browser
+        .get(s.url("/login/sessionCookieRedirect"))
+        .query(&[("token", token), ("redirectUrl", &s.url("/"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    browser
+}
+
+async fn session_alive(s: &TestServer, browser: &reqwest::Client) -> bool {
+    let res = browser.get(s.url("/api/v1/sessions/me")).send().await;
+    res.unwrap().status() == 200
+}
+
+#[tokio::test]
+async fn logout_with_someone_elses_id_token_asks_before_ending_the_session() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    s.create_user("victim@example.com", PASSWORD).await;
+    s.create_user("attacker@example.com", PASSWORD).await;
+    let attackers_hint = id_token_for(&s, &client, "attacker@example.com").await;
+    let victim = signed_in_browser(&s, "victim@example.com").await;
+    assert!(session_alive(&s, &victim).await);
+
+    let link = s.url(&format!(
+        "/oauth2/v1/logout?id_token_hint={attackers_hint}&post_logout_redirect_uri={}",
+        urlencoding(BYE)
+    ));
+    let res = victim.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 200, "a page that asks, not a redirect");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Sign out?"), "{html}");
+    assert!(
+        session_alive(&s, &victim).await,
+        "opening the link ended nothing"
+    );
+    // A forged submission (no token of this site) ends nothing either.
+    let res = victim
+        .post(&link)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(session_alive(&s, &victim).await);
+    // The person confirms: signed out, and sent where the app asked.
+    let csrf = csrf_field(&html);
+    let res = victim
+        .post(&link)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], BYE);
+    assert!(!session_alive(&s, &victim).await);
+
+    // The legitimate path: the person's own hint signs them out at once.
+    let attacker = signed_in_browser(&s, "attacker@example.com").await;
+    let own = s.url(&format!(
+        "/oauth2/v1/logout?id_token_hint={attackers_hint}&post_logout_redirect_uri={}&state=x",
+        urlencoding(BYE)
+    ));
+    let res = attacker.get(&own).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], format!("{BYE}?state=x"));
+    let cleared = support::set_cookie(&res, "sid").expect("the session cookie is cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(!session_alive(&s, &attacker).await);
+}
+
+fn urlencoding(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn over_https_sign_out_clears_the_cookie_the_session_was_set_in() {
+    let s = support::start_with(|c| c.base_url = "https://id.example.com".into()).await;
+    let res = s
+        .client
+        .get(format!("{}/login", s.local))
+        .send()
+        .await
+        .unwrap();
+    let cookie = support::set_cookie(&res, "__Host-pc_csrf").unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let csrf = csrf_field(&res.text().await.unwrap());
+    let res = s
+        .client
+        .post(format!("{}/login/signout", s.local))
+        .header("cookie", format!("{cookie}; sid=some-session"))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cleared = support::set_cookie(&res, "sid").expect("the sid cookie itself is cleared");
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("Secure"),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
+async fn repeated_oauth_parameters_are_refused_on_every_endpoint() {
+    let s = support::start().await;
+    let client = spa(&s).await;
+    s.create_user("twice@example.com", PASSWORD).await;
+    let base = [
+        ("client_id", client.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "s"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    // Two redirect URIs: nowhere to answer, so a page, and no code for either.
+    let mut twice = base.to_vec();
+    twice.extend([
+        ("redirect_uri", "https://evil.example/cb"),
+        ("redirect_uri", CB),
+    ]);
+    let res = s.client.get(authorize(&s, &twice)).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    // Any other repeat goes back to the (single, registered) redirect URI as invalid_request.
+    let mut scope_twice = base.to_vec();
+    scope_twice.extend([("redirect_uri", CB), ("scope", "openid profile")]);
+    let res = s
+        .client
+        .get(authorize(&s, &scope_twice))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let p = location_params(&res);
+    assert_eq!(p["error"], "invalid_request", "{p:?}");
+    assert!(p["error_description"].contains("'scope'"));
+    assert_eq!(p["iss"], s.base);
+    // The legitimate request goes on to sign-in.
+    let mut once = base.to_vec();
+    once.push(("redirect_uri", CB));
+    let res = s.client.get(authorize(&s, &once)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        !res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=")
+    );
+
+    for (path, body) in [
+        (
+            "/oauth2/v1/token",
+            format!(
+                "grant_type=authorization_code&code=a&code=b&client_id={client}&redirect_uri={}",
+                urlencoding(CB)
+            ),
+        ),
+        (
+            "/oauth2/v1/token",
+            format!("grant_type=client_credentials&client_id={client}&client_id=other"),
+        ),
+        (
+            "/oauth2/v1/introspect",
+            format!("token=a&token=b&client_id={client}"),
+        ),
+        (
+            "/oauth2/v1/revoke",
+            format!("token=a&client_id={client}&token=b"),
+        ),
+    ] {
+        let res = s
+            .client
+            .post(s.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path} {body}");
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"], "invalid_request", "{path} {body}: {e}");
+    }
+    let discovery: Value = s
+        .client
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_session_cookie_redirect_to_a_url_with_control_characters_spends_nothing() {
+    let s = support::start().await;
+    s.create_user("ctl@example.com", PASSWORD).await;
+    let body: Value = s
+        .authn("ctl@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = body["sessionToken"].as_str().unwrap();
+    let bad = format!("{}/x\r\nSet-Cookie: a=b", s.base);
+    let res = s
+        .client
+        .get(s.url("/login/sessionCookieRedirect"))
+        .query(&[("token", token), ("redirectUrl", &bad)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // The token was not spent: the good URL still gets a session.
+    let good = format!("{}/app?x=1", s.base);
+    let res = s
+        .client
+        .get(s.url("/login/sessionCookieRedirect"))
+        .query(&[("token", token), ("redirectUrl", &good)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], good.as_str());
+    assert!(support::set_cookie(&res, "sid").is_some());
+}
