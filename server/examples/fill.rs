@@ -63,6 +63,8 @@ fn main() -> anyhow::Result<()> {
                         password: None,
                         failed_attempts: 0,
                         password_history: Vec::new(),
+                        credential_epoch: 0,
+                        link_serials: Default::default(),
                     })?;
                 }
                 Ok(())

@@ -41,8 +41,10 @@ pub struct AuthnSettings {
     pub max_failed_attempts: u32,
     /// Lifetime of a one-time session token (Okta: 5 minutes).
     pub session_token_ttl: Duration,
-    /// How long a state token lives after its last use.
+    /// How long a state token lives after its last use…
     pub transaction_ttl: Duration,
+    /// …and after it began, however often it is used.
+    pub transaction_max_life: Duration,
     pub mfa_enrollment: MfaEnrollment,
     /// Mail can be delivered, so the email factor may be offered.
     pub email_factor: bool,
@@ -57,6 +59,7 @@ impl Default for AuthnSettings {
             max_failed_attempts: 10,
             session_token_ttl: Duration::from_secs(300),
             transaction_ttl: Duration::from_secs(600),
+            transaction_max_life: Duration::from_secs(3600),
             mfa_enrollment: MfaEnrollment::Optional,
             email_factor: false,
             show_lockout: false,

@@ -6,12 +6,13 @@
 
 use super::factors::{Check, FactorStatus, FactorType};
 use super::flow::{
-    Ctx, FlowError, Outcome, advance, end, load, park, record_failure, refused, set_new_password,
+    Ctx, FlowError, Outcome, advance, end, load, park, record_failure, refused, save,
+    set_new_password,
 };
 use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
-use crate::directory::users::{PasswordChange, clear_lockout, login_key};
+use crate::directory::users::{LinkSerials, PasswordChange, clear_lockout, login_key};
 use crate::directory::{User, UserStatus};
 use crate::mail::Email;
 use crate::store::StoreError;
@@ -27,6 +28,31 @@ pub struct RecoveryTokenRecord {
     pub user_id: String,
     pub recovery_type: RecoveryType,
     pub expires_at: Timestamp,
+    /// The user's credential epoch when the link was sent: a password set since voids it.
+    #[serde(default)]
+    pub credential_epoch: u64,
+    /// Which link of its kind this is: a newer one of the same kind voids it.
+    #[serde(default)]
+    pub serial: u64,
+}
+
+/// Wrong security answers one recovery allows before its link must be asked for again.
+pub const MAX_WRONG_ANSWERS: u32 = 5;
+
+/// The counter of the links of `kind` among a user's `serials`.
+fn serial_of(serials: &mut LinkSerials, kind: RecoveryType) -> &mut u64 {
+    match kind {
+        RecoveryType::Password => &mut serials.reset,
+        RecoveryType::Unlock => &mut serials.unlock,
+        RecoveryType::Activation => &mut serials.activation,
+    }
+}
+
+/// Whether `record` is still the newest link of its kind, sent under the current password.
+fn still_current(record: &RecoveryTokenRecord, user: &User) -> bool {
+    let mut serials = user.link_serials;
+    record.credential_epoch == user.credential_epoch
+        && *serial_of(&mut serials, record.recovery_type) == record.serial
 }
 
 /// What starting a recovery produced. The HTTP answer never depends on it, except for trusted
@@ -60,12 +86,25 @@ pub fn issue_token(
     ttl: Duration,
 ) -> Result<Secret, StoreError> {
     let token = new_secret(32);
+    // This link becomes the newest of its kind, atomically on the stored record.
+    let mut issued = None;
+    ctx.store.modify_user(&user.id, &mut |u| {
+        let serial = serial_of(&mut u.link_serials, kind);
+        *serial += 1;
+        issued = Some((*serial, u.credential_epoch));
+        true
+    })?;
+    let Some((serial, credential_epoch)) = issued else {
+        return Err(StoreError::Corrupt(format!("user {} vanished", user.id)));
+    };
     ctx.store.put_recovery_token(
         &token.digest(),
         &RecoveryTokenRecord {
             user_id: user.id.clone(),
             recovery_type: kind,
             expires_at: ctx.now.plus(ttl),
+            credential_epoch,
+            serial,
         },
     )?;
     Ok(token)
@@ -157,7 +196,7 @@ pub fn verify_token(
     let user = ctx
         .store
         .user(&record.user_id)?
-        .filter(|u| recoverable(u, record.recovery_type))
+        .filter(|u| recoverable(u, record.recovery_type) && still_current(&record, u))
         .ok_or(FlowError::InvalidToken)?;
     let has_question = ctx
         .store
@@ -177,6 +216,9 @@ pub fn verify_token(
         enrolled_factor: false,
         enroll_skipped: false,
         warned: false,
+        credential_epoch: user.credential_epoch,
+        started_at: Some(ctx.now),
+        failed_answers: 0,
     };
     let state_token = new_secret(32).expose().to_owned();
     if has_question && record.recovery_type != RecoveryType::Activation {
@@ -187,7 +229,7 @@ pub fn verify_token(
 
 /// `POST /authn/recovery/answer`: the security question's answer.
 pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome, FlowError> {
-    let (tx, user) = load(ctx, state_token)?;
+    let (mut tx, user) = load(ctx, state_token)?;
     let Step::Recovery { recovery_type } = tx.step else {
         return Err(FlowError::WrongState);
     };
@@ -202,6 +244,13 @@ pub fn answer(ctx: &Ctx<'_>, state_token: &str, answer: &str) -> Result<Outcome,
         if user.status != UserStatus::LockedOut {
             record_failure(ctx, &user.id)?;
         }
+        // Either way the link's holder gets a few tries, then needs a new link.
+        tx.failed_answers += 1;
+        if tx.failed_answers >= MAX_WRONG_ANSWERS {
+            end(ctx, state_token, &tx)?;
+            return Err(FlowError::InvalidToken);
+        }
+        save(ctx, state_token, &mut tx)?;
         return Err(FlowError::WrongAnswer);
     }
     proven(ctx, state_token.to_owned(), tx, user, recovery_type)
@@ -252,6 +301,7 @@ pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Out
         // Owning the mailbox is what an unlock asks for too.
         clear_lockout(u, ctx.now);
     })?;
+    tx.credential_epoch = user.credential_epoch;
     tx.amr = vec!["pwd".to_owned()];
     tx.auth_time = ctx.now;
     tx.warned = true;

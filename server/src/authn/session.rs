@@ -16,12 +16,15 @@ pub struct SessionTokenRecord {
     pub expires_at: Timestamp,
     /// Authentication methods used (`pwd`, later `otp`, `mfa` …).
     pub amr: Vec<String>,
+    /// The user's credential epoch when they signed in (see `User::credential_epoch`).
+    #[serde(default)]
+    pub credential_epoch: u64,
 }
 
 pub fn issue_session_token(
     store: &dyn Store,
     now: Timestamp,
-    user_id: &str,
+    user: &crate::directory::User,
     auth_time: Timestamp,
     amr: &[String],
     ttl: Duration,
@@ -31,10 +34,11 @@ pub fn issue_session_token(
     store.insert_session_token(
         &token.digest(),
         &SessionTokenRecord {
-            user_id: user_id.to_owned(),
+            user_id: user.id.clone(),
             auth_time,
             expires_at,
             amr: amr.to_vec(),
+            credential_epoch: user.credential_epoch,
         },
     )?;
     Ok((token, expires_at))
@@ -77,6 +81,9 @@ pub struct Session {
     pub max_expires_at: Timestamp,
     pub last_password_verification: Timestamp,
     pub amr: Vec<String>,
+    /// The user's credential epoch the session began under: a password set since ends it.
+    #[serde(default)]
+    pub credential_epoch: u64,
 }
 
 /// Starts a session for a redeemed session token; returns the cookie secret with it.
@@ -96,6 +103,7 @@ pub fn start_session(
         max_expires_at,
         last_password_verification: token.auth_time,
         amr: token.amr,
+        credential_epoch: token.credential_epoch,
     };
     store.insert_session(&secret.digest(), &session)?;
     Ok((secret, session))
@@ -111,7 +119,7 @@ pub fn exchange_session_token(
 ) -> Result<Option<(Secret, Session)>, AuthnError> {
     match redeem_session_token(store, now, token)? {
         // A token issued before the user was deactivated or suspended opens nothing.
-        Some(record) if user_may_use(store, &record.user_id)? => {
+        Some(record) if user_may_use(store, &record.user_id, record.credential_epoch)? => {
             start_session(store, settings, now, record).map(Some)
         }
         Some(_) | None => Ok(None),
@@ -128,7 +136,7 @@ pub fn find_session(
     let Some(session) = session.filter(|s| s.expires_at > now) else {
         return Ok(None);
     };
-    Ok(user_may_use(store, &session.user_id)?.then_some(session))
+    Ok(user_may_use(store, &session.user_id, session.credential_epoch)?.then_some(session))
 }
 
 /// The live session behind a cookie, as a request that uses it sees it: its idle lifetime is
@@ -152,13 +160,15 @@ pub fn use_session(
     refresh_session(store, settings, now, &digest, session).map(Some)
 }
 
-/// A session only works while its user is active: suspending or deactivating someone ends
-/// their sessions at once.
-fn user_may_use(store: &dyn Store, user_id: &str) -> Result<bool, AuthnError> {
+/// A session only works while its user is active and has not had a password set since it
+/// began: suspending or deactivating someone, or resetting their password, ends their
+/// sessions at once.
+fn user_may_use(store: &dyn Store, user_id: &str, epoch: u64) -> Result<bool, AuthnError> {
     use crate::directory::UserStatus;
-    Ok(store
-        .user(user_id)?
-        .is_some_and(|u| matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired)))
+    Ok(store.user(user_id)?.is_some_and(|u| {
+        matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired)
+            && u.credential_epoch == epoch
+    }))
 }
 
 pub fn end_session(store: &dyn Store, cookie: &str) -> Result<(), AuthnError> {
@@ -173,7 +183,7 @@ pub fn find_session_by_id(
     id: &str,
 ) -> Result<Option<(Digest, Session)>, AuthnError> {
     match store.session_by_id(id)?.filter(|(_, s)| s.expires_at > now) {
-        Some((d, s)) if user_may_use(store, &s.user_id)? => Ok(Some((d, s))),
+        Some((d, s)) if user_may_use(store, &s.user_id, s.credential_epoch)? => Ok(Some((d, s))),
         _ => Ok(None),
     }
 }
@@ -210,7 +220,8 @@ mod tests {
         let t0 = Timestamp::from_millis(1_000);
         let pwd = ["pwd".to_owned()];
         let ttl = Duration::from_secs(300);
-        let (tok, _) = issue_session_token(&store, t0, "00u1", t0, &pwd, ttl).unwrap();
+        let user = crate::store::conformance::user("00u1", "a@x.io");
+        let (tok, _) = issue_session_token(&store, t0, &user, t0, &pwd, ttl).unwrap();
         let r = redeem_session_token(&store, t0, tok.expose()).unwrap();
         assert_eq!(r.unwrap().user_id, "00u1");
         assert!(
@@ -219,7 +230,7 @@ mod tests {
                 .is_none()
         );
 
-        let (late, _) = issue_session_token(&store, t0, "00u1", t0, &pwd, ttl).unwrap();
+        let (late, _) = issue_session_token(&store, t0, &user, t0, &pwd, ttl).unwrap();
         let after = t0.plus(Duration::from_secs(301));
         assert!(
             redeem_session_token(&store, after, late.expose())
@@ -257,6 +268,7 @@ mod tests {
             auth_time: t0,
             expires_at: t0.plus(Duration::from_secs(300)),
             amr: vec!["pwd".into()],
+            credential_epoch: 0,
         };
         let settings = SessionSettings::default();
         let (cookie, s) = start_session(&store, &settings, t0, token).unwrap();

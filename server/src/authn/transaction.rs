@@ -122,6 +122,18 @@ pub struct Transaction {
     /// The person dealt with (skipped or heeded) the expiry warning.
     #[serde(default)]
     pub warned: bool,
+    /// The user's credential epoch the transaction began under: a password set since
+    /// (other than by this transaction) ends it.
+    #[serde(default)]
+    pub credential_epoch: u64,
+    /// When it began; it lives at most `AuthnSettings::transaction_max_life` from then.
+    /// (Transactions stored before this existed count from their next step.)
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    /// Wrong answers to the security question in this recovery (bounded even for a
+    /// locked-out account, whose failures do not count toward lockout).
+    #[serde(default)]
+    pub failed_answers: u32,
 }
 
 /// Transactions stored before revisions existed count as stored once.

@@ -128,6 +128,8 @@ mod tests {
             password: None,
             failed_attempts: 0,
             password_history: Vec::new(),
+            credential_epoch: 0,
+            link_serials: Default::default(),
         }
     }
 

@@ -49,6 +49,23 @@ pub struct User {
     /// Hashes of earlier passwords, newest first, for the policy's history rule.
     #[serde(default)]
     pub password_history: Vec<PasswordHash>,
+    /// Counts password changes. Sessions, refresh tokens, authentication transactions and
+    /// emailed links remember the value they began under and stop working once it moves on:
+    /// setting a password ends everything begun with the old one, on every node at once.
+    #[serde(default)]
+    pub credential_epoch: u64,
+    /// The newest emailed link of each kind: an older one of the same kind no longer works.
+    #[serde(default)]
+    pub link_serials: LinkSerials,
+}
+
+/// How many links of each kind were issued to a user; a link is valid only while it is the
+/// newest of its kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkSerials {
+    pub reset: u64,
+    pub unlock: u64,
+    pub activation: u64,
 }
 
 /// The key under which a login is indexed: logins are case-insensitive.
@@ -165,6 +182,8 @@ pub fn create_user(
         password,
         failed_attempts: 0,
         password_history: Vec::new(),
+        credential_epoch: 0,
+        link_serials: Default::default(),
     };
     match store.insert_user(&user) {
         Ok(()) => Ok(user),
@@ -248,6 +267,7 @@ impl PasswordChange {
         user.password_history = self.history.clone();
         user.password_changed = Some(self.at);
         user.last_updated = self.at;
+        user.credential_epoch += 1;
         true
     }
 }

@@ -800,6 +800,12 @@ fn introspection(
         return Ok(inactive);
     }
     let user = store.user(&r.user_id)?;
+    if user
+        .as_ref()
+        .is_none_or(|u| u.credential_epoch != r.credential_epoch)
+    {
+        return Ok(inactive);
+    }
     Ok(json!({
         "active": true,
         "token_type": "refresh_token",

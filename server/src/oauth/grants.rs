@@ -467,6 +467,7 @@ fn issue_for_user(
                 grant: Some(g.grant.to_owned()),
                 window_secs: Some(life.refresh_window.as_secs()),
                 max_until,
+                credential_epoch: g.user.credential_epoch,
             },
         )?;
         body["refresh_token"] = json!(token.expose());
@@ -638,6 +639,10 @@ fn refresh(
     }
     let scopes = narrow(&record.scopes, scope)?;
     let user = active_user(ctx.store(), &record.user_id)?;
+    if user.credential_epoch != record.credential_epoch {
+        // The password was set since this family began (a reset after a theft, say).
+        return Err(invalid());
+    }
     let grant = record
         .grant
         .clone()

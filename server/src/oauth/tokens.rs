@@ -246,6 +246,9 @@ pub struct RefreshRecord {
     pub window_secs: Option<u64>,
     #[serde(default)]
     pub max_until: Option<Timestamp>,
+    /// The user's credential epoch when the family began: a password set since ends it.
+    #[serde(default)]
+    pub credential_epoch: u64,
 }
 
 fn org_server() -> String {

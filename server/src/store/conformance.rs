@@ -30,6 +30,8 @@ pub(crate) fn user(id: &str, login: &str) -> User {
         password: None,
         failed_attempts: 0,
         password_history: Vec::new(),
+        credential_epoch: 0,
+        link_serials: Default::default(),
     }
 }
 
@@ -45,6 +47,9 @@ fn transaction() -> Transaction {
         enrolled_factor: false,
         enroll_skipped: false,
         warned: false,
+        credential_epoch: 0,
+        started_at: None,
+        failed_answers: 0,
     }
 }
 
@@ -172,6 +177,7 @@ pub(crate) fn single_use_values_are_spent_once(store: Arc<dyn Store>) {
         auth_time: Timestamp::from_millis(0),
         expires_at: Timestamp::from_millis(i64::MAX / 2),
         amr: vec![],
+        credential_epoch: 0,
     };
     store
         .insert_session_token(&Digest::of("session-token"), &record)

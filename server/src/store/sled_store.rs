@@ -1220,6 +1220,7 @@ mod tests {
             auth_time: Timestamp::from_millis(0),
             expires_at: Timestamp::from_millis(ms),
             amr: vec![],
+            credential_epoch: 0,
         };
         store
             .insert_session_token(&Digest::of("old"), &rec(10))

@@ -455,3 +455,314 @@ async fn a_session_cookie_redirect_to_a_url_with_control_characters_spends_nothi
     assert_eq!(res.headers()["location"], good.as_str());
     assert!(support::set_cookie(&res, "sid").is_some());
 }
+
+async fn post_json(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    let res = s.client.post(s.url(path)).json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A recovery link's token, as a trusted caller gets it.
+async fn reset_link(s: &TestServer, login: &str) -> String {
+    let body: Value = s
+        .admin_post("/api/v1/authn/recovery/password")
+        .json(&json!({ "username": login, "factorType": "EMAIL" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["recoveryToken"].as_str().unwrap().to_owned()
+}
+
+/// Follows a reset link through to a new password; the final answer.
+async fn reset_with(s: &TestServer, link: &str, new_password: &str) -> (u16, Value) {
+    let (status, tx) = post_json(
+        s,
+        "/api/v1/authn/recovery/token",
+        json!({ "recoveryToken": link }),
+    )
+    .await;
+    if status != 200 {
+        return (status, tx);
+    }
+    assert_eq!(tx["status"], "PASSWORD_RESET", "{tx}");
+    post_json(
+        s,
+        "/api/v1/authn/credentials/reset_password",
+        json!({ "stateToken": tx["stateToken"], "newPassword": new_password }),
+    )
+    .await
+}
+
+/// A refresh token for `login` from the code flow of a public client that may refresh.
+async fn refresh_token_for(s: &TestServer, login: &str) -> (String, String) {
+    let c: Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(
+            &json!({ "client_name": "SPA", "application_type": "browser",
+            "redirect_uris": [CB], "grant_types": ["authorization_code", "refresh_token"] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = c["client_id"].as_str().unwrap().to_owned();
+    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
+    let verifier = "a-verifier-long-enough-for-pkce-0123456789-abcdefghijk";
+    let challenge = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let res = s
+        .client
+        .get(authorize(
+            s,
+            &[
+                ("client_id", &client),
+                ("redirect_uri", CB),
+                ("response_type", "code"),
+                ("scope", "openid offline_access"),
+                ("state", "s"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("sessionToken", body["sessionToken"].as_str().unwrap()),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let p = location_params(&res);
+    let tokens: Value = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client),
+            ("code", &p["code"]),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (client, tokens["refresh_token"].as_str().unwrap().to_owned())
+}
+
+async fn refresh(s: &TestServer, client: &str, token: &str) -> u16 {
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client),
+            ("refresh_token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_stolen_sessions_and_refresh_tokens() {
+    let s = support::start().await;
+    s.create_user("stolen@example.com", PASSWORD).await;
+    let thief = signed_in_browser(&s, "stolen@example.com").await;
+    let (client, stolen_refresh) = refresh_token_for(&s, "stolen@example.com").await;
+    assert!(session_alive(&s, &thief).await);
+    assert_eq!(refresh(&s, &client, &stolen_refresh).await, 200);
+
+    let link = reset_link(&s, "stolen@example.com").await;
+    let (status, done) = reset_with(&s, &link, "Brand-New-Pass-77").await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "SUCCESS");
+
+    assert!(!session_alive(&s, &thief).await, "the old session ended");
+    assert_eq!(refresh(&s, &client, &stolen_refresh).await, 400);
+    let intro: Value = s
+        .client
+        .post(s.url("/oauth2/v1/introspect"))
+        .form(&[
+            ("client_id", client.as_str()),
+            ("token", stolen_refresh.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(intro["active"], false);
+    // The owner, with the new password, is in: the session the reset gave them works, and
+    // so does a new sign-in.
+    let session = done["sessionToken"].as_str().unwrap();
+    let owner = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    owner
+        .get(s.url("/login/sessionCookieRedirect"))
+        .query(&[("token", session), ("redirectUrl", &s.url("/"))])
+        .send()
+        .await
+        .unwrap();
+    assert!(session_alive(&s, &owner).await);
+    assert_eq!(
+        s.authn("stolen@example.com", "Brand-New-Pass-77")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_newer_link_or_a_password_change_voids_older_links() {
+    let s = support::start().await;
+    let user = s.create_user("links@example.com", PASSWORD).await;
+    let first = reset_link(&s, "links@example.com").await;
+    let second = reset_link(&s, "links@example.com").await;
+    let (status, _) = reset_with(&s, &first, "Older-Link-Pass-1").await;
+    assert_eq!(status, 401, "the older link is void");
+    let (status, done) = reset_with(&s, &second, "Newer-Link-Pass-2").await;
+    assert_eq!((status, done["status"].as_str()), (200, Some("SUCCESS")));
+
+    // A link sent before the password was changed some other way (here by an admin) is void.
+    let third = reset_link(&s, "links@example.com").await;
+    let res = s
+        .admin_post(&format!("/api/v1/users/{}", user["id"].as_str().unwrap()))
+        .json(&json!({ "credentials": { "password": { "value": "Admin-Set-Pass-3" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, _) = reset_with(&s, &third, "Late-Link-Pass-4").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        s.authn("links@example.com", "Admin-Set-Pass-3")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_begun_before_a_password_change_cannot_finish_after_it() {
+    let s = support::start().await;
+    let user = s.create_user("midway@example.com", PASSWORD).await;
+    let id = user["id"].as_str().unwrap();
+    let res = s
+        .admin_post(&format!("/api/v1/users/{id}/lifecycle/expire_password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tx: Value = s
+        .authn("midway@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tx["status"], "PASSWORD_EXPIRED", "{tx}");
+    // Meanwhile an admin sets a password (the account was compromised, say).
+    let res = s
+        .admin_post(&format!("/api/v1/users/{id}"))
+        .json(&json!({ "credentials": { "password": { "value": "Admin-Chosen-9" } } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = post_json(
+        &s,
+        "/api/v1/authn/credentials/change_password",
+        json!({ "stateToken": tx["stateToken"], "oldPassword": PASSWORD,
+                "newPassword": "Attacker-Pick-1" }),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["errorCode"], "E0000011");
+    // The legitimate path: a transaction begun now completes.
+    let (status, _) = post_json(
+        &s,
+        "/api/v1/authn",
+        json!({ "username": "midway@example.com", "password": "Admin-Chosen-9" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_recovery_links_holder_cannot_guess_the_security_answer_without_limit() {
+    let s = support::start_with(|c| c.max_failed_attempts = 100).await;
+    s.create_user("guarded@example.com", PASSWORD).await;
+    let (_, tx) = post_json(
+        &s,
+        "/api/v1/authn",
+        json!({ "username": "guarded@example.com", "password": PASSWORD,
+                "options": { "multiOptionalFactorEnroll": true } }),
+    )
+    .await;
+    let (status, _) = post_json(
+        &s,
+        "/api/v1/authn/factors",
+        json!({ "stateToken": tx["stateToken"], "factorType": "question", "provider": "OKTA",
+                "profile": { "question": "disliked_food", "answer": "Brussels sprouts" } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer = |st: String, a: &'static str| {
+        let s = &s;
+        async move {
+            post_json(
+                s,
+                "/api/v1/authn/recovery/answer",
+                json!({ "stateToken": st, "answer": a }),
+            )
+            .await
+        }
+    };
+    let recovery = |link: String| {
+        let s = &s;
+        async move {
+            let (_, tx) = post_json(
+                s,
+                "/api/v1/authn/recovery/token",
+                json!({ "recoveryToken": link }),
+            )
+            .await;
+            assert_eq!(tx["status"], "RECOVERY", "{tx}");
+            tx["stateToken"].as_str().unwrap().to_owned()
+        }
+    };
+    let st = recovery(reset_link(&s, "guarded@example.com").await).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(answer(st.clone(), "kale").await.0);
+    }
+    assert_eq!(
+        statuses,
+        [403, 403, 403, 403, 401],
+        "five tries, then the link is spent"
+    );
+    let (status, _) = answer(st, "brussels sprouts").await;
+    assert_eq!(
+        status, 401,
+        "even the right answer is too late on that link"
+    );
+    // A new link, and the right answer, work.
+    let st = recovery(reset_link(&s, "guarded@example.com").await).await;
+    let (status, reset) = answer(st, "brussels sprouts").await;
+    assert_eq!(
+        (status, reset["status"].as_str()),
+        (200, Some("PASSWORD_RESET"))
+    );
+}

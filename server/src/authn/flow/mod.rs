@@ -141,6 +141,9 @@ pub fn primary(
         enrolled_factor: false,
         enroll_skipped: false,
         warned: false,
+        credential_epoch: user.credential_epoch,
+        started_at: Some(ctx.now),
+        failed_answers: 0,
     };
     advance(ctx, new_secret(32).expose().to_owned(), tx, user)
 }
@@ -424,6 +427,8 @@ pub fn change_password(
             u.status_changed = Some(ctx.now);
         }
     })?;
+    // This transaction set the password: it goes on under the new epoch.
+    tx.credential_epoch = user.credential_epoch;
     tx.warned = true;
     advance(ctx, state_token.to_owned(), tx, user)
 }
@@ -464,10 +469,12 @@ pub(super) fn refused(e: crate::directory::DirectoryError) -> FlowError {
 /// Loads the live transaction for `state_token` and its user. A locked-out user may continue
 /// only a recovery (which is how they get back in).
 pub(super) fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, User), FlowError> {
+    let max_life = ctx.settings.transaction_max_life;
     let tx = ctx
         .store
         .transaction(&Secret::new(state_token).digest())?
         .filter(|tx| tx.expires_at > ctx.now)
+        .filter(|tx| tx.started_at.is_none_or(|t| ctx.now < t.plus(max_life)))
         .ok_or(FlowError::InvalidToken)?;
     let recovering = matches!(tx.step, Step::Recovery { .. } | Step::PasswordReset);
     let user = ctx
@@ -478,6 +485,8 @@ pub(super) fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, Use
             UserStatus::LockedOut | UserStatus::Recovery | UserStatus::Provisioned => recovering,
             _ => false,
         })
+        // Begun under a password that has been replaced since: over.
+        .filter(|u| u.credential_epoch == tx.credential_epoch)
         .ok_or(FlowError::InvalidToken)?;
     Ok((tx, user))
 }
@@ -485,8 +494,16 @@ pub(super) fn load(ctx: &Ctx<'_>, state_token: &str) -> Result<(Transaction, Use
 /// Stores the transaction's next step (its expiry slid), only if no other request moved it on
 /// since it was read: of two parallel steps on one state token, one applies and the other is
 /// refused as it would have been after the first.
-fn save(ctx: &Ctx<'_>, state_token: &str, tx: &mut Transaction) -> Result<(), FlowError> {
-    tx.expires_at = ctx.now.plus(ctx.settings.transaction_ttl);
+pub(super) fn save(
+    ctx: &Ctx<'_>,
+    state_token: &str,
+    tx: &mut Transaction,
+) -> Result<(), FlowError> {
+    let started = *tx.started_at.get_or_insert(ctx.now);
+    tx.expires_at = ctx
+        .now
+        .plus(ctx.settings.transaction_ttl)
+        .min(started.plus(ctx.settings.transaction_max_life));
     let digest = Secret::new(state_token).digest();
     let expected = tx.stored_revision();
     match ctx.store.save_transaction(&digest, tx, expected) {
@@ -630,6 +647,10 @@ pub(super) fn advance(
             if !matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired) {
                 return Err(FlowError::AuthenticationFailed);
             }
+            // A password set since this sign-in began (an admin's reset) ends it.
+            if u.credential_epoch != tx.credential_epoch {
+                return Err(FlowError::InvalidToken);
+            }
             u.failed_attempts = 0;
             u.last_login = Some(ctx.now);
             u.last_updated = ctx.now;
@@ -640,7 +661,7 @@ pub(super) fn advance(
     let (session_token, expires_at) = issue_session_token(
         ctx.store,
         ctx.now,
-        &user.id,
+        &user,
         tx.auth_time,
         &tx.amr,
         ctx.settings.session_token_ttl,

@@ -507,3 +507,19 @@ fn lockout_is_shown_only_when_the_org_opts_in() {
         Err(FlowError::AuthenticationFailed)
     ));
 }
+
+#[test]
+fn a_state_token_in_use_still_ends_at_its_maximum_life() {
+    let mut fx = Fx::new(MfaEnrollment::Required);
+    let p = pending(fx.sign_in(TxOptions::default()));
+    // Used every nine minutes, it would slide forever without the cap.
+    for _ in 0..6 {
+        fx.wait(540);
+        pending(resume(&fx.ctx(), &p.state_token));
+    }
+    fx.wait(540);
+    assert!(matches!(
+        resume(&fx.ctx(), &p.state_token),
+        Err(FlowError::InvalidToken)
+    ));
+}
