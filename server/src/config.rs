@@ -16,7 +16,7 @@ use std::path::PathBuf;
 /// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
 /// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
 /// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds,
-/// hash_workers, hash_queue).
+/// hash_workers, hash_queue, master_key, master_key_file, previous_master_keys).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -45,6 +45,28 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub bootstrap_api_token: Option<String>,
+    /// The key that encrypts secrets at rest (TOTP seeds, client_secret_jwt secrets, signing
+    /// keys): 32 bytes in base64, from `portcullis generate-master-key`. Keep it apart from
+    /// the data and its backups. Without it secrets are stored unencrypted.
+    #[arg(
+        long,
+        env = "PORTCULLIS_MASTER_KEY",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
+    /// A file holding the master key instead (e.g. a mounted secret).
+    #[arg(long, env = "PORTCULLIS_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Earlier master keys, comma-separated: what they encrypted is opened and encrypted
+    /// again under master_key at start; then they can be removed.
+    #[arg(
+        long,
+        env = "PORTCULLIS_PREVIOUS_MASTER_KEYS",
+        value_name = "BASE64,…",
+        hide_env_values = true
+    )]
+    pub previous_master_keys: Option<String>,
     /// Seed a demo org and serve a demo page that embeds the widget: 1 or 0 [default: 1].
     #[arg(long, env = "PORTCULLIS_DEMO", value_name = "0|1")]
     pub demo: Option<String>,
@@ -163,6 +185,9 @@ pub struct Cli {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
+    previous_master_keys: Option<Vec<String>>,
     listen: Option<String>,
     base_url: Option<String>,
     data_dir: Option<PathBuf>,
@@ -215,6 +240,29 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Prints a new random master key (base64) for `master_key`, then exits.
+    GenerateMasterKey,
+}
+
+/// The key-encryption key and the earlier ones still needed to open older secrets.
+#[derive(Clone)]
+pub struct MasterKeys {
+    pub current: String,
+    pub previous: Vec<String>,
+}
+
+impl std::fmt::Debug for MasterKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKeys(<redacted>)")
+    }
+}
+
+impl MasterKeys {
+    pub fn keyring(
+        &self,
+    ) -> Result<crate::crypto::at_rest::Keyring, crate::crypto::at_rest::SealError> {
+        crate::crypto::at_rest::Keyring::new(&self.current, &self.previous)
+    }
 }
 
 /// Validated settings.
@@ -226,6 +274,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
     pub bootstrap_api_token: Option<String>,
+    /// The key-encryption key for secrets at rest, if any (see `crypto::at_rest`).
+    pub master_keys: Option<MasterKeys>,
     pub demo: bool,
     pub demo_listen: SocketAddr,
     pub log: String,
@@ -271,6 +321,54 @@ fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
         setting,
         reason: reason.into(),
     }
+}
+
+/// The master key from its setting or its file (not both), and earlier keys; each checked.
+fn master_keys(
+    key: Option<String>,
+    file: Option<PathBuf>,
+    previous: Option<Vec<String>>,
+) -> Result<Option<MasterKeys>, ConfigError> {
+    let current = match (key, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "master_key",
+                "give master_key or master_key_file, not both",
+            ));
+        }
+        (Some(k), None) => k,
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
+            invalid(
+                "master_key_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        (None, None) => {
+            if previous.is_some_and(|p| !p.is_empty()) {
+                return Err(invalid(
+                    "previous_master_keys",
+                    "needs master_key: the key to encrypt with from now on",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    let keys = MasterKeys {
+        current: current.trim().to_owned(),
+        previous: previous
+            .unwrap_or_default()
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect(),
+    };
+    if let Err(e) = crate::crypto::at_rest::Keyring::new(&keys.current, &[]) {
+        return Err(invalid("master_key", e.to_string()));
+    }
+    if let Err(e) = keys.keyring() {
+        return Err(invalid("previous_master_keys", e.to_string()));
+    }
+    Ok(Some(keys))
 }
 
 fn parse_addr(setting: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -563,6 +661,13 @@ impl Config {
                 "must be at least 16 characters",
             ));
         }
+        let master_keys = master_keys(
+            cli.master_key.or(file.master_key),
+            cli.master_key_file.or(file.master_key_file),
+            cli.previous_master_keys
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .or(file.previous_master_keys),
+        )?;
         let log = cli
             .log
             .or(file.log)
@@ -598,6 +703,7 @@ impl Config {
                 .or(file.site_dir)
                 .unwrap_or_else(|| PathBuf::from("target/site")),
             bootstrap_api_token,
+            master_keys,
             demo,
             demo_listen,
             log,
@@ -634,6 +740,7 @@ impl Config {
             data_dir,
             site_dir,
             bootstrap_api_token: None,
+            master_keys: None,
             demo: false,
             demo_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             log: "info".to_owned(),

@@ -34,27 +34,42 @@ pub enum StartError {
     Mail(String),
     #[error("cannot load or create the signing keys: {0}")]
     Keys(String),
+    #[error("cannot open the encrypted secrets: {0}")]
+    Secrets(String),
 }
 
 /// PostgreSQL when a database URL is set, else sled in the data directory.
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    match &config.database {
-        Some(db) => {
-            let store =
-                store::PgStore::open(db).map_err(|e| StartError::Database(e.to_string()))?;
-            Ok(Arc::new(store))
-        }
-        None => {
-            let store =
-                SledStore::open_with_cache(&config.data_dir, config.cache_bytes).map_err(|e| {
-                    StartError::Store {
+    let sealer = sealer(config)?;
+    let store: Arc<dyn Store> =
+        match &config.database {
+            Some(db) => {
+                let store =
+                    store::PgStore::open(db).map_err(|e| StartError::Database(e.to_string()))?;
+                Arc::new(store.sealing_with(sealer.clone()))
+            }
+            None => {
+                let store = SledStore::open_with_cache(&config.data_dir, config.cache_bytes)
+                    .map_err(|e| StartError::Store {
                         dir: config.data_dir.display().to_string(),
                         reason: e.to_string(),
-                    }
-                })?;
-            Ok(Arc::new(store))
-        }
-    }
+                    })?;
+                Arc::new(store.sealing_with(sealer.clone()))
+            }
+        };
+    store::sealing::prepare(store.as_ref(), &sealer)
+        .map_err(|e| StartError::Secrets(e.to_string()))?;
+    Ok(store)
+}
+
+/// The keyring for secrets at rest, from the master key settings.
+pub fn sealer(config: &Config) -> Result<store::sealing::Sealer, StartError> {
+    config
+        .master_keys
+        .as_ref()
+        .map(|k| k.keyring().map(Arc::new))
+        .transpose()
+        .map_err(|e| StartError::Secrets(e.to_string()))
 }
 
 /// Opens the store and builds the router and its state from validated settings.

@@ -20,8 +20,13 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("invalid setting `log`: `{}`", config.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
-    if let Some(Command::Migrate { to }) = command {
-        return migrate(&config, &to);
+    match command {
+        Some(Command::Migrate { to }) => return migrate(&config, &to),
+        Some(Command::GenerateMasterKey) => {
+            println!("{}", portcullis::crypto::at_rest::Keyring::generate());
+            return Ok(());
+        }
+        None => {}
     }
 
     let (router, state) = portcullis::build(&config)?;
@@ -109,21 +114,27 @@ async fn shutdown_signal() -> &'static str {
 
 /// `portcullis migrate --to URL`: the embedded store of `data_dir`, copied into PostgreSQL.
 fn migrate(config: &Config, to: &str) -> anyhow::Result<()> {
-    use portcullis::store::{PgSettings, PgStore, SledStore, migrate};
-    let from =
-        SledStore::open_with_cache(&config.data_dir, config.cache_bytes).with_context(|| {
+    use portcullis::store::{PgSettings, PgStore, SledStore, migrate, sealing};
+    let sealer = portcullis::sealer(config)?;
+    let from = SledStore::open_with_cache(&config.data_dir, config.cache_bytes)
+        .with_context(|| {
             format!(
                 "cannot open the embedded store in {} (is Portcullis still running on it?)",
                 config.data_dir.display()
             )
-        })?;
+        })?
+        .sealing_with(sealer.clone());
+    sealing::prepare(&from, &sealer)?;
     let into = PgStore::open(&PgSettings {
         url: to.to_owned(),
         pool_size: 4,
         timeout: Duration::from_secs(30),
     })
-    .context("cannot open the PostgreSQL database given with --to")?;
+    .context("cannot open the PostgreSQL database given with --to")?
+    .sealing_with(sealer.clone());
     let copied = migrate::copy(&from, &into, portcullis::clock::Timestamp::now())?;
+    // The copies were sealed on their way in: say under which key.
+    sealing::prepare(&into, &sealer)?;
     println!(
         "Copied {} records ({} users) from {} into PostgreSQL.",
         copied.records,

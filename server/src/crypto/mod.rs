@@ -1,5 +1,6 @@
 //! Password hashing, random secrets and identifiers, digests and constant-time comparison.
 
+pub mod at_rest;
 pub mod password;
 pub mod secret;
 

@@ -78,7 +78,7 @@ pub enum ConsentMethod {
 /// Never printed.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct HmacSecret(String);
+pub struct HmacSecret(pub(crate) String);
 
 impl HmacSecret {
     pub fn expose(&self) -> &str {

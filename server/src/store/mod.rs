@@ -7,6 +7,7 @@ pub(crate) mod conformance;
 pub mod durability;
 pub mod migrate;
 mod pg_store;
+pub mod sealing;
 mod sled_store;
 
 pub use durability::GroupCommit;

@@ -11,6 +11,7 @@
 //! (`synchronous_commit` on), so no group commit is needed here.
 
 use super::migrate::Record;
+use super::sealing::{Sealer, Secrets, opened, sealed};
 use super::{CodeUse, GroupCommit, Store, StoreError, UserFilter, search_keys, status_name};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
@@ -99,6 +100,8 @@ pub struct PgSettings {
 }
 
 pub struct PgStore {
+    /// Seals the secrets in records on their way in (see `store::sealing`).
+    sealer: Sealer,
     /// Records read on every token and introspection request, kept in memory while this
     /// node hears the cluster's announcements (which drop them when any node changes one).
     caches: Arc<Caches>,
@@ -257,12 +260,26 @@ impl PgStore {
                 .map_err(|e| StoreError::Backend(format!("cannot start a pool thread: {e}")))?;
         }
         Ok(Self {
+            sealer: None,
             caches: Arc::default(),
             jobs,
             timeout: settings.timeout,
             config,
             closed: Arc::default(),
         })
+    }
+
+    /// Seals secrets with `sealer` from now on (and opens what it sealed).
+    pub fn sealing_with(mut self, sealer: Sealer) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    fn all_opened<T: Secrets>(&self, records: Vec<T>) -> Result<Vec<T>, StoreError> {
+        records
+            .into_iter()
+            .map(|r| opened(r, &self.sealer))
+            .collect()
     }
 
     /// Runs `f` on a pooled connection and waits for its answer.
@@ -309,7 +326,7 @@ impl PgStore {
         change: &mut dyn FnMut(&mut T) -> bool,
     ) -> Result<Option<T>, StoreError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Secrets,
         R: Fn(&Self) -> Result<Option<(i64, Value)>, StoreError>,
         W: Fn(&Self, i64, &T) -> Result<bool, StoreError>,
     {
@@ -317,9 +334,9 @@ impl PgStore {
             let Some((rev, value)) = read(self)? else {
                 return Ok(None);
             };
-            let mut record: T = serde_json::from_value(value.clone())?;
+            let mut record: T = opened(serde_json::from_value(value.clone())?, &self.sealer)?;
             if !change(&mut record) {
-                return Ok(Some(serde_json::from_value(value)?));
+                return Ok(Some(opened(serde_json::from_value(value)?, &self.sealer)?));
             }
             if write(self, rev, &record)? {
                 return Ok(Some(record));
@@ -844,7 +861,7 @@ impl Store for PgStore {
                 factor.user_id.clone(),
                 factor.id.clone(),
                 factor.created.millis(),
-                json(factor)?
+                json(&sealed(factor, &self.sealer))?
             ],
         )?;
         Ok(())
@@ -872,7 +889,12 @@ impl Store for PgStore {
                 Ok(s.exec(
                     "UPDATE factors SET record = $1, rev = rev + 1
                      WHERE user_id = $2 AND id = $3 AND rev = $4",
-                    params![json(f)?, user_id.clone(), factor_id.clone(), rev],
+                    params![
+                        json(&sealed(f, &s.sealer))?,
+                        user_id.clone(),
+                        factor_id.clone(),
+                        rev
+                    ],
                 )? == 1)
             },
             change,
@@ -880,17 +902,19 @@ impl Store for PgStore {
     }
 
     fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError> {
-        self.record(
+        let found: Option<Factor> = self.record(
             "SELECT record FROM factors WHERE user_id = $1 AND id = $2",
             params![user_id.to_owned(), factor_id.to_owned()],
-        )
+        )?;
+        found.map(|f| opened(f, &self.sealer)).transpose()
     }
 
     fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
-        self.records(
+        let found: Vec<Factor> = self.records(
             "SELECT record FROM factors WHERE user_id = $1 ORDER BY created, id",
             params![user_id.to_owned()],
-        )
+        )?;
+        self.all_opened(found)
     }
 
     fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<bool, StoreError> {
@@ -1157,17 +1181,22 @@ impl Store for PgStore {
     }
 
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        self.records(
+        let found: Vec<KeyRecord> = self.records(
             "SELECT record FROM signing_keys WHERE server = $1 ORDER BY kid",
             params![server.to_owned()],
-        )
+        )?;
+        self.all_opened(found)
     }
 
     fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO signing_keys (server, kid, record) VALUES ($1, $2, $3)
              ON CONFLICT (server, kid) DO UPDATE SET record = EXCLUDED.record",
-            params![server.to_owned(), key.kid.clone(), json(key)?],
+            params![
+                server.to_owned(),
+                key.kid.clone(),
+                json(&sealed(key, &self.sealer))?
+            ],
         )?;
         Ok(())
     }
@@ -1176,7 +1205,10 @@ impl Store for PgStore {
         self.exec(
             "INSERT INTO clients (client_id, record) VALUES ($1, $2)
              ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
-            params![client.client_id.clone(), json(client)?],
+            params![
+                client.client_id.clone(),
+                json(&sealed(client, &self.sealer))?
+            ],
         )?;
         self.client_changed(&client.client_id)
     }
@@ -1190,6 +1222,7 @@ impl Store for PgStore {
             "SELECT record FROM clients WHERE client_id = $1",
             params![client_id.to_owned()],
         )?;
+        let found = found.map(|c| opened(c, &self.sealer)).transpose()?;
         // Unknown ids are not remembered: anyone can send them.
         if found.is_some() {
             self.caches.clients.keep(client_id, &found, read_at);
@@ -1198,7 +1231,8 @@ impl Store for PgStore {
     }
 
     fn clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
-        self.records("SELECT record FROM clients ORDER BY client_id", params![])
+        let found = self.records("SELECT record FROM clients ORDER BY client_id", params![])?;
+        self.all_opened(found)
     }
 
     fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
@@ -1515,7 +1549,8 @@ impl Store for PgStore {
         for u in self.records("SELECT record FROM users ORDER BY id", params![])? {
             sink(Record::User(u))?;
         }
-        for f in self.records("SELECT record FROM factors", params![])? {
+        let factors = self.records("SELECT record FROM factors", params![])?;
+        for f in self.all_opened(factors)? {
             sink(Record::Factor(f))?;
         }
         for g in self.groups()? {
@@ -1543,6 +1578,7 @@ impl Store for PgStore {
                 .collect()
         })?;
         for (server, key) in keys {
+            let key = opened(key, &self.sealer)?;
             sink(Record::SigningKey { server, key })?;
         }
         for c in self.clients()? {

@@ -3,6 +3,7 @@
 use super::CodeUse;
 use super::codec::{decode, encode};
 use super::migrate::Record;
+use super::sealing::{Sealer, Secrets, opened, sealed};
 use super::{GroupCommit, Store, StoreError, UserFilter};
 use crate::authn::Session;
 use crate::authn::factors::Factor;
@@ -41,6 +42,8 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 }
 
 pub struct SledStore {
+    /// Seals the secrets in records on their way in (see `store::sealing`).
+    sealer: Sealer,
     /// One node owns an embedded store, so announcements go to this process's listeners.
     listeners: std::sync::RwLock<Vec<super::Listener>>,
     /// Makes acknowledged writes durable, one flush for every write waiting at that moment.
@@ -83,6 +86,11 @@ impl SledStore {
         Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }
 
+    /// Seals secrets with `sealer` from now on (and opens what it sealed).
+    pub fn sealing_with(self, sealer: Sealer) -> Self {
+        Self { sealer, ..self }
+    }
+
     /// Opens the store with a page cache of at most `cache_bytes`, which bounds its memory.
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
@@ -93,6 +101,7 @@ impl SledStore {
         let commit =
             GroupCommit::start(move || flushing.flush().map(|_| ()).map_err(|e| e.to_string()))?;
         Ok(Self {
+            sealer: None,
             listeners: std::sync::RwLock::default(),
             commit,
             users: db.open_tree("users")?,
@@ -139,20 +148,21 @@ impl SledStore {
 
 /// Changes the record under `key` with compare-and-swap: read, change, write only if nobody
 /// wrote in between, else read again. `None` when there is no record.
-fn modify<T: Serialize + DeserializeOwned>(
+fn modify<T: Serialize + DeserializeOwned + Secrets>(
     tree: &Tree,
     key: &[u8],
     change: &mut dyn FnMut(&mut T) -> bool,
+    sealer: &Sealer,
 ) -> Result<Option<T>, StoreError> {
     loop {
         let Some(current) = tree.get(key)? else {
             return Ok(None);
         };
-        let mut record: T = decode(&current)?;
+        let mut record: T = opened(decode(&current)?, sealer)?;
         if !change(&mut record) {
-            return Ok(Some(decode(&current)?));
+            return Ok(Some(opened(decode(&current)?, sealer)?));
         }
-        let next = encode(&record)?;
+        let next = encode(&sealed(&record, sealer))?;
         if tree
             .compare_and_swap(key, Some(&current), Some(next))?
             .is_ok()
@@ -500,8 +510,10 @@ impl Store for SledStore {
     }
 
     fn put_factor(&self, factor: &Factor) -> Result<(), StoreError> {
-        self.factors
-            .insert(factor_key(&factor.user_id, &factor.id), encode(factor)?)?;
+        self.factors.insert(
+            factor_key(&factor.user_id, &factor.id),
+            encode(&sealed(factor, &self.sealer))?,
+        )?;
         self.wrote();
         Ok(())
     }
@@ -513,11 +525,13 @@ impl Store for SledStore {
         change: &mut dyn FnMut(&mut Factor) -> bool,
     ) -> Result<Option<Factor>, StoreError> {
         let key = factor_key(user_id, factor_id);
-        self.wrote_if(modify(&self.factors, key.as_bytes(), change))
+        self.wrote_if(modify(&self.factors, key.as_bytes(), change, &self.sealer))
     }
 
     fn factor(&self, user_id: &str, factor_id: &str) -> Result<Option<Factor>, StoreError> {
-        get(&self.factors, factor_key(user_id, factor_id))
+        get(&self.factors, factor_key(user_id, factor_id))?
+            .map(|f| opened(f, &self.sealer))
+            .transpose()
     }
 
     fn factors(&self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
@@ -525,7 +539,7 @@ impl Store for SledStore {
             .factors
             .scan_prefix(format!("{user_id}/"))
             .values()
-            .map(|v| decode::<Factor>(&v?))
+            .map(|v| opened(decode::<Factor>(&v?)?, &self.sealer))
             .collect::<Result<Vec<_>, _>>()?;
         all.sort_by_key(|f| f.created);
         Ok(all)
@@ -558,7 +572,12 @@ impl Store for SledStore {
         digest: &Digest,
         change: &mut dyn FnMut(&mut Session) -> bool,
     ) -> Result<Option<Session>, StoreError> {
-        self.wrote_if(modify(&self.sessions, digest.as_bytes(), change))
+        self.wrote_if(modify(
+            &self.sessions,
+            digest.as_bytes(),
+            change,
+            &self.sealer,
+        ))
     }
 
     fn session_by_id(&self, id: &str) -> Result<Option<(Digest, Session)>, StoreError> {
@@ -783,30 +802,38 @@ impl Store for SledStore {
         self.signing_keys
             .scan_prefix(format!("{server}/"))
             .values()
-            .map(|v| decode(&v?))
+            .map(|v| opened(decode(&v?)?, &self.sealer))
             .collect()
     }
 
     fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError> {
-        self.signing_keys
-            .insert(format!("{server}/{}", key.kid), encode(key)?)?;
+        self.signing_keys.insert(
+            format!("{server}/{}", key.kid),
+            encode(&sealed(key, &self.sealer))?,
+        )?;
         self.wrote();
         Ok(())
     }
 
     fn put_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.clients
-            .insert(client.client_id.as_bytes(), encode(client)?)?;
+        self.clients.insert(
+            client.client_id.as_bytes(),
+            encode(&sealed(client, &self.sealer))?,
+        )?;
         self.wrote();
         Ok(())
     }
 
     fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        get(&self.clients, client_id)
+        get(&self.clients, client_id)?
+            .map(|c| opened(c, &self.sealer))
+            .transpose()
     }
 
     fn clients(&self) -> Result<Vec<Client>, StoreError> {
-        self.clients.iter().values().map(|v| decode(&v?)).collect()
+        (self.clients.iter().values())
+            .map(|v| opened(decode(&v?)?, &self.sealer))
+            .collect()
     }
 
     fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
@@ -858,7 +885,12 @@ impl Store for SledStore {
         digest: &Digest,
         change: &mut dyn FnMut(&mut RefreshRecord) -> bool,
     ) -> Result<Option<RefreshRecord>, StoreError> {
-        self.wrote_if(modify(&self.refresh_tokens, digest.as_bytes(), change))
+        self.wrote_if(modify(
+            &self.refresh_tokens,
+            digest.as_bytes(),
+            change,
+            &self.sealer,
+        ))
     }
 
     fn delete_refresh(&self, digest: &Digest) -> Result<(), StoreError> {
@@ -1057,7 +1089,7 @@ impl Store for SledStore {
             sink(Record::User(decode(&v?)?))?;
         }
         for v in self.factors.iter().values() {
-            sink(Record::Factor(decode(&v?)?))?;
+            sink(Record::Factor(opened(decode(&v?)?, &self.sealer)?))?;
         }
         for v in self.groups.iter().values() {
             sink(Record::Group(decode(&v?)?))?;
@@ -1085,11 +1117,11 @@ impl Store for SledStore {
             let (server, _) = pair(&k)?;
             sink(Record::SigningKey {
                 server,
-                key: decode(&v)?,
+                key: opened(decode(&v)?, &self.sealer)?,
             })?;
         }
         for v in self.clients.iter().values() {
-            sink(Record::Client(decode(&v?)?))?;
+            sink(Record::Client(opened(decode(&v?)?, &self.sealer)?))?;
         }
         for v in self.auth_servers.iter().values() {
             sink(Record::AuthServer(decode(&v?)?))?;

@@ -22,6 +22,7 @@ mod pages;
 mod process;
 mod rate_limits;
 mod recovery;
+mod secrets_at_rest;
 mod sessions;
 mod support;
 mod users_lifecycle;

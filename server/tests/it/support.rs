@@ -10,6 +10,15 @@ use tokio::task::JoinHandle;
 
 pub const ADMIN_TOKEN: &str = "it-admin-token-0123456789abcdef";
 pub const PASSWORD: &str = "Sturdy-Gate-42";
+/// The master key every test server seals its secrets with (so the whole suite runs sealed).
+pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmctISE=";
+
+pub fn master_key(current: &str, previous: &[&str]) -> Option<portcullis::config::MasterKeys> {
+    Some(portcullis::config::MasterKeys {
+        current: current.to_owned(),
+        previous: previous.iter().map(|k| (*k).to_owned()).collect(),
+    })
+}
 
 pub struct TestServer {
     pub base: String,
@@ -88,6 +97,7 @@ async fn serve(
     let mut config = Config::for_dirs(PathBuf::from(data.path()), PathBuf::from(site.path()));
     config.base_url = format!("http://{addr}");
     config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
+    config.master_keys = master_key(MASTER_KEY, &[]);
     config.database = database.clone().map(|url| portcullis::store::PgSettings {
         url,
         pool_size: 4,
@@ -211,7 +221,12 @@ impl TestServer {
     }
 
     /// Like `restart`, with settings changed for the new server.
-    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    pub async fn restart_with(self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        self.stop().await.start(tweak).await
+    }
+
+    /// Stops the server gracefully; its data stays.
+    pub async fn stop(mut self) -> Stopped {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -222,7 +237,11 @@ impl TestServer {
         let site = std::mem::replace(&mut self.site, tempfile::tempdir().unwrap());
         let database = self.database.take();
         drop(self);
-        serve(data, site, database, tweak).await
+        Stopped {
+            data,
+            site,
+            database,
+        }
     }
 }
 
@@ -260,4 +279,78 @@ pub fn csrf_field(html: &str) -> String {
     let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
     let v = tag.find("value=\"").expect("a csrf value") + 7;
     tag[v..v + tag[v..].find('"').unwrap()].to_owned()
+}
+
+/// A stopped test server's data: start it again, or look at what it stored.
+pub struct Stopped {
+    pub data: TempDir,
+    pub site: TempDir,
+    pub database: Option<String>,
+}
+
+impl Stopped {
+    pub async fn start(self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        serve(self.data, self.site, self.database, tweak).await
+    }
+
+    /// What starting over this data with `tweak` says, without serving (the error, if any).
+    pub fn try_build(&self, tweak: impl FnOnce(&mut Config)) -> Result<(), String> {
+        let mut config = Config::for_dirs(
+            PathBuf::from(self.data.path()),
+            PathBuf::from(self.site.path()),
+        );
+        config.master_keys = master_key(MASTER_KEY, &[]);
+        config.database = self
+            .database
+            .clone()
+            .map(|url| portcullis::store::PgSettings {
+                url,
+                pool_size: 2,
+                timeout: std::time::Duration::from_secs(5),
+            });
+        tweak(&mut config);
+        portcullis::build(&config)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Everything the backend holds, as text: every file of the data directory, or every
+    /// row of the PostgreSQL database's tables.
+    pub async fn raw(&self) -> String {
+        match &self.database {
+            None => {
+                let mut all = Vec::new();
+                let mut dirs = vec![self.data.path().to_path_buf()];
+                while let Some(dir) = dirs.pop() {
+                    for entry in std::fs::read_dir(dir).unwrap() {
+                        let path = entry.unwrap().path();
+                        if path.is_dir() {
+                            dirs.push(path);
+                        } else {
+                            all.extend(std::fs::read(path).unwrap());
+                        }
+                    }
+                }
+                String::from_utf8_lossy(&all).into_owned()
+            }
+            Some(url) => {
+                let url = url.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let mut all = String::new();
+                    for table in ["factors", "clients", "signing_keys", "users", "meta"] {
+                        let sql = format!("SELECT t::text FROM {table} t");
+                        for row in c.query(sql.as_str(), &[]).unwrap() {
+                            all.push_str(row.get::<_, &str>(0));
+                            all.push('\n');
+                        }
+                    }
+                    // jsonb prints `[48, 130, …]`: written as sled and serde_json write it.
+                    all.replace(", ", ",")
+                })
+                .await
+                .unwrap()
+            }
+        }
+    }
 }
