@@ -18,6 +18,7 @@ mod oauth_flow;
 pub mod pages;
 mod pagination;
 pub mod rate_limit;
+mod redact;
 mod sessions;
 mod signin;
 mod trusted_origins;
@@ -337,7 +338,12 @@ pub fn router(state: AppState) -> Router {
             durable::acknowledge,
         ))
         .with_state(state)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of one request in the log: its method and its address with secrets hidden.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), uri = %redact::loggable(req.uri()))
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -269,15 +269,32 @@ async fn read_client(
     )))
 }
 
-/// Replaces the client's metadata (RFC 7592 style); the secret and id stay.
+/// Replaces the client's metadata (RFC 7592 §2.2): what the request leaves out takes its
+/// registration default, except what a client is (its application type and how it
+/// authenticates), which stays unless the request names another. The id and secret stay:
+/// a `client_secret_jwt` client keeps the secret it signs with, and only a client that
+/// newly needs one is given one (in this answer, once).
 async fn update_client(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    OktaJson(req): OktaJson<Registration>,
+    OktaJson(mut req): OktaJson<Registration>,
 ) -> Result<Response, ApiError> {
     let old = client_or_404(&state, &id)?;
-    let (mut client, _) = match clients::register(req, id.clone(), old.created) {
+    if req
+        .client_name
+        .as_deref()
+        .is_none_or(|n| n.trim().is_empty())
+    {
+        return Ok(registration_error(vec![crate::directory::FieldError::new(
+            "client_name",
+            "Replacing a client needs its whole metadata, client_name included",
+        )]));
+    }
+    req.application_type.get_or_insert(old.application_type);
+    req.token_endpoint_auth_method
+        .get_or_insert(old.token_endpoint_auth_method);
+    let (mut client, minted) = match clients::register(req, id.clone(), old.created) {
         Ok(ok) => ok,
         Err(fields) => return Ok(registration_error(fields)),
     };
@@ -287,11 +304,25 @@ async fn update_client(
             "A client cannot switch between public and confidential; register a new one",
         )]));
     }
-    client.secret_digest = old.secret_digest;
+    // The secret the client holds keeps working; a fresh one only where none can serve.
+    let mut issued = None;
+    match (&client.hmac_secret, &old.hmac_secret) {
+        (Some(_), Some(kept)) => client.hmac_secret = Some(kept.clone()),
+        (Some(_), None) => issued = minted,
+        (None, _) => {}
+    }
+    if issued.is_none() {
+        client.secret_digest = old.secret_digest;
+    }
     client.last_updated = Timestamp::now();
     state.store.put_client(&client)?;
     state.flush().await?;
-    Ok(Json(client_view(&state.base_url, &client, None)).into_response())
+    let mut r = Json(client_view(&state.base_url, &client, issued.as_deref())).into_response();
+    if issued.is_some() {
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(r)
 }
 
 async fn delete_client(

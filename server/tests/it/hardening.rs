@@ -766,3 +766,52 @@ async fn a_recovery_links_holder_cannot_guess_the_security_answer_without_limit(
         (200, Some("PASSWORD_RESET"))
     );
 }
+
+#[tokio::test]
+async fn replacing_a_client_keeps_its_secret_and_what_it_is() {
+    let s = support::start().await;
+    let reg: Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(
+            &json!({ "client_name": "HMAC", "application_type": "service",
+            "token_endpoint_auth_method": "client_secret_jwt" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = reg["client_id"].as_str().unwrap().to_owned();
+    let creds = (
+        id.clone(),
+        reg["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let put = |body: Value| {
+        let s = &s;
+        let id = id.clone();
+        async move {
+            s.client
+                .put(s.url(&format!("/oauth2/v1/clients/{id}")))
+                .header("authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Renamed, with the rest left out: still a service that signs with the same secret.
+    let res = put(json!({ "client_name": "HMAC renamed" })).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["client_name"], "HMAC renamed");
+    assert_eq!(body["application_type"], "service");
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_jwt");
+    assert!(body.get("client_secret").is_none(), "no new secret: {body}");
+    crate::secrets_at_rest::hmac_client_gets_a_token(&s, &creds).await;
+    // A replacement without the client's name is not a replacement.
+    let res = put(json!({ "grant_types": ["client_credentials"] })).await;
+    assert_eq!(res.status(), 400);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"], "invalid_client_metadata", "{e}");
+}

@@ -43,6 +43,17 @@ impl Node {
         database: Option<&str>,
         settings: &[(&str, &str)],
     ) -> Node {
+        Self::start_logging(data, site, database, settings, Stdio::null()).await
+    }
+
+    /// `start_with`, the log (the process's standard output) going to `log`.
+    async fn start_logging(
+        data: &Path,
+        site: &Path,
+        database: Option<&str>,
+        settings: &[(&str, &str)],
+        log: Stdio,
+    ) -> Node {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         if let Some(url) = database {
@@ -62,7 +73,7 @@ impl Node {
             .env("PORTCULLIS_HASH_QUEUE", "256")
             .env_remove("PORTCULLIS_CONFIG")
             .envs(settings.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(log)
             .spawn()
             .unwrap();
         let node = Node {
@@ -624,4 +635,52 @@ async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
         .output()
         .unwrap();
     assert!(!again.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_shows_no_token_even_at_trace_level() {
+    let (data, site) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let database = crate::support::test_database().await;
+    let log_path = data.path().join("trace.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let node = Node::start_logging(
+        &data.path().join("db"),
+        site.path(),
+        database.as_deref(),
+        &[
+            ("PORTCULLIS_LOG", "trace"),
+            ("PORTCULLIS_MFA_ENROLLMENT", "optional"),
+        ],
+        Stdio::from(log),
+    )
+    .await;
+    let api = node.api.clone();
+    api.create_user("logged@example.com").await.unwrap();
+    let tx = api.authn("logged@example.com").await.unwrap();
+    let session_token = tx["sessionToken"].as_str().unwrap().to_owned();
+    let res = api
+        .http
+        .get(api.url("/login/sessionCookieRedirect"))
+        .query(&[
+            ("token", session_token.as_str()),
+            ("redirectUrl", &api.url("/")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let link = "LinkToken0123456789abcdefghij";
+    api.http
+        .get(api.url(&format!("/signin/reset-password/{link}")))
+        .send()
+        .await
+        .unwrap();
+    drop(node);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("sessionCookieRedirect"),
+        "requests are in the trace log"
+    );
+    assert!(!log.contains(&session_token), "a session token in the log");
+    assert!(!log.contains(link), "a link's token in the log");
 }

@@ -38,7 +38,7 @@ async fn secrets(s: &TestServer) -> (String, (String, String)) {
 
 /// Client credentials with an HMAC assertion: the server must open the client's secret to
 /// check it, and its signing key to answer.
-async fn hmac_client_gets_a_token(s: &TestServer, (id, secret): &(String, String)) {
+pub async fn hmac_client_gets_a_token(s: &TestServer, (id, secret): &(String, String)) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
