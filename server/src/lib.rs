@@ -39,8 +39,10 @@ pub enum StartError {
 }
 
 /// PostgreSQL when a database URL is set, else sled in the data directory.
-fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    let sealer = sealer(config)?;
+fn open_store(
+    config: &Config,
+    sealer: &store::sealing::Sealer,
+) -> Result<Arc<dyn Store>, StartError> {
     let store: Arc<dyn Store> =
         match &config.database {
             Some(db) => {
@@ -57,7 +59,7 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 Arc::new(store.sealing_with(sealer.clone()))
             }
         };
-    store::sealing::prepare(store.as_ref(), &sealer)
+    store::sealing::prepare(store.as_ref(), sealer)
         .map_err(|e| StartError::Secrets(e.to_string()))?;
     Ok(store)
 }
@@ -76,7 +78,10 @@ pub fn sealer(config: &Config) -> Result<store::sealing::Sealer, StartError> {
 pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartError> {
     // Leptos spawns its rendering work on a global executor; an error only means it is set.
     let _ = any_spawner::Executor::init_tokio();
-    let store = open_store(config)?;
+    let sealer = sealer(config)?;
+    let store = open_store(config, &sealer)?;
+    let csrf = crypto::csrf::CsrfKey::load(store.as_ref(), sealer.as_deref())
+        .map_err(|e| StartError::Secrets(e.to_string()))?;
     let keys =
         oauth::keys::KeyRing::load(store.as_ref(), oauth::ORG_SERVER, clock::Timestamp::now())
             .map_err(|e| StartError::Keys(e.to_string()))?;
@@ -144,6 +149,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         key_creation: std::sync::Mutex::default(),
         draining: std::sync::atomic::AtomicBool::new(false),
         node_id: crypto::new_id("node"),
+        csrf,
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),

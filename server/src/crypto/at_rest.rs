@@ -30,6 +30,7 @@ pub enum SealError {
 struct SealKey {
     id: String,
     key: LessSafeKey,
+    raw: [u8; 32],
 }
 
 impl SealKey {
@@ -43,9 +44,12 @@ impl SealKey {
         let id = hex8(&Sha256::digest(&raw));
         let unbound = UnboundKey::new(&AES_256_GCM, &raw)
             .map_err(|_| SealError::BadKey("rejected".into()))?;
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&raw);
         Ok(Self {
             id,
             key: LessSafeKey::new(unbound),
+            raw: bytes,
         })
     }
 }
@@ -93,6 +97,16 @@ impl Keyring {
             .fill(&mut raw)
             .expect("the system random number generator failed");
         STANDARD.encode(raw)
+    }
+
+    /// A key for another purpose (`purpose` names it), derived from the current key with
+    /// HMAC-SHA256: every node with the same master key derives the same one.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.current.raw);
+        let tag = aws_lc_rs::hmac::sign(&key, purpose.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 
     /// The id of the key that seals.

@@ -1,6 +1,7 @@
 //! Password hashing, random secrets and identifiers, digests and constant-time comparison.
 
 pub mod at_rest;
+pub mod csrf;
 pub mod password;
 pub mod secret;
 

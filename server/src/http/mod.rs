@@ -74,6 +74,8 @@ pub struct Services {
     pub draining: std::sync::atomic::AtomicBool,
     /// This node's name among the nodes sharing a store (for cluster-wide job leases).
     pub node_id: String,
+    /// Signs the hosted forms' anti-forgery cookies.
+    pub csrf: crate::crypto::csrf::CsrfKey,
 }
 
 #[derive(Clone)]

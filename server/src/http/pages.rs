@@ -296,28 +296,24 @@ fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Opti
     })
 }
 
-/// A well-formed CSRF cookie value, or a fresh one with the cookie to set.
+/// The browser's CSRF token if this server minted it, or a fresh one with the cookie to set.
 fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
-        Some(v)
-            if v.len() >= 32
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            (v.to_owned(), None)
-        }
+        Some(v) if state.csrf.verify(v) => (v.to_owned(), None),
         _ => {
-            let fresh = new_secret(24);
-            let header = cookie_header(state, CSRF_COOKIE, fresh.expose(), None);
-            (fresh.expose().to_owned(), Some(header))
+            let fresh = state.csrf.mint();
+            let header = cookie_header(state, CSRF_COOKIE, &fresh, None);
+            (fresh, Some(header))
         }
     }
 }
 
+/// Whether a form came with the token of the browser's cookie, and that cookie is one this
+/// server minted (a planted cookie with a matching field is refused).
 pub(super) fn csrf_matches(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
     !submitted.is_empty()
         && cookie(headers, &cookie_name(state, CSRF_COOKIE))
-            .is_some_and(|c| Digest::of(c).ct_eq(&Digest::of(submitted)))
+            .is_some_and(|c| state.csrf.verify(c) && Digest::of(c).ct_eq(&Digest::of(submitted)))
 }
 
 /// Where a sign-in may continue to: only an authorization request of this server, as a path,

@@ -815,3 +815,52 @@ async fn replacing_a_client_keeps_its_secret_and_what_it_is() {
     let e: Value = res.json().await.unwrap();
     assert_eq!(e["error"], "invalid_client_metadata", "{e}");
 }
+
+#[tokio::test]
+async fn a_planted_csrf_cookie_is_not_accepted() {
+    let s = support::start().await;
+    s.create_user("planted@example.com", PASSWORD).await;
+    // Someone who can set cookies for this host (a sibling subdomain, plain http) plants a
+    // token of their own and submits a form that carries it.
+    let planted = "Planted0123456789abcdefghijklmnopqrstuvwxyz";
+    let res = s
+        .client
+        .post(s.url("/login"))
+        .header("cookie", format!("pc_csrf={planted}"))
+        .form(&[
+            ("csrf", planted),
+            ("username", "planted@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(support::set_cookie(&res, "sid").is_none());
+    // The page replaces a cookie it did not mint; with its own token the form works.
+    let res = s
+        .client
+        .get(s.url("/login"))
+        .header("cookie", format!("pc_csrf={planted}"))
+        .send()
+        .await
+        .unwrap();
+    let minted = support::set_cookie(&res, "pc_csrf").expect("a fresh cookie");
+    let minted = minted.split(';').next().unwrap().to_owned();
+    assert!(!minted.contains(planted));
+    let csrf = csrf_field(&res.text().await.unwrap());
+    let res = s
+        .client
+        .post(s.url("/login"))
+        .header("cookie", minted)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "planted@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(support::set_cookie(&res, "sid").is_some());
+}
