@@ -3,8 +3,11 @@
 //! - `setup`              install what the build and tests need (idempotent; quick when done)
 //! - `build [--release]`  the server, the hydration bundle, the widget and the CSS into target/site
 //! - `run [-- ARGS]`      build (release) and start `portcullis` with a demo org
-//! - `test`               everything CI checks: fmt, clippy per feature set, cargo tests, Playwright
-//! - `e2e`                build and run only the Playwright specs
+//! - `check`              fmt and clippy for every feature set: the fast loop while editing
+//! - `test [FILTER]`      everything CI checks: fmt, clippy per feature set, cargo tests, Playwright;
+//!                        with FILTER, only the Rust tests and Playwright specs whose names match
+//! - `e2e [ARGS]`         build and run only the Playwright specs (ARGS go to `playwright test`,
+//!                        e.g. `-g "locked account"` or `tests/widget.spec.ts`)
 //!
 //! No dependencies beyond std, so it compiles in seconds on a fresh machine.
 
@@ -22,13 +25,17 @@ fn main() -> ExitCode {
         Some("setup") => tools::setup(tools::Need::Everything).map(|_| ()),
         Some("build") => build(args.iter().any(|a| a == "--release")).map(|_| ()),
         Some("run") => run(&args[1..]),
-        Some("test") => test(),
-        Some("e2e") => e2e(),
+        Some("check") => check(),
+        Some("test") => test(args.get(1).map(String::as_str)),
+        Some("e2e") => e2e(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup|build [--release]|run [-- ARGS]|test|e2e>");
+            eprintln!(
+                "usage: cargo xtask <setup|build [--release]|run [-- ARGS]|check|test [FILTER]|e2e [ARGS]>"
+            );
             return ExitCode::from(2);
         }
     };
+    util::timing_summary();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(msg)) => {
@@ -71,11 +78,23 @@ fn run(extra: &[String]) -> Result<(), Fail> {
     }
 }
 
-/// Every check CI runs, in the order that fails fastest.
-fn test() -> Result<(), Fail> {
+/// Every check CI runs, in the order that fails fastest; `filter` narrows the tests.
+fn test(filter: Option<&str>) -> Result<(), Fail> {
     let started = std::time::Instant::now();
     let tc = tools::setup(tools::Need::Everything)?;
+    check()?;
+    tests(&tc, filter)?;
+    let secs = started.elapsed().as_secs();
+    println!(
+        "\nxtask test: all checks passed in {}m{:02}s",
+        secs / 60,
+        secs % 60
+    );
+    Ok(())
+}
 
+/// Formatting and clippy for every feature set, without building for tests.
+fn check() -> Result<(), Fail> {
     step("Formatting (cargo fmt --check)");
     cargo(&["fmt", "--all", "--check"])?;
 
@@ -126,6 +145,23 @@ fn test() -> Result<(), Fail> {
         "warnings",
     ])?;
 
+    Ok(())
+}
+
+/// The Rust tests on both backends, then Playwright; `filter` narrows each to matching names.
+fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
+    // `cargo test ARGS [FILTER]`.
+    let filtered = |args: &[&'static str]| -> Vec<String> {
+        args.iter()
+            .map(|a| (*a).to_owned())
+            .chain(filter.map(str::to_owned))
+            .collect()
+    };
+    let cargo_test = |args: &[&'static str], env: &[(&str, &str)]| {
+        let args = filtered(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        util::cargo_env(&args, env)
+    };
     step("Unit and integration tests");
     // The integration tests and Playwright start aiosmtpd with this interpreter.
     let mut env: Vec<(&str, &str)> = tc
@@ -138,40 +174,46 @@ fn test() -> Result<(), Fail> {
     // store's conformance tests against a throwaway PostgreSQL.
     let pg = postgres::Cluster::start()?;
     env.push(("PORTCULLIS_TEST_PG_URL", pg.url.as_str()));
-    util::cargo_env(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
+    cargo_test(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
     step("Integration tests against PostgreSQL");
     env.push(("PORTCULLIS_TEST_BACKEND", "postgres"));
-    util::cargo_env(&["test", "-p", "portcullis", "--test", "it"], &env)?;
+    cargo_test(&["test", "-p", "portcullis", "--test", "it"], &env)?;
     drop(pg);
-    cargo(&["test", "-p", "app", "--features", "ssr", "--lib"])?;
-    cargo(&["test", "-p", "widget", "--lib"])?;
+    step("Page and widget unit tests");
+    cargo_test(&["test", "-p", "app", "--features", "ssr", "--lib"], &[])?;
+    cargo_test(&["test", "-p", "widget", "--lib"], &[])?;
 
     step("Building the server and site for the end-to-end tests");
     cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
-    site::build(&tc)?;
-    playwright(&tc)?;
-    let secs = started.elapsed().as_secs();
-    println!(
-        "\nxtask test: all checks passed in {}m{:02}s",
-        secs / 60,
-        secs % 60
-    );
-    Ok(())
+    site::build(tc)?;
+    // A filter that names only Rust tests is not a failure of Playwright's.
+    let grep: Vec<String> = filter
+        .map(|f| {
+            vec![
+                "-g".to_owned(),
+                f.to_owned(),
+                "--pass-with-no-tests".to_owned(),
+            ]
+        })
+        .unwrap_or_default();
+    playwright(tc, &grep)
 }
 
-fn e2e() -> Result<(), Fail> {
+fn e2e(args: &[String]) -> Result<(), Fail> {
     let tc = tools::setup(tools::Need::Everything)?;
     cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
     site::build(&tc)?;
-    playwright(&tc)
+    playwright(&tc, args)
 }
 
-fn playwright(tc: &tools::Toolchain) -> Result<(), Fail> {
+/// `npx playwright test ARGS` in end2end/ against the debug server and the built site.
+fn playwright(tc: &tools::Toolchain, args: &[String]) -> Result<(), Fail> {
     step("End-to-end tests (Playwright, Chromium)");
     let root = util::root();
     util::run(
         std::process::Command::new("npx")
             .args(["playwright", "test"])
+            .args(args)
             .current_dir(root.join("end2end"))
             .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"))
             .env("PORTCULLIS_SITE_DIR", root.join("target/site"))

@@ -12,8 +12,30 @@ pub(crate) fn root() -> PathBuf {
     manifest.parent().map_or(manifest.clone(), PathBuf::from)
 }
 
+/// When each step began, for the summary at the end.
+static STEPS: std::sync::Mutex<Vec<(String, std::time::Instant)>> =
+    std::sync::Mutex::new(Vec::new());
+
 pub(crate) fn step(what: &str) {
     println!("\n==> {what}");
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push((what.to_owned(), std::time::Instant::now()));
+    }
+}
+
+/// How long each step took (until the next began; the last until now), in order.
+pub(crate) fn timing_summary() {
+    let Ok(steps) = STEPS.lock() else { return };
+    if steps.is_empty() {
+        return;
+    }
+    let now = std::time::Instant::now();
+    println!("\nTime per step:");
+    for (i, (what, began)) in steps.iter().enumerate() {
+        let ended = steps.get(i + 1).map_or(now, |(_, next)| *next);
+        let secs = ended.duration_since(*began).as_secs_f64();
+        println!("  {secs:>7.1} s  {what}");
+    }
 }
 
 /// Runs `cmd` in the workspace (unless it has a directory), failing with `what` if it fails.
