@@ -4,10 +4,10 @@
 //! - `build [--release]`  the server, the hydration bundle, the widget and the CSS into target/site
 //! - `run [-- ARGS]`      build (release) and start `portcullis` with a demo org
 //! - `check`              fmt and clippy for every feature set: the fast loop while editing
-//! - `test [FILTER]`      everything CI checks: fmt, clippy per feature set, cargo tests, Playwright;
-//!                        with FILTER, only the Rust tests and Playwright specs whose names match
-//! - `e2e [ARGS]`         build and run only the Playwright specs (ARGS go to `playwright test`,
-//!                        e.g. `-g "locked account"` or `tests/widget.spec.ts`)
+//! - `test [FILTER]`      everything CI checks: fmt, clippy per feature set, cargo tests,
+//!   Playwright; with FILTER, only the Rust tests and Playwright specs whose names match
+//! - `e2e [ARGS]`         build and run only the Playwright specs; ARGS go to
+//!   `playwright test`, e.g. `-g "locked account"` or `tests/widget.spec.ts`
 //!
 //! No dependencies beyond std, so it compiles in seconds on a fresh machine.
 
