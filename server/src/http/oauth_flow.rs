@@ -9,21 +9,19 @@ use super::pages::{
     session_cookie,
 };
 use super::rate_limit::{Attempt, Bucket};
-use crate::authn::Session;
 use crate::authn::session::{end_session, exchange_session_token, find_session, use_session};
 use crate::authz::consent;
 use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
 use crate::directory::OriginScope;
-use crate::directory::groups::group_names;
 use crate::directory::trusted_origins::is_trusted;
+use crate::oauth::authorization::{self, Answer, AuthorizeCtx, Decision, SignedIn};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
-use crate::oauth::grants::Mint;
 use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
 use crate::oauth::issuer::Issuer;
 use crate::oauth::params::Params;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
-use crate::oauth::tokens::{CodeRecord, IdTokenFacts};
+use crate::oauth::token_info::{self, BearerError};
 use crate::paths;
 use crate::store::StoreError;
 use app::{ConsentRequest, ConsentScope, Notice, PageState, Problem, View};
@@ -36,7 +34,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Browser navigations: authorize, consent and logout, for the org and custom servers.
 pub(super) fn navigation_routes() -> Router<AppState> {
@@ -141,7 +139,7 @@ async fn authorize_get(
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    authorize(state, &issuer, uri, headers, params).await
+    authorize(state, issuer, uri, headers, params).await
 }
 
 async fn authorize_post(
@@ -151,26 +149,18 @@ async fn authorize_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    authorize(state, &issuer, uri, headers, Params::parse(&body)).await
-}
-
-/// The sign-in a request can use: one just made from its `sessionToken`, or the browser's.
-enum Auth {
-    /// A new session from the request's session token; its cookie must be set.
-    Fresh(Secret, Session),
-    Existing(Session),
-    None,
+    authorize(state, issuer, uri, headers, Params::parse(&body)).await
 }
 
 async fn authorize(
     state: AppState,
-    issuer: &Issuer,
+    issuer: Arc<Issuer>,
     uri: Uri,
     headers: HeaderMap,
     params: Params,
 ) -> Response {
     let now = Timestamp::now();
-    let req = match authorize::validate(state.store.as_ref(), issuer, &params) {
+    let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
         Ok(r) => r,
         Err(AuthorizeError::Page { problem }) => {
             return error_page(&state, &headers, problem).await;
@@ -187,101 +177,72 @@ async fn authorize(
             return error_page(&state, &headers, Problem::Internal).await;
         }
     };
-    let auth = match find_auth(&state, &headers, &req, now).await {
-        Ok(a) => a,
+    // Sessions and codes are written (and flushed) on the blocking pool, in one hop.
+    let sid = cookie(&headers, SESSION_COOKIE).map(str::to_owned);
+    let (decider, asked) = (Arc::clone(&issuer), req.clone());
+    let decided = state
+        .blocking(move |s| {
+            let (fresh, signed_in) = sign_in_of(s, &asked, sid.as_deref(), now)?;
+            let ctx = AuthorizeCtx {
+                store: s.store.as_ref(),
+                issuer: &decider,
+                tokens: &s.tokens,
+                now,
+            };
+            Ok::<_, String>((fresh, authorization::decide(&ctx, &asked, signed_in)))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+    let (fresh, decision) = match decided {
+        Ok(d) => d,
         Err(message) => {
             tracing::error!(error = %message, "finding the sign-in failed");
             return error_page(&state, &headers, Problem::Internal).await;
         }
     };
-    let fresh_cookie = match &auth {
-        Auth::Fresh(secret, _) => Some(session_cookie(&state, secret.expose())),
-        _ => None,
-    };
-    let session = match auth {
-        Auth::Fresh(_, s) => Some(s),
-        Auth::Existing(s) if needs_login_again(&req, &s, now) => None,
-        Auth::Existing(s) => Some(s),
-        Auth::None => None,
-    };
-    let Some(session) = session else {
-        if req.prompt.none {
-            return respond(
-                &state,
-                &req.reply,
-                error_fields(
-                    "login_required",
-                    "The client specified not to prompt, but the user is not logged in.",
-                ),
-            );
+    let mut response = match decision {
+        Ok(Decision::SignIn) => login_redirect(&uri, &params, &req),
+        Ok(Decision::AskConsent(scopes)) => {
+            consent_page(&state, &issuer, &req, &uri, &params, &headers, scopes).await
         }
-        return login_redirect(&uri, &params, &req);
-    };
-    let mut response = match issue(&state, issuer, &req, &session, now) {
-        Ok(Issue::Fields(fields)) => respond(&state, &req.reply, fields),
-        Ok(Issue::Denied(description)) => respond(
-            &state,
-            &req.reply,
-            error_fields("access_denied", &description),
-        ),
-        Ok(Issue::AskConsent(_)) if req.prompt.none => respond(
-            &state,
-            &req.reply,
-            error_fields(
-                "consent_required",
-                "The client specified not to prompt, but the user has not consented to the requested scopes.",
-            ),
-        ),
-        Ok(Issue::AskConsent(scopes)) => {
-            consent_page(&state, issuer, &req, &uri, &params, &headers, scopes).await
-        }
+        Ok(Decision::Answer(answer)) => respond(&state, &req.reply, answer.into_fields()),
         Err(e) => {
-            tracing::error!(error = %e, "issuing the authorization response failed");
-            respond(
-                &state,
-                &req.reply,
-                error_fields("server_error", "The server could not complete the request."),
-            )
+            tracing::error!(error = %e, detail = %e.description(), "issuing the authorization response failed");
+            respond(&state, &req.reply, Answer::failed(&e).into_fields())
         }
     };
-    if let Some(c) = fresh_cookie {
+    if let Some(secret) = fresh {
+        let c = session_cookie(&state, secret.expose());
         response.headers_mut().append(header::SET_COOKIE, c);
     }
     response
 }
 
-async fn find_auth(
-    state: &AppState,
-    headers: &HeaderMap,
+/// The sign-in a request can use: one made just now from its `sessionToken` (whose cookie the
+/// response must set), or the browser's.
+fn sign_in_of(
+    s: &super::Services,
     req: &AuthorizeRequest,
+    sid: Option<&str>,
     now: Timestamp,
-) -> Result<Auth, String> {
-    if let Some(token) = req.session_token.clone() {
-        let started = state
-            .blocking(move |s| exchange_session_token(s.store.as_ref(), &s.sessions, now, &token))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        return Ok(match started {
-            Some((secret, session)) => Auth::Fresh(secret, session),
-            None => Auth::None,
-        });
+) -> Result<(Option<Secret>, SignedIn), String> {
+    let store = s.store.as_ref();
+    if let Some(token) = &req.session_token {
+        return Ok(
+            match exchange_session_token(store, &s.sessions, now, token)
+                .map_err(|e| e.to_string())?
+            {
+                Some((secret, session)) => (Some(secret), SignedIn::JustNow(session)),
+                None => (None, SignedIn::Nobody),
+            },
+        );
     }
-    let Some(sid) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(Auth::None);
+    let Some(sid) = sid else {
+        return Ok((None, SignedIn::Nobody));
     };
-    Ok(use_session(state.store.as_ref(), &state.sessions, now, sid)
-        .map_err(|e| e.to_string())?
-        .map_or(Auth::None, Auth::Existing))
-}
-
-/// `prompt=login`, or a `max_age` the last password check is older than.
-fn needs_login_again(req: &AuthorizeRequest, s: &Session, now: Timestamp) -> bool {
-    let too_old = req.max_age.is_some_and(|max| {
-        let age_ms = now.millis() - s.last_password_verification.millis();
-        age_ms > i64::try_from(max.saturating_mul(1000)).unwrap_or(i64::MAX)
-    });
-    req.prompt.login || too_old
+    let session = use_session(store, &s.sessions, now, sid).map_err(|e| e.to_string())?;
+    Ok((None, session.map_or(SignedIn::Nobody, SignedIn::Earlier)))
 }
 
 /// To the sign-in page, which returns here once the person has signed in. `prompt=login` is
@@ -308,143 +269,16 @@ fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRe
     no_store(Redirect::to(&format!("{}?{}", paths::LOGIN, login.finish())).into_response())
 }
 
-/// What an authorization request comes to once the person is known.
-enum Issue {
-    /// The code and/or tokens for the client.
-    Fields(Vec<(String, String)>),
-    /// No access policy rule allows it (custom servers).
-    Denied(String),
-    /// The person must first agree to these scopes.
-    AskConsent(Vec<String>),
-}
-
-/// Makes what the response type asks for: a code, tokens, or both — after the server's access
-/// policy and the person's consent allow it.
-fn issue(
-    state: &AppState,
-    issuer: &Issuer,
-    req: &AuthorizeRequest,
-    session: &Session,
-    now: Timestamp,
-) -> Result<Issue, String> {
-    let store = state.store.as_ref();
-    let user = store
-        .user(&session.user_id)
-        .map_err(|e| e.to_string())?
-        .ok_or("the session's user is gone")?;
-    let grant = if req.wants("code") {
-        "authorization_code"
-    } else {
-        "implicit"
-    };
-    let life = match grants::decide(
-        store,
-        issuer,
-        &state.tokens,
-        &req.client,
-        grant,
-        Some(&user),
-        &req.scopes,
-    ) {
-        Ok(l) => l,
-        Err(TokenError::AccessDenied(why)) => return Ok(Issue::Denied(why)),
-        Err(e) => return Err(e.description()),
-    };
-    if let Some(server) = &issuer.custom {
-        let needed = consent::needed(
-            store,
-            server,
-            &req.client,
-            &user.id,
-            &req.scopes,
-            req.prompt.consent,
-        )
-        .map_err(|e| e.to_string())?;
-        if !needed.is_empty() {
-            return Ok(Issue::AskConsent(needed));
-        }
-    }
-    let mut fields = Vec::new();
-    let mut code_value = None;
-    if req.wants("code") {
-        let code = new_secret(32);
-        store
-            .put_code(
-                &code.digest(),
-                &CodeRecord {
-                    server: issuer.id.clone(),
-                    client_id: req.client.client_id.clone(),
-                    redirect_uri: req.reply.redirect_uri.clone(),
-                    user_id: user.id.clone(),
-                    scopes: req.scopes.clone(),
-                    nonce: req.nonce.clone(),
-                    challenge: req.challenge.clone(),
-                    auth_time: session.last_password_verification,
-                    amr: session.amr.clone(),
-                    expires_at: now.plus(state.tokens.code_ttl),
-                    used: false,
-                    issued_jti: None,
-                    issued_family: None,
-                },
-            )
-            .map_err(|e| e.to_string())?;
-        fields.push(("code".to_owned(), code.expose().to_owned()));
-        code_value = Some(code.expose().to_owned());
-    }
-    let mint = Mint {
-        store,
-        issuer,
-        client: &req.client,
-        now,
-    };
-    let groups = group_names(store, &user.id).unwrap_or_default();
-    let mut access = None;
-    if req.wants("token") {
-        let at = mint
-            .access(
-                Some((&user, session.last_password_verification)),
-                &groups,
-                &req.scopes,
-                life.access,
-            )
-            .map_err(|e| e.to_string())?;
-        fields.push(("access_token".into(), at.token.clone()));
-        fields.push(("token_type".into(), "Bearer".into()));
-        fields.push(("expires_in".into(), life.access.as_secs().to_string()));
-        fields.push(("scope".into(), req.scopes.join(" ")));
-        access = Some(at.token);
-    }
-    if req.wants("id_token") {
-        let facts = IdTokenFacts {
-            issuer: &issuer.url,
-            client_id: &req.client.client_id,
-            nonce: req.nonce.as_deref(),
-            auth_time: session.last_password_verification,
-            amr: &session.amr,
-            scopes: &req.scopes,
-            groups: &groups,
-            access_token: access.as_deref(),
-            code: code_value.as_deref(),
-            extra: serde_json::Map::new(),
-        };
-        let idt = mint
-            .id_token(&user, facts, state.tokens.id_ttl)
-            .map_err(|e| e.to_string())?;
-        fields.push(("id_token".into(), idt));
-    }
-    Ok(Issue::Fields(fields))
-}
-
 /// Client authentication for introspect and revoke (assertions may name the token endpoint or
 /// the issuer as their audience).
 fn authenticate(
-    state: &AppState,
+    s: &super::Services,
     issuer: &Issuer,
     creds: &ClientCredentials,
 ) -> Result<crate::oauth::clients::Client, TokenError> {
     let token_url = issuer.endpoint("token");
     grants::authenticate_client(
-        state.store.as_ref(),
+        s.store.as_ref(),
         creds,
         &[token_url.as_str(), issuer.url.as_str()],
         Timestamp::now(),
@@ -503,7 +337,7 @@ fn client_credentials(
         };
         return Ok(ClientCredentials::Basic {
             id: unescape(id),
-            secret: unescape(secret),
+            secret: Secret::new(unescape(secret)),
         });
     }
     if let Some(assertion) = form.get("client_assertion").filter(|v| !v.is_empty()) {
@@ -519,7 +353,7 @@ fn client_credentials(
         }
         return Ok(ClientCredentials::Assertion {
             id: claimed,
-            assertion: assertion.clone(),
+            assertion: Secret::new(assertion.as_str()),
         });
     }
     let id = form
@@ -530,7 +364,7 @@ fn client_credentials(
     Ok(match form.get("client_secret").filter(|v| !v.is_empty()) {
         Some(secret) => ClientCredentials::Post {
             id,
-            secret: secret.clone(),
+            secret: Secret::new(secret.as_str()),
         },
         None => ClientCredentials::Public { id },
     })
@@ -607,38 +441,6 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response 
     no_store(r)
 }
 
-/// Checks an access token this server issued: signature, issuer, audience, expiry,
-/// revocation.
-fn check_access_token(state: &AppState, issuer: &Issuer, token: &str) -> Result<Value, String> {
-    access_token_claims(state.store.as_ref(), issuer, token)
-        .map_err(|e| e.to_string())
-        .and_then(|checked| checked)
-}
-
-/// The claims of an access token this server issued, or why it is not one (outer `Err`: the
-/// store could not say whether it was revoked).
-fn access_token_claims(
-    store: &dyn crate::store::Store,
-    issuer: &Issuer,
-    token: &str,
-) -> Result<Result<Value, String>, StoreError> {
-    let claims = match issuer.keys.verify(token, &issuer.url, false) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(e.0)),
-    };
-    let jti = claims["jti"].as_str().unwrap_or_default();
-    if !jti.starts_with("AT.") {
-        return Ok(Err("not an access token".into()));
-    }
-    if !issuer.audience_matches(&claims["aud"]) {
-        return Ok(Err("the token is for another audience".into()));
-    }
-    if store.is_revoked(jti)? {
-        return Ok(Err("the token was revoked".into()));
-    }
-    Ok(Ok(claims))
-}
-
 async fn userinfo(
     State(state): State<AppState>,
     Server(issuer): Server,
@@ -648,6 +450,7 @@ async fn userinfo(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
     else {
         let mut r = no_store(StatusCode::UNAUTHORIZED.into_response());
         r.headers_mut().insert(
@@ -656,64 +459,22 @@ async fn userinfo(
         );
         return r;
     };
-    let claims = match check_access_token(&state, &issuer, token.trim()) {
-        Ok(c) => c,
-        Err(why) => {
-            return bearer_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                &format!("The access token is invalid: {why}."),
-            );
-        }
-    };
-    let scopes: Vec<String> = claims["scp"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
+    let answer = state
+        .blocking(move |s| {
+            token_info::userinfo(s.store.as_ref(), &issuer, &token, Timestamp::now())
         })
-        .unwrap_or_default();
-    if !scopes.iter().any(|s| s == "openid") {
-        return bearer_error(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "The access token must include the openid scope.",
-        );
-    }
-    let user = match claims["uid"].as_str().map(|id| state.store.user(id)) {
-        Some(Ok(Some(u))) => u,
-        _ => {
-            return bearer_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "The user is no longer available.",
-            );
+        .await;
+    match answer {
+        Ok(Ok(claims)) => no_store(Json(Value::Object(claims)).into_response()),
+        Ok(Err(BearerError::InvalidToken(why))) => {
+            bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &why)
         }
-    };
-    let cid = claims["cid"].as_str().unwrap_or_default();
-    let client = match state.store.client(cid) {
-        Ok(Some(c)) => c,
-        _ => {
-            return bearer_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "The client is no longer registered.",
-            );
+        Ok(Err(BearerError::InsufficientScope(why))) => {
+            bearer_error(StatusCode::FORBIDDEN, "insufficient_scope", why)
         }
-    };
-    let mint = Mint {
-        store: state.store.as_ref(),
-        issuer: &issuer,
-        client: &client,
-        now: Timestamp::now(),
-    };
-    let groups = group_names(state.store.as_ref(), &user.id).unwrap_or_default();
-    let mut body = json!({ "sub": user.id });
-    if let Value::Object(m) = &mut body {
-        m.extend(mint.userinfo(&user, &groups, &scopes));
+        Ok(Err(BearerError::Store(e))) => token_error(&TokenError::Store(e), false),
+        Err(e) => token_error(&TokenError::Flow(e.to_string()), false),
     }
-    no_store(Json(body).into_response())
 }
 
 /// RFC 7662. The caller must be a registered client (public clients name themselves).
@@ -762,59 +523,14 @@ fn introspection(
     creds: &ClientCredentials,
     token: &str,
 ) -> Result<Value, TokenError> {
-    let store = s.store.as_ref();
-    let token_url = issuer.endpoint("token");
-    let client = grants::authenticate_client(
-        store,
-        creds,
-        &[token_url.as_str(), issuer.url.as_str()],
+    let client = authenticate(s, issuer, creds)?;
+    Ok(token_info::introspect(
+        s.store.as_ref(),
+        issuer,
+        &client,
+        token,
         Timestamp::now(),
-    )?;
-    let inactive = json!({ "active": false });
-    match access_token_claims(store, issuer, token)? {
-        Ok(claims) if claims["cid"] != client.client_id.as_str() => return Ok(inactive),
-        Ok(claims) => {
-            let mut body = json!({
-                "active": true,
-                "token_type": "Bearer",
-                "scope": claims["scp"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
-                "client_id": claims["cid"], "username": claims["sub"], "sub": claims["sub"],
-                "exp": claims["exp"], "iat": claims["iat"], "iss": claims["iss"], "aud": claims["aud"], "jti": claims["jti"],
-            });
-            if let Some(uid) = claims.get("uid") {
-                body["uid"] = uid.clone();
-            }
-            return Ok(body);
-        }
-        Err(_) => {}
-    }
-    let digest = Secret::new(token).digest();
-    let Some(r) = store.refresh(&digest)? else {
-        return Ok(inactive);
-    };
-    let live = r.client_id == client.client_id
-        && r.server == issuer.id
-        && r.expires_at > Timestamp::now()
-        && !store.is_revoked(&format!("family:{}", r.family))?;
-    if !live {
-        return Ok(inactive);
-    }
-    let user = store.user(&r.user_id)?;
-    if user
-        .as_ref()
-        .is_none_or(|u| u.credential_epoch != r.credential_epoch)
-    {
-        return Ok(inactive);
-    }
-    Ok(json!({
-        "active": true,
-        "token_type": "refresh_token",
-        "scope": r.scopes.join(" "),
-        "client_id": r.client_id,
-        "username": user.map(|u| u.profile.login),
-        "uid": r.user_id,
-        "exp": r.expires_at.millis() / 1000,
-    }))
+    )?)
 }
 
 /// RFC 7009: always 200 for a token the client may revoke, known or not.
@@ -829,48 +545,27 @@ async fn revoke(
     if let Some(d) = form.repeat_error() {
         return token_error(&TokenError::InvalidRequest(d), basic);
     }
-    let authed =
-        client_credentials(&headers, &form).and_then(|c| authenticate(&state, &issuer, &c));
-    let client = match authed {
+    let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
         Err(e) => return token_error(&e, basic),
     };
-    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
-        return token_error(
-            &TokenError::InvalidRequest("The 'token' parameter is required.".into()),
-            basic,
-        );
-    };
-    let now = Timestamp::now();
-    let outcome = (|| -> Result<(), crate::store::StoreError> {
-        if let Ok(claims) = issuer.keys.verify(token, &issuer.url, false) {
-            let jti = claims["jti"]
-                .as_str()
-                .filter(|_| claims["cid"] == client.client_id.as_str());
-            if let Some(jti) = jti {
-                let exp = claims["exp"].as_i64().unwrap_or(0) * 1000;
-                state.store.revoke(jti, Timestamp::from_millis(exp))?;
-            }
-            return Ok(());
-        }
-        let digest = Secret::new(token).digest();
-        if let Some(r) = state
-            .store
-            .refresh(&digest)?
-            .filter(|r| r.client_id == client.client_id && r.server == issuer.id)
-        {
-            state.store.revoke(
-                &format!("family:{}", r.family),
-                r.expires_at.max(now.plus(Duration::from_secs(60))),
-            )?;
-            state.store.delete_refresh(&digest)?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = outcome {
-        return token_error(&TokenError::Store(e), basic);
+    let token = form.get("token").filter(|t| !t.is_empty()).cloned();
+    // Client authentication and the revocation's writes (and flush) on the blocking pool.
+    let outcome = state
+        .blocking(move |s| {
+            let client = authenticate(s, &issuer, &creds)?;
+            let token = token.ok_or_else(|| {
+                TokenError::InvalidRequest("The 'token' parameter is required.".into())
+            })?;
+            token_info::revoke(s.store.as_ref(), &issuer, &client, &token, Timestamp::now())?;
+            Ok::<_, TokenError>(())
+        })
+        .await;
+    match outcome {
+        Ok(Ok(())) => no_store(StatusCode::OK.into_response()),
+        Ok(Err(e)) => token_error(&e, basic),
+        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
     }
-    no_store(StatusCode::OK.into_response())
 }
 
 /// RP-initiated logout: ends the session, then returns to a registered post-logout URI. The

@@ -22,16 +22,17 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// A token request, by `grant_type`.
+/// A token request, by `grant_type`. What would let someone else use the grant is a
+/// [`Secret`], so `Debug` (and any log line built from it) cannot show it.
 #[derive(Debug)]
 pub enum TokenRequest {
     AuthorizationCode {
-        code: String,
+        code: Secret,
         redirect_uri: Option<String>,
-        code_verifier: Option<String>,
+        code_verifier: Option<Secret>,
     },
     RefreshToken {
-        refresh_token: String,
+        refresh_token: Secret,
         scope: Option<String>,
     },
     ClientCredentials {
@@ -39,7 +40,7 @@ pub enum TokenRequest {
     },
     Password {
         username: String,
-        password: String,
+        password: Secret,
         scope: Option<String>,
     },
 }
@@ -103,14 +104,15 @@ impl TokenRequest {
             })
         };
         let opt = |k: &str| form(f, k).map(str::to_owned);
+        let secret = |k: &str| need(k).map(Secret::new);
         match form(f, "grant_type") {
             Some("authorization_code") => Ok(Self::AuthorizationCode {
-                code: need("code")?,
+                code: secret("code")?,
                 redirect_uri: opt("redirect_uri"),
-                code_verifier: opt("code_verifier"),
+                code_verifier: opt("code_verifier").map(Secret::new),
             }),
             Some("refresh_token") => Ok(Self::RefreshToken {
-                refresh_token: need("refresh_token")?,
+                refresh_token: secret("refresh_token")?,
                 scope: opt("scope"),
             }),
             Some("client_credentials") => Ok(Self::ClientCredentials {
@@ -118,7 +120,7 @@ impl TokenRequest {
             }),
             Some("password") => Ok(Self::Password {
                 username: need("username")?,
-                password: need("password")?,
+                password: secret("password")?,
                 scope: opt("scope"),
             }),
             Some(_) => Err(TokenError::UnsupportedGrantType),
@@ -133,13 +135,13 @@ impl TokenRequest {
 #[derive(Debug, Clone)]
 pub enum ClientCredentials {
     /// HTTP Basic (`client_secret_basic`).
-    Basic { id: String, secret: String },
+    Basic { id: String, secret: Secret },
     /// `client_id` and `client_secret` in the form (`client_secret_post`).
-    Post { id: String, secret: String },
+    Post { id: String, secret: Secret },
     /// A public client naming itself.
     Public { id: String },
-    /// A signed client assertion (`private_key_jwt`).
-    Assertion { id: String, assertion: String },
+    /// A signed client assertion (`private_key_jwt`, `client_secret_jwt`).
+    Assertion { id: String, assertion: Secret },
 }
 
 /// Authenticates the client. A client with a secret may present it in the Authorization header
@@ -163,11 +165,11 @@ pub fn authenticate_client(
         (
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
-        ) => client.secret_matches(secret),
+        ) => client.secret_matches(secret.expose()),
         (
             ClientCredentials::Assertion { assertion, .. },
             AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt,
-        ) => match super::assertion::verify(store, &client, assertion, audiences, now) {
+        ) => match super::assertion::verify(store, &client, assertion.expose(), audiences, now) {
             Ok(()) => true,
             Err(super::assertion::AssertionError::Store(e)) => return Err(e.into()),
             Err(e) => {
@@ -500,14 +502,14 @@ pub fn exchange(
         } => authorization_code(
             ctx,
             client,
-            &code,
+            code.expose(),
             redirect_uri.as_deref(),
-            code_verifier.as_deref(),
+            code_verifier.as_ref().map(Secret::expose),
         ),
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(ctx, client, &refresh_token, scope.as_deref()),
+        } => refresh(ctx, client, refresh_token.expose(), scope.as_deref()),
         TokenRequest::ClientCredentials { scope } => {
             client_credentials(ctx, client, scope.as_deref())
         }
@@ -515,7 +517,7 @@ pub fn exchange(
             username,
             password,
             scope,
-        } => password_grant(ctx, client, &username, &password, scope.as_deref()),
+        } => password_grant(ctx, client, &username, password.expose(), scope.as_deref()),
     }
 }
 
@@ -959,7 +961,7 @@ mod tests {
                 &self.ctx(secs),
                 &self.client,
                 TokenRequest::RefreshToken {
-                    refresh_token: token.to_owned(),
+                    refresh_token: Secret::new(token),
                     scope: None,
                 },
             )
@@ -1005,7 +1007,7 @@ mod tests {
             &fx.ctx(1),
             &other,
             TokenRequest::RefreshToken {
-                refresh_token: r1.to_owned(),
+                refresh_token: Secret::new(r1),
                 scope: None,
             },
         );

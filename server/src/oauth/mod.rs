@@ -1,6 +1,7 @@
 //! The authorization-server core: signing keys, clients, PKCE. No HTTP types here.
 
 pub mod assertion;
+pub mod authorization;
 pub mod authorize;
 pub mod clients;
 pub mod grants;
@@ -9,6 +10,7 @@ pub mod keys;
 pub mod params;
 pub mod pkce;
 pub mod response;
+pub mod token_info;
 pub mod tokens;
 
 /// The org authorization server's id in the store (custom servers get their own).

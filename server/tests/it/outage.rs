@@ -80,6 +80,7 @@ async fn a_database_outage_is_503_in_each_format_then_heals() {
     let user = s.create_user("steady@example.com", PASSWORD).await;
     let id = user["id"].as_str().unwrap().to_owned();
     assert_eq!(s.authn("steady@example.com", PASSWORD).await.status(), 200);
+    let access_token = user_access_token(&s).await;
     // Load from four clients through the whole outage: each answer is 200 or 503, never a
     // 500 or a dropped connection.
     let s = Arc::new(s);
@@ -142,6 +143,16 @@ async fn a_database_outage_is_503_in_each_format_then_heals() {
         .await
         .unwrap();
     assert_eq!(res.status(), 503);
+    // Nor can userinfo: a good token is not called invalid (the app would sign its user out).
+    let res = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(!res.headers().contains_key("www-authenticate"));
     let ready = s.client.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(
@@ -179,6 +190,14 @@ async fn a_database_outage_is_503_in_each_format_then_heals() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let res = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     stop.store(true, Ordering::SeqCst);
     let mut statuses = Vec::new();
     for l in load {
@@ -189,4 +208,38 @@ async fn a_database_outage_is_503_in_each_format_then_heals() {
         statuses.iter().all(|c| *c == 200 || *c == 503),
         "answers under outage: {statuses:?}"
     );
+}
+
+/// An access token for steady@example.com from the password grant, with `openid`.
+async fn user_access_token(s: &support::TestServer) -> String {
+    let c: serde_json::Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(&serde_json::json!({ "client_name": "Outage", "redirect_uris": ["http://localhost:8080/cb"],
+            "grant_types": ["authorization_code", "password"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tokens: serde_json::Value = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .basic_auth(
+            c["client_id"].as_str().unwrap(),
+            c["client_secret"].as_str(),
+        )
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "steady@example.com"),
+            ("password", PASSWORD),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
 }
