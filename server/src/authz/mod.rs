@@ -7,6 +7,7 @@
 
 pub mod claims;
 pub mod consent;
+pub mod edit;
 pub mod expr;
 pub mod policy;
 pub mod servers;

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use crate::authz::edit::{self, PolicyInput, RuleInput};
 use crate::authz::servers::{self, ClaimInput, ScopeInput};
 use crate::authz::{
     AuthServer, Claim, ClaimType, Consent, GroupFilterType, MetadataPublish, Policy, Rule, Scope,
@@ -88,10 +89,6 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn not_found(id: &str, kind: &str) -> ApiError {
     ApiError::NotFound(format!("{id} ({kind})"))
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> DirectoryError {
-    DirectoryError::Invalid(vec![FieldError::new(field, message)])
 }
 
 /// A change to server `id`: 404 names the server when it is the server that is missing,
@@ -428,11 +425,9 @@ async fn create_scope(
     OktaJson(body): OktaJson<ScopeBody>,
 ) -> Result<Json<Value>, ApiError> {
     let input = body.input();
+    let scope_id = new_id("scp");
     let (scope, _) = change(&state, &id, "", move |s| {
-        servers::check_scope(s, &input, None)?;
-        let scope = servers::scope_from(new_id("scp"), input.clone());
-        s.scopes.push(scope.clone());
-        Ok(scope)
+        edit::add_scope(s, scope_id.clone(), input.clone())
     })
     .await?;
     Ok(Json(scope_view(&state.base_url, &id, &scope)))
@@ -456,45 +451,11 @@ async fn replace_scope(
 ) -> Result<Json<Value>, ApiError> {
     let input = body.input();
     let what = format!("{item} (OAuth2Scope)");
-    let key = item.clone();
     let (scope, _) = change(&state, &id, &what, move |s| {
-        let at = s
-            .scopes
-            .iter()
-            .position(|x| x.id == key)
-            .ok_or(DirectoryError::NotFound)?;
-        if s.scopes[at].system {
-            return Err(invalid("name", "system scopes cannot be changed"));
-        }
-        servers::check_scope(s, &input, Some(&key))?;
-        let old_name = s.scopes[at].name.clone();
-        let scope = servers::scope_from(key.clone(), input.clone());
-        rename_scope(s, &old_name, &scope.name);
-        s.scopes[at] = scope.clone();
-        Ok(scope)
+        edit::replace_scope(s, &item, input.clone())
     })
     .await?;
     Ok(Json(scope_view(&state.base_url, &id, &scope)))
-}
-
-/// Keeps claims and rules pointing at a renamed scope.
-fn rename_scope(s: &mut AuthServer, old: &str, new: &str) {
-    for c in &mut s.claims {
-        for x in &mut c.scopes {
-            if x == old {
-                *x = new.to_owned();
-            }
-        }
-    }
-    for p in &mut s.policies {
-        for r in &mut p.rules {
-            for x in &mut r.scopes {
-                if x == old {
-                    *x = new.to_owned();
-                }
-            }
-        }
-    }
 }
 
 async fn delete_scope(
@@ -503,37 +464,7 @@ async fn delete_scope(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{item} (OAuth2Scope)");
-    change(&state, &id, &what, move |s| {
-        let at = s
-            .scopes
-            .iter()
-            .position(|x| x.id == item)
-            .ok_or(DirectoryError::NotFound)?;
-        let name = s.scopes[at].name.clone();
-        if s.scopes[at].system {
-            return Err(invalid("name", "system scopes cannot be deleted"));
-        }
-        let used_by_rule = s
-            .policies
-            .iter()
-            .flat_map(|p| &p.rules)
-            .find(|r| r.scopes.contains(&name));
-        if let Some(r) = used_by_rule {
-            return Err(invalid(
-                "name",
-                format!(
-                    "the scope '{name}' is used by the rule '{}'; change the rule first",
-                    r.name
-                ),
-            ));
-        }
-        for c in &mut s.claims {
-            c.scopes.retain(|x| *x != name);
-        }
-        s.scopes.remove(at);
-        Ok(())
-    })
-    .await?;
+    change(&state, &id, &what, move |s| edit::delete_scope(s, &item)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -626,11 +557,9 @@ async fn create_claim(
     OktaJson(body): OktaJson<ClaimBody>,
 ) -> Result<Json<Value>, ApiError> {
     let input = body.input()?;
+    let claim_id = new_id("ocl");
     let (claim, _) = change(&state, &id, "", move |s| {
-        servers::check_claim(s, &input, None)?;
-        let claim = servers::claim_from(new_id("ocl"), input.clone());
-        s.claims.push(claim.clone());
-        Ok(claim)
+        edit::add_claim(s, claim_id.clone(), input.clone())
     })
     .await?;
     Ok(Json(claim_view(&state.base_url, &id, &claim)))
@@ -655,15 +584,7 @@ async fn replace_claim(
     let input = body.input()?;
     let what = format!("{item} (OAuth2Claim)");
     let (claim, _) = change(&state, &id, &what, move |s| {
-        let at = s
-            .claims
-            .iter()
-            .position(|x| x.id == item)
-            .ok_or(DirectoryError::NotFound)?;
-        servers::check_claim(s, &input, Some(&item))?;
-        let claim = servers::claim_from(item.clone(), input.clone());
-        s.claims[at] = claim.clone();
-        Ok(claim)
+        edit::replace_claim(s, &item, input.clone())
     })
     .await?;
     Ok(Json(claim_view(&state.base_url, &id, &claim)))
@@ -675,15 +596,7 @@ async fn delete_claim(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{item} (OAuth2Claim)");
-    change(&state, &id, &what, move |s| {
-        let before = s.claims.len();
-        s.claims.retain(|c| c.id != item);
-        if s.claims.len() == before {
-            return Err(DirectoryError::NotFound);
-        }
-        Ok(())
-    })
-    .await?;
+    change(&state, &id, &what, move |s| edit::delete_claim(s, &item)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -736,6 +649,18 @@ struct PolicyBody {
     conditions: PolicyConditions,
 }
 
+impl PolicyBody {
+    fn input(self) -> PolicyInput {
+        PolicyInput {
+            name: self.name,
+            description: self.description,
+            status: self.status,
+            priority: self.priority,
+            clients: self.conditions.clients.include,
+        }
+    }
+}
+
 async fn list_policies(
     _: Admin,
     State(state): State<AppState>,
@@ -757,36 +682,14 @@ async fn create_policy(
     Path(id): Path<String>,
     OktaJson(body): OktaJson<PolicyBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let clients = body.conditions.clients.include;
-    servers::check_policy(state.store.as_ref(), &body.name, &clients)?;
-    let now = Timestamp::now();
+    let input = body.input();
+    servers::check_policy(state.store.as_ref(), &input.name, &input.clients)?;
+    let (now, policy_id) = (Timestamp::now(), new_id("00p"));
     let (policy, _) = change(&state, &id, "", move |s| {
-        let policy = Policy {
-            id: new_id("00p"),
-            name: body.name.clone(),
-            description: body.description.clone(),
-            status: body.status.unwrap_or(Status::Active),
-            priority: body
-                .priority
-                .unwrap_or_else(|| servers::next_priority(s.policies.iter().map(|p| p.priority))),
-            system: false,
-            clients: clients.clone(),
-            rules: Vec::new(),
-            created: now,
-            last_updated: now,
-        };
-        s.policies.push(policy.clone());
-        Ok(policy)
+        edit::add_policy(s, policy_id.clone(), input.clone(), now)
     })
     .await?;
     Ok(Json(policy_view(&state.base_url, &id, &policy)))
-}
-
-fn policy_mut<'a>(s: &'a mut AuthServer, id: &str) -> Result<&'a mut Policy, DirectoryError> {
-    s.policies
-        .iter_mut()
-        .find(|p| p.id == id)
-        .ok_or(DirectoryError::NotFound)
 }
 
 async fn read_policy(
@@ -805,23 +708,12 @@ async fn replace_policy(
     Path((id, item)): Path<(String, String)>,
     OktaJson(body): OktaJson<PolicyBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let clients = body.conditions.clients.include;
-    servers::check_policy(state.store.as_ref(), &body.name, &clients)?;
+    let input = body.input();
+    servers::check_policy(state.store.as_ref(), &input.name, &input.clients)?;
     let what = format!("{item} (Policy)");
     let now = Timestamp::now();
     let (policy, _) = change(&state, &id, &what, move |s| {
-        let p = policy_mut(s, &item)?;
-        p.name.clone_from(&body.name);
-        p.description.clone_from(&body.description);
-        if let Some(st) = body.status {
-            p.status = st;
-        }
-        if let Some(pr) = body.priority {
-            p.priority = pr;
-        }
-        p.clients.clone_from(&clients);
-        p.last_updated = now;
-        Ok(p.clone())
+        edit::replace_policy(s, &item, input.clone(), now)
     })
     .await?;
     Ok(Json(policy_view(&state.base_url, &id, &policy)))
@@ -833,15 +725,7 @@ async fn delete_policy(
     Path((id, item)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{item} (Policy)");
-    change(&state, &id, &what, move |s| {
-        let before = s.policies.len();
-        s.policies.retain(|p| p.id != item);
-        if s.policies.len() == before {
-            return Err(DirectoryError::NotFound);
-        }
-        Ok(())
-    })
-    .await?;
+    change(&state, &id, &what, move |s| edit::delete_policy(s, &item)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -853,8 +737,7 @@ async fn set_policy_status(
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{item} (Policy)");
     change(state, id, &what, move |s| {
-        policy_mut(s, &item)?.status = status;
-        Ok(())
+        edit::set_policy_status(s, &item, status)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -950,31 +833,22 @@ struct RuleBody {
 }
 
 impl RuleBody {
-    /// The rule this body describes; `id`, `priority` and `created` come from the caller.
-    fn rule(self, id: String, priority: u32, created: Timestamp, now: Timestamp) -> Rule {
+    fn input(self) -> RuleInput {
         let c = self.conditions;
         let t = self.actions.token;
-        let mut groups_include = c.people.groups.include;
-        if groups_include.is_empty() && c.people.users.include.is_empty() {
-            groups_include.push(crate::authz::EVERYONE.to_owned());
-        }
-        Rule {
-            id,
+        RuleInput {
             name: self.name,
-            status: self.status.unwrap_or(Status::Active),
-            priority: self.priority.unwrap_or(priority),
-            system: false,
+            status: self.status,
+            priority: self.priority,
             users_include: c.people.users.include,
             users_exclude: c.people.users.exclude,
-            groups_include,
+            groups_include: c.people.groups.include,
             groups_exclude: c.people.groups.exclude,
             grant_types: c.grant_types.include,
             scopes: c.scopes.include,
-            access_token_minutes: t.access_token_lifetime_minutes.unwrap_or(60),
-            refresh_token_minutes: t.refresh_token_lifetime_minutes.unwrap_or(0),
-            refresh_window_minutes: t.refresh_token_window_minutes.unwrap_or(7 * 1440),
-            created,
-            last_updated: now,
+            access_token_minutes: t.access_token_lifetime_minutes,
+            refresh_token_minutes: t.refresh_token_lifetime_minutes,
+            refresh_window_minutes: t.refresh_token_window_minutes,
         }
     }
 }
@@ -1002,19 +876,11 @@ async fn create_rule(
     Path((id, item)): Path<(String, String)>,
     OktaJson(body): OktaJson<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let now = Timestamp::now();
+    let (now, input) = (Timestamp::now(), body.input());
     let what = format!("{item} (Policy)");
-    let pid = item.clone();
-    let store = state.store.clone();
-    let rule_id = new_id("0pr");
+    let (pid, store, rule_id) = (item.clone(), state.store.clone(), new_id("0pr"));
     let (rule, _) = change(&state, &id, &what, move |s| {
-        // Checked against the server as it is written, so a concurrent change cannot slip by.
-        let priority =
-            servers::next_priority(policy_mut(s, &pid)?.rules.iter().map(|r| r.priority));
-        let rule = body.clone().rule(rule_id.clone(), priority, now, now);
-        servers::check_rule(store.as_ref(), s, &rule)?;
-        policy_mut(s, &pid)?.rules.push(rule.clone());
-        Ok(rule)
+        edit::add_rule(store.as_ref(), s, &pid, rule_id.clone(), input.clone(), now)
     })
     .await?;
     Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
@@ -1046,23 +912,10 @@ async fn replace_rule(
     OktaJson(body): OktaJson<RuleBody>,
 ) -> Result<Json<Value>, ApiError> {
     let what = format!("{rule_id} (PolicyRule)");
-    let pid = item.clone();
-    let store = state.store.clone();
+    let (pid, store, input) = (item.clone(), state.store.clone(), body.input());
     let now = Timestamp::now();
     let (rule, _) = change(&state, &id, &what, move |s| {
-        // Checked against the server as it is written, so a concurrent change cannot slip by.
-        let old = find_rule(s, &pid, &rule_id).ok_or(DirectoryError::NotFound)?;
-        let rule = body
-            .clone()
-            .rule(rule_id.clone(), old.priority, old.created, now);
-        servers::check_rule(store.as_ref(), s, &rule)?;
-        let slot = policy_mut(s, &pid)?
-            .rules
-            .iter_mut()
-            .find(|r| r.id == rule.id)
-            .ok_or(DirectoryError::NotFound)?;
-        *slot = rule.clone();
-        Ok(rule)
+        edit::replace_rule(store.as_ref(), s, &pid, &rule_id, input.clone(), now)
     })
     .await?;
     Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
@@ -1075,13 +928,7 @@ async fn delete_rule(
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{rule} (PolicyRule)");
     change(&state, &id, &what, move |s| {
-        let p = policy_mut(s, &item)?;
-        let before = p.rules.len();
-        p.rules.retain(|r| r.id != rule);
-        if p.rules.len() == before {
-            return Err(DirectoryError::NotFound);
-        }
-        Ok(())
+        edit::delete_rule(s, &item, &rule)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -1096,14 +943,7 @@ async fn set_rule_status(
 ) -> Result<StatusCode, ApiError> {
     let what = format!("{rule} (PolicyRule)");
     change(state, id, &what, move |s| {
-        let p = policy_mut(s, &policy)?;
-        let r = p
-            .rules
-            .iter_mut()
-            .find(|r| r.id == rule)
-            .ok_or(DirectoryError::NotFound)?;
-        r.status = status;
-        Ok(())
+        edit::set_rule_status(s, &policy, &rule, status)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
