@@ -273,7 +273,7 @@ pub struct Config {
     pub base_url: String,
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
-    pub bootstrap_api_token: Option<String>,
+    pub bootstrap_api_token: Option<crate::crypto::Secret>,
     /// The key-encryption key for secrets at rest, if any (see `crypto::at_rest`).
     pub master_keys: Option<MasterKeys>,
     pub demo: bool,
@@ -650,7 +650,10 @@ impl Config {
                     from,
                     security,
                     username: cli.smtp_username.or(file.smtp_username),
-                    password: cli.smtp_password.or(file.smtp_password),
+                    password: cli
+                        .smtp_password
+                        .or(file.smtp_password)
+                        .map(crate::crypto::Secret::new),
                 })
             }
         };
@@ -702,7 +705,7 @@ impl Config {
                 .site_dir
                 .or(file.site_dir)
                 .unwrap_or_else(|| PathBuf::from("target/site")),
-            bootstrap_api_token,
+            bootstrap_api_token: bootstrap_api_token.map(crate::crypto::Secret::new),
             master_keys,
             demo,
             demo_listen,
@@ -781,6 +784,22 @@ mod tests {
         assert_eq!(c.base_url, "http://127.0.0.1:3000");
         assert_eq!(c.data_dir, PathBuf::from("data"));
         assert!(c.demo);
+    }
+
+    #[test]
+    fn printed_settings_show_no_secret() {
+        let c = Config::load(Cli {
+            bootstrap_api_token: Some("bootstrap-token-never-printed".into()),
+            smtp_host: Some("mail.example.com".into()),
+            smtp_from: Some("id@example.com".into()),
+            smtp_password: Some("smtp-password-never-printed".into()),
+            database_url: Some("postgres://portcullis:db-password-never-printed@db/p".into()),
+            ..Cli::default()
+        })
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("never-printed"), "{printed}");
+        assert!(printed.contains("mail.example.com") && printed.contains("@db/p"));
     }
 
     #[test]

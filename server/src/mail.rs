@@ -42,7 +42,7 @@ pub struct SmtpSettings {
     pub from: String,
     pub security: SmtpSecurity,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<crate::crypto::Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ impl Mailer {
         };
         let mut builder = builder.port(s.port);
         if let (Some(user), Some(pass)) = (&s.username, &s.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
+            builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
         }
         Ok(Self {
             inner: Some((builder.build(), from)),

@@ -90,13 +90,32 @@ type Call = Box<dyn FnOnce(Result<&mut Client, StoreError>) -> bool + Send>;
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Settings of the connection pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PgSettings {
     pub url: String,
     /// Connections (and worker threads).
     pub pool_size: usize,
     /// How long a call may wait for its answer, queueing included.
     pub timeout: Duration,
+}
+
+/// The URL without its password: settings are printed at start-up and in errors.
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("<redacted>"));
+                u.to_string()
+            }
+            Ok(u) => u.to_string(),
+            Err(_) => "<unparsable>".to_owned(),
+        };
+        f.debug_struct("PgSettings")
+            .field("url", &url)
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 pub struct PgStore {

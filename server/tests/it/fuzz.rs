@@ -307,7 +307,7 @@ fn malformed_requests_never_get_a_5xx_or_a_panic() {
             data.path().to_path_buf(),
             site.path().to_path_buf(),
         );
-        config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
+        config.bootstrap_api_token = Some(ADMIN_TOKEN.into());
         config.master_keys = master_key(MASTER_KEY, &[]);
         config.rate_limit_per_ip = 1_000_000;
         config.rate_limit_per_user = 1_000_000;

@@ -96,7 +96,7 @@ async fn serve(
     let addr = listener.local_addr().unwrap();
     let mut config = Config::for_dirs(PathBuf::from(data.path()), PathBuf::from(site.path()));
     config.base_url = format!("http://{addr}");
-    config.bootstrap_api_token = Some(ADMIN_TOKEN.to_owned());
+    config.bootstrap_api_token = Some(ADMIN_TOKEN.into());
     config.master_keys = master_key(MASTER_KEY, &[]);
     config.database = database.clone().map(|url| portcullis::store::PgSettings {
         url,
