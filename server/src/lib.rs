@@ -1,7 +1,22 @@
 //! Portcullis: a self-hosted identity server compatible with Okta's APIs.
 //!
-//! Layers, outside in: `http` (axum handlers) → cores (`authn`, `directory`) → `store`.
-//! The cores take `now` and the store as arguments and know nothing of HTTP.
+//! Layers, outside in, each knowing only the ones below it:
+//!
+//! - `http`: axum handlers, thin. They parse the request, run a core function (on the
+//!   blocking pool when it touches the store), and map its result enum to a response in the
+//!   protocol's format. No protocol decision lives here.
+//! - cores, free of HTTP types, with `now` and the store passed in:
+//!   - `authn`: the Authentication API's transaction state machine, factors, recovery,
+//!     session tokens and browser sessions;
+//!   - `oauth`: authorization requests and their decision (`authorize`, `authorization`),
+//!     grants and client authentication (`grants`, `assertion`), tokens and signing keys,
+//!     userinfo, introspection and revocation (`token_info`);
+//!   - `authz`: custom authorization servers, their scopes, claims, policies and rules
+//!     (`servers`, `edit`), claim expressions (`expr`), policy evaluation and consent;
+//!   - `directory`: users and their lifecycle, groups, apps, trusted origins, branding.
+//! - `store`: the storage seam (`dyn Store`), sled and PostgreSQL behind it, secrets sealed at
+//!   rest; `crypto`: hashing, secrets, sealing, CSRF tags.
+//! - `config`, `mail`, `clock`, `paths`, `demo`: settings, SMTP, time, URL paths, the demo org.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod authn;
@@ -138,8 +153,8 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         secure_cookies: config.base_url.starts_with("https://"),
         admin_token: config
             .bootstrap_api_token
-            .as_deref()
-            .map(crypto::Digest::of),
+            .as_ref()
+            .map(crypto::Secret::digest),
         site_dir: config.site_dir.clone(),
         leptos,
         keys: std::sync::RwLock::new(Arc::new(keys)),

@@ -162,7 +162,6 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         util::cargo_env(&args, env)
     };
-    step("Unit and integration tests");
     // The integration tests and Playwright start aiosmtpd with this interpreter.
     let mut env: Vec<(&str, &str)> = tc
         .python
@@ -174,6 +173,7 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
     // store's conformance tests against a throwaway PostgreSQL.
     let pg = postgres::Cluster::start()?;
     env.push(("PORTCULLIS_TEST_PG_URL", pg.url.as_str()));
+    step("Unit and integration tests (sled, and the store's conformance on both)");
     cargo_test(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
     step("Integration tests against PostgreSQL");
     env.push(("PORTCULLIS_TEST_BACKEND", "postgres"));
