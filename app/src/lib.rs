@@ -5,7 +5,8 @@
 //! context during server rendering and embedded in the page as JSON, which the hydration entry
 //! point reads back so both sides render the same view.
 
-pub mod authn;
+/// The wire types live in `proto`, where the server's cores use them without Leptos.
+pub use proto::{authn, paths};
 pub mod components;
 pub mod i18n;
 pub mod pages;
@@ -43,20 +44,6 @@ pub mod fields {
 }
 
 /// Paths of the hosted pages and their form targets.
-pub mod paths {
-    pub const LOGIN: &str = "/login";
-    pub const SIGN_OUT: &str = "/login/signout";
-    /// Where the consent screen posts the person's answer.
-    pub const CONSENT: &str = "/oauth2/v1/consent";
-    /// The current authentication step (GET shows it, POST answers it).
-    pub const STEP: &str = "/signin/step";
-    pub const FORGOT_PASSWORD: &str = "/signin/forgot-password";
-    pub const UNLOCK: &str = "/signin/unlock";
-    /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
-    pub const BRAND_CSS: &str = "/signin/brand.css";
-    pub const SIGNED_OUT: &str = "/signin/signed-out";
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     let state = use_context::<PageState>().unwrap_or_default();
@@ -98,16 +85,4 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
-}
-
-/// Entry point of the hydration bundle, called by the script `HydrationScripts` emits.
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    let state = PageState::from_document();
-    leptos::mount::hydrate_body(move || {
-        provide_context(state);
-        view! { <App /> }
-    });
 }

@@ -1,9 +1,9 @@
 //! What the server tells a page to show. The server chooses the view; the hydrated page reads
 //! the same state back, so both render the same thing whatever the address bar says.
 
-use crate::authn::AuthnTx;
 use crate::components::steps::QuestionChoice;
 use crate::i18n::Lang;
+use proto::authn::AuthnTx;
 use serde::{Deserialize, Serialize};
 
 /// Which page to show.
@@ -43,27 +43,7 @@ pub enum Notice {
     ConfirmSignOut,
 }
 
-/// Why a request could not continue, for the error page (words from the catalogue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    MissingClient,
-    UnknownClient,
-    MissingRedirect,
-    UnregisteredRedirect,
-    /// A parameter (such as `redirect_uri`) given twice: which one was meant cannot be known.
-    RepeatedParameter,
-    /// A form's anti-forgery token did not match (an old tab, or a page of another site).
-    FormExpired,
-    Internal,
-    LogoutHintMissing,
-    LogoutUnverified,
-    ConsentInvalid,
-    ConsentExpired,
-    SignedOutMeanwhile,
-    /// A custom authorization server that does not exist or is not active.
-    UnknownServer,
-}
+pub use proto::Problem;
 
 /// The org's look: name, logo, colour (served as a stylesheet) and help link.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -53,17 +53,17 @@ pub const GROUP_USER: &str = "/api/v1/groups/{id}/users/{uid}";
 pub const USER_GROUPS: &str = "/api/v1/users/{id}/groups";
 pub const TRUSTED_ORIGINS: &str = "/api/v1/trustedOrigins";
 pub const TRUSTED_ORIGIN: &str = "/api/v1/trustedOrigins/{id}";
-pub const LOGIN: &str = app::paths::LOGIN;
-pub const SIGN_OUT: &str = app::paths::SIGN_OUT;
-pub const STEP: &str = app::paths::STEP;
-pub const FORGOT_PASSWORD: &str = app::paths::FORGOT_PASSWORD;
-pub const UNLOCK: &str = app::paths::UNLOCK;
-pub const BRAND_CSS: &str = app::paths::BRAND_CSS;
+pub const LOGIN: &str = proto::paths::LOGIN;
+pub const SIGN_OUT: &str = proto::paths::SIGN_OUT;
+pub const STEP: &str = proto::paths::STEP;
+pub const FORGOT_PASSWORD: &str = proto::paths::FORGOT_PASSWORD;
+pub const UNLOCK: &str = proto::paths::UNLOCK;
+pub const BRAND_CSS: &str = proto::paths::BRAND_CSS;
 /// Emailed links (the paths `authn::recovery::link_email` writes).
 pub const RESET_LINK: &str = "/signin/reset-password/{token}";
 pub const UNLOCK_LINK: &str = "/signin/user-unlock/{token}";
 pub const ACTIVATE_LINK: &str = "/signin/activate/{token}";
-pub const SIGNED_OUT: &str = app::paths::SIGNED_OUT;
+pub const SIGNED_OUT: &str = proto::paths::SIGNED_OUT;
 /// Exchanges a one-time session token for the session cookie, then redirects (Okta's path).
 pub const SESSION_COOKIE_REDIRECT: &str = "/login/sessionCookieRedirect";
 /// OpenID Connect discovery of the org authorization server (issuer = the base URL).
@@ -91,7 +91,7 @@ pub const AS_REVOKE: &str = "/oauth2/{server}/v1/revoke";
 pub const AS_LOGOUT: &str = "/oauth2/{server}/v1/logout";
 pub const AS_KEYS: &str = "/oauth2/{server}/v1/keys";
 /// Where the consent screen posts the person's answer.
-pub const CONSENT: &str = app::paths::CONSENT;
+pub const CONSENT: &str = proto::paths::CONSENT;
 /// Authorization-server admin API.
 pub const AUTH_SERVERS: &str = "/api/v1/authorizationServers";
 pub const AUTH_SERVER: &str = "/api/v1/authorizationServers/{id}";

@@ -98,11 +98,13 @@ fn check() -> Result<(), Fail> {
     step("Formatting (cargo fmt --check)");
     cargo(&["fmt", "--all", "--check"])?;
 
-    step("Clippy, server and tooling (ssr)");
+    step("Clippy, server, wire types and tooling (ssr)");
     cargo(&[
         "clippy",
         "-p",
         "portcullis",
+        "-p",
+        "proto",
         "-p",
         "xtask",
         "--all-targets",
@@ -122,13 +124,15 @@ fn check() -> Result<(), Fail> {
         "-D",
         "warnings",
     ])?;
-    step("Clippy, pages (hydrate)");
+    step("Clippy, pages and their entry point (hydrate)");
     cargo(&[
         "clippy",
         "-p",
         "app",
+        "-p",
+        "frontend",
         "--features",
-        "hydrate",
+        "app/hydrate",
         "--all-targets",
         "--",
         "-D",
@@ -174,7 +178,10 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
     let pg = postgres::Cluster::start()?;
     env.push(("PORTCULLIS_TEST_PG_URL", pg.url.as_str()));
     step("Unit and integration tests (sled, and the store's conformance on both)");
-    cargo_test(&["test", "-p", "portcullis", "-p", "xtask"], &env)?;
+    cargo_test(
+        &["test", "-p", "portcullis", "-p", "proto", "-p", "xtask"],
+        &env,
+    )?;
     step("Integration tests against PostgreSQL");
     env.push(("PORTCULLIS_TEST_BACKEND", "postgres"));
     cargo_test(&["test", "-p", "portcullis", "--test", "it"], &env)?;

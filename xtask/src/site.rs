@@ -16,9 +16,9 @@ struct Bundle {
 
 const BUNDLES: [Bundle; 2] = [
     Bundle {
-        package: "app",
-        features: "hydrate",
-        artifact: "app.wasm",
+        package: "frontend",
+        features: "",
+        artifact: "frontend.wasm",
         out_dir: "pkg",
         out_name: "portcullis",
     },

@@ -390,7 +390,7 @@ pub fn base32_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The security questions offered (Okta's keys and texts; shared with the pages and widget).
-pub const QUESTIONS: [(&str, &str); 8] = app::authn::QUESTIONS;
+pub const QUESTIONS: [(&str, &str); 8] = proto::authn::QUESTIONS;
 
 pub fn question_text(key: &str) -> Option<&'static str> {
     QUESTIONS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t)

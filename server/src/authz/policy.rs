@@ -4,14 +4,14 @@
 //! A policy without a matching rule passes the request to the next policy.
 
 use super::{ALL_CLIENTS, ANY_SCOPE, AuthServer, EVERYONE, Policy, Rule, Status};
+use crate::oauth::clients::GrantType;
 use std::time::Duration;
 
 /// Who is asking for what.
 #[derive(Debug, Clone, Copy)]
 pub struct AccessRequest<'a> {
     pub client_id: &'a str,
-    /// `authorization_code`, `implicit`, `password` or `client_credentials`.
-    pub grant: &'a str,
+    pub grant: GrantType,
     /// The user and the ids of their groups; `None` for client credentials.
     pub user: Option<(&'a str, &'a [String])>,
     pub scopes: &'a [String],
@@ -51,7 +51,7 @@ fn policy_applies(p: &Policy, client_id: &str) -> bool {
 }
 
 fn rule_matches(r: &Rule, req: &AccessRequest<'_>) -> bool {
-    if !r.grant_types.iter().any(|g| g == req.grant) {
+    if !r.grant_types.iter().any(|g| g == req.grant.as_str()) {
         return false;
     }
     if !r.scopes.iter().any(|s| s == ANY_SCOPE) && !req.scopes.iter().all(|s| r.scopes.contains(s))
@@ -135,7 +135,7 @@ mod tests {
         Timestamp::from_millis(0)
     }
 
-    fn req<'a>(client: &'a str, grant: &'a str, scopes: &'a [String]) -> AccessRequest<'a> {
+    fn req<'a>(client: &'a str, grant: GrantType, scopes: &'a [String]) -> AccessRequest<'a> {
         AccessRequest {
             client_id: client,
             grant,
@@ -169,10 +169,10 @@ mod tests {
     fn policies_are_evaluated_in_priority_order_not_creation_order() {
         let s = server();
         let asked = scopes(&["openid", "orders:read"]);
-        let d = evaluate(&s, &req("a", "authorization_code", &asked)).unwrap();
+        let d = evaluate(&s, &req("a", GrantType::AuthorizationCode, &asked)).unwrap();
         assert_eq!(d.policy_id, "p-a");
         assert_eq!(d.access_ttl, Duration::from_secs(600));
-        let d = evaluate(&s, &req("b", "authorization_code", &asked)).unwrap();
+        let d = evaluate(&s, &req("b", GrantType::AuthorizationCode, &asked)).unwrap();
         assert_ne!(
             d.policy_id, "p-a",
             "client b is only in the catch-all policy"
@@ -184,7 +184,7 @@ mod tests {
     fn a_policy_without_a_matching_rule_falls_through() {
         let s = server();
         let asked = scopes(&["openid", "profile"]);
-        let d = evaluate(&s, &req("a", "authorization_code", &asked)).unwrap();
+        let d = evaluate(&s, &req("a", GrantType::AuthorizationCode, &asked)).unwrap();
         assert_ne!(d.policy_id, "p-a");
     }
 
@@ -192,13 +192,14 @@ mod tests {
     fn inactive_rules_grants_and_people_are_respected() {
         let mut s = server();
         let asked = scopes(&["openid"]);
-        assert!(evaluate(&s, &req("b", "device_code", &asked)).is_none());
+        s.policies[0].rules[0].grant_types = scopes(&["authorization_code", "client_credentials"]);
+        assert!(evaluate(&s, &req("b", GrantType::Password, &asked)).is_none());
         s.policies[0].rules[0].users_exclude = scopes(&["u1"]);
         assert!(
-            evaluate(&s, &req("b", "authorization_code", &asked)).is_none(),
+            evaluate(&s, &req("b", GrantType::AuthorizationCode, &asked)).is_none(),
             "excluded user"
         );
-        let mut cc = req("b", "client_credentials", &asked);
+        let mut cc = req("b", GrantType::ClientCredentials, &asked);
         cc.user = None;
         assert!(
             evaluate(&s, &cc).is_some(),
@@ -214,7 +215,7 @@ mod tests {
         s.policies[0].rules[0].groups_include = scopes(&["g-admins"]);
         let asked = scopes(&["openid"]);
         let member = ["g-admins".to_owned()];
-        let mut r = req("x", "authorization_code", &asked);
+        let mut r = req("x", GrantType::AuthorizationCode, &asked);
         assert!(evaluate(&s, &r).is_none());
         r.user = Some(("u1", &member));
         assert!(evaluate(&s, &r).is_some());

@@ -1,6 +1,6 @@
 //! The org's password complexity rules, checked when a password is set. Defaults are Okta's.
 
-use app::authn::contains_username_part;
+use proto::authn::contains_username_part;
 
 #[derive(Debug, Clone)]
 pub struct PasswordPolicy {

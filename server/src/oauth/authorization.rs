@@ -3,6 +3,7 @@
 //! RFC 6749 §4.1.2.1's terms. The edge only renders the decision.
 
 use super::authorize::AuthorizeRequest;
+use super::clients::GrantType;
 use super::grants::{self, Mint, TokenError};
 use super::issuer::Issuer;
 use super::tokens::{CodeRecord, IdTokenFacts, TokenSettings};
@@ -143,10 +144,10 @@ fn issue(
     let user = store
         .user(&session.user_id)?
         .ok_or_else(|| TokenError::Flow("the session's user is gone".into()))?;
-    let grant = if req.wants("code") {
-        "authorization_code"
+    let grant = if req.response_type.code {
+        GrantType::AuthorizationCode
     } else {
-        "implicit"
+        GrantType::Implicit
     };
     let life = match grants::decide(
         store,
@@ -176,7 +177,7 @@ fn issue(
     }
     let mut fields = Vec::new();
     let mut code_value = None;
-    if req.wants("code") {
+    if req.response_type.code {
         let code = new_secret(32);
         store.put_code(
             &code.digest(),
@@ -209,7 +210,7 @@ fn issue(
     // would be wrong, not smaller.
     let groups = group_names(store, &user.id)?;
     let mut access = None;
-    if req.wants("token") {
+    if req.response_type.token {
         let at = mint.access(
             Some((&user, session.last_password_verification)),
             &groups,
@@ -222,7 +223,7 @@ fn issue(
         fields.push(("scope".into(), req.scopes.join(" ")));
         access = Some(at.token);
     }
-    if req.wants("id_token") {
+    if req.response_type.id_token {
         let facts = IdTokenFacts {
             issuer: &ctx.issuer.url,
             client_id: &req.client.client_id,

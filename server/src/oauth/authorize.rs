@@ -2,7 +2,7 @@
 //! until the client and its exact `redirect_uri` are known, errors are shown on a page and never
 //! redirected; after that they go back to the client in its response mode.
 
-use super::clients::{Client, GrantType, normalize_response_type};
+use super::clients::{Client, GrantType, ResponseType};
 use super::issuer::Issuer;
 use super::params::Params;
 use super::pkce::{Challenge, ChallengeError};
@@ -65,8 +65,7 @@ pub struct Prompt {
 pub struct AuthorizeRequest {
     pub client: Client,
     pub reply: Reply,
-    /// Normalised, e.g. `code`, `id_token token`.
-    pub response_type: &'static str,
+    pub response_type: ResponseType,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
     pub prompt: Prompt,
@@ -76,17 +75,11 @@ pub struct AuthorizeRequest {
     pub session_token: Option<String>,
 }
 
-impl AuthorizeRequest {
-    pub fn wants(&self, part: &str) -> bool {
-        self.response_type.split(' ').any(|p| p == part)
-    }
-}
-
 #[derive(Debug)]
 pub enum AuthorizeError {
     /// The client or redirect URI cannot be trusted: explain on a page, redirect nowhere.
     Page {
-        problem: app::Problem,
+        problem: proto::Problem,
     },
     /// Sent back to the client (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
     Redirect {
@@ -112,26 +105,26 @@ pub fn validate(
     issuer: &Issuer,
     p: &Params,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    let page = |problem: app::Problem| AuthorizeError::Page { problem };
+    let page = |problem: proto::Problem| AuthorizeError::Page { problem };
     // A second client_id or redirect_uri leaves no address that can be trusted with an answer.
     if matches!(p.repeated(), Some("client_id" | "redirect_uri")) {
-        return Err(page(app::Problem::RepeatedParameter));
+        return Err(page(proto::Problem::RepeatedParameter));
     }
-    let client_id = param(p, "client_id").ok_or_else(|| page(app::Problem::MissingClient))?;
+    let client_id = param(p, "client_id").ok_or_else(|| page(proto::Problem::MissingClient))?;
     let client = store
         .client(client_id)?
-        .ok_or_else(|| page(app::Problem::UnknownClient))?;
+        .ok_or_else(|| page(proto::Problem::UnknownClient))?;
     let redirect_uri =
-        param(p, "redirect_uri").ok_or_else(|| page(app::Problem::MissingRedirect))?;
+        param(p, "redirect_uri").ok_or_else(|| page(proto::Problem::MissingRedirect))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(page(app::Problem::UnregisteredRedirect));
+        return Err(page(proto::Problem::UnregisteredRedirect));
     }
-    let response_type = param(p, "response_type").and_then(normalize_response_type);
+    let response_type = param(p, "response_type").and_then(ResponseType::parse);
     let state = p.get("state").cloned();
     // Until the response type is known, answer in the query (or fragment for tokens).
     let fallback_mode = match response_type {
-        Some("code") | None => ResponseMode::Query,
-        Some(_) => ResponseMode::Fragment,
+        Some(rt) if rt.issues_tokens() => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
     };
     let reply_with = |mode| Reply {
         redirect_uri: redirect_uri.to_owned(),
@@ -164,16 +157,19 @@ pub fn validate(
             )
         })?,
     };
-    if mode == ResponseMode::Query && response_type != "code" {
+    if mode == ResponseMode::Query && !response_type.only_code() {
         return Err(fail(
             ResponseMode::Fragment,
             "unsupported_response_mode",
             "Tokens may not be returned in the query.",
         ));
     }
-    let uses_code = response_type.contains("code");
-    let uses_tokens = response_type.contains("token");
-    if !client.response_types.iter().any(|r| r == response_type)
+    let uses_code = response_type.code;
+    let uses_tokens = response_type.issues_tokens();
+    if !client
+        .response_types
+        .iter()
+        .any(|r| r == response_type.as_str())
         || (uses_code && !client.allows_grant(GrantType::AuthorizationCode))
         || (uses_tokens && !uses_code && !client.allows_grant(GrantType::Implicit))
     {
@@ -206,7 +202,7 @@ pub fn validate(
         }
     };
     let openid = scopes.iter().any(|s| s == "openid");
-    if response_type.contains("id_token") && !openid {
+    if response_type.id_token && !openid {
         return Err(fail(
             mode,
             "invalid_scope",
@@ -214,7 +210,7 @@ pub fn validate(
         ));
     }
     let nonce = p.get("nonce").cloned().filter(|n| !n.is_empty());
-    if response_type.contains("id_token") && nonce.is_none() {
+    if response_type.id_token && nonce.is_none() {
         return Err(fail(
             mode,
             "invalid_request",

@@ -164,30 +164,62 @@ fn valid_redirect(uri: &str, app: ApplicationType) -> bool {
     }
 }
 
-const RESPONSE_TYPES: [&str; 7] = [
-    "code",
-    "token",
-    "id_token",
-    "id_token token",
-    "code id_token",
-    "code token",
-    "code id_token token",
-];
+/// A response type as the set of what it asks for (RFC 6749 §3.1.1: the order of its words
+/// does not matter). "code id_token" is `code` and `id_token`, never "contains `token`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseType {
+    pub code: bool,
+    pub id_token: bool,
+    pub token: bool,
+}
+
+impl ResponseType {
+    /// `None` for an empty value or an unknown word.
+    pub fn parse(rt: &str) -> Option<Self> {
+        let mut parsed = Self {
+            code: false,
+            id_token: false,
+            token: false,
+        };
+        for word in rt.split_whitespace() {
+            match word {
+                "code" => parsed.code = true,
+                "id_token" => parsed.id_token = true,
+                "token" => parsed.token = true,
+                _ => return None,
+            }
+        }
+        (parsed.code || parsed.id_token || parsed.token).then_some(parsed)
+    }
+
+    /// The canonical spelling, words in the order OIDC's registry lists them.
+    pub fn as_str(self) -> &'static str {
+        match (self.code, self.id_token, self.token) {
+            (true, false, false) => "code",
+            (false, false, true) => "token",
+            (false, true, false) => "id_token",
+            (false, true, true) => "id_token token",
+            (true, true, false) => "code id_token",
+            (true, false, true) => "code token",
+            (true, true, true) => "code id_token token",
+            (false, false, false) => "",
+        }
+    }
+
+    /// Only a code: the one response type that may be answered in the query.
+    pub fn only_code(self) -> bool {
+        self.code && !self.id_token && !self.token
+    }
+
+    /// Tokens straight from the authorization endpoint (implicit or hybrid).
+    pub fn issues_tokens(self) -> bool {
+        self.id_token || self.token
+    }
+}
 
 /// Normalises a response type (order of words does not matter), or `None` if unknown.
 pub fn normalize_response_type(rt: &str) -> Option<&'static str> {
-    let mut words: Vec<&str> = rt.split_whitespace().collect();
-    words.sort_unstable();
-    words.dedup();
-    let has = |w: &str| words.contains(&w);
-    let known = |w: &&str| matches!(*w, "code" | "token" | "id_token");
-    if words.is_empty() || !words.iter().all(known) {
-        return None;
-    }
-    RESPONSE_TYPES.iter().copied().find(|candidate| {
-        let c: Vec<&str> = candidate.split(' ').collect();
-        c.len() == words.len() && c.iter().all(|w| has(w))
-    })
+    ResponseType::parse(rt).map(ResponseType::as_str)
 }
 
 /// Validates a registration; returns the client and its secret (shown once), if it has one.

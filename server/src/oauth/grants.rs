@@ -236,7 +236,7 @@ pub fn decide(
     issuer: &Issuer,
     tokens: &TokenSettings,
     client: &Client,
-    grant: &str,
+    grant: GrantType,
     user: Option<&User>,
     scopes: &[String],
 ) -> Result<Lifetimes, TokenError> {
@@ -276,7 +276,7 @@ pub fn decide(
         scopes,
     };
     let decision = policy::evaluate(server, &request).ok_or_else(|| {
-        tracing::info!(server = %server.id, client = %client.client_id, grant, "no access policy rule matched");
+        tracing::info!(server = %server.id, client = %client.client_id, grant = grant.as_str(), "no access policy rule matched");
         TokenError::AccessDenied(policy::DENIED.into())
     })?;
     Ok(Lifetimes {
@@ -393,7 +393,7 @@ struct UserGrant<'a> {
     /// The refresh family to continue (rotation), if any.
     family: Option<String>,
     /// The grant that started it: rules are evaluated for it again on refresh.
-    grant: &'a str,
+    grant: GrantType,
     /// A family's end, carried over on rotation.
     max_until: Option<Timestamp>,
     /// The scopes policy rules are matched against, when not `scopes` (a confidential
@@ -466,7 +466,7 @@ fn issue_for_user(
                 expires_at: max_until.map_or(window_end, |m| m.min(window_end)),
                 rotated_at: None,
                 issued: Some(now),
-                grant: Some(g.grant.to_owned()),
+                grant: Some(g.grant),
                 window_secs: Some(life.refresh_window.as_secs()),
                 max_until,
                 credential_epoch: g.user.credential_epoch,
@@ -584,7 +584,7 @@ fn authorization_code(
             amr: &record.amr,
             nonce: record.nonce.as_deref(),
             family: None,
-            grant: "authorization_code",
+            grant: GrantType::AuthorizationCode,
             max_until: None,
             rule_scopes: None,
         },
@@ -645,10 +645,7 @@ fn refresh(
         // The password was set since this family began (a reset after a theft, say).
         return Err(invalid());
     }
-    let grant = record
-        .grant
-        .clone()
-        .unwrap_or_else(|| "authorization_code".to_owned());
+    let grant = record.grant.unwrap_or(GrantType::AuthorizationCode);
     if client.is_public() {
         // Rotate: this token is replaced (once the new tokens exist); reusing it after the
         // grace window revokes the family.
@@ -666,7 +663,7 @@ fn refresh(
                 amr: &record.amr,
                 nonce: None,
                 family: Some(record.family.clone()),
-                grant: &grant,
+                grant,
                 max_until: record.max_until,
                 rule_scopes: None,
             },
@@ -696,7 +693,7 @@ fn refresh(
             amr: &record.amr,
             nonce: None,
             family: None,
-            grant: &grant,
+            grant,
             max_until: None,
             rule_scopes: Some(&scopes),
         },
@@ -764,7 +761,7 @@ fn client_credentials(
         ctx.issuer,
         ctx.tokens,
         client,
-        "client_credentials",
+        GrantType::ClientCredentials,
         None,
         &scopes,
     )?;
@@ -848,7 +845,7 @@ fn password_grant(
             amr: &completed.amr,
             nonce: None,
             family: None,
-            grant: "password",
+            grant: GrantType::Password,
             max_until: None,
             rule_scopes: None,
         },
@@ -950,7 +947,7 @@ mod tests {
                 amr,
                 nonce: None,
                 family: None,
-                grant: "authorization_code",
+                grant: GrantType::AuthorizationCode,
                 max_until: None,
                 rule_scopes: None,
             }

@@ -240,7 +240,7 @@ pub struct RefreshRecord {
     pub issued: Option<Timestamp>,
     /// The grant that started the family (policy rules are evaluated for it on refresh).
     #[serde(default)]
-    pub grant: Option<String>,
+    pub grant: Option<super::clients::GrantType>,
     /// Each use moves `expires_at` to now + window, but never past `max_until`.
     #[serde(default)]
     pub window_secs: Option<u64>,

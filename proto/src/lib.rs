@@ -1,0 +1,45 @@
+//! What the server, the hosted pages and the widget say to each other, as plain types: the
+//! Authentication API transaction as the pages read it, the paths of the hosted pages, and why
+//! a request could not continue. No Leptos and no axum, so the server's cores can depend on
+//! this crate and not on the pages.
+
+pub mod authn;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the hosted pages live (the server routes them; the pages link to them).
+pub mod paths {
+    pub const LOGIN: &str = "/login";
+    pub const SIGN_OUT: &str = "/login/signout";
+    /// Where the consent screen posts the person's answer.
+    pub const CONSENT: &str = "/oauth2/v1/consent";
+    /// The current authentication step (GET shows it, POST answers it).
+    pub const STEP: &str = "/signin/step";
+    pub const FORGOT_PASSWORD: &str = "/signin/forgot-password";
+    pub const UNLOCK: &str = "/signin/unlock";
+    /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
+    pub const BRAND_CSS: &str = "/signin/brand.css";
+    pub const SIGNED_OUT: &str = "/signin/signed-out";
+}
+
+/// Why a request could not continue, for the error page (words from the catalogue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    MissingClient,
+    UnknownClient,
+    MissingRedirect,
+    UnregisteredRedirect,
+    /// A parameter (such as `redirect_uri`) given twice: which one was meant cannot be known.
+    RepeatedParameter,
+    /// A form's anti-forgery token did not match (an old tab, or a page of another site).
+    FormExpired,
+    Internal,
+    LogoutHintMissing,
+    LogoutUnverified,
+    ConsentInvalid,
+    ConsentExpired,
+    SignedOutMeanwhile,
+    /// A custom authorization server that does not exist or is not active.
+    UnknownServer,
+}
