@@ -274,7 +274,6 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SledStore;
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
     fn verify(token: &str, ring: &KeyRing) -> Result<Value, jsonwebtoken::errors::Error> {
@@ -295,8 +294,7 @@ mod tests {
 
     #[test]
     fn tokens_verify_against_the_published_key_and_rotation_keeps_the_old_one_for_a_while() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let t0 = Timestamp::from_millis(1_000_000);
         let ring = KeyRing::load(&store, "org", t0).unwrap();
         let old_token = ring.signer().sign(&json!({ "sub": "a" })).unwrap();
@@ -320,8 +318,7 @@ mod tests {
 
     #[test]
     fn a_tampered_token_does_not_verify() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let ring = KeyRing::load(&store, "org", Timestamp::from_millis(0)).unwrap();
         let token = ring.signer().sign(&json!({ "sub": "a" })).unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
