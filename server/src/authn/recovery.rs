@@ -327,8 +327,7 @@ mod tests {
 
     impl Fx {
         fn new() -> Self {
-            let dir = tempfile::tempdir().unwrap();
-            let store = SledStore::open(dir.path()).unwrap();
+            let (dir, store) = crate::store::temp_store();
             let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
             let policy = PasswordPolicy::default();
             create_user(

@@ -211,12 +211,10 @@ pub fn refresh_session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SledStore;
 
     #[test]
     fn session_token_is_single_use_and_expires() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let t0 = Timestamp::from_millis(1_000);
         let pwd = ["pwd".to_owned()];
         let ttl = Duration::from_secs(300);
@@ -243,8 +241,7 @@ mod tests {
     fn session_found_by_cookie_until_it_expires_or_ends() {
         use crate::directory::lifecycle::{Transition, transition};
         use crate::directory::users::{Activation, NewUser, create_user};
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let t0 = Timestamp::from_millis(0);
         let user = create_user(
             &store,

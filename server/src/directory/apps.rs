@@ -86,12 +86,10 @@ pub fn is_assigned(store: &dyn Store, app_id: &str, user_id: &str) -> Result<boo
 mod tests {
     use super::*;
     use crate::directory::groups::{GroupInput, set_member};
-    use crate::store::SledStore;
 
     #[test]
     fn assignment_is_direct_or_through_a_group_and_goes_with_deletions() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let t = Timestamp::from_millis(0);
         let hasher = crate::crypto::PasswordHasher::with_params(64, 1, 1).unwrap();
         let mk = |login: &str| {

@@ -210,8 +210,7 @@ mod tests {
     use crate::store::SledStore;
 
     fn setup(n: usize) -> (tempfile::TempDir, SledStore, PasswordHasher, Vec<User>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (dir, store) = crate::store::temp_store();
         let hasher = PasswordHasher::with_params(64, 1, 1).unwrap();
         let users = (0..n)
             .map(|i| {

@@ -347,8 +347,7 @@ mod tests {
     use crate::store::SledStore;
 
     fn setup() -> (tempfile::TempDir, SledStore, PasswordHasher) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (dir, store) = crate::store::temp_store();
         (dir, store, PasswordHasher::with_params(64, 1, 1).unwrap())
     }
 

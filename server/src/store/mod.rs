@@ -357,3 +357,13 @@ pub fn update<R, T, E: From<StoreError>>(
         _ => Ok(None),
     }
 }
+
+/// A sled store in a fresh temporary directory, for unit tests (the directory goes when the
+/// returned guard is dropped).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn temp_store() -> (tempfile::TempDir, SledStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    (dir, store)
+}

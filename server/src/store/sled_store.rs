@@ -1174,8 +1174,7 @@ mod tests {
     use std::sync::Arc;
 
     fn fresh() -> (tempfile::TempDir, Arc<dyn Store>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (dir, store) = crate::store::temp_store();
         (dir, Arc::new(store))
     }
 
@@ -1233,8 +1232,7 @@ mod tests {
 
     #[test]
     fn login_index_is_unique_and_atomic() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         store.insert_user(&user("00u1", "a@x.io")).unwrap();
         assert!(matches!(
             store.insert_user(&user("00u2", "A@X.io")),
@@ -1245,8 +1243,7 @@ mod tests {
 
     #[test]
     fn sweep_removes_only_expired_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let rec = |ms| SessionTokenRecord {
             user_id: "u".into(),
             auth_time: Timestamp::from_millis(0),
@@ -1277,8 +1274,7 @@ mod tests {
 
     #[test]
     fn trusted_origins_index_by_origin_and_delete_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+        let (_dir, store) = crate::store::temp_store();
         let t = TrustedOrigin {
             id: "tos1".into(),
             name: "n".into(),

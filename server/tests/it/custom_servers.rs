@@ -2,13 +2,12 @@
 //! evaluation order, claims (including hostile expressions), audiences, cross-server
 //! rejection, key rotation, refresh tokens per client and consent.
 
-use crate::support::{PASSWORD, TestServer, set_cookie, start};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::support::{
+    PASSWORD, TestServer, authorize_url, location_params, pkce_challenge, set_cookie, start,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 
 const CB: &str = "http://localhost:8080/callback";
@@ -76,34 +75,6 @@ async fn service(s: &TestServer) -> (String, String) {
     )
 }
 
-async fn session_token(s: &TestServer, login: &str) -> String {
-    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
-    body["sessionToken"].as_str().unwrap().to_owned()
-}
-
-fn challenge() -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
-}
-
-fn authorize_url(s: &TestServer, server: &str, params: &[(&str, &str)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        ser.append_pair(k, v);
-    }
-    let prefix = if server == "org" {
-        "/oauth2".to_owned()
-    } else {
-        format!("/oauth2/{server}")
-    };
-    s.url(&format!("{prefix}/v1/authorize?{}", ser.finish()))
-}
-
-fn location_params(res: &reqwest::Response) -> HashMap<String, String> {
-    let loc = res.headers()["location"].to_str().unwrap();
-    let url = url::Url::parse(loc).unwrap();
-    url.query_pairs().into_owned().collect()
-}
-
 /// The code flow at `server` with a session token: the redirect's parameters.
 async fn authorize(
     s: &TestServer,
@@ -112,7 +83,7 @@ async fn authorize(
     token: &str,
     scope: &str,
 ) -> HashMap<String, String> {
-    let c = challenge();
+    let c = pkce_challenge(VERIFIER);
     let res = s
         .client
         .get(authorize_url(
@@ -376,7 +347,7 @@ async fn tokens_of_the_default_server_carry_its_audience_and_are_refused_elsewhe
     let s = start().await;
     s.create_user("ada@example.com", PASSWORD).await;
     let client = spa(&s, json!({})).await;
-    let st = session_token(&s, "ada@example.com").await;
+    let st = s.session_token("ada@example.com").await;
     let p = authorize(&s, "default", &client, &st, "openid profile offline_access").await;
     let (status, body) = code_tokens(&s, "default", &client, &p["code"]).await;
     assert_eq!(status, 200, "{body}");
@@ -448,7 +419,7 @@ async fn tokens_of_the_default_server_carry_its_audience_and_are_refused_elsewhe
     assert_eq!(status, 200, "{refreshed}");
 
     // A code of the org server is not redeemed by the default server.
-    let st = session_token(&s, "ada@example.com").await;
+    let st = s.session_token("ada@example.com").await;
     let p = authorize(&s, "org", &client, &st, "openid").await;
     let (status, err) = code_tokens(&s, "default", &client, &p["code"]).await;
     assert_eq!(
@@ -714,7 +685,7 @@ async fn claims_come_from_expressions_and_group_filters_and_hostile_ones_are_ref
         assert_eq!(e["errorCode"], "E0000001", "{why}");
     }
 
-    let st = session_token(&s, "grace@example.com").await;
+    let st = s.session_token("grace@example.com").await;
     let p = authorize(&s, &id, &client, &st, "openid orders:read").await;
     let (status, body) = code_tokens(&s, &id, &client, &p["code"]).await;
     assert_eq!(status, 200, "{body}");
@@ -747,7 +718,7 @@ async fn claims_come_from_expressions_and_group_filters_and_hostile_ones_are_ref
     assert!(idt.get("domain").is_none());
 
     // Without the scope, the conditioned claim is absent.
-    let st = session_token(&s, "grace@example.com").await;
+    let st = s.session_token("grace@example.com").await;
     let p = authorize(&s, &id, &client, &st, "openid").await;
     let (_, body) = code_tokens(&s, &id, &client, &p["code"]).await;
     let at = verify(&s, &id, body["access_token"].as_str().unwrap(), None)
@@ -831,7 +802,7 @@ async fn refresh_tokens_are_listed_and_revoked_per_client() {
     let s = start().await;
     s.create_user("lin@example.com", PASSWORD).await;
     let client = spa(&s, json!({})).await;
-    let st = session_token(&s, "lin@example.com").await;
+    let st = s.session_token("lin@example.com").await;
     let p = authorize(&s, "default", &client, &st, "openid offline_access").await;
     let (_, body) = code_tokens(&s, "default", &client, &p["code"]).await;
     let rt = body["refresh_token"].as_str().unwrap().to_owned();
@@ -892,8 +863,8 @@ async fn consent_is_asked_once_remembered_and_revocable() {
     .await;
     assert_eq!(st, 200);
     // Sign in through the browser client so it holds the session cookie.
-    let st = session_token(&s, "mo@example.com").await;
-    let c = challenge();
+    let st = s.session_token("mo@example.com").await;
+    let c = pkce_challenge(VERIFIER);
     let params = |prompt: Option<&'static str>| {
         let mut p = vec![
             ("client_id", client.clone()),

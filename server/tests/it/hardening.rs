@@ -1,9 +1,8 @@
 //! What an attacker's review found (issue #12): each attack performed, beside the legitimate
 //! path that must keep working.
 
-use crate::support::{self, PASSWORD, TestServer, csrf_field};
+use crate::support::{self, PASSWORD, TestServer, csrf_field, location_params};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
 const CB: &str = "http://localhost:8080/callback";
 const BYE: &str = "http://localhost:8080/bye";
@@ -182,15 +181,6 @@ fn authorize(s: &TestServer, params: &[(&str, &str)]) -> String {
         q.append_pair(k, v);
     }
     s.url(&format!("/oauth2/v1/authorize?{}", q.finish()))
-}
-
-fn location_params(res: &reqwest::Response) -> HashMap<String, String> {
-    let url = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    let mut p: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    if let Some(f) = url.fragment() {
-        p.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
-    }
-    p
 }
 
 async fn spa(s: &TestServer) -> String {

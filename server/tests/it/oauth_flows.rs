@@ -1,20 +1,15 @@
 //! OAuth 2.0 / OIDC flows against the org authorization server, over real HTTP.
 
-use crate::support::{self, PASSWORD, TestServer};
+use crate::support::{self, PASSWORD, TestServer, location_params, pkce_challenge};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use std::collections::HashMap;
 
 const SPA_CB: &str = "http://localhost:8080/callback";
 const WEB_CB: &str = "https://web.example.com/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more";
-
-fn challenge(v: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
-}
 
 async fn register(s: &TestServer, body: Value) -> Value {
     let res = s
@@ -40,26 +35,7 @@ async fn spa(s: &TestServer) -> String {
 
 async fn session_token(s: &TestServer, login: &str) -> String {
     s.create_user(login, PASSWORD).await;
-    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
-    body["sessionToken"].as_str().unwrap().to_owned()
-}
-
-fn authorize_url(s: &TestServer, params: &[(&str, &str)]) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        ser.append_pair(k, v);
-    }
-    s.url(&format!("/oauth2/v1/authorize?{}", ser.finish()))
-}
-
-fn location_params(res: &reqwest::Response) -> HashMap<String, String> {
-    let loc = res.headers()["location"].to_str().unwrap();
-    let url = url::Url::parse(loc).unwrap();
-    let mut p: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    if let Some(f) = url.fragment() {
-        p.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
-    }
-    p
+    s.session_token(login).await
 }
 
 /// Verifies a JWT against the server's published JWKS.
@@ -93,11 +69,12 @@ async fn verify(s: &TestServer, token: &str, aud: Option<&str>) -> Value {
 }
 
 async fn code_for(s: &TestServer, client_id: &str, token: &str, scope: &str) -> String {
-    let c = challenge(VERIFIER);
+    let c = pkce_challenge(VERIFIER);
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             s,
+            "org",
             &[
                 ("client_id", client_id),
                 ("redirect_uri", SPA_CB),
@@ -261,8 +238,9 @@ async fn pkce_and_redirect_uri_are_enforced() {
     // A public client must send a challenge; the error goes back to its redirect URI.
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", &client),
                 ("redirect_uri", SPA_CB),
@@ -285,8 +263,9 @@ async fn pkce_and_redirect_uri_are_enforced() {
     ] {
         let res = s
             .client
-            .get(authorize_url(
+            .get(support::authorize_url(
                 &s,
+                "org",
                 &[
                     ("client_id", cid),
                     ("redirect_uri", cb),
@@ -308,11 +287,12 @@ async fn prompt_none_without_a_session_answers_login_required_by_post_message() 
     let s = support::start().await;
     let client = spa(&s).await;
     s.trust_origin("http://localhost:8080", &["CORS"]).await;
-    let c = challenge(VERIFIER);
+    let c = pkce_challenge(VERIFIER);
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", &client),
                 ("redirect_uri", SPA_CB),
@@ -352,9 +332,10 @@ async fn without_a_session_the_person_signs_in_and_comes_back() {
     let s = support::start().await;
     let client = spa(&s).await;
     s.create_user("round@example.com", PASSWORD).await;
-    let c = challenge(VERIFIER);
-    let url = authorize_url(
+    let c = pkce_challenge(VERIFIER);
+    let url = support::authorize_url(
         &s,
+        "org",
         &[
             ("client_id", &client),
             ("redirect_uri", SPA_CB),
@@ -603,8 +584,9 @@ async fn implicit_id_token_token_comes_in_the_fragment_with_hashes() {
     let token = session_token(&s, "imp@example.com").await;
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", client),
                 ("redirect_uri", SPA_CB),
@@ -622,8 +604,9 @@ async fn implicit_id_token_token_comes_in_the_fragment_with_hashes() {
     let token = session_token(&s, "imp2@example.com").await;
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", client),
                 ("redirect_uri", SPA_CB),
@@ -660,8 +643,9 @@ async fn hybrid_flows_return_code_and_tokens_with_c_hash_and_form_post_posts_the
     let token = session_token(&s, "hybrid@example.com").await;
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", client),
                 ("redirect_uri", WEB_CB),
@@ -689,8 +673,9 @@ async fn hybrid_flows_return_code_and_tokens_with_c_hash_and_form_post_posts_the
     let token = session_token(&s, "formpost@example.com").await;
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", client),
                 ("redirect_uri", WEB_CB),
@@ -718,8 +703,9 @@ async fn hybrid_flows_return_code_and_tokens_with_c_hash_and_form_post_posts_the
     // Tokens never go in the query.
     let res = s
         .client
-        .get(authorize_url(
+        .get(support::authorize_url(
             &s,
+            "org",
             &[
                 ("client_id", client),
                 ("redirect_uri", WEB_CB),

@@ -1,19 +1,14 @@
 //! Sessions API: a session token redeemed for a session (admin), the browser's own session by
 //! cookie (`/sessions/me`), refresh and close.
 
-use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer};
+use crate::support::{self, ADMIN_TOKEN, PASSWORD};
 use serde_json::{Value, json};
-
-async fn session_token(s: &TestServer, login: &str) -> String {
-    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
-    body["sessionToken"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 async fn a_session_token_becomes_a_session_once_and_admins_manage_it() {
     let s = support::start().await;
     let user = s.create_user("sess@example.com", PASSWORD).await;
-    let token = session_token(&s, "sess@example.com").await;
+    let token = s.session_token("sess@example.com").await;
     let res = s
         .admin_post("/api/v1/sessions")
         .json(&json!({ "sessionToken": token }))
@@ -77,7 +72,7 @@ async fn sessions_me_follows_the_cookie_until_it_is_closed() {
         .unwrap();
     assert_eq!(none.status(), 404);
 
-    let token = session_token(&s, "me@example.com").await;
+    let token = s.session_token("me@example.com").await;
     let redirect = s
         .browser
         .get(s.url(&format!(

@@ -191,6 +191,12 @@ impl TestServer {
         res.json().await.unwrap()
     }
 
+    /// The session token of a sign-in with the suite's [`PASSWORD`].
+    pub async fn session_token(&self, login: &str) -> String {
+        let body: Value = self.authn(login, PASSWORD).await.json().await.unwrap();
+        body["sessionToken"].as_str().unwrap().to_owned()
+    }
+
     pub async fn authn(&self, username: &str, password: &str) -> Response {
         self.client
             .post(self.url("/api/v1/authn"))
@@ -254,6 +260,38 @@ impl Drop for TestServer {
 }
 
 /// The value of cookie `name` set by `res`, if any.
+/// The parameters of a redirect's `Location`: its query and its fragment.
+pub fn location_params(res: &Response) -> std::collections::HashMap<String, String> {
+    let url = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let mut p: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if let Some(f) = url.fragment() {
+        p.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
+    }
+    p
+}
+
+/// PKCE's S256 challenge of `verifier`.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// The authorize endpoint of `server` (`org` for the org server) with `params`.
+pub fn authorize_url(s: &TestServer, server: &str, params: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    let prefix = if server == "org" {
+        "/oauth2".to_owned()
+    } else {
+        format!("/oauth2/{server}")
+    };
+    s.url(&format!("{prefix}/v1/authorize?{}", ser.finish()))
+}
+
 pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
     res.headers()
         .get_all("set-cookie")
