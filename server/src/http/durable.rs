@@ -6,7 +6,6 @@
 use super::AppState;
 use super::error::ApiError;
 use crate::store::durability;
-use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -32,23 +31,15 @@ pub fn unavailable(path: &str, detail: &str) -> Response {
     if path.starts_with("/api/") {
         return ApiError::Unavailable(detail.to_owned()).into_response();
     }
+    if path.starts_with("/oauth2/") {
+        return super::oauth_error::OAuthError::unavailable(detail).into_response();
+    }
     tracing::error!(%detail, path, "request failed: the store is unavailable");
-    let mut response = if path.starts_with("/oauth2/") {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({
-                "error": "temporarily_unavailable",
-                "error_description": "The server is temporarily unavailable. Please try again later.",
-            })),
-        )
-            .into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sign-in is unavailable for a moment. Please try again shortly.\n",
-        )
-            .into_response()
-    };
+    let mut response = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable for a moment. Please try again shortly.\n",
+    )
+        .into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -14,6 +14,7 @@ mod factors;
 mod groups;
 mod health;
 mod oauth;
+mod oauth_error;
 mod oauth_flow;
 pub mod pages;
 mod pagination;

@@ -213,11 +213,7 @@ fn registration_error(fields: Vec<crate::directory::FieldError>) -> Response {
         .collect::<Vec<_>>()
         .join("; ");
     let _ = field;
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+    super::oauth_error::OAuthError::new(StatusCode::BAD_REQUEST, error, description).into_response()
 }
 
 async fn register(

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::extract::{ClientAddr, cookie};
 use super::oauth::Server;
+use super::oauth_error::{Challenge, OAuthError};
 use super::pages::{
     SESSION_COOKIE, csrf_matches, expired_session_cookie, render, render_form, safe_continue,
     session_cookie,
@@ -23,7 +24,6 @@ use crate::oauth::params::Params;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::token_info::{self, BearerError};
 use crate::paths;
-use crate::store::StoreError;
 use app::{ConsentRequest, ConsentScope, Notice, PageState, Problem, View};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -32,7 +32,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -285,34 +285,6 @@ fn authenticate(
     )
 }
 
-/// RFC 6749 §5.2, with `WWW-Authenticate` when Basic authentication failed.
-fn token_error(e: &TokenError, basic: bool) -> Response {
-    let status = match e {
-        TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
-        TokenError::Store(StoreError::Unavailable(why)) => {
-            return super::durable::unavailable("/oauth2/", why);
-        }
-        TokenError::Busy => return super::durable::unavailable("/oauth2/", "hashing at capacity"),
-        TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => {
-            tracing::error!(error = ?e, "token request failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let mut r = (
-        status,
-        Json(json!({ "error": e.to_string(), "error_description": e.description() })),
-    )
-        .into_response();
-    if basic && matches!(e, TokenError::InvalidClient) {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"portcullis\""),
-        );
-    }
-    no_store(r)
-}
-
 /// The client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
 fn client_credentials(
     headers: &HeaderMap,
@@ -380,15 +352,15 @@ async fn token(
     let form = Params::parse(&body);
     let basic = headers.contains_key(header::AUTHORIZATION);
     if let Some(d) = form.repeat_error() {
-        return token_error(&TokenError::InvalidRequest(d), basic);
+        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
     }
     let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
-        Err(e) => return token_error(&e, basic),
+        Err(e) => return OAuthError::token(&e, basic).into_response(),
     };
     let request = match TokenRequest::parse(&form) {
         Ok(r) => r,
-        Err(e) => return token_error(&e, basic),
+        Err(e) => return OAuthError::token(&e, basic).into_response(),
     };
     let now = Timestamp::now();
     // A password grant is a password check like any other: the same limits apply.
@@ -422,23 +394,9 @@ async fn token(
         .await;
     match result {
         Ok(Ok(body)) => no_store(Json(body).into_response()),
-        Ok(Err(e)) => token_error(&e, basic),
-        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
+        Ok(Err(e)) => OAuthError::token(&e, basic).into_response(),
+        Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response(),
     }
-}
-
-/// RFC 6750 §3: the error in `WWW-Authenticate`.
-fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut r = (
-        status,
-        Json(json!({ "error": error, "error_description": description })),
-    )
-        .into_response();
-    let challenge = format!("Bearer error=\"{error}\", error_description=\"{description}\"");
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    no_store(r)
 }
 
 async fn userinfo(
@@ -467,13 +425,19 @@ async fn userinfo(
     match answer {
         Ok(Ok(claims)) => no_store(Json(Value::Object(claims)).into_response()),
         Ok(Err(BearerError::InvalidToken(why))) => {
-            bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", &why)
+            OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_token", &why)
+                .with(Challenge::Bearer)
+                .into_response()
         }
         Ok(Err(BearerError::InsufficientScope(why))) => {
-            bearer_error(StatusCode::FORBIDDEN, "insufficient_scope", why)
+            OAuthError::new(StatusCode::FORBIDDEN, "insufficient_scope", why)
+                .with(Challenge::Bearer)
+                .into_response()
         }
-        Ok(Err(BearerError::Store(e))) => token_error(&TokenError::Store(e), false),
-        Err(e) => token_error(&TokenError::Flow(e.to_string()), false),
+        Ok(Err(BearerError::Store(e))) => {
+            OAuthError::token(&TokenError::Store(e), false).into_response()
+        }
+        Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), false).into_response(),
     }
 }
 
@@ -492,17 +456,18 @@ async fn introspect(
     }
     let basic = headers.contains_key(header::AUTHORIZATION);
     if let Some(d) = form.repeat_error().or_else(|| query.repeat_error()) {
-        return token_error(&TokenError::InvalidRequest(d), basic);
+        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
     }
     let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
-        Err(e) => return token_error(&e, basic),
+        Err(e) => return OAuthError::token(&e, basic).into_response(),
     };
     let Some(token) = form.get("token").filter(|t| !t.is_empty()).cloned() else {
-        return token_error(
+        return OAuthError::token(
             &TokenError::InvalidRequest("The 'token' parameter is required.".into()),
             basic,
-        );
+        )
+        .into_response();
     };
     // One hop to the blocking pool for every store read; a store that cannot answer is a
     // 503, never a token reported inactive by mistake.
@@ -511,8 +476,8 @@ async fn introspect(
         .await;
     match answer {
         Ok(Ok(body)) => no_store(Json(body).into_response()),
-        Ok(Err(e)) => token_error(&e, basic),
-        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
+        Ok(Err(e)) => OAuthError::token(&e, basic).into_response(),
+        Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response(),
     }
 }
 
@@ -543,11 +508,11 @@ async fn revoke(
     let form = Params::parse(&body);
     let basic = headers.contains_key(header::AUTHORIZATION);
     if let Some(d) = form.repeat_error() {
-        return token_error(&TokenError::InvalidRequest(d), basic);
+        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
     }
     let creds = match client_credentials(&headers, &form) {
         Ok(c) => c,
-        Err(e) => return token_error(&e, basic),
+        Err(e) => return OAuthError::token(&e, basic).into_response(),
     };
     let token = form.get("token").filter(|t| !t.is_empty()).cloned();
     // Client authentication and the revocation's writes (and flush) on the blocking pool.
@@ -563,8 +528,8 @@ async fn revoke(
         .await;
     match outcome {
         Ok(Ok(())) => no_store(StatusCode::OK.into_response()),
-        Ok(Err(e)) => token_error(&e, basic),
-        Err(e) => token_error(&TokenError::Flow(e.to_string()), basic),
+        Ok(Err(e)) => OAuthError::token(&e, basic).into_response(),
+        Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response(),
     }
 }
 
