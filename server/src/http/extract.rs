@@ -39,13 +39,15 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Whether the request carries the admin API token (`Authorization: SSWS …`).
+/// Whether the request carries the admin API token: `Authorization: SSWS <token>`, or
+/// `SSWS<token>` as Okta's Python SDK sends it (Okta accepts both).
 pub(super) fn is_admin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("SSWS "))
-        .map(str::trim);
+        .and_then(|v| v.strip_prefix("SSWS"))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     match (presented, &state.admin_token) {
         (Some(token), Some(expected)) => crate::crypto::Digest::of(token).ct_eq(expected),
         _ => false,

@@ -298,11 +298,12 @@ pub fn router(state: AppState) -> Router {
     let browser_apis = authn_api
         .merge(sessions::browser_routes())
         .merge(oauth_flow::api_routes())
+        // Reached through a transaction's links, cross-origin by Okta's widget.
+        .merge(authn::public_routes())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors::trusted_origins(state.store.clone()));
     let admin_apis = users::routes()
         .merge(trusted_origins::routes())
-        .merge(authn::public_routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())
         .merge(groups::routes())

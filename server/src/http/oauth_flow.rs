@@ -300,12 +300,18 @@ fn client_credentials(
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(TokenError::InvalidClient)?;
-        let (id, secret) = decoded.split_once(':').ok_or(TokenError::InvalidClient)?;
         let unescape = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
                 .unwrap_or_default()
+        };
+        // okta-auth-js names a public client as `Basic base64(client_id)`, without a colon;
+        // Okta takes that as the client naming itself (it must then be a public client).
+        let Some((id, secret)) = decoded.split_once(':') else {
+            return Ok(ClientCredentials::Public {
+                id: unescape(&decoded),
+            });
         };
         return Ok(ClientCredentials::Basic {
             id: unescape(id),
@@ -399,17 +405,42 @@ async fn token(
     }
 }
 
+/// OIDC Core §5.3. The access token comes in the `Authorization` header or, for a POST, as
+/// the form's `access_token` (RFC 6750 §2.2) — never in the query, where logs keep it.
 async fn userinfo(
     State(state): State<AppState>,
     Server(issuer): Server,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    let Some(token) = headers
+    let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-    else {
+        .map(|t| t.trim().to_owned());
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let from_body = || {
+        let form = Params::parse(&body);
+        form.get("access_token").filter(|t| !t.is_empty()).cloned()
+    };
+    let token = match from_header {
+        // RFC 6750 §2: one method per request.
+        Some(_) if is_form && from_body().is_some() => {
+            return OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The access token was sent in more than one way.",
+            )
+            .into_response();
+        }
+        Some(t) => Some(t),
+        None if is_form => from_body(),
+        None => None,
+    };
+    let Some(token) = token else {
         let mut r = no_store(StatusCode::UNAUTHORIZED.into_response());
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,

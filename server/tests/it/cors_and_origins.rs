@@ -174,3 +174,81 @@ async fn widget_assets_load_from_any_origin_and_unknown_api_paths_are_okta_error
     assert_eq!(res.status(), 405);
     assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000022");
 }
+
+#[tokio::test]
+async fn the_question_list_a_transaction_links_to_works_cross_origin() {
+    // Okta's widget fetches it with credentials and its own header: the preflight must pass.
+    let s = support::start().await;
+    s.trust_origin("http://localhost:4000", &["CORS"]).await;
+    let user = s.create_user("questions@example.com", PASSWORD).await;
+    let path = format!(
+        "/api/v1/users/{}/factors/questions",
+        user["id"].as_str().unwrap()
+    );
+    let res = s
+        .client
+        .request(reqwest::Method::OPTIONS, s.url(&path))
+        .header("Origin", "http://localhost:4000")
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "x-okta-user-agent-extended",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://localhost:4000"
+    );
+    let res = s
+        .client
+        .get(s.url(&path))
+        .header("Origin", "http://localhost:4000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    let questions: Value = res.json().await.unwrap();
+    assert!(questions.as_array().is_some_and(|q| !q.is_empty()));
+    // An origin the org does not trust still gets no CORS answer.
+    let res = s
+        .client
+        .get(s.url(&path))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn an_admin_token_is_accepted_with_or_without_a_space_after_ssws() {
+    // Okta's Python SDK sends `SSWS<token>`.
+    let s = support::start().await;
+    for value in [
+        format!("SSWS {}", support::ADMIN_TOKEN),
+        format!("SSWS{}", support::ADMIN_TOKEN),
+    ] {
+        let res = s
+            .client
+            .get(s.url("/api/v1/users"))
+            .header("Authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    for wrong in ["SSWS", "SSWS ", "SSWSnot-the-token-at-all-0000"] {
+        let res = s
+            .client
+            .get(s.url("/api/v1/users"))
+            .header("Authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{wrong}");
+    }
+}

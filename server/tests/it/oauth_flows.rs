@@ -163,6 +163,63 @@ async fn spa_code_with_pkce_gives_verifiable_tokens_and_userinfo() {
         .unwrap();
     assert_eq!(info["sub"], id["sub"]);
     assert_eq!(info["email"], "oidc@example.com");
+    // RFC 6750 §2.2: the token may come in a POST body instead, but not both ways at once.
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/userinfo"))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["sub"], id["sub"]);
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(at)
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    // Public clients name themselves to revoke, as okta-auth-js does: Basic base64(client_id)
+    // with no colon. Another client's name revokes nothing.
+    let colonless = |id: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(id)
+        )
+    };
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/revoke"))
+        .header("Authorization", colonless("someone-else"))
+        .form(&[("token", at), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/revoke"))
+        .header("Authorization", colonless(&client))
+        .form(&[("token", at), ("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let revoked = s
+        .client
+        .get(s.url("/oauth2/v1/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401, "the public client's revocation took");
     let bad = s
         .client
         .get(s.url("/oauth2/v1/userinfo"))
