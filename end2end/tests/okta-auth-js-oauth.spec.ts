@@ -38,7 +38,16 @@ for (const server of [
         scopes: ['openid', 'email', 'profile'],
       });
       observer.disconnect();
+      // The public client revokes as okta-auth-js does (Basic base64(client_id), no colon);
+      // userinfo then refuses the token.
+      const before = await auth.token.getUserInfo(tokens.accessToken, tokens.idToken);
+      await auth.revokeAccessToken(tokens.accessToken);
+      const after = await auth.token
+        .getUserInfo(tokens.accessToken, tokens.idToken)
+        .then(() => 'still accepted', (e: any) => e.name);
       return {
+        userinfoBefore: before.email,
+        userinfoAfter: after,
         email: tokens.idToken.claims.email,
         sub: tokens.idToken.claims.sub,
         scopes: tokens.accessToken.scopes,
@@ -49,6 +58,8 @@ for (const server of [
       };
     }, { username: user.login, password: user.password });
     expect(result.email).toBe(user.login);
+    expect(result.userinfoBefore).toBe(user.login);
+    expect(result.userinfoAfter).not.toBe('still accepted');
     expect(result.sub).toBe(user.id);
     expect(result.scopes).toEqual(expect.arrayContaining(['openid', 'email', 'profile']));
     expect(result.frame).toContain(`${server.path}/authorize?`);
