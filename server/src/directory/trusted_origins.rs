@@ -57,13 +57,12 @@ pub fn normalize_origin(raw: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-pub fn create(
-    store: &dyn Store,
-    now: Timestamp,
+/// What an admin sends, checked: a name, a browser-style origin, at least one scope.
+fn checked(
     name: &str,
     origin: &str,
     scopes: Vec<OriginScope>,
-) -> Result<TrustedOrigin, DirectoryError> {
+) -> Result<(String, String, Vec<OriginScope>), DirectoryError> {
     let mut errs = Vec::new();
     if name.trim().is_empty() {
         errs.push(FieldError::new("name", "The field cannot be left blank"));
@@ -83,23 +82,77 @@ pub fn create(
     };
     let mut scopes = scopes;
     scopes.dedup();
+    Ok((name.trim().to_owned(), origin, scopes))
+}
+
+fn taken(e: StoreError) -> DirectoryError {
+    match e {
+        StoreError::Conflict => DirectoryError::Invalid(vec![FieldError::new(
+            "origin",
+            "An object with this field already exists in the current organization",
+        )]),
+        e => e.into(),
+    }
+}
+
+pub fn create(
+    store: &dyn Store,
+    now: Timestamp,
+    name: &str,
+    origin: &str,
+    scopes: Vec<OriginScope>,
+) -> Result<TrustedOrigin, DirectoryError> {
+    let (name, origin, scopes) = checked(name, origin, scopes)?;
     let record = TrustedOrigin {
         id: new_id("tos"),
-        name: name.trim().to_owned(),
+        name,
         origin,
         scopes,
         status: OriginStatus::Active,
         created: now,
         last_updated: now,
     };
-    match store.insert_trusted_origin(&record) {
-        Ok(()) => Ok(record),
-        Err(StoreError::Conflict) => Err(DirectoryError::Invalid(vec![FieldError::new(
-            "origin",
-            "An object with this field already exists in the current organization",
-        )])),
-        Err(e) => Err(e.into()),
-    }
+    store.insert_trusted_origin(&record).map_err(taken)?;
+    Ok(record)
+}
+
+/// Replaces an origin's name, origin and scopes (Okta's PUT); its status and id stay.
+/// `None` when there is no such origin.
+pub fn replace(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+    name: &str,
+    origin: &str,
+    scopes: Vec<OriginScope>,
+) -> Result<Option<TrustedOrigin>, DirectoryError> {
+    let (name, origin, scopes) = checked(name, origin, scopes)?;
+    store
+        .modify_trusted_origin(id, &mut |t| {
+            t.name.clone_from(&name);
+            t.origin.clone_from(&origin);
+            t.scopes.clone_from(&scopes);
+            t.last_updated = now;
+            true
+        })
+        .map_err(taken)
+}
+
+/// Activates or deactivates an origin; an inactive one is trusted for nothing.
+pub fn set_status(
+    store: &dyn Store,
+    now: Timestamp,
+    id: &str,
+    status: OriginStatus,
+) -> Result<Option<TrustedOrigin>, StoreError> {
+    store.modify_trusted_origin(id, &mut |t| {
+        if t.status == status {
+            return false;
+        }
+        t.status = status;
+        t.last_updated = now;
+        true
+    })
 }
 
 /// Whether `origin` (as sent by a browser) is trusted for `scope`.

@@ -9,7 +9,7 @@ use crate::directory::{FieldError, OriginScope, TrustedOrigin};
 use crate::paths;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,10 +17,16 @@ use serde_json::{Value, json};
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::TRUSTED_ORIGINS, get(list).post(create))
-        .route(paths::TRUSTED_ORIGIN, get(read).delete(remove))
+        .route(paths::TRUSTED_ORIGIN, get(read).put(replace).delete(remove))
+        .route(paths::TRUSTED_ORIGIN_ACTIVATE, post(activate))
+        .route(paths::TRUSTED_ORIGIN_DEACTIVATE, post(deactivate))
 }
 
 fn view(t: &TrustedOrigin, base: &str) -> Value {
+    let lifecycle = match t.status {
+        OriginStatus::Active => ("deactivate", paths::TRUSTED_ORIGIN_DEACTIVATE),
+        OriginStatus::Inactive => ("activate", paths::TRUSTED_ORIGIN_ACTIVATE),
+    };
     json!({
         "id": t.id,
         "name": t.name,
@@ -32,8 +38,12 @@ fn view(t: &TrustedOrigin, base: &str) -> Value {
         "_links": {
             "self": {
                 "href": paths::href(base, paths::TRUSTED_ORIGIN, &t.id),
-                "hints": { "allow": ["GET", "DELETE"] },
-            }
+                "hints": { "allow": ["GET", "PUT", "DELETE"] },
+            },
+            lifecycle.0: {
+                "href": paths::href(base, lifecycle.1, &t.id),
+                "hints": { "allow": ["POST"] },
+            },
         },
     })
 }
@@ -88,13 +98,75 @@ async fn create(
 }
 
 async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    // Inactive origins are listed too, with their status, as Okta lists them.
     let all = state.store.trusted_origins()?;
     Ok(Json(Value::Array(
-        all.iter()
-            .filter(|t| t.status == OriginStatus::Active)
-            .map(|t| view(t, &state.base_url))
-            .collect(),
+        all.iter().map(|t| view(t, &state.base_url)).collect(),
     )))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("{id} (TrustedOrigin)"))
+}
+
+/// Okta's PUT: the whole origin replaced (name, origin, scopes); status and id stay.
+async fn replace(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<CreateOrigin>,
+) -> Result<Json<Value>, ApiError> {
+    let scopes = body
+        .scopes
+        .iter()
+        .map(parse_scope)
+        .collect::<Result<Vec<_>, _>>()?;
+    let replaced = state
+        .blocking(move |s| {
+            trusted_origins::replace(
+                s.store.as_ref(),
+                Timestamp::now(),
+                &id,
+                &body.name,
+                &body.origin,
+                scopes,
+            )
+            .map(|t| t.ok_or_else(|| not_found(&id)))
+        })
+        .await???;
+    state.flush().await?;
+    Ok(Json(view(&replaced, &state.base_url)))
+}
+
+async fn set_status(
+    state: &AppState,
+    id: String,
+    status: OriginStatus,
+) -> Result<Json<Value>, ApiError> {
+    let changed = state
+        .blocking(move |s| {
+            trusted_origins::set_status(s.store.as_ref(), Timestamp::now(), &id, status)
+                .map(|t| t.ok_or_else(|| not_found(&id)))
+        })
+        .await???;
+    state.flush().await?;
+    Ok(Json(view(&changed, &state.base_url)))
+}
+
+async fn activate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(&state, id, OriginStatus::Active).await
+}
+
+async fn deactivate(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_status(&state, id, OriginStatus::Inactive).await
 }
 
 async fn read(

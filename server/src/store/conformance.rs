@@ -265,3 +265,66 @@ pub(crate) fn user_filters_match_prefixes_and_statuses(store: Arc<dyn Store>) {
     assert_eq!(ids(Some("00u3"), 2, Some("a"), None), ["00u5"]);
     assert!(ids(Some("00u5"), 2, None, None).is_empty());
 }
+
+/// Parallel changes of one trusted origin all apply; a changed origin moves its index, and an
+/// origin listed under another id is a conflict that changes nothing.
+pub(crate) fn modify_trusted_origin_moves_the_origin_index(store: Arc<dyn Store>) {
+    use crate::directory::trusted_origins::OriginStatus;
+    use crate::directory::{OriginScope, TrustedOrigin};
+    let origin = |id: &str, o: &str| TrustedOrigin {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        origin: o.to_owned(),
+        scopes: vec![OriginScope::Cors],
+        status: OriginStatus::Active,
+        created: Timestamp::from_millis(0),
+        last_updated: Timestamp::from_millis(0),
+    };
+    store
+        .insert_trusted_origin(&origin("tos1", "https://a.example"))
+        .unwrap();
+    store
+        .insert_trusted_origin(&origin("tos2", "https://b.example"))
+        .unwrap();
+    let s = store.clone();
+    at_once(move |i| {
+        s.modify_trusted_origin("tos1", &mut |t| {
+            t.name.push_str(&format!(" {i}"));
+            true
+        })
+        .unwrap()
+    });
+    let named = store.trusted_origin("tos1").unwrap().unwrap().name;
+    assert_eq!(named.split(' ').count(), THREADS + 1, "{named}");
+    store
+        .modify_trusted_origin("tos1", &mut |t| {
+            t.origin = "https://c.example".into();
+            true
+        })
+        .unwrap();
+    let moved = store.trusted_origin_by_origin("https://c.example").unwrap();
+    assert_eq!(moved.unwrap().id, "tos1");
+    assert!(
+        store
+            .trusted_origin_by_origin("https://a.example")
+            .unwrap()
+            .is_none()
+    );
+    let taken = store.modify_trusted_origin("tos1", &mut |t| {
+        t.origin = "https://b.example".into();
+        true
+    });
+    assert!(matches!(taken, Err(super::StoreError::Conflict)));
+    let b = store.trusted_origin_by_origin("https://b.example").unwrap();
+    assert_eq!(b.unwrap().id, "tos2");
+    assert_eq!(
+        store.trusted_origin("tos1").unwrap().unwrap().origin,
+        "https://c.example"
+    );
+    assert!(
+        store
+            .modify_trusted_origin("nobody", &mut |_| true)
+            .unwrap()
+            .is_none()
+    );
+}

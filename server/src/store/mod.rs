@@ -187,6 +187,13 @@ pub trait Store: Send + Sync + 'static {
     fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError>;
     fn trusted_origins(&self) -> Result<Vec<TrustedOrigin>, StoreError>;
     fn delete_trusted_origin(&self, id: &str) -> Result<bool, StoreError>;
+    /// Changes a trusted origin atomically (see `modify_user`); `Conflict` when a changed
+    /// origin is already listed under another id.
+    fn modify_trusted_origin(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut TrustedOrigin) -> bool,
+    ) -> Result<Option<TrustedOrigin>, StoreError>;
 
     /// Signing keys of authorization server `server`.
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError>;

@@ -50,6 +50,7 @@ macro_rules! params {
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_cluster.sql")),
+    (3, include_str!("migrations/0003_trusted_origin_rev.sql")),
 ];
 
 /// The channel announcements travel on (LISTEN/NOTIFY).
@@ -1199,6 +1200,26 @@ impl Store for PgStore {
         )? == 1)
     }
 
+    fn modify_trusted_origin(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut TrustedOrigin) -> bool,
+    ) -> Result<Option<TrustedOrigin>, StoreError> {
+        let id = id.to_owned();
+        self.cas(
+            |s| s.read_rev("SELECT rev, record FROM trusted_origins WHERE id = $1", &id),
+            |s, rev, t: &TrustedOrigin| {
+                // The origin column is UNIQUE: a taken origin is a Conflict.
+                Ok(s.exec(
+                    "UPDATE trusted_origins SET origin = $1, record = $2, rev = rev + 1
+                     WHERE id = $3 AND rev = $4",
+                    params![t.origin.clone(), json(t)?, id.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
         let found: Vec<KeyRecord> = self.records(
             "SELECT record FROM signing_keys WHERE server = $1 ORDER BY kid",
@@ -1745,6 +1766,13 @@ mod tests {
     fn conformance_modify_user_moves_the_login_index() {
         if let Some(s) = fresh() {
             conformance::modify_user_moves_the_login_index(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_modify_trusted_origin_moves_the_origin_index() {
+        if let Some(s) = fresh() {
+            conformance::modify_trusted_origin_moves_the_origin_index(open(&s));
         }
     }
 

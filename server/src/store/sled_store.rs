@@ -768,6 +768,40 @@ impl Store for SledStore {
         get(&self.trusted_origins, id)
     }
 
+    fn modify_trusted_origin(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut TrustedOrigin) -> bool,
+    ) -> Result<Option<TrustedOrigin>, StoreError> {
+        // sled may run a transaction more than once; the closure is borrowed for each run.
+        let change = RefCell::new(change);
+        let stored = (&self.trusted_origins, &self.trusted_origins_by_origin)
+            .transaction(|(records, index)| {
+                let Some(bytes) = records.get(id.as_bytes())? else {
+                    return Ok(None);
+                };
+                let mut record: TrustedOrigin = decode(&bytes).map_err(abort)?;
+                let old_origin = record.origin.clone();
+                if !(change.borrow_mut())(&mut record) {
+                    return Ok(Some((decode(&bytes).map_err(abort)?, false)));
+                }
+                if record.origin != old_origin {
+                    if index.get(record.origin.as_bytes())?.is_some() {
+                        return Err(abort(StoreError::Conflict));
+                    }
+                    index.remove(old_origin.as_bytes())?;
+                    index.insert(record.origin.as_bytes(), id.as_bytes())?;
+                }
+                records.insert(id.as_bytes(), encode(&record).map_err(abort)?)?;
+                Ok(Some((record, true)))
+            })
+            .map_err(tx_error)?;
+        if stored.as_ref().is_some_and(|(_, written)| *written) {
+            self.wrote();
+        }
+        Ok(stored.map(|(record, _)| record))
+    }
+
     fn trusted_origin_by_origin(&self, origin: &str) -> Result<Option<TrustedOrigin>, StoreError> {
         match self.trusted_origins_by_origin.get(origin)? {
             Some(id) => get(&self.trusted_origins, id),
@@ -1188,6 +1222,12 @@ mod tests {
     fn conformance_modify_user_moves_the_login_index() {
         let (_dir, store) = fresh();
         conformance::modify_user_moves_the_login_index(store);
+    }
+
+    #[test]
+    fn conformance_modify_trusted_origin_moves_the_origin_index() {
+        let (_dir, store) = fresh();
+        conformance::modify_trusted_origin_moves_the_origin_index(store);
     }
 
     #[test]

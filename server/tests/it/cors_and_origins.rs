@@ -252,3 +252,96 @@ async fn an_admin_token_is_accepted_with_or_without_a_space_after_ssws() {
         assert_eq!(res.status(), 401, "{wrong}");
     }
 }
+
+#[tokio::test]
+async fn a_trusted_origin_is_replaced_and_deactivated_and_cors_follows() {
+    let s = support::start().await;
+    let created = s.trust_origin("http://localhost:4100", &["CORS"]).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    s.trust_origin("http://localhost:4300", &["CORS"]).await;
+    let cors_for = |origin: &'static str| {
+        let s = &s;
+        async move {
+            preflight(s, origin)
+                .await
+                .headers()
+                .get("access-control-allow-origin")
+                .is_some()
+        }
+    };
+    assert!(cors_for("http://localhost:4100").await);
+
+    let lifecycle =
+        |what: &str| s.admin_post(&format!("/api/v1/trustedOrigins/{id}/lifecycle/{what}"));
+    let res = lifecycle("deactivate").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "INACTIVE");
+    assert!(
+        !cors_for("http://localhost:4100").await,
+        "an inactive origin is trusted for nothing"
+    );
+    let listed: Value = s
+        .admin_get("/api/v1/trustedOrigins")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == id.as_str() && t["status"] == "INACTIVE")
+    );
+    let res = lifecycle("activate").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(cors_for("http://localhost:4100").await);
+
+    // PUT replaces the origin: the old one loses CORS, the new one has it.
+    let put = |body: Value| {
+        s.client
+            .put(s.url(&format!("/api/v1/trustedOrigins/{id}")))
+            .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+            .json(&body)
+    };
+    let res = put(
+        serde_json::json!({ "name": "Moved", "origin": "http://localhost:4200",
+        "scopes": [{ "type": "CORS" }, { "type": "REDIRECT" }] }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], id.as_str());
+    assert_eq!(body["origin"], "http://localhost:4200");
+    assert_eq!(body["status"], "ACTIVE");
+    assert!(!cors_for("http://localhost:4100").await);
+    assert!(cors_for("http://localhost:4200").await);
+    // An origin listed under another id is a validation error; the record is unchanged.
+    let res = put(
+        serde_json::json!({ "name": "Clash", "origin": "http://localhost:4300",
+        "scopes": [{ "type": "CORS" }] }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000001");
+    assert!(cors_for("http://localhost:4200").await);
+    let res = s
+        .client
+        .put(s.url("/api/v1/trustedOrigins/tosNOPE"))
+        .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        .json(
+            &serde_json::json!({ "name": "x", "origin": "http://localhost:4400",
+            "scopes": [{ "type": "CORS" }] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000007");
+}
