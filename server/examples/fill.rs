@@ -64,6 +64,7 @@ fn main() -> anyhow::Result<()> {
                         failed_attempts: 0,
                         password_history: Vec::new(),
                         credential_epoch: 0,
+                        sessions_epoch: 0,
                         link_serials: Default::default(),
                     })?;
                 }

@@ -34,6 +34,8 @@ pub const USER_SUSPEND: &str = "/api/v1/users/{id}/lifecycle/suspend";
 pub const USER_UNSUSPEND: &str = "/api/v1/users/{id}/lifecycle/unsuspend";
 pub const USER_RESET_PASSWORD: &str = "/api/v1/users/{id}/lifecycle/reset_password";
 pub const SESSIONS: &str = "/api/v1/sessions";
+/// Every session of one user (admins end them all at once).
+pub const USER_SESSIONS: &str = "/api/v1/users/{id}/sessions";
 pub const SESSION: &str = "/api/v1/sessions/{id}";
 pub const SESSION_REFRESH: &str = "/api/v1/sessions/{id}/lifecycle/refresh";
 pub const SESSION_ME: &str = "/api/v1/sessions/me";

@@ -19,6 +19,9 @@ pub struct SessionTokenRecord {
     /// The user's credential epoch when they signed in (see `User::credential_epoch`).
     #[serde(default)]
     pub credential_epoch: u64,
+    /// The user's sessions epoch when they signed in (see `User::sessions_epoch`).
+    #[serde(default)]
+    pub sessions_epoch: u64,
 }
 
 pub fn issue_session_token(
@@ -39,6 +42,7 @@ pub fn issue_session_token(
             expires_at,
             amr: amr.to_vec(),
             credential_epoch: user.credential_epoch,
+            sessions_epoch: user.sessions_epoch,
         },
     )?;
     Ok((token, expires_at))
@@ -84,6 +88,9 @@ pub struct Session {
     /// The user's credential epoch the session began under: a password set since ends it.
     #[serde(default)]
     pub credential_epoch: u64,
+    /// The user's sessions epoch the session began under: an admin ending them all ends it.
+    #[serde(default)]
+    pub sessions_epoch: u64,
 }
 
 /// Starts a session for a redeemed session token; returns the cookie secret with it.
@@ -104,6 +111,7 @@ pub fn start_session(
         last_password_verification: token.auth_time,
         amr: token.amr,
         credential_epoch: token.credential_epoch,
+        sessions_epoch: token.sessions_epoch,
     };
     store.insert_session(&secret.digest(), &session)?;
     Ok((secret, session))
@@ -119,7 +127,14 @@ pub fn exchange_session_token(
 ) -> Result<Option<(Secret, Session)>, AuthnError> {
     match redeem_session_token(store, now, token)? {
         // A token issued before the user was deactivated or suspended opens nothing.
-        Some(record) if user_may_use(store, &record.user_id, record.credential_epoch)? => {
+        Some(record)
+            if user_may_use(
+                store,
+                &record.user_id,
+                record.credential_epoch,
+                record.sessions_epoch,
+            )? =>
+        {
             start_session(store, settings, now, record).map(Some)
         }
         Some(_) | None => Ok(None),
@@ -136,7 +151,13 @@ pub fn find_session(
     let Some(session) = session.filter(|s| s.expires_at > now) else {
         return Ok(None);
     };
-    Ok(user_may_use(store, &session.user_id, session.credential_epoch)?.then_some(session))
+    let usable = user_may_use(
+        store,
+        &session.user_id,
+        session.credential_epoch,
+        session.sessions_epoch,
+    )?;
+    Ok(usable.then_some(session))
 }
 
 /// The live session behind a cookie, as a request that uses it sees it: its idle lifetime is
@@ -160,15 +181,47 @@ pub fn use_session(
     refresh_session(store, settings, now, &digest, session).map(Some)
 }
 
-/// A session only works while its user is active and has not had a password set since it
-/// began: suspending or deactivating someone, or resetting their password, ends their
-/// sessions at once.
-fn user_may_use(store: &dyn Store, user_id: &str, epoch: u64) -> Result<bool, AuthnError> {
+/// A session only works while its user is active, has not had a password set since it began,
+/// and an admin has not ended their sessions since: suspending or deactivating someone,
+/// resetting their password, or ending their sessions ends them at once, on every node.
+fn user_may_use(
+    store: &dyn Store,
+    user_id: &str,
+    credential_epoch: u64,
+    sessions_epoch: u64,
+) -> Result<bool, AuthnError> {
     use crate::directory::UserStatus;
     Ok(store.user(user_id)?.is_some_and(|u| {
         matches!(u.status, UserStatus::Active | UserStatus::PasswordExpired)
-            && u.credential_epoch == epoch
+            && u.credential_epoch == credential_epoch
+            && u.sessions_epoch == sessions_epoch
     }))
+}
+
+/// Ends every session and unspent session token of a user (Okta's
+/// `DELETE /api/v1/users/{id}/sessions`); with `tokens`, their refresh tokens too. `false`
+/// when there is no such user.
+pub fn end_user_sessions(
+    store: &dyn Store,
+    now: Timestamp,
+    user_id: &str,
+    tokens: bool,
+) -> Result<bool, AuthnError> {
+    let bumped = store.modify_user(user_id, &mut |u| {
+        u.sessions_epoch += 1;
+        true
+    })?;
+    if bumped.is_none() {
+        return Ok(false);
+    }
+    if tokens {
+        for (digest, r) in store.refresh_tokens_where(&|r| r.user_id == user_id)? {
+            let until = r.expires_at.max(now.plus(Duration::from_secs(60)));
+            store.revoke(&format!("family:{}", r.family), until)?;
+            store.delete_refresh(&digest)?;
+        }
+    }
+    Ok(true)
 }
 
 pub fn end_session(store: &dyn Store, cookie: &str) -> Result<(), AuthnError> {
@@ -183,7 +236,9 @@ pub fn find_session_by_id(
     id: &str,
 ) -> Result<Option<(Digest, Session)>, AuthnError> {
     match store.session_by_id(id)?.filter(|(_, s)| s.expires_at > now) {
-        Some((d, s)) if user_may_use(store, &s.user_id, s.credential_epoch)? => Ok(Some((d, s))),
+        Some((d, s)) if user_may_use(store, &s.user_id, s.credential_epoch, s.sessions_epoch)? => {
+            Ok(Some((d, s)))
+        }
         _ => Ok(None),
     }
 }
@@ -266,6 +321,7 @@ mod tests {
             expires_at: t0.plus(Duration::from_secs(300)),
             amr: vec!["pwd".into()],
             credential_epoch: 0,
+            sessions_epoch: 0,
         };
         let settings = SessionSettings::default();
         let (cookie, s) = start_session(&store, &settings, t0, token).unwrap();

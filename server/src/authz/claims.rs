@@ -129,6 +129,7 @@ mod tests {
             failed_attempts: 0,
             password_history: Vec::new(),
             credential_epoch: 0,
+            sessions_epoch: 0,
             link_serials: Default::default(),
         }
     }

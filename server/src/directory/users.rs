@@ -54,6 +54,10 @@ pub struct User {
     /// setting a password ends everything begun with the old one, on every node at once.
     #[serde(default)]
     pub credential_epoch: u64,
+    /// Counts an admin's "end this person's sessions" (`DELETE /api/v1/users/{id}/sessions`):
+    /// sessions and session tokens begun under an older value stop working; tokens do not.
+    #[serde(default)]
+    pub sessions_epoch: u64,
     /// The newest emailed link of each kind: an older one of the same kind no longer works.
     #[serde(default)]
     pub link_serials: LinkSerials,
@@ -183,6 +187,7 @@ pub fn create_user(
         failed_attempts: 0,
         password_history: Vec::new(),
         credential_epoch: 0,
+        sessions_epoch: 0,
         link_serials: Default::default(),
     };
     match store.insert_user(&user) {

@@ -8,7 +8,8 @@ use super::extract::{Admin, OktaJson, cookie};
 use super::pages::{SESSION_COOKIE, expired_session_cookie};
 use crate::authn::Session;
 use crate::authn::session::{
-    exchange_session_token, find_session, find_session_by_id, refresh_session, use_session,
+    end_user_sessions, exchange_session_token, find_session, find_session_by_id, refresh_session,
+    use_session,
 };
 use crate::clock::Timestamp;
 use crate::crypto::Secret;
@@ -33,6 +34,10 @@ pub(super) fn admin_routes() -> Router<AppState> {
     Router::new()
         .route(paths::SESSIONS, post(create))
         .route(paths::SESSION, get(read).delete(close))
+        .route(
+            paths::USER_SESSIONS,
+            axum::routing::delete(close_users_sessions),
+        )
         .route(paths::SESSION_REFRESH, post(refresh))
 }
 
@@ -178,4 +183,32 @@ async fn close_me(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         .headers_mut()
         .append(header::SET_COOKIE, expired_session_cookie(&state));
     Ok(response)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct EndSessions {
+    oauth_tokens: bool,
+}
+
+/// `DELETE /api/v1/users/{id}/sessions[?oauthTokens=true]`: what an admin does for a
+/// compromised account. Every session ends on every node; with `oauthTokens`, the person's
+/// refresh tokens are revoked as well (access tokens, self-contained, run out on their own).
+async fn close_users_sessions(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<EndSessions>,
+) -> Result<StatusCode, ApiError> {
+    let user = id.clone();
+    let ended = state
+        .blocking(move |s| {
+            end_user_sessions(s.store.as_ref(), Timestamp::now(), &user, q.oauth_tokens)
+        })
+        .await??;
+    if !ended {
+        return Err(ApiError::NotFound(format!("{id} (User)")));
+    }
+    state.flush().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -31,6 +31,7 @@ pub(crate) fn user(id: &str, login: &str) -> User {
         failed_attempts: 0,
         password_history: Vec::new(),
         credential_epoch: 0,
+        sessions_epoch: 0,
         link_serials: Default::default(),
     }
 }
@@ -178,6 +179,7 @@ pub(crate) fn single_use_values_are_spent_once(store: Arc<dyn Store>) {
         expires_at: Timestamp::from_millis(i64::MAX / 2),
         amr: vec![],
         credential_epoch: 0,
+        sessions_epoch: 0,
     };
     store
         .insert_session_token(&Digest::of("session-token"), &record)

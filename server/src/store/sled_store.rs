@@ -1290,6 +1290,7 @@ mod tests {
             expires_at: Timestamp::from_millis(ms),
             amr: vec![],
             credential_epoch: 0,
+            sessions_epoch: 0,
         };
         store
             .insert_session_token(&Digest::of("old"), &rec(10))
