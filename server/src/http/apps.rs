@@ -6,6 +6,7 @@ use super::extract::{Admin, OktaJson};
 use super::pagination::Page;
 use crate::clock::Timestamp;
 use crate::directory::apps::{self, App, AppStatus};
+use crate::oauth::clients::{Client, Registration};
 use crate::paths;
 use axum::extract::Query;
 use axum::extract::{Path, State};
@@ -20,7 +21,7 @@ use std::collections::HashMap;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::APPS, get(list).post(create))
-        .route(paths::APP, get(read).delete(remove))
+        .route(paths::APP, get(read).put(replace).delete(remove))
         .route(paths::APP_ACTIVATE, post(activate))
         .route(paths::APP_DEACTIVATE, post(deactivate))
         .route(paths::APP_USERS, get(users).post(assign_user))
@@ -32,8 +33,10 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn view(a: &App, base: &str) -> Value {
-    json!({
+/// An app as Okta shows it; an OIDC app with its `settings.oauthClient` and
+/// `credentials.oauthClient` (the secret only when it was just made: only its digest is kept).
+fn view(a: &App, base: &str, client: Option<&Client>, secret: Option<&str>) -> Value {
+    let mut v = json!({
         "id": a.id,
         "name": a.name,
         "label": a.label,
@@ -46,7 +49,32 @@ fn view(a: &App, base: &str) -> Value {
             "users": { "href": paths::href(base, paths::APP_USERS, &a.id) },
             "groups": { "href": paths::href(base, paths::APP_GROUPS, &a.id) },
         },
-    })
+    });
+    if let Some(client) = client {
+        let mut credentials = json!({
+            "client_id": client.client_id,
+            "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        });
+        if let Some(secret) = secret {
+            credentials["client_secret"] = json!(secret);
+        }
+        v["credentials"] = json!({ "oauthClient": credentials });
+        v["settings"] = json!({ "oauthClient": {
+            "redirect_uris": client.redirect_uris,
+            "post_logout_redirect_uris": client.post_logout_redirect_uris,
+            "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            "response_types": client.response_types,
+            "application_type": client.application_type,
+            "consent_method": client.consent_method,
+        }});
+    }
+    v
+}
+
+/// An app and, for an OIDC app, its OAuth client.
+fn app_view(state: &AppState, a: &App) -> Result<Value, ApiError> {
+    let client = state.store.client(&a.id)?;
+    Ok(view(a, &state.base_url, client.as_ref(), None))
 }
 
 fn assignment_view(base: &str, app_id: &str, user_id: &str) -> Value {
@@ -68,7 +96,7 @@ fn app_or_404(state: &AppState, id: &str) -> Result<App, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("{id} (App)")))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct CreateApp {
     name: String,
@@ -78,26 +106,26 @@ struct CreateApp {
     settings: AppSettings,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct AppCredentials {
     oauth_client: Option<OAuthCredentials>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct OAuthCredentials {
     token_endpoint_auth_method: Option<crate::oauth::clients::AuthMethod>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct AppSettings {
     oauth_client: Option<OAuthSettings>,
 }
 
 /// Okta's `settings.oauthClient` of an OIDC app.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 struct OAuthSettings {
     redirect_uris: Vec<String>,
@@ -106,6 +134,71 @@ struct OAuthSettings {
     response_types: Vec<String>,
     application_type: Option<crate::oauth::clients::ApplicationType>,
     consent_method: Option<crate::oauth::clients::ConsentMethod>,
+}
+
+/// The OAuth client registration an app body describes, if it is an OIDC app.
+fn registration(body: &CreateApp) -> Option<Registration> {
+    let s = body.settings.oauth_client.clone()?;
+    Some(Registration {
+        client_name: Some(body.label.clone()),
+        application_type: s.application_type,
+        token_endpoint_auth_method: body
+            .credentials
+            .oauth_client
+            .as_ref()
+            .and_then(|c| c.token_endpoint_auth_method),
+        redirect_uris: s.redirect_uris,
+        post_logout_redirect_uris: s.post_logout_redirect_uris,
+        grant_types: s.grant_types,
+        response_types: s.response_types,
+        consent_method: s.consent_method,
+        ..Default::default()
+    })
+}
+
+/// Okta's PUT: the app's label (and, for an OIDC app, its whole `settings.oauthClient`)
+/// replaced; its id, status, assignments and the client's secret stay.
+async fn replace(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OktaJson(body): OktaJson<CreateApp>,
+) -> Result<Json<Value>, ApiError> {
+    let mut app = app_or_404(&state, &id)?;
+    if body.label.trim().is_empty() {
+        return Err(ApiError::Validation(vec![
+            crate::directory::FieldError::new("label", "The field cannot be left blank"),
+        ]));
+    }
+    let now = Timestamp::now();
+    let old = state.store.client(&id)?;
+    let replaced = match (old, registration(&body)) {
+        (Some(old), Some(registration)) => Some(
+            crate::oauth::clients::replace(&old, registration, now)
+                .map_err(ApiError::Validation)?,
+        ),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(ApiError::Validation(vec![
+                crate::directory::FieldError::new(
+                    "settings",
+                    "settings.oauthClient: an OIDC app keeps it and another app cannot gain it",
+                ),
+            ]));
+        }
+    };
+    app.label.clone_from(&body.label);
+    app.last_updated = now;
+    if let Some((client, _)) = &replaced {
+        state.store.put_client(client)?;
+    }
+    state.store.put_app(&app)?;
+    state.flush().await?;
+    let (client, secret) = match &replaced {
+        Some((c, s)) => (Some(c), s.as_deref()),
+        None => (None, None),
+    };
+    Ok(Json(view(&app, &state.base_url, client, secret)))
 }
 
 /// Creates an app. An OIDC app (`settings.oauthClient`) is also an OAuth client whose
@@ -118,27 +211,11 @@ async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let now = Timestamp::now();
     let id = crate::crypto::new_id("0oa");
-    let client = match body.settings.oauth_client {
-        Some(s) => {
-            let registration = crate::oauth::clients::Registration {
-                client_name: Some(body.label.clone()),
-                application_type: s.application_type,
-                token_endpoint_auth_method: body
-                    .credentials
-                    .oauth_client
-                    .and_then(|c| c.token_endpoint_auth_method),
-                redirect_uris: s.redirect_uris,
-                post_logout_redirect_uris: s.post_logout_redirect_uris,
-                grant_types: s.grant_types,
-                response_types: s.response_types,
-                consent_method: s.consent_method,
-                ..Default::default()
-            };
-            Some(
-                crate::oauth::clients::register(registration, id.clone(), now)
-                    .map_err(ApiError::Validation)?,
-            )
-        }
+    let client = match registration(&body) {
+        Some(registration) => Some(
+            crate::oauth::clients::register(registration, id.clone(), now)
+                .map_err(ApiError::Validation)?,
+        ),
         None => None,
     };
     let name = if body.name.is_empty() && client.is_some() {
@@ -154,23 +231,13 @@ async fn create(
         &body.label,
         &body.sign_on_mode,
     )?;
-    let mut out = view(&app, &state.base_url);
-    if let Some((client, secret)) = client {
-        state.store.put_client(&client)?;
-        out["credentials"] = json!({ "oauthClient": {
-            "client_id": client.client_id,
-            "client_secret": secret,
-            "token_endpoint_auth_method": client.token_endpoint_auth_method,
-        }});
-        out["settings"] = json!({ "oauthClient": {
-            "redirect_uris": client.redirect_uris,
-            "post_logout_redirect_uris": client.post_logout_redirect_uris,
-            "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-            "response_types": client.response_types,
-            "application_type": client.application_type,
-            "consent_method": client.consent_method,
-        }});
-    }
+    let out = match &client {
+        Some((client, secret)) => {
+            state.store.put_client(client)?;
+            view(&app, &state.base_url, Some(client), secret.as_deref())
+        }
+        None => view(&app, &state.base_url, None, None),
+    };
     state.flush().await?;
     Ok(Json(out))
 }
@@ -182,7 +249,10 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
     let (apps, next) = page.slice(state.store.apps()?, |a| a.id.as_str());
-    let items = apps.iter().map(|a| view(a, &state.base_url)).collect();
+    let items = apps
+        .iter()
+        .map(|a| app_view(&state, a))
+        .collect::<Result<_, _>>()?;
     Ok(page.respond(&state.base_url, paths::APPS, &query, items, next.as_deref()))
 }
 
@@ -191,7 +261,7 @@ async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(view(&app_or_404(&state, &id)?, &state.base_url)))
+    Ok(Json(app_view(&state, &app_or_404(&state, &id)?)?))
 }
 
 async fn set_status(

@@ -274,7 +274,7 @@ async fn update_client(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    OktaJson(mut req): OktaJson<Registration>,
+    OktaJson(req): OktaJson<Registration>,
 ) -> Result<Response, ApiError> {
     let old = client_or_404(&state, &id)?;
     if req
@@ -287,30 +287,10 @@ async fn update_client(
             "Replacing a client needs its whole metadata, client_name included",
         )]));
     }
-    req.application_type.get_or_insert(old.application_type);
-    req.token_endpoint_auth_method
-        .get_or_insert(old.token_endpoint_auth_method);
-    let (mut client, minted) = match clients::register(req, id.clone(), old.created) {
+    let (client, issued) = match clients::replace(&old, req, Timestamp::now()) {
         Ok(ok) => ok,
         Err(fields) => return Ok(registration_error(fields)),
     };
-    if client.is_public() != old.is_public() {
-        return Ok(registration_error(vec![crate::directory::FieldError::new(
-            "token_endpoint_auth_method",
-            "A client cannot switch between public and confidential; register a new one",
-        )]));
-    }
-    // The secret the client holds keeps working; a fresh one only where none can serve.
-    let mut issued = None;
-    match (&client.hmac_secret, &old.hmac_secret) {
-        (Some(_), Some(kept)) => client.hmac_secret = Some(kept.clone()),
-        (Some(_), None) => issued = minted,
-        (None, _) => {}
-    }
-    if issued.is_none() {
-        client.secret_digest = old.secret_digest;
-    }
-    client.last_updated = Timestamp::now();
     state.store.put_client(&client)?;
     state.flush().await?;
     let mut r = Json(client_view(&state.base_url, &client, issued.as_deref())).into_response();

@@ -222,6 +222,37 @@ pub fn normalize_response_type(rt: &str) -> Option<&'static str> {
     ResponseType::parse(rt).map(ResponseType::as_str)
 }
 
+/// A client's whole metadata replaced (RFC 7592 PUT, an app's PUT): what it is — public or
+/// confidential, its authentication method unless given — stays, and so does the secret it
+/// holds; a fresh secret (returned) only where none can serve.
+pub fn replace(
+    old: &Client,
+    mut req: Registration,
+    now: Timestamp,
+) -> Result<(Client, Option<String>), Vec<FieldError>> {
+    req.application_type.get_or_insert(old.application_type);
+    req.token_endpoint_auth_method
+        .get_or_insert(old.token_endpoint_auth_method);
+    let (mut client, minted) = register(req, old.client_id.clone(), old.created)?;
+    if client.is_public() != old.is_public() {
+        return Err(vec![FieldError::new(
+            "token_endpoint_auth_method",
+            "A client cannot switch between public and confidential; register a new one",
+        )]);
+    }
+    let mut issued = None;
+    match (&client.hmac_secret, &old.hmac_secret) {
+        (Some(_), Some(kept)) => client.hmac_secret = Some(kept.clone()),
+        (Some(_), None) => issued = minted,
+        (None, _) => {}
+    }
+    if issued.is_none() {
+        client.secret_digest.clone_from(&old.secret_digest);
+    }
+    client.last_updated = now;
+    Ok((client, issued))
+}
+
 /// Validates a registration; returns the client and its secret (shown once), if it has one.
 pub fn register(
     req: Registration,

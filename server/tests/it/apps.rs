@@ -299,3 +299,157 @@ async fn an_oidc_app_is_a_client_that_only_its_assigned_people_may_use() {
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["errorCode"], "E0000001");
 }
+
+#[tokio::test]
+async fn an_oidc_app_shows_its_oauth_client_and_put_replaces_it_keeping_the_secret() {
+    let s = support::start().await;
+    let app: Value = s
+        .admin_post("/api/v1/apps")
+        .json(&json!({
+            "label": "Payroll", "signOnMode": "OPENID_CONNECT",
+            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
+            "settings": { "oauthClient": {
+                "application_type": "web", "redirect_uris": ["https://payroll.example.com/cb"],
+                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"] } },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let aid = app["id"].as_str().unwrap().to_owned();
+    let secret = app["credentials"]["oauthClient"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // GET and the list show settings.oauthClient and credentials.oauthClient (no secret: only
+    // its digest is kept).
+    let read: Value = s
+        .admin_get(&format!("/api/v1/apps/{aid}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let oauth = &read["settings"]["oauthClient"];
+    assert_eq!(
+        oauth["redirect_uris"],
+        json!(["https://payroll.example.com/cb"])
+    );
+    assert_eq!(oauth["application_type"], "web");
+    assert_eq!(
+        oauth["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        read["credentials"]["oauthClient"]["client_id"],
+        aid.as_str()
+    );
+    assert_eq!(
+        read["credentials"]["oauthClient"]["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    assert!(
+        read["credentials"]["oauthClient"]
+            .get("client_secret")
+            .is_none()
+    );
+    let listed: Value = s
+        .admin_get("/api/v1/apps")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == aid.as_str())
+        .unwrap();
+    assert_eq!(
+        mine["settings"]["oauthClient"]["redirect_uris"],
+        oauth["redirect_uris"]
+    );
+
+    // PUT: a new label and redirect URI; the secret the app holds keeps working.
+    let put = |body: Value| {
+        s.client
+            .put(s.url(&format!("/api/v1/apps/{aid}")))
+            .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+            .json(&body)
+            .send()
+    };
+    let res = put(json!({
+        "label": "Payroll 2", "signOnMode": "OPENID_CONNECT",
+        "settings": { "oauthClient": {
+            "application_type": "web", "redirect_uris": ["https://pay.example.com/cb"],
+            "grant_types": ["authorization_code"], "response_types": ["code"] } },
+    }))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let replaced: Value = res.json().await.unwrap();
+    assert_eq!(replaced["label"], "Payroll 2");
+    assert_eq!(replaced["status"], "ACTIVE");
+    assert_eq!(
+        replaced["settings"]["oauthClient"]["redirect_uris"],
+        json!(["https://pay.example.com/cb"])
+    );
+    let authorize_to = |redirect: &'static str| {
+        let s = &s;
+        let aid = aid.clone();
+        async move {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("client_id", &aid)
+                .append_pair("redirect_uri", redirect)
+                .append_pair("response_type", "code")
+                .append_pair("scope", "openid")
+                .append_pair("state", "s1");
+            s.client
+                .get(s.url(&format!("/oauth2/v1/authorize?{}", q.finish())))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The old redirect URI is no longer registered (an error page, no redirect); the new one is.
+    assert_eq!(authorize_to("https://payroll.example.com/cb").await, 400);
+    assert_eq!(authorize_to("https://pay.example.com/cb").await, 303);
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/token"))
+        .basic_auth(&aid, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client",
+        "the kept secret authenticates the client (else invalid_client), and its grant types \
+         were replaced (refresh_token is gone)"
+    );
+
+    // Bad input is an Okta validation error; an unknown app is 404.
+    let res = put(json!({ "label": "", "settings": { "oauthClient": { "redirect_uris": [] } } }))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000001");
+    let res = put(json!({ "label": "Plain" })).await.unwrap();
+    assert_eq!(res.status(), 400, "an OIDC app keeps its oauthClient");
+    let res = s
+        .client
+        .put(s.url("/api/v1/apps/0oaNOPE"))
+        .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        .json(&json!({ "label": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

@@ -56,6 +56,8 @@ fn from_address(ip: [u8; 4]) -> reqwest::Client {
 
 #[tokio::test]
 async fn the_password_grant_is_rate_limited_and_its_failures_lock_the_account() {
+    // The attempts below must fall in one rate-limit window.
+    crate::support::early_in_a_minute(20).await;
     let s = support::start_with(|c| {
         c.rate_limit_per_user = 3;
         c.max_failed_attempts = 5;
@@ -98,6 +100,8 @@ async fn the_password_grant_is_rate_limited_and_its_failures_lock_the_account() 
 
 #[tokio::test]
 async fn a_strangers_failures_elsewhere_do_not_keep_the_owner_out() {
+    // The attempts below must fall in one rate-limit window.
+    crate::support::early_in_a_minute(20).await;
     let s = support::start_with(|c| c.rate_limit_per_user = 3).await;
     s.create_user("owner@example.com", PASSWORD).await;
     let stranger = from_address([127, 0, 0, 2]);

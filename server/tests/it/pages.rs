@@ -584,6 +584,8 @@ async fn with_lockout_shown_a_locked_account_gets_the_locked_page() {
 
 #[tokio::test]
 async fn hosted_forms_are_rate_limited_per_username() {
+    // The attempts below must fall in one rate-limit window.
+    crate::support::early_in_a_minute(20).await;
     let s = support::start_with(|c| c.rate_limit_per_user = 2).await;
     s.create_user("sprayed@example.com", PASSWORD).await;
     let mut statuses = Vec::new();

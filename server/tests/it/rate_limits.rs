@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn too_many_attempts_for_one_username_are_refused_with_okta_headers() {
+    // The attempts below must fall in one rate-limit window.
+    crate::support::early_in_a_minute(20).await;
     let s = support::start_with(|c| c.rate_limit_per_user = 3).await;
     s.create_user("busy@example.com", PASSWORD).await;
     for i in 0..3 {
@@ -33,6 +35,8 @@ async fn too_many_attempts_for_one_username_are_refused_with_okta_headers() {
 
 #[tokio::test]
 async fn too_many_requests_from_one_address_are_refused() {
+    // The attempts below must fall in one rate-limit window.
+    crate::support::early_in_a_minute(20).await;
     let s = support::start_with(|c| c.rate_limit_per_ip = 4).await;
     let mut last = 0;
     for i in 0..5 {

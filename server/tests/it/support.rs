@@ -301,6 +301,21 @@ pub fn set_cookie(res: &Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Waits, if need be, until at least `secs` seconds are left in the current minute: rate
+/// limits count in fixed one-minute windows, so attempts that must fall in one window (to
+/// reach a limit) would otherwise be split by the boundary now and then.
+pub async fn early_in_a_minute(secs: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let into = now.as_millis() % 60_000;
+    let left = 60_000 - into;
+    if left < u128::from(secs) * 1000 {
+        let wait = u64::try_from(left).unwrap() + 100;
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    }
+}
+
 /// The current 30-second TOTP step.
 pub fn step_now() -> u64 {
     std::time::SystemTime::now()
