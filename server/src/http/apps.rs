@@ -164,7 +164,7 @@ async fn replace(
     Path(id): Path<String>,
     OktaJson(body): OktaJson<CreateApp>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut app = app_or_404(&state, &id)?;
+    app_or_404(&state, &id)?;
     if body.label.trim().is_empty() {
         return Err(ApiError::Validation(vec![
             crate::directory::FieldError::new("label", "The field cannot be left blank"),
@@ -187,12 +187,18 @@ async fn replace(
             ]));
         }
     };
-    app.label.clone_from(&body.label);
-    app.last_updated = now;
     if let Some((client, _)) = &replaced {
         state.store.put_client(client)?;
     }
-    state.store.put_app(&app)?;
+    // Only the label is this request's: a lifecycle change made meanwhile stays.
+    let app = state
+        .store
+        .modify_app(&id, &mut |a| {
+            a.label.clone_from(&body.label);
+            a.last_updated = now;
+            true
+        })?
+        .ok_or_else(|| ApiError::NotFound(format!("{id} (App)")))?;
     state.flush().await?;
     let (client, secret) = match &replaced {
         Some((c, s)) => (Some(c), s.as_deref()),
@@ -269,10 +275,15 @@ async fn set_status(
     id: &str,
     status: AppStatus,
 ) -> Result<Json<Value>, ApiError> {
-    let mut app = app_or_404(state, id)?;
-    app.status = status;
-    app.last_updated = Timestamp::now();
-    state.store.put_app(&app)?;
+    let now = Timestamp::now();
+    let changed = state.store.modify_app(id, &mut |a| {
+        a.status = status;
+        a.last_updated = now;
+        true
+    })?;
+    if changed.is_none() {
+        return Err(ApiError::NotFound(format!("{id} (App)")));
+    }
     state.flush().await?;
     Ok(Json(json!({})))
 }

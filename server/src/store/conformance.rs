@@ -330,3 +330,34 @@ pub(crate) fn modify_trusted_origin_moves_the_origin_index(store: Arc<dyn Store>
             .is_none()
     );
 }
+
+/// Parallel changes of one app all apply (a PUT cannot undo a concurrent deactivation).
+pub(crate) fn modify_app_loses_no_update(store: Arc<dyn Store>) {
+    use crate::directory::apps::{App, AppStatus};
+    store
+        .put_app(&App {
+            id: "0oa1".into(),
+            name: "oidc_client".into(),
+            label: "L".into(),
+            sign_on_mode: "OPENID_CONNECT".into(),
+            status: AppStatus::Active,
+            created: Timestamp::from_millis(0),
+            last_updated: Timestamp::from_millis(0),
+        })
+        .unwrap();
+    let s = store.clone();
+    at_once(move |i| {
+        s.modify_app("0oa1", &mut |a| {
+            a.label.push_str(&format!(" {i}"));
+            if i == 0 {
+                a.status = AppStatus::Inactive;
+            }
+            true
+        })
+        .unwrap()
+    });
+    let app = store.app("0oa1").unwrap().unwrap();
+    assert_eq!(app.label.split(' ').count(), THREADS + 1, "{}", app.label);
+    assert_eq!(app.status, AppStatus::Inactive);
+    assert!(store.modify_app("nobody", &mut |_| true).unwrap().is_none());
+}

@@ -161,6 +161,12 @@ pub trait Store: Send + Sync + 'static {
     fn groups_of(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
 
     fn put_app(&self, app: &App) -> Result<(), StoreError>;
+    /// Changes an app atomically (see `modify_user`).
+    fn modify_app(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut App) -> bool,
+    ) -> Result<Option<App>, StoreError>;
     fn app(&self, id: &str) -> Result<Option<App>, StoreError>;
     fn apps(&self) -> Result<Vec<App>, StoreError>;
     /// Deletes an app and its assignments; `false` when there was none.

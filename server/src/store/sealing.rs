@@ -120,6 +120,7 @@ impl Secrets for KeyRecord {
 
 impl Secrets for crate::directory::User {}
 impl Secrets for crate::directory::TrustedOrigin {}
+impl Secrets for crate::directory::apps::App {}
 impl Secrets for crate::authn::Session {}
 impl Secrets for crate::oauth::tokens::RefreshRecord {}
 
