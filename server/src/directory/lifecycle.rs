@@ -196,8 +196,9 @@ pub fn list(store: &dyn Store, query: &UserQuery) -> Result<(Vec<User>, bool), D
     Ok((page, more))
 }
 
-/// Parses Okta's `filter` for the one form supported: `status eq "STATUS"`.
-pub fn parse_status_filter(filter: &str) -> Option<UserStatus> {
+/// Parses Okta's `filter` for the one form supported, `status eq "STATUS"`, into the status
+/// type of what is listed (users, apps).
+pub fn parse_status_filter<S: serde::de::DeserializeOwned>(filter: &str) -> Option<S> {
     let rest = filter.trim().strip_prefix("status")?.trim_start();
     let value = rest.strip_prefix("eq")?.trim().trim_matches('"');
     serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
@@ -355,6 +356,6 @@ mod tests {
             parse_status_filter("status eq \"SUSPENDED\""),
             Some(UserStatus::Suspended)
         );
-        assert_eq!(parse_status_filter("lastUpdated gt 1"), None);
+        assert_eq!(parse_status_filter::<UserStatus>("lastUpdated gt 1"), None);
     }
 }

@@ -254,7 +254,34 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    let (apps, next) = page.slice(state.store.apps()?, |a| a.id.as_str());
+    // Okta's `filter=status eq "ACTIVE"` and `q` (a prefix of the name or label).
+    let status: Option<AppStatus> = match query.get("filter") {
+        Some(f) => Some(
+            crate::directory::lifecycle::parse_status_filter(f).ok_or_else(|| {
+                ApiError::Validation(vec![crate::directory::FieldError::new(
+                    "filter",
+                    "Only `status eq \"ACTIVE\"` or `status eq \"INACTIVE\"` filters are supported",
+                )])
+            })?,
+        ),
+        None => None,
+    };
+    let q = query
+        .get("q")
+        .map(|q| q.to_lowercase())
+        .filter(|q| !q.is_empty());
+    let matching: Vec<App> = state
+        .store
+        .apps()?
+        .into_iter()
+        .filter(|a| status.is_none_or(|s| a.status == s))
+        .filter(|a| {
+            q.as_deref().is_none_or(|q| {
+                a.label.to_lowercase().starts_with(q) || a.name.to_lowercase().starts_with(q)
+            })
+        })
+        .collect();
+    let (apps, next) = page.slice(matching, |a| a.id.as_str());
     let items = apps
         .iter()
         .map(|a| app_view(&state, a))

@@ -453,3 +453,60 @@ async fn an_oidc_app_shows_its_oauth_client_and_put_replaces_it_keeping_the_secr
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn apps_are_listed_by_status_and_name_prefix() {
+    let s = support::start().await;
+    let mut ids = Vec::new();
+    for label in ["Payroll", "Paystubs", "Wiki"] {
+        let app: Value = s
+            .admin_post("/api/v1/apps")
+            .json(&json!({ "name": "bookmark", "label": label, "signOnMode": "BOOKMARK" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(app["id"].as_str().unwrap().to_owned());
+    }
+    s.admin_post(&format!("/api/v1/apps/{}/lifecycle/deactivate", ids[1]))
+        .send()
+        .await
+        .unwrap();
+    let labels = |query: &'static str| {
+        let s = &s;
+        async move {
+            let res = s
+                .admin_get(&format!("/api/v1/apps{query}"))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            let mut labels: Vec<String> = body
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| x["label"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            labels.sort();
+            (status, labels)
+        }
+    };
+    assert_eq!(
+        labels("?q=pay").await,
+        (200, vec!["Payroll".into(), "Paystubs".into()])
+    );
+    assert_eq!(
+        labels("?filter=status%20eq%20%22ACTIVE%22").await,
+        (200, vec!["Payroll".into(), "Wiki".into()])
+    );
+    assert_eq!(
+        labels("?q=pay&filter=status%20eq%20%22INACTIVE%22").await,
+        (200, vec!["Paystubs".into()])
+    );
+    assert_eq!(labels("?filter=label%20sw%20%22x%22").await.0, 400);
+}
