@@ -216,9 +216,7 @@ pub fn end_user_sessions(
     }
     if tokens {
         for (digest, r) in store.refresh_tokens_where(&|r| r.user_id == user_id)? {
-            let until = r.expires_at.max(now.plus(Duration::from_secs(60)));
-            store.revoke(&format!("family:{}", r.family), until)?;
-            store.delete_refresh(&digest)?;
+            crate::oauth::token_info::end_refresh_token(store, &digest, &r, now)?;
         }
     }
     Ok(true)

@@ -22,7 +22,8 @@ pub(super) enum Challenge {
 #[derive(Debug)]
 pub(super) struct OAuthError {
     pub(super) status: StatusCode,
-    pub(super) error: &'static str,
+    /// The RFC 6749 error code.
+    pub(super) error: String,
     pub(super) description: String,
     pub(super) challenge: Challenge,
 }
@@ -30,12 +31,12 @@ pub(super) struct OAuthError {
 impl OAuthError {
     pub(super) fn new(
         status: StatusCode,
-        error: &'static str,
+        error: impl Into<String>,
         description: impl Into<String>,
     ) -> Self {
         Self {
             status,
-            error,
+            error: error.into(),
             description: description.into(),
             challenge: Challenge::None,
         }
@@ -69,23 +70,13 @@ impl OAuthError {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        let error = match e {
-            TokenError::InvalidRequest(_) => "invalid_request",
-            TokenError::InvalidClient => "invalid_client",
-            TokenError::InvalidGrant(_) => "invalid_grant",
-            TokenError::UnauthorizedClient(_) => "unauthorized_client",
-            TokenError::UnsupportedGrantType => "unsupported_grant_type",
-            TokenError::InvalidScope(_) => "invalid_scope",
-            TokenError::AccessDenied(_) => "access_denied",
-            TokenError::Store(_) | TokenError::Key(_) | TokenError::Flow(_) => "server_error",
-            TokenError::Busy => "temporarily_unavailable",
-        };
         let challenge = if basic && matches!(e, TokenError::InvalidClient) {
             Challenge::Basic
         } else {
             Challenge::None
         };
-        Self::new(status, error, e.description()).with(challenge)
+        // `TokenError`'s `Display` is its RFC 6749 error code.
+        Self::new(status, e.to_string(), e.description()).with(challenge)
     }
 }
 

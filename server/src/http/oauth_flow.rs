@@ -124,11 +124,13 @@ fn respond(state: &AppState, reply: &Reply, fields: Vec<(String, String)>) -> Re
     no_store(response)
 }
 
-fn error_fields(error: &str, description: &str) -> Vec<(String, String)> {
-    vec![
-        ("error".into(), error.into()),
-        ("error_description".into(), description.into()),
-    ]
+/// An error for the client at its redirect URI (built where the authorization answers are).
+fn error_fields(error: &'static str, description: &str) -> Vec<(String, String)> {
+    Answer::Refused {
+        error,
+        description: description.to_owned(),
+    }
+    .into_fields()
 }
 
 async fn authorize_get(

@@ -4,8 +4,9 @@
 use super::clients::Client;
 use super::grants::Mint;
 use super::issuer::Issuer;
+use super::tokens::RefreshRecord;
 use crate::clock::Timestamp;
-use crate::crypto::Secret;
+use crate::crypto::{Digest, Secret};
 use crate::directory::groups::group_names;
 use crate::store::{Store, StoreError};
 use serde_json::{Map, Value, json};
@@ -179,11 +180,22 @@ pub fn revoke(
         .refresh(&digest)?
         .filter(|r| r.client_id == client.client_id && r.server == issuer.id)
     {
-        store.revoke(
-            &format!("family:{}", r.family),
-            r.expires_at.max(now.plus(Duration::from_secs(60))),
-        )?;
-        store.delete_refresh(&digest)?;
+        end_refresh_token(store, &digest, &r, now)?;
     }
     Ok(())
+}
+
+/// Ends the refresh token stored under `digest` and, with it, its whole family (the tokens
+/// it was rotated into), on every node.
+pub fn end_refresh_token(
+    store: &dyn Store,
+    digest: &Digest,
+    r: &RefreshRecord,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store.revoke(
+        &format!("family:{}", r.family),
+        r.expires_at.max(now.plus(Duration::from_secs(60))),
+    )?;
+    store.delete_refresh(digest)
 }

@@ -125,6 +125,17 @@ async fn users_are_assigned_directly_or_through_groups() {
     );
 }
 
+/// A confidential OIDC web app for the code flow with refresh tokens.
+fn payroll_app() -> Value {
+    json!({
+        "label": "Payroll", "signOnMode": "OPENID_CONNECT",
+        "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
+        "settings": { "oauthClient": {
+            "application_type": "web", "redirect_uris": ["https://payroll.example.com/cb"],
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"] } },
+    })
+}
+
 /// The code flow for `client` with `login`'s session token: the redirect's parameters.
 async fn authorize(
     s: &support::TestServer,
@@ -156,13 +167,7 @@ async fn an_oidc_app_is_a_client_that_only_its_assigned_people_may_use() {
     let s = support::start().await;
     let res = s
         .admin_post("/api/v1/apps")
-        .json(&json!({
-            "label": "Payroll", "signOnMode": "OPENID_CONNECT",
-            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
-            "settings": { "oauthClient": {
-                "application_type": "web", "redirect_uris": ["https://payroll.example.com/cb"],
-                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"] } },
-        }))
+        .json(&payroll_app())
         .send()
         .await
         .unwrap();
@@ -305,13 +310,7 @@ async fn an_oidc_app_shows_its_oauth_client_and_put_replaces_it_keeping_the_secr
     let s = support::start().await;
     let app: Value = s
         .admin_post("/api/v1/apps")
-        .json(&json!({
-            "label": "Payroll", "signOnMode": "OPENID_CONNECT",
-            "credentials": { "oauthClient": { "token_endpoint_auth_method": "client_secret_basic" } },
-            "settings": { "oauthClient": {
-                "application_type": "web", "redirect_uris": ["https://payroll.example.com/cb"],
-                "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"] } },
-        }))
+        .json(&payroll_app())
         .send()
         .await
         .unwrap()
@@ -377,9 +376,7 @@ async fn an_oidc_app_shows_its_oauth_client_and_put_replaces_it_keeping_the_secr
 
     // PUT: a new label and redirect URI; the secret the app holds keeps working.
     let put = |body: Value| {
-        s.client
-            .put(s.url(&format!("/api/v1/apps/{aid}")))
-            .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        s.admin_put(&format!("/api/v1/apps/{aid}"))
             .json(&body)
             .send()
     };
@@ -444,9 +441,7 @@ async fn an_oidc_app_shows_its_oauth_client_and_put_replaces_it_keeping_the_secr
     let res = put(json!({ "label": "Plain" })).await.unwrap();
     assert_eq!(res.status(), 400, "an OIDC app keeps its oauthClient");
     let res = s
-        .client
-        .put(s.url("/api/v1/apps/0oaNOPE"))
-        .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        .admin_put("/api/v1/apps/0oaNOPE")
         .json(&json!({ "label": "x" }))
         .send()
         .await

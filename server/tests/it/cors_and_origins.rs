@@ -301,9 +301,7 @@ async fn a_trusted_origin_is_replaced_and_deactivated_and_cors_follows() {
 
     // PUT replaces the origin: the old one loses CORS, the new one has it.
     let put = |body: Value| {
-        s.client
-            .put(s.url(&format!("/api/v1/trustedOrigins/{id}")))
-            .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        s.admin_put(&format!("/api/v1/trustedOrigins/{id}"))
             .json(&body)
     };
     let res = put(
@@ -332,9 +330,7 @@ async fn a_trusted_origin_is_replaced_and_deactivated_and_cors_follows() {
     assert_eq!(res.json::<Value>().await.unwrap()["errorCode"], "E0000001");
     assert!(cors_for("http://localhost:4200").await);
     let res = s
-        .client
-        .put(s.url("/api/v1/trustedOrigins/tosNOPE"))
-        .header("Authorization", format!("SSWS {}", support::ADMIN_TOKEN))
+        .admin_put("/api/v1/trustedOrigins/tosNOPE")
         .json(
             &serde_json::json!({ "name": "x", "origin": "http://localhost:4400",
             "scopes": [{ "type": "CORS" }] }),

@@ -1,7 +1,7 @@
 //! Sessions API: a session token redeemed for a session (admin), the browser's own session by
 //! cookie (`/sessions/me`), refresh and close.
 
-use crate::support::{self, ADMIN_TOKEN, PASSWORD};
+use crate::support::{self, PASSWORD};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -44,9 +44,7 @@ async fn a_session_token_becomes_a_session_once_and_admins_manage_it() {
         .unwrap();
     assert_eq!(refreshed.status(), 200);
     let closed = s
-        .client
-        .delete(s.url(&format!("/api/v1/sessions/{id}")))
-        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        .admin_delete(&format!("/api/v1/sessions/{id}"))
         .send()
         .await
         .unwrap();
@@ -225,9 +223,7 @@ async fn an_admin_ends_every_session_of_a_person_and_optionally_their_tokens() {
     let unspent = s.session_token("breached@example.com").await;
     let grant = refresh_token_of(&s, "breached@example.com").await;
     let end = |query: &str| {
-        s.client
-            .delete(s.url(&format!("/api/v1/users/{uid}/sessions{query}")))
-            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        s.admin_delete(&format!("/api/v1/users/{uid}/sessions{query}"))
             .send()
     };
     assert_eq!(end("").await.unwrap().status(), 204);
@@ -281,9 +277,7 @@ async fn an_admin_ends_every_session_of_a_person_and_optionally_their_tokens() {
     );
 
     let res = s
-        .client
-        .delete(s.url("/api/v1/users/00uNOBODY/sessions"))
-        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        .admin_delete("/api/v1/users/00uNOBODY/sessions")
         .send()
         .await
         .unwrap();

@@ -177,6 +177,18 @@ impl TestServer {
             .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
     }
 
+    pub fn admin_put(&self, path: &str) -> RequestBuilder {
+        self.client
+            .put(self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    }
+
+    pub fn admin_delete(&self, path: &str) -> RequestBuilder {
+        self.client
+            .delete(self.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    }
+
     pub async fn create_user(&self, login: &str, password: &str) -> Value {
         let res = self
             .admin_post("/api/v1/users?activate=true")
