@@ -266,6 +266,13 @@ pub(crate) fn user_filters_match_prefixes_and_statuses(store: Arc<dyn Store>) {
     assert_eq!(ids(None, 2, Some("a"), None), ["00u1", "00u3"]);
     assert_eq!(ids(Some("00u3"), 2, Some("a"), None), ["00u5"]);
     assert!(ids(Some("00u5"), 2, None, None).is_empty());
+    // A NUL (which PostgreSQL text cannot hold) in a search or a key finds nothing.
+    assert!(ids(None, 10, Some("a\0"), None).is_empty());
+    assert!(store.user("00u1\0").unwrap().is_none());
+    assert!(store.user_by_login("ada@x.io\0").unwrap().is_none());
+    assert!(store.client("\0").unwrap().is_none());
+    assert!(store.app("\0").unwrap().is_none());
+    assert!(store.group("\0").unwrap().is_none());
 }
 
 /// Parallel changes of one trusted origin all apply; a changed origin moves its index, and an

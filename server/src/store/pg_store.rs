@@ -54,6 +54,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("migrations/0004_app_rev.sql")),
 ];
 
+/// PostgreSQL text cannot hold NUL, so no stored key has one: a lookup by such a value (a
+/// request's id, login or search) finds nothing instead of failing the query.
+fn unstorable(key: &str) -> bool {
+    key.contains('\0')
+}
+
 /// The channel announcements travel on (LISTEN/NOTIFY).
 const CHANNEL: &str = "portcullis";
 
@@ -718,6 +724,9 @@ impl Store for PgStore {
     }
 
     fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
         self.record(
             "SELECT record FROM users WHERE id = $1",
             params![id.to_owned()],
@@ -725,6 +734,9 @@ impl Store for PgStore {
     }
 
     fn user_by_login(&self, login_key: &str) -> Result<Option<User>, StoreError> {
+        if unstorable(login_key) {
+            return Ok(None);
+        }
         self.record(
             "SELECT record FROM users WHERE login_key = $1",
             params![login_key.to_owned()],
@@ -745,6 +757,9 @@ impl Store for PgStore {
             sql.push_str(&format!(" AND status = ${}", args.0.len()));
         }
         if let Some(prefix) = &filter.prefix {
+            if unstorable(prefix) {
+                return Ok(Vec::new());
+            }
             args.0.push(Box::new(like_prefix(&prefix.to_lowercase())));
             let n = args.0.len();
             sql.push_str(&format!(
@@ -1025,6 +1040,9 @@ impl Store for PgStore {
     }
 
     fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
         self.record(
             "SELECT record FROM groups WHERE id = $1",
             params![id.to_owned()],
@@ -1108,6 +1126,9 @@ impl Store for PgStore {
     }
 
     fn app(&self, id: &str) -> Result<Option<App>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
         if let Some(known) = self.caches.apps.get(id) {
             return Ok(known);
         }
@@ -1278,6 +1299,9 @@ impl Store for PgStore {
     }
 
     fn client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
+        if unstorable(client_id) {
+            return Ok(None);
+        }
         if let Some(Some(c)) = self.caches.clients.get(client_id) {
             return Ok(Some(c));
         }
