@@ -195,6 +195,8 @@ fn issue(
                 used: false,
                 issued_jti: None,
                 issued_family: None,
+                credential_epoch: session.credential_epoch,
+                sessions_epoch: session.sessions_epoch,
             },
         )?;
         fields.push(("code".to_owned(), code.expose().to_owned()));

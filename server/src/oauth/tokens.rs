@@ -218,6 +218,12 @@ pub struct CodeRecord {
     pub issued_jti: Option<String>,
     #[serde(default)]
     pub issued_family: Option<String>,
+    /// The user's credential and sessions epochs when the session behind the code signed in:
+    /// a password set, or the sessions ended, before the code is redeemed voids it.
+    #[serde(default)]
+    pub credential_epoch: u64,
+    #[serde(default)]
+    pub sessions_epoch: u64,
 }
 
 /// A refresh token, stored by digest. Tokens of one login share a family: reuse of a rotated

@@ -490,8 +490,10 @@ async fn reset_with(s: &TestServer, link: &str, new_password: &str) -> (u16, Val
     .await
 }
 
-/// A refresh token for `login` from the code flow of a public client that may refresh.
-async fn refresh_token_for(s: &TestServer, login: &str) -> (String, String) {
+const VERIFIER: &str = "a-verifier-long-enough-for-pkce-0123456789-abcdefghijk";
+
+/// A public client that may refresh, and a code for `login` through it (PKCE, `VERIFIER`).
+async fn spa_code(s: &TestServer, login: &str, password: &str) -> (String, String) {
     let c: Value = s
         .admin_post("/oauth2/v1/clients")
         .json(
@@ -505,14 +507,8 @@ async fn refresh_token_for(s: &TestServer, login: &str) -> (String, String) {
         .await
         .unwrap();
     let client = c["client_id"].as_str().unwrap().to_owned();
-    let body: Value = s.authn(login, PASSWORD).await.json().await.unwrap();
-    let verifier = "a-verifier-long-enough-for-pkce-0123456789-abcdefghijk";
-    let challenge = {
-        use base64::Engine as _;
-        use sha2::Digest as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.as_bytes()))
-    };
+    let body: Value = s.authn(login, password).await.json().await.unwrap();
+    let challenge = support::pkce_challenge(VERIFIER);
     let res = s
         .client
         .get(authorize(
@@ -531,23 +527,30 @@ async fn refresh_token_for(s: &TestServer, login: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let p = location_params(&res);
-    let tokens: Value = s
+    (client, location_params(&res)["code"].clone())
+}
+
+async fn redeem(s: &TestServer, client: &str, code: &str) -> (u16, Value) {
+    let res = s
         .client
         .post(s.url("/oauth2/v1/token"))
         .form(&[
             ("grant_type", "authorization_code"),
-            ("client_id", &client),
-            ("code", &p["code"]),
+            ("client_id", client),
+            ("code", code),
             ("redirect_uri", CB),
-            ("code_verifier", verifier),
+            ("code_verifier", VERIFIER),
         ])
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// A refresh token for `login` from the code flow of a public client that may refresh.
+async fn refresh_token_for(s: &TestServer, login: &str) -> (String, String) {
+    let (client, code) = spa_code(s, login, PASSWORD).await;
+    let (_, tokens) = redeem(s, &client, &code).await;
     (client, tokens["refresh_token"].as_str().unwrap().to_owned())
 }
 
@@ -617,6 +620,25 @@ async fn a_password_reset_ends_stolen_sessions_and_refresh_tokens() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn a_code_issued_before_a_password_reset_is_not_redeemed_after_it() {
+    let s = support::start().await;
+    s.create_user("codes@example.com", PASSWORD).await;
+    let (client, stolen) = spa_code(&s, "codes@example.com", PASSWORD).await;
+    let link = reset_link(&s, "codes@example.com").await;
+    assert_eq!(reset_with(&s, &link, "Brand-New-Pass-77").await.0, 200);
+
+    let (status, body) = redeem(&s, &client, &stolen).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // A code from a sign-in with the new password is redeemed as usual.
+    let (client, code) = spa_code(&s, "codes@example.com", "Brand-New-Pass-77").await;
+    let (status, body) = redeem(&s, &client, &code).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

@@ -55,6 +55,12 @@ pub(super) fn authorization_code(
         (None, None) => {}
     }
     let user = active_user(ctx.store(), &record.user_id)?;
+    if user.credential_epoch != record.credential_epoch
+        || user.sessions_epoch != record.sessions_epoch
+    {
+        // The password was set, or the user's sessions ended, after the sign-in behind it.
+        return Err(invalid());
+    }
     let (body, jti, family) = issue_for_user(
         ctx,
         client,
