@@ -175,7 +175,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             per_ip_per_minute: config.rate_limit_per_ip,
             per_user_per_minute: config.rate_limit_per_user,
         })
-        .counting_users_in(store.clone()),
+        .counting_in(store.clone()),
         mailer: mail::Mailer::new(config.smtp.as_ref())
             .map_err(|e| StartError::Mail(e.to_string()))?,
     });

@@ -373,10 +373,18 @@ async fn token(
     let now = Timestamp::now();
     // A password grant is a password check like any other: the same limits apply.
     if let TokenRequest::Password { username, .. } = &request {
-        let quotas = [
-            state.limiter.check(Bucket::Ip, &addr, now),
-            (state.limiter).check_user(Attempt::SignIn, username, &addr, now),
-        ];
+        let (login, from) = (username.clone(), addr.clone());
+        let quotas = match (state.rate_limit(move |l| {
+            [
+                l.check(Bucket::Ip, &from, now),
+                l.check_user(Attempt::SignIn, &login, &from, now),
+            ]
+        }))
+        .await
+        {
+            Ok(q) => q,
+            Err(e) => return e.into_response(),
+        };
         if let Some(over) = quotas.into_iter().find(|q| !q.allowed) {
             return over.exceeded();
         }

@@ -458,7 +458,13 @@ async fn login_submit(
         .await;
     }
     let now = Timestamp::now();
-    let quota = (state.limiter).check_user(Attempt::SignIn, &form.username, &addr, now);
+    let (login, from) = (form.username.clone(), addr.clone());
+    let quota = match (state.rate_limit(move |l| l.check_user(Attempt::SignIn, &login, &from, now)))
+        .await
+    {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
     if !quota.allowed {
         return login_failed(
             &state,

@@ -1,7 +1,8 @@
 //! Rate limits on the Authentication API and every other password check, per client IP and
-//! per username and address, in fixed one-minute windows. Addresses are counted in memory (each node its own); usernames in the store when it
-//! is shared by several nodes, so that spreading guesses over nodes gains nothing. Over the limit: `429 E0000047` with
-//! Okta's `X-Rate-Limit-Limit/Remaining/Reset` headers, which successful answers carry too.
+//! per username and address, in fixed one-minute windows. One node counts in memory; nodes
+//! sharing a store count there, so that spreading requests over nodes gains nothing. Over the
+//! limit: `429 E0000047` with Okta's `X-Rate-Limit-Limit/Remaining/Reset` headers, which
+//! successful answers carry too.
 
 use super::AppState;
 use super::error::ApiError;
@@ -84,7 +85,7 @@ impl Quota {
 pub struct RateLimiter {
     limits: Limits,
     windows: Mutex<HashMap<(Bucket, String), (i64, u32)>>,
-    /// Where usernames are counted across nodes (a store that counts; see `Store::count_hit`).
+    /// Where hits are counted across nodes (a store that counts; see `Store::count_hit`).
     shared: Option<std::sync::Arc<dyn crate::store::Store>>,
 }
 
@@ -97,22 +98,31 @@ impl RateLimiter {
         }
     }
 
-    /// Counts per-username hits in `store` when it counts for several nodes.
-    pub fn counting_users_in(self, store: std::sync::Arc<dyn crate::store::Store>) -> Self {
+    /// Counts hits in `store` when several nodes may share it; in memory otherwise.
+    pub fn counting_in(self, store: std::sync::Arc<dyn crate::store::Store>) -> Self {
         Self {
-            shared: Some(store),
+            shared: store.is_shared().then_some(store),
             ..self
         }
     }
 
-    /// The cluster-wide count for a username, when the store keeps one.
+    /// Whether counting asks the store: a database round trip, not for the async workers.
+    pub fn counts_in_store(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The cluster-wide count for a key, when the store keeps one.
     fn shared_count(&self, bucket: Bucket, key: &str, start: i64) -> Option<u32> {
-        let store = self.shared.as_ref().filter(|_| bucket == Bucket::User)?;
-        match store.count_hit(&format!("user:{key}"), start) {
+        let store = self.shared.as_ref()?;
+        let prefix = match bucket {
+            Bucket::Ip => "ip",
+            Bucket::User => "user",
+        };
+        match store.count_hit(&format!("{prefix}:{key}"), start) {
             Ok(n) => n,
             Err(e) => {
                 // The request itself will meet the same outage; count here meanwhile.
-                tracing::warn!(error = %e, "cannot count a username's attempts in the store");
+                tracing::warn!(error = %e, "cannot count attempts in the store");
                 None
             }
         }
@@ -168,10 +178,30 @@ impl RateLimiter {
     }
 }
 
+impl AppState {
+    /// Runs `count` against the rate limiter: on the blocking pool when the counts live in a
+    /// shared store, at once when they are in memory.
+    pub async fn rate_limit<T: Send + 'static>(
+        &self,
+        count: impl FnOnce(&RateLimiter) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if self.limiter.counts_in_store() {
+            self.blocking(move |s| count(&s.limiter)).await
+        } else {
+            Ok(count(&self.limiter))
+        }
+    }
+}
+
 /// Middleware for the Authentication API: counts each request against its client address.
 pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let ip = super::extract::client_addr(req.extensions());
-    let quota = state.limiter.check(Bucket::Ip, &ip, Timestamp::now());
+    let addr = ip.clone();
+    let quota =
+        match (state.rate_limit(move |l| l.check(Bucket::Ip, &addr, Timestamp::now()))).await {
+            Ok(q) => q,
+            Err(e) => return e.into_response(),
+        };
     if !quota.allowed {
         tracing::warn!(%ip, "authentication API rate limit exceeded");
         return quota.exceeded();

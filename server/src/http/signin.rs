@@ -478,7 +478,14 @@ async fn start_recovery(
         return render_form(&state, &headers, uri.path(), page, StatusCode::BAD_REQUEST).await;
     }
     let now = Timestamp::now();
-    let quota = (state.limiter).check_user(Attempt::Recovery, &form.username, &addr, now);
+    let (login, from) = (form.username.clone(), addr.clone());
+    let quota = match (state
+        .rate_limit(move |l| l.check_user(Attempt::Recovery, &login, &from, now)))
+    .await
+    {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
     if !quota.allowed {
         return notice(&state, &headers, &uri, Notice::CheckEmail, StatusCode::OK).await;
     }

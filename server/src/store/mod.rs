@@ -289,6 +289,8 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError>;
+    /// Whether several nodes may share this store (a database), or one node owns it (sled).
+    fn is_shared(&self) -> bool;
     /// Counts one hit for `key` in the window starting at `window` (ms) and returns the count
     /// so far, across every node; `None` where one node owns the store and counts in memory.
     fn count_hit(&self, key: &str, window: i64) -> Result<Option<u32>, StoreError>;

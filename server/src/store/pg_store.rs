@@ -1755,6 +1755,10 @@ impl Store for PgStore {
         )? == 1)
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn count_hit(&self, key: &str, window: i64) -> Result<Option<u32>, StoreError> {
         let key = key.to_owned();
         self.run(move |c| {

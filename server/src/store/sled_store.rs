@@ -1119,6 +1119,10 @@ impl Store for SledStore {
         Ok(true)
     }
 
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     fn count_hit(&self, _: &str, _: i64) -> Result<Option<u32>, StoreError> {
         Ok(None)
     }

@@ -544,6 +544,42 @@ async fn two_nodes_on_one_database_behave_as_one_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_address_is_limited_across_nodes_not_per_node() {
+    let Some(database) = crate::support::postgres_only().await else {
+        return;
+    };
+    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+    let settings = [
+        ("PORTCULLIS_BASE_URL", "https://login.example.test"),
+        ("PORTCULLIS_RATE_LIMIT_PER_IP", "10"),
+    ];
+    let node_a = Node::start_with(dirs[0].path(), dirs[1].path(), Some(&database), &settings).await;
+    let node_b = Node::start_with(dirs[2].path(), dirs[3].path(), Some(&database), &settings).await;
+    let (a, b) = (&node_a.api, &node_b.api);
+
+    // Fourteen requests from one address, alternating nodes, each for a different username.
+    crate::support::early_in_a_minute(15).await;
+    let mut limited = 0;
+    for i in 0..14 {
+        let node = if i % 2 == 0 { a } else { b };
+        let res = node
+            .http
+            .post(node.url("/api/v1/authn"))
+            .json(&json!({ "username": format!("nobody{i}@example.com"), "password": "Wrong-Guess-1" }))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert_eq!(
+        limited, 4,
+        "14 requests over two nodes against one limit of 10"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
     let Some(database) = crate::support::postgres_only().await else {
         return;

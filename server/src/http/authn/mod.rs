@@ -163,9 +163,10 @@ async fn primary_or_resume(
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
-    let quota = state
-        .limiter
-        .check_user(Attempt::SignIn, &username, &addr, Timestamp::now());
+    let (login, from) = (username.clone(), addr.clone());
+    let quota = (state
+        .rate_limit(move |l| l.check_user(Attempt::SignIn, &login, &from, Timestamp::now())))
+    .await?;
     if !quota.allowed {
         return Ok(quota.exceeded());
     }
@@ -408,9 +409,10 @@ async fn start_recovery(
         )]));
     }
     let trusted = is_admin(&headers, &state);
-    let quota = state
-        .limiter
-        .check_user(Attempt::Recovery, &username, addr, Timestamp::now());
+    let (login, from) = (username.clone(), addr.to_owned());
+    let quota = (state
+        .rate_limit(move |l| l.check_user(Attempt::Recovery, &login, &from, Timestamp::now())))
+    .await?;
     if !trusted && !quota.allowed {
         return Ok(quota.exceeded());
     }
