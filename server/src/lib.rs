@@ -30,6 +30,7 @@ pub mod http;
 pub mod mail;
 pub mod oauth;
 pub mod paths;
+pub mod records;
 pub mod store;
 
 use config::Config;

@@ -1,4 +1,4 @@
-//! MFA factors: what is stored for each enrolled factor, and how a passcode or answer is checked.
+//! MFA factors (the record is in `records`): enrollment, and how a passcode or answer is checked.
 //!
 //! TOTP follows RFC 6238 (SHA-1, 6 digits, 30 s steps) and accepts one step of clock skew either
 //! way. The last accepted step is remembered, so a code is good once: a replay is reported as
@@ -6,19 +6,9 @@
 
 use crate::clock::Timestamp;
 use crate::crypto::password::HashError;
-use crate::crypto::{PasswordHash, PasswordHasher, new_id};
-use serde::{Deserialize, Serialize};
+use crate::crypto::{PasswordHasher, new_id};
+pub use crate::records::authn::{Factor, FactorSecret, FactorStatus, FactorType, Provider};
 use subtle::ConstantTimeEq;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FactorType {
-    #[serde(rename = "token:software:totp")]
-    Totp,
-    #[serde(rename = "question")]
-    Question,
-    #[serde(rename = "email")]
-    Email,
-}
 
 impl FactorType {
     pub fn parse(s: &str) -> Option<Self> {
@@ -40,13 +30,6 @@ impl FactorType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Provider {
-    Okta,
-    Google,
-}
-
 impl Provider {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -55,13 +38,6 @@ impl Provider {
             _ => None,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FactorStatus {
-    PendingActivation,
-    Active,
 }
 
 /// The factor kinds offered for enrollment, in the order they are listed. Email is offered
@@ -82,42 +58,6 @@ pub fn enrollable(email_available: bool) -> impl Iterator<Item = (FactorType, Pr
 
 /// How long an emailed code works.
 pub const EMAIL_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum FactorSecret {
-    Totp {
-        /// Base32 (RFC 4648, no padding), as shown to the person for manual entry.
-        shared_secret: String,
-        /// The last time step accepted; codes of this step or earlier are replays.
-        last_step: Option<u64>,
-    },
-    Question {
-        question: String,
-        /// argon2id of the normalised answer (trimmed, lower case).
-        answer: PasswordHash,
-    },
-    Email {
-        address: String,
-        /// The code last sent, as a digest bound to the factor, until used or expired.
-        code: Option<(crate::crypto::Digest, Timestamp)>,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Factor {
-    pub id: String,
-    pub user_id: String,
-    pub factor_type: FactorType,
-    pub provider: Provider,
-    pub status: FactorStatus,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-    pub secret: FactorSecret,
-    /// While a TOTP factor awaits activation: the capability in its QR image's URL, so that
-    /// the URL an `<img>` loads carries neither the state token nor the secret.
-    #[serde(default)]
-    pub activation_token: Option<String>,
-}
 
 /// What a presented code or answer turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,31 +10,16 @@ use super::flow::{
     set_new_password,
 };
 use super::transaction::{RecoveryType, Step, Transaction, TxOptions};
-use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
 use crate::directory::users::{LinkSerials, PasswordChange, clear_lockout, login_key};
 use crate::directory::{User, UserStatus};
 use crate::mail::Email;
+pub use crate::records::authn::RecoveryTokenRecord;
 use crate::store::StoreError;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long an emailed recovery link works.
 pub const RECOVERY_TOKEN_TTL: Duration = Duration::from_secs(3600);
-
-/// What a recovery token stands for until it is used, once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecoveryTokenRecord {
-    pub user_id: String,
-    pub recovery_type: RecoveryType,
-    pub expires_at: Timestamp,
-    /// The user's credential epoch when the link was sent: a password set since voids it.
-    #[serde(default)]
-    pub credential_epoch: u64,
-    /// Which link of its kind this is: a newer one of the same kind voids it.
-    #[serde(default)]
-    pub serial: u64,
-}
 
 /// Wrong security answers one recovery allows before its link must be asked for again.
 pub const MAX_WRONG_ANSWERS: u32 = 5;
@@ -312,6 +297,7 @@ pub fn reset_password(ctx: &Ctx<'_>, state_token: &str, new: &str) -> Result<Out
 mod tests {
     use super::*;
     use crate::authn::AuthnSettings;
+    use crate::clock::Timestamp;
     use crate::crypto::PasswordHasher;
     use crate::directory::users::{Activation, NewUser, create_user};
     use crate::directory::{PasswordPolicy, Profile};

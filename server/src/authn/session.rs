@@ -4,25 +4,9 @@
 use super::AuthnError;
 use crate::clock::Timestamp;
 use crate::crypto::{Digest, Secret, new_id, new_secret};
+pub use crate::records::authn::{Session, SessionTokenRecord};
 use crate::store::Store;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// What a session token stands for until it is redeemed, once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionTokenRecord {
-    pub user_id: String,
-    pub auth_time: Timestamp,
-    pub expires_at: Timestamp,
-    /// Authentication methods used (`pwd`, later `otp`, `mfa` …).
-    pub amr: Vec<String>,
-    /// The user's credential epoch when they signed in (see `User::credential_epoch`).
-    #[serde(default)]
-    pub credential_epoch: u64,
-    /// The user's sessions epoch when they signed in (see `User::sessions_epoch`).
-    #[serde(default)]
-    pub sessions_epoch: u64,
-}
 
 pub fn issue_session_token(
     store: &dyn Store,
@@ -73,24 +57,6 @@ impl Default for SessionSettings {
             max: Duration::from_secs(24 * 3600),
         }
     }
-}
-
-/// A signed-in browser. The cookie holds a secret; the store holds its digest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    pub id: String,
-    pub user_id: String,
-    pub created: Timestamp,
-    pub expires_at: Timestamp,
-    pub max_expires_at: Timestamp,
-    pub last_password_verification: Timestamp,
-    pub amr: Vec<String>,
-    /// The user's credential epoch the session began under: a password set since ends it.
-    #[serde(default)]
-    pub credential_epoch: u64,
-    /// The user's sessions epoch the session began under: an admin ending them all ends it.
-    #[serde(default)]
-    pub sessions_epoch: u64,
 }
 
 /// Starts a session for a redeemed session token; returns the cookie secret with it.

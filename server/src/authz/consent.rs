@@ -6,18 +6,8 @@ use super::{AuthServer, Consent};
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
 use crate::oauth::clients::{Client, ConsentMethod};
+pub use crate::records::authz::Grant;
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Grant {
-    pub id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub server_id: String,
-    pub scope: String,
-    pub created: Timestamp,
-}
 
 /// The scopes of `scopes` the person must still agree to (all of them, with `ask_again`, as for
 /// `prompt=consent`).

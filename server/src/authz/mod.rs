@@ -12,48 +12,13 @@ pub mod expr;
 pub mod policy;
 pub mod servers;
 
-use crate::clock::Timestamp;
-use serde::{Deserialize, Serialize};
+pub use crate::records::authz::{
+    AuthServer, Claim, ClaimType, Consent, GroupFilterType, MetadataPublish, Policy, RotationMode,
+    Rule, Scope, Status, ValueType,
+};
 
 /// The custom server every org has.
 pub const DEFAULT_SERVER: &str = "default";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Active,
-    Inactive,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RotationMode {
-    Auto,
-    Manual,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthServer {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub audiences: Vec<String>,
-    pub status: Status,
-    pub rotation_mode: RotationMode,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-    #[serde(default)]
-    pub scopes: Vec<Scope>,
-    #[serde(default)]
-    pub claims: Vec<Claim>,
-    #[serde(default)]
-    pub policies: Vec<Policy>,
-    /// Bumped by every write; a write names the revision it read.
-    #[serde(default)]
-    pub revision: u64,
-}
 
 impl AuthServer {
     pub fn is_active(&self) -> bool {
@@ -65,43 +30,6 @@ impl AuthServer {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Consent {
-    /// The person is asked (when the client's consent method is REQUIRED).
-    Required,
-    Implicit,
-    Flexible,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MetadataPublish {
-    AllClients,
-    NoClients,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Scope {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    pub description: String,
-    pub consent: Consent,
-    /// Granted when a request names no scope.
-    #[serde(default)]
-    pub default: bool,
-    #[serde(default)]
-    pub optional: bool,
-    pub metadata_publish: MetadataPublish,
-    /// The OpenID Connect scopes every server has; they cannot be changed or deleted.
-    #[serde(default)]
-    pub system: bool,
-}
-
 impl Scope {
     /// How the consent screen names the scope.
     pub fn label(&self) -> &str {
@@ -110,31 +38,6 @@ impl Scope {
             .filter(|d| !d.is_empty())
             .unwrap_or(&self.name)
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ClaimType {
-    /// In access tokens.
-    Resource,
-    /// In ID tokens and userinfo.
-    Identity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ValueType {
-    Expression,
-    Groups,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GroupFilterType {
-    StartsWith,
-    Equals,
-    Contains,
-    Regex,
 }
 
 impl GroupFilterType {
@@ -148,76 +51,7 @@ impl GroupFilterType {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Claim {
-    pub id: String,
-    pub name: String,
-    pub status: Status,
-    pub claim_type: ClaimType,
-    pub value_type: ValueType,
-    /// An expression, or (GROUPS) the filter's operand.
-    pub value: String,
-    #[serde(default)]
-    pub group_filter_type: Option<GroupFilterType>,
-    /// Identity claims go into the ID token even when an access token is issued alongside.
-    #[serde(default)]
-    pub always_include_in_token: bool,
-    /// Included only when one of these scopes is granted; empty = always.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-}
-
 /// Who an access policy or rule applies to: `ALL_CLIENTS`, `EVERYONE` or `*` match anything.
 pub const ALL_CLIENTS: &str = "ALL_CLIENTS";
 pub const EVERYONE: &str = "EVERYONE";
 pub const ANY_SCOPE: &str = "*";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Policy {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    pub status: Status,
-    /// 1 is evaluated first.
-    pub priority: u32,
-    #[serde(default)]
-    pub system: bool,
-    /// Client ids, or `ALL_CLIENTS`.
-    pub clients: Vec<String>,
-    #[serde(default)]
-    pub rules: Vec<Rule>,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rule {
-    pub id: String,
-    pub name: String,
-    pub status: Status,
-    pub priority: u32,
-    #[serde(default)]
-    pub system: bool,
-    #[serde(default)]
-    pub users_include: Vec<String>,
-    #[serde(default)]
-    pub users_exclude: Vec<String>,
-    /// Group ids, or `EVERYONE`.
-    #[serde(default)]
-    pub groups_include: Vec<String>,
-    #[serde(default)]
-    pub groups_exclude: Vec<String>,
-    pub grant_types: Vec<String>,
-    /// Scope names, or `*`.
-    pub scopes: Vec<String>,
-    pub access_token_minutes: u32,
-    /// 0: refresh tokens live as long as they keep being used within the window.
-    pub refresh_token_minutes: u32,
-    pub refresh_window_minutes: u32,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-}

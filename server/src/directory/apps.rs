@@ -4,28 +4,8 @@
 use super::{DirectoryError, FieldError};
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
+pub use crate::records::directory::{App, AppStatus};
 use crate::store::Store;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AppStatus {
-    Active,
-    Inactive,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct App {
-    pub id: String,
-    /// Okta's app template name, e.g. `oidc_client` or `bookmark`.
-    pub name: String,
-    pub label: String,
-    /// Okta's `signOnMode`, e.g. `OPENID_CONNECT`, `BOOKMARK`.
-    pub sign_on_mode: String,
-    pub status: AppStatus,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-}
 
 pub fn create(
     store: &dyn Store,

@@ -5,16 +5,8 @@ use super::{DirectoryError, FieldError};
 use crate::authn::MfaEnrollment;
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
+pub use crate::records::directory::{Group, GroupMfa, name_key};
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum GroupMfa {
-    None,
-    Optional,
-    Required,
-}
 
 impl GroupMfa {
     pub fn parse(s: &str) -> Option<Self> {
@@ -33,23 +25,6 @@ impl GroupMfa {
             Self::Required => 2,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Group {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-    pub last_membership_updated: Timestamp,
-    #[serde(default)]
-    pub mfa_enrollment: Option<GroupMfa>,
-}
-
-/// Group names are unique, case-insensitively.
-pub fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
 }
 
 #[derive(Debug, Clone, Default)]

@@ -4,35 +4,8 @@
 use super::{DirectoryError, FieldError};
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
+pub use crate::records::directory::{OriginScope, OriginStatus, TrustedOrigin};
 use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OriginScope {
-    Cors,
-    Redirect,
-    IframeEmbed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OriginStatus {
-    Active,
-    Inactive,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrustedOrigin {
-    pub id: String,
-    pub name: String,
-    /// Normalised `scheme://host[:port]`, lower case, default port omitted.
-    pub origin: String,
-    pub scopes: Vec<OriginScope>,
-    pub status: OriginStatus,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
-}
 
 impl TrustedOrigin {
     pub fn allows(&self, scope: OriginScope) -> bool {

@@ -1,81 +1,10 @@
-//! Users: the stored record, creation with validation, and look-up by id or login.
+//! Users: creation with validation, and look-up by id or login (the record is in `records`).
 
 use super::{DirectoryError, FieldError, PasswordPolicy};
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHash, PasswordHasher, new_id};
+pub use crate::records::directory::{LinkSerials, Profile, User, UserStatus, login_key};
 use crate::store::Store;
-use serde::{Deserialize, Serialize};
-
-/// Okta's user statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum UserStatus {
-    Staged,
-    Provisioned,
-    Active,
-    Recovery,
-    PasswordExpired,
-    LockedOut,
-    Suspended,
-    Deprovisioned,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    pub login: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-}
-
-/// A stored user. The password hash lives here but API views are built field by field
-/// (`http::users`), so it is never sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct User {
-    pub id: String,
-    pub status: UserStatus,
-    pub created: Timestamp,
-    pub activated: Option<Timestamp>,
-    pub status_changed: Option<Timestamp>,
-    pub last_login: Option<Timestamp>,
-    pub last_updated: Timestamp,
-    pub password_changed: Option<Timestamp>,
-    pub profile: Profile,
-    pub password: Option<PasswordHash>,
-    /// Consecutive failed sign-ins since the last success; reaching the threshold locks out.
-    #[serde(default)]
-    pub failed_attempts: u32,
-    /// Hashes of earlier passwords, newest first, for the policy's history rule.
-    #[serde(default)]
-    pub password_history: Vec<PasswordHash>,
-    /// Counts password changes. Sessions, refresh tokens, authentication transactions and
-    /// emailed links remember the value they began under and stop working once it moves on:
-    /// setting a password ends everything begun with the old one, on every node at once.
-    #[serde(default)]
-    pub credential_epoch: u64,
-    /// Counts an admin's "end this person's sessions" (`DELETE /api/v1/users/{id}/sessions`):
-    /// sessions and session tokens begun under an older value stop working; tokens do not.
-    #[serde(default)]
-    pub sessions_epoch: u64,
-    /// The newest emailed link of each kind: an older one of the same kind no longer works.
-    #[serde(default)]
-    pub link_serials: LinkSerials,
-}
-
-/// How many links of each kind were issued to a user; a link is valid only while it is the
-/// newest of its kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkSerials {
-    pub reset: u64,
-    pub unlock: u64,
-    pub activation: u64,
-}
-
-/// The key under which a login is indexed: logins are case-insensitive.
-pub fn login_key(login: &str) -> String {
-    login.trim().to_lowercase()
-}
 
 /// What an admin asked for when creating a user.
 #[derive(Debug, Clone)]

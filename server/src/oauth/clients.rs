@@ -6,40 +6,10 @@
 use crate::clock::Timestamp;
 use crate::crypto::{Digest, new_secret};
 use crate::directory::FieldError;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApplicationType {
-    /// A server-side web app: confidential.
-    Web,
-    /// A single-page app: public, PKCE.
-    Browser,
-    /// A mobile or desktop app: public, PKCE.
-    Native,
-    /// A machine client: client credentials only.
-    Service,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMethod {
-    ClientSecretBasic,
-    ClientSecretPost,
-    ClientSecretJwt,
-    PrivateKeyJwt,
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantType {
-    AuthorizationCode,
-    Implicit,
-    RefreshToken,
-    Password,
-    ClientCredentials,
-}
+pub use crate::records::oauth::{
+    ApplicationType, AuthMethod, Client, ConsentMethod, GrantType, HmacSecret,
+};
+use serde::Deserialize;
 
 impl GrantType {
     pub fn parse(s: &str) -> Option<Self> {
@@ -64,22 +34,6 @@ impl GrantType {
     }
 }
 
-/// Whether the person is asked before the client receives scopes that need consent (Okta's
-/// `consent_method`; TRUSTED clients are never asked).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ConsentMethod {
-    #[default]
-    Trusted,
-    Required,
-}
-
-/// The secret of a `client_secret_jwt` client, which the server must hold to check HMACs.
-/// Never printed.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HmacSecret(pub(crate) String);
-
 impl HmacSecret {
     pub fn expose(&self) -> &str {
         &self.0
@@ -90,31 +44,6 @@ impl std::fmt::Debug for HmacSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HmacSecret(<redacted>)")
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Client {
-    pub client_id: String,
-    pub client_name: String,
-    pub application_type: ApplicationType,
-    pub token_endpoint_auth_method: AuthMethod,
-    /// SHA-256 of the secret, for the secret-based methods.
-    pub secret_digest: Option<Digest>,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub grant_types: Vec<GrantType>,
-    /// Each entry is a space-separated combination, e.g. `code`, `id_token token`.
-    pub response_types: Vec<String>,
-    /// Public keys for `private_key_jwt` client assertions.
-    #[serde(default)]
-    pub jwks: Option<serde_json::Value>,
-    /// Only for `client_secret_jwt`: HMAC needs the secret itself.
-    #[serde(default)]
-    pub hmac_secret: Option<HmacSecret>,
-    #[serde(default)]
-    pub consent_method: ConsentMethod,
-    pub created: Timestamp,
-    pub last_updated: Timestamp,
 }
 
 impl Client {

@@ -4,25 +4,15 @@
 
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
+pub use crate::records::oauth::KeyRecord;
 use crate::store::{Store, StoreError};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// A key as stored: the private key in PKCS#8 DER.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct KeyRecord {
-    pub kid: String,
-    pub pkcs8: Vec<u8>,
-    pub created: Timestamp,
-    /// When this key stops being published (set when a newer key replaces it).
-    pub retire_at: Option<Timestamp>,
-}
 
 impl std::fmt::Debug for KeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

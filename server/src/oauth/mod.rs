@@ -13,5 +13,4 @@ pub mod response;
 pub mod token_info;
 pub mod tokens;
 
-/// The org authorization server's id in the store (custom servers get their own).
-pub const ORG_SERVER: &str = "org";
+pub use crate::records::oauth::ORG_SERVER;

@@ -5,9 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
-/// A code challenge as the authorize request sent it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Challenge(String);
+pub use crate::records::oauth::Challenge;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChallengeError {

@@ -4,13 +4,12 @@
 //! and the records kept for codes and refresh tokens.
 
 use super::keys::{KeyError, SigningKey};
-use super::pkce::Challenge;
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
 use crate::directory::User;
+pub use crate::records::oauth::{CodeRecord, RefreshRecord};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
@@ -193,72 +192,6 @@ pub fn id_token(
         }
     }
     key.sign(&claims)
-}
-
-/// An authorization code until it is redeemed. A used code is kept (marked) until it expires,
-/// so a replay can be recognised and what it issued revoked.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CodeRecord {
-    /// The authorization server that issued it; only that server redeems it.
-    #[serde(default = "org_server")]
-    pub server: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub user_id: String,
-    pub scopes: Vec<String>,
-    pub nonce: Option<String>,
-    pub challenge: Option<Challenge>,
-    pub auth_time: Timestamp,
-    pub amr: Vec<String>,
-    pub expires_at: Timestamp,
-    #[serde(default)]
-    pub used: bool,
-    /// The access token and refresh-token family the code was exchanged for.
-    #[serde(default)]
-    pub issued_jti: Option<String>,
-    #[serde(default)]
-    pub issued_family: Option<String>,
-    /// The user's credential and sessions epochs when the session behind the code signed in:
-    /// a password set, or the sessions ended, before the code is redeemed voids it.
-    #[serde(default)]
-    pub credential_epoch: u64,
-    #[serde(default)]
-    pub sessions_epoch: u64,
-}
-
-/// A refresh token, stored by digest. Tokens of one login share a family: reuse of a rotated
-/// token revokes the family.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RefreshRecord {
-    #[serde(default = "org_server")]
-    pub server: String,
-    pub family: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub scopes: Vec<String>,
-    pub auth_time: Timestamp,
-    pub amr: Vec<String>,
-    pub expires_at: Timestamp,
-    /// Set when a newer token replaced this one (public clients rotate on every use).
-    pub rotated_at: Option<Timestamp>,
-    /// When the first token of the family was issued.
-    #[serde(default)]
-    pub issued: Option<Timestamp>,
-    /// The grant that started the family (policy rules are evaluated for it on refresh).
-    #[serde(default)]
-    pub grant: Option<super::clients::GrantType>,
-    /// Each use moves `expires_at` to now + window, but never past `max_until`.
-    #[serde(default)]
-    pub window_secs: Option<u64>,
-    #[serde(default)]
-    pub max_until: Option<Timestamp>,
-    /// The user's credential epoch when the family began: a password set since ends it.
-    #[serde(default)]
-    pub credential_epoch: u64,
-}
-
-fn org_server() -> String {
-    super::ORG_SERVER.to_owned()
 }
 
 #[cfg(test)]

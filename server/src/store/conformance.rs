@@ -3,10 +3,10 @@
 //! serial order.
 
 use super::Store;
-use crate::authn::transaction::{Step, Transaction, TxOptions};
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
-use crate::directory::{Profile, User, UserStatus};
+use crate::records::authn::{Step, Transaction, TxOptions};
+use crate::records::directory::{Profile, User, UserStatus};
 use std::sync::{Arc, Barrier};
 
 const THREADS: usize = 16;
@@ -173,7 +173,7 @@ pub(crate) fn single_use_values_are_spent_once(store: Arc<dyn Store>) {
     assert_eq!(spent.iter().filter(|s| **s).count(), 1);
     assert!(store.is_revoked("assertion:c1:jti-1").unwrap());
 
-    let record = crate::authn::session::SessionTokenRecord {
+    let record = crate::records::authn::SessionTokenRecord {
         user_id: "u".into(),
         auth_time: Timestamp::from_millis(0),
         expires_at: Timestamp::from_millis(i64::MAX / 2),
@@ -278,8 +278,8 @@ pub(crate) fn user_filters_match_prefixes_and_statuses(store: Arc<dyn Store>) {
 /// Parallel changes of one trusted origin all apply; a changed origin moves its index, and an
 /// origin listed under another id is a conflict that changes nothing.
 pub(crate) fn modify_trusted_origin_moves_the_origin_index(store: Arc<dyn Store>) {
-    use crate::directory::trusted_origins::OriginStatus;
-    use crate::directory::{OriginScope, TrustedOrigin};
+    use crate::records::directory::OriginStatus;
+    use crate::records::directory::{OriginScope, TrustedOrigin};
     let origin = |id: &str, o: &str| TrustedOrigin {
         id: id.to_owned(),
         name: id.to_owned(),
@@ -340,7 +340,7 @@ pub(crate) fn modify_trusted_origin_moves_the_origin_index(store: Arc<dyn Store>
 
 /// Parallel changes of one app all apply (a PUT cannot undo a concurrent deactivation).
 pub(crate) fn modify_app_loses_no_update(store: Arc<dyn Store>) {
-    use crate::directory::apps::{App, AppStatus};
+    use crate::records::directory::{App, AppStatus};
     store
         .put_app(&App {
             id: "0oa1".into(),

@@ -4,21 +4,21 @@
 //! signed in and tokens already issued keep validating.
 
 use super::{Store, StoreError};
-use crate::authn::Session;
-use crate::authn::factors::Factor;
-use crate::authn::recovery::RecoveryTokenRecord;
-use crate::authn::session::SessionTokenRecord;
-use crate::authn::transaction::Transaction;
-use crate::authz::AuthServer;
-use crate::authz::consent::Grant;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
-use crate::directory::apps::App;
-use crate::directory::groups::Group;
-use crate::directory::{TrustedOrigin, User};
-use crate::oauth::clients::Client;
-use crate::oauth::keys::KeyRecord;
-use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+use crate::records::authn::Factor;
+use crate::records::authn::RecoveryTokenRecord;
+use crate::records::authn::Session;
+use crate::records::authn::SessionTokenRecord;
+use crate::records::authn::Transaction;
+use crate::records::authz::AuthServer;
+use crate::records::authz::Grant;
+use crate::records::directory::App;
+use crate::records::directory::Group;
+use crate::records::directory::{TrustedOrigin, User};
+use crate::records::oauth::Client;
+use crate::records::oauth::KeyRecord;
+use crate::records::oauth::{CodeRecord, RefreshRecord};
 
 /// One stored record with the key it is stored under.
 #[derive(Debug, Clone)]

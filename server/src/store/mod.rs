@@ -14,21 +14,21 @@ pub use durability::GroupCommit;
 pub use pg_store::{PgSettings, PgStore};
 pub use sled_store::{DEFAULT_CACHE_BYTES, SledStore};
 
-use crate::authn::Session;
-use crate::authn::factors::Factor;
-use crate::authn::recovery::RecoveryTokenRecord;
-use crate::authn::session::SessionTokenRecord;
-use crate::authn::transaction::Transaction;
-use crate::authz::AuthServer;
-use crate::authz::consent::Grant;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
-use crate::directory::apps::App;
-use crate::directory::groups::Group;
-use crate::directory::{TrustedOrigin, User, UserStatus};
-use crate::oauth::clients::Client;
-use crate::oauth::keys::KeyRecord;
-use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+use crate::records::authn::Factor;
+use crate::records::authn::RecoveryTokenRecord;
+use crate::records::authn::Session;
+use crate::records::authn::SessionTokenRecord;
+use crate::records::authn::Transaction;
+use crate::records::authz::AuthServer;
+use crate::records::authz::Grant;
+use crate::records::directory::App;
+use crate::records::directory::Group;
+use crate::records::directory::{TrustedOrigin, User, UserStatus};
+use crate::records::oauth::Client;
+use crate::records::oauth::KeyRecord;
+use crate::records::oauth::{CodeRecord, RefreshRecord};
 
 /// What redeeming an authorization code found.
 #[derive(Debug)]
@@ -336,7 +336,7 @@ impl UserFilter {
 /// The lower-cased login, email, first and last name: what a prefix search looks in.
 pub fn search_keys(user: &User) -> [String; 4] {
     [
-        crate::directory::users::login_key(&user.profile.login),
+        crate::records::directory::login_key(&user.profile.login),
         user.profile.email.to_lowercase(),
         user.profile.first_name.to_lowercase(),
         user.profile.last_name.to_lowercase(),

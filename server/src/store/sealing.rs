@@ -4,10 +4,10 @@
 //! clear. The cores see plain records; a store without a keyring stores them as they are.
 
 use super::StoreError;
-use crate::authn::factors::{Factor, FactorSecret};
 use crate::crypto::at_rest::{Keyring, is_sealed};
-use crate::oauth::clients::Client;
-use crate::oauth::keys::KeyRecord;
+use crate::records::authn::{Factor, FactorSecret};
+use crate::records::oauth::Client;
+use crate::records::oauth::KeyRecord;
 use std::sync::Arc;
 
 /// The keyring a store seals with, if the operator configured one.
@@ -118,11 +118,11 @@ impl Secrets for KeyRecord {
     }
 }
 
-impl Secrets for crate::directory::User {}
-impl Secrets for crate::directory::TrustedOrigin {}
-impl Secrets for crate::directory::apps::App {}
-impl Secrets for crate::authn::Session {}
-impl Secrets for crate::oauth::tokens::RefreshRecord {}
+impl Secrets for crate::records::directory::User {}
+impl Secrets for crate::records::directory::TrustedOrigin {}
+impl Secrets for crate::records::directory::App {}
+impl Secrets for crate::records::authn::Session {}
+impl Secrets for crate::records::oauth::RefreshRecord {}
 
 /// The meta entry naming the key that sealed the store's secrets.
 const SEALED_WITH: &str = "secrets_sealed_with";
@@ -171,7 +171,7 @@ pub fn prepare(store: &dyn super::Store, sealer: &Sealer) -> Result<usize, Seali
         store.put_client(&client)?;
         resealed += 1;
     }
-    let servers = std::iter::once(crate::oauth::ORG_SERVER.to_owned())
+    let servers = std::iter::once(crate::records::oauth::ORG_SERVER.to_owned())
         .chain(store.auth_servers()?.into_iter().map(|s| s.id));
     for server in servers {
         for key in store.signing_keys(&server)? {

@@ -5,22 +5,22 @@ use super::codec::{decode, encode};
 use super::migrate::Record;
 use super::sealing::{Sealer, Secrets, opened, sealed};
 use super::{GroupCommit, Store, StoreError, UserFilter};
-use crate::authn::Session;
-use crate::authn::factors::Factor;
-use crate::authn::recovery::RecoveryTokenRecord;
-use crate::authn::session::SessionTokenRecord;
-use crate::authn::transaction::Transaction;
-use crate::authz::AuthServer;
-use crate::authz::consent::Grant;
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
-use crate::directory::apps::App;
-use crate::directory::groups::{Group, name_key};
-use crate::directory::users::login_key;
-use crate::directory::{TrustedOrigin, User};
-use crate::oauth::clients::Client;
-use crate::oauth::keys::KeyRecord;
-use crate::oauth::tokens::{CodeRecord, RefreshRecord};
+use crate::records::authn::Factor;
+use crate::records::authn::RecoveryTokenRecord;
+use crate::records::authn::Session;
+use crate::records::authn::SessionTokenRecord;
+use crate::records::authn::Transaction;
+use crate::records::authz::AuthServer;
+use crate::records::authz::Grant;
+use crate::records::directory::App;
+use crate::records::directory::login_key;
+use crate::records::directory::{Group, name_key};
+use crate::records::directory::{TrustedOrigin, User};
+use crate::records::oauth::Client;
+use crate::records::oauth::KeyRecord;
+use crate::records::oauth::{CodeRecord, RefreshRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -1214,8 +1214,8 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::OriginScope;
-    use crate::directory::trusted_origins::OriginStatus;
+    use crate::records::directory::OriginScope;
+    use crate::records::directory::OriginStatus;
     use crate::store::conformance;
     use std::sync::Arc;
 
