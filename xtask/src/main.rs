@@ -97,6 +97,8 @@ fn test(filter: Option<&str>) -> Result<(), Fail> {
 fn check() -> Result<(), Fail> {
     step("Formatting (cargo fmt --check)");
     cargo(&["fmt", "--all", "--check"])?;
+    step("Layers (the store and the records name no core)");
+    layers()?;
 
     step("Clippy, server, wire types and tooling (ssr)");
     cargo(&[
@@ -150,6 +152,61 @@ fn check() -> Result<(), Fail> {
     ])?;
 
     Ok(())
+}
+
+/// The cores a storage or record module must not name: the seam knows no protocol.
+const CORES: [&str; 6] = [
+    "crate::authn",
+    "crate::authz",
+    "crate::directory",
+    "crate::oauth",
+    "crate::http",
+    "crate::mail",
+];
+
+/// Lines of `source` (outside comments) that name a core.
+fn core_references(source: &str) -> Vec<(usize, &str)> {
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.split("//").next().unwrap_or_default();
+            CORES.iter().any(|core| code.contains(core))
+        })
+        .map(|(n, line)| (n + 1, line.trim()))
+        .collect()
+}
+
+fn layers() -> Result<(), Fail> {
+    let server = util::root().join("server/src");
+    let mut found = Vec::new();
+    for dir in ["store", "records"] {
+        let entries = std::fs::read_dir(server.join(dir))
+            .map_err(|e| Fail(format!("server/src/{dir}: {e}")))?;
+        let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        for file in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|x| x == "rs"))
+        {
+            let source = std::fs::read_to_string(file)
+                .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            for (n, line) in core_references(&source) {
+                found.push(format!(
+                    "server/src/{dir}/{}:{n}: {line}",
+                    file.file_name().unwrap_or_default().to_string_lossy()
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(Fail(format!(
+            "the store and the records must not name a core (move the type to records/):\n{}",
+            found.join("\n")
+        )))
+    }
 }
 
 /// The Rust tests on both backends, then Playwright; `filter` narrows each to matching names.
@@ -230,4 +287,20 @@ fn playwright(tc: &tools::Toolchain, args: &[String]) -> Result<(), Fail> {
             ),
         "Playwright specs",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::core_references;
+
+    #[test]
+    fn a_store_line_naming_a_core_is_found_and_comments_are_not() {
+        let source = "use crate::records::directory::User;\n\
+                      // see crate::authn::flow for why\n\
+                      use crate::oauth::clients::Client;\n";
+        assert_eq!(
+            core_references(source),
+            [(3, "use crate::oauth::clients::Client;")]
+        );
+    }
 }
