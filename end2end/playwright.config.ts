@@ -1,9 +1,36 @@
 import { defineConfig } from '@playwright/test';
-import { PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN, SMTP_PORT, MAILDIR } from './tests/fixtures/env';
+import {
+  PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN, SMTP_PORT, MAILDIR,
+  NODE_A, NODE_B, NODES_DATABASE, NODES_MASTER_KEY,
+} from './tests/fixtures/env';
 
 const bin = process.env.PORTCULLIS_BIN ?? '../target/debug/portcullis';
 const siteDir = process.env.PORTCULLIS_SITE_DIR ?? '../target/site';
 const python = process.env.PORTCULLIS_TEST_PYTHON ?? 'python3';
+
+/** One of two nodes sharing `NODES_DATABASE`: the issuer is node A's address on both, as
+ *  behind a load balancer; each has a data directory of its own. */
+function node(name: string, url: string) {
+  return {
+    command: `rm -rf .data/${name} && exec "${bin}"`,
+    url: `${url}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    env: {
+      PORTCULLIS_LISTEN: new URL(url).host,
+      PORTCULLIS_BASE_URL: NODE_A,
+      PORTCULLIS_DATABASE_URL: NODES_DATABASE ?? '',
+      PORTCULLIS_MASTER_KEY: NODES_MASTER_KEY,
+      PORTCULLIS_DATA_DIR: `.data/${name}`,
+      PORTCULLIS_SITE_DIR: siteDir,
+      PORTCULLIS_BOOTSTRAP_API_TOKEN: ADMIN_TOKEN,
+      PORTCULLIS_DEMO: '0',
+      PORTCULLIS_LOG: 'warn',
+      PORTCULLIS_RATE_LIMIT_PER_IP: '100000',
+    },
+  };
+}
+const nodes = NODES_DATABASE ? [node('node-a', NODE_A), node('node-b', NODE_B)] : [];
 
 export default defineConfig({
   testDir: './tests',
@@ -65,5 +92,6 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 30_000,
     },
+    ...nodes,
   ],
 });

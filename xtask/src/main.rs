@@ -242,7 +242,6 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
     step("Integration tests against PostgreSQL");
     env.push(("PORTCULLIS_TEST_BACKEND", "postgres"));
     cargo_test(&["test", "-p", "portcullis", "--test", "it"], &env)?;
-    drop(pg);
     step("Page and widget unit tests");
     cargo_test(&["test", "-p", "app", "--features", "ssr", "--lib"], &[])?;
     cargo_test(&["test", "-p", "widget", "--lib"], &[])?;
@@ -260,18 +259,20 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
             ]
         })
         .unwrap_or_default();
-    playwright(tc, &grep)
+    playwright(tc, &grep, &pg)
 }
 
 fn e2e(args: &[String]) -> Result<(), Fail> {
     let tc = tools::setup(tools::Need::Everything)?;
     cargo(&["build", "-p", "portcullis", "--bin", "portcullis"])?;
     site::build(&tc)?;
-    playwright(&tc, args)
+    let pg = postgres::Cluster::start()?;
+    playwright(&tc, args, &pg)
 }
 
-/// `npx playwright test ARGS` in end2end/ against the debug server and the built site.
-fn playwright(tc: &tools::Toolchain, args: &[String]) -> Result<(), Fail> {
+/// `npx playwright test ARGS` in end2end/ against the debug server and the built site; the
+/// two-node specs run two more servers on `pg`.
+fn playwright(tc: &tools::Toolchain, args: &[String], pg: &postgres::Cluster) -> Result<(), Fail> {
     step("End-to-end tests (Playwright, Chromium)");
     let root = util::root();
     util::run(
@@ -281,6 +282,7 @@ fn playwright(tc: &tools::Toolchain, args: &[String]) -> Result<(), Fail> {
             .current_dir(root.join("end2end"))
             .env("PORTCULLIS_BIN", root.join("target/debug/portcullis"))
             .env("PORTCULLIS_SITE_DIR", root.join("target/site"))
+            .env("PORTCULLIS_E2E_DATABASE_URL", &pg.url)
             .env(
                 "PORTCULLIS_TEST_PYTHON",
                 tc.python.as_deref().unwrap_or("python3"),
