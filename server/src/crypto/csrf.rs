@@ -86,6 +86,17 @@ impl CsrfKey {
             && subtle::ConstantTimeEq::ct_eq(&full.as_ref()[..TAG_LEN], tag.as_slice()).into()
     }
 
+    /// The value a form of `flow` carries for the browser whose cookie is `token`: bound to
+    /// both, so a field copied from another flow's form (or another browser's) is refused.
+    pub fn bind(&self, token: &str, flow: &str) -> String {
+        let mut input = Vec::with_capacity(6 + token.len() + flow.len());
+        input.extend_from_slice(b"form\0");
+        input.extend_from_slice(token.as_bytes());
+        input.push(0);
+        input.extend_from_slice(flow.as_bytes());
+        URL_SAFE_NO_PAD.encode(&hmac::sign(&self.0, &input).as_ref()[..TAG_LEN])
+    }
+
     fn tag(&self, nonce: &str) -> String {
         URL_SAFE_NO_PAD.encode(&hmac::sign(&self.0, nonce.as_bytes()).as_ref()[..TAG_LEN])
     }
@@ -108,5 +119,19 @@ mod tests {
         assert!(!key.verify("nonce.AAAAAAAAAAAAAAAAAAAAAA"));
         let (nonce, _) = token.split_once('.').unwrap();
         assert!(!key.verify(&format!("{nonce}x.{}", key.tag(nonce))));
+    }
+
+    #[test]
+    fn a_form_value_belongs_to_one_cookie_and_one_flow() {
+        let key = CsrfKey::from_bytes(b"one key of thirty-two bytes long");
+        let (mine, theirs) = (key.mint(), key.mint());
+        let field = key.bind(&mine, "consent\0/oauth2/v1/authorize?a=1");
+        assert_eq!(field, key.bind(&mine, "consent\0/oauth2/v1/authorize?a=1"));
+        assert_ne!(field, key.bind(&mine, "consent\0/oauth2/v1/authorize?a=2"));
+        assert_ne!(
+            field,
+            key.bind(&theirs, "consent\0/oauth2/v1/authorize?a=1")
+        );
+        assert_ne!(field, mine);
     }
 }

@@ -6,8 +6,8 @@ use super::extract::{ClientAddr, cookie};
 use super::oauth::Server;
 use super::oauth_error::{Challenge, OAuthError};
 use super::pages::{
-    SESSION_COOKIE, csrf_matches, expired_session_cookie, render, render_form, safe_continue,
-    session_cookie,
+    FormFlow, SESSION_COOKIE, csrf_matches, expired_session_cookie, render, render_form,
+    safe_continue, session_cookie,
 };
 use super::rate_limit::{Attempt, Bucket};
 use crate::authn::session::{end_session, exchange_session_token, find_session, use_session};
@@ -585,7 +585,8 @@ async fn logout(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let query = query.unwrap_or_default();
+    let q = Params::parse(query.as_bytes());
     let (subject, target) = match logout_request(&state, &issuer, &q) {
         Ok(found) => found,
         Err(problem) => return error_page(&state, &headers, problem).await,
@@ -598,7 +599,8 @@ async fn logout(
         Ok(Some(s)) if s.user_id != subject => {
             let mut page = super::pages::base_page(&state, &headers, &uri, View::Continue);
             page.notice = Notice::ConfirmSignOut;
-            render_form(&state, &headers, uri.path(), page, StatusCode::OK).await
+            let flow = FormFlow::Logout(&query);
+            render_form(&state, &headers, uri.path(), flow, page, StatusCode::OK).await
         }
         Ok(_) => sign_out_to(&state, &headers, &target),
         Err(e) => {
@@ -618,10 +620,16 @@ async fn logout_confirmed(
 ) -> Response {
     let form = Params::parse(&body);
     let csrf = form.get(app::fields::CSRF).map(String::as_str);
-    if !csrf_matches(&state, &headers, csrf.unwrap_or_default()) {
+    let query = query.unwrap_or_default();
+    if !csrf_matches(
+        &state,
+        &headers,
+        csrf.unwrap_or_default(),
+        FormFlow::Logout(&query),
+    ) {
         return error_page(&state, &headers, Problem::FormExpired).await;
     }
-    let q = Params::parse(query.unwrap_or_default().as_bytes());
+    let q = Params::parse(query.as_bytes());
     match logout_request(&state, &issuer, &q) {
         Ok((_, target)) => sign_out_to(&state, &headers, &target),
         Err(problem) => error_page(&state, &headers, problem).await,
@@ -711,15 +719,17 @@ async fn consent_page(
         })
         .collect();
     let page = super::pages::base_page(state, headers, uri, View::Consent);
+    let request = resume_request(uri, params);
+    let flow = FormFlow::Consent(&request);
     let page = PageState {
         consent: Some(ConsentRequest {
             client_name: req.client.client_name.clone(),
             scopes: described,
-            request: resume_request(uri, params),
+            request: request.clone(),
         }),
         ..page
     };
-    no_store(render_form(state, headers, uri.path(), page, StatusCode::OK).await)
+    no_store(render_form(state, headers, uri.path(), flow, page, StatusCode::OK).await)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -748,7 +758,12 @@ async fn consent_answer(
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
-    if !csrf_matches(&state, &headers, &form.csrf) {
+    if !csrf_matches(
+        &state,
+        &headers,
+        &form.csrf,
+        FormFlow::Consent(&form.request),
+    ) {
         return error_page(&state, &headers, Problem::ConsentExpired).await;
     }
     let Some((path, query)) = safe_continue(&form.request)

@@ -38,16 +38,49 @@ pub fn routes() -> Router<AppState> {
         .route(paths::SESSION_COOKIE_REDIRECT, get(session_cookie_redirect))
 }
 
-/// Renders a page with forms: the anti-forgery token filled in, and its cookie set when the
-/// browser had none.
+/// What a page's forms belong to. Their anti-forgery value is bound to it (and to the
+/// browser's cookie), so a value taken from one flow's form — another authorization request's
+/// consent, another link, another transaction — is refused by every other.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum FormFlow<'a> {
+    /// The sign-in page, and its sign-out form when someone is signed in: where it continues.
+    Login(Option<&'a str>),
+    /// A step of the authentication transaction with this state token.
+    Step(&'a str),
+    /// The username form that starts a password reset or an unlock.
+    Username(View),
+    /// The confirmation page of the emailed link at this path.
+    Link(&'a str),
+    /// The consent screen of this authorization request.
+    Consent(&'a str),
+    /// The confirmation of the logout request with this query.
+    Logout(&'a str),
+}
+
+impl FormFlow<'_> {
+    fn binding(self) -> String {
+        match self {
+            Self::Login(from) => format!("login\0{}", from.unwrap_or_default()),
+            Self::Step(state_token) => format!("step\0{state_token}"),
+            Self::Username(view) => format!("username\0{view:?}"),
+            Self::Link(path) => format!("link\0{path}"),
+            Self::Consent(request) => format!("consent\0{request}"),
+            Self::Logout(query) => format!("logout\0{query}"),
+        }
+    }
+}
+
+/// Renders a page with forms: the anti-forgery value for `flow` filled in, and the cookie set
+/// when the browser had none.
 pub(super) async fn render_form(
     state: &AppState,
     headers: &HeaderMap,
     path: &str,
+    flow: FormFlow<'_>,
     mut page: PageState,
     status: StatusCode,
 ) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
+    let (csrf, set_csrf) = csrf_token(state, headers, flow);
     page.csrf = csrf;
     let mut r = render(state, path, page, status).await;
     if let Some(c) = set_csrf {
@@ -296,24 +329,37 @@ fn signed_in_user(state: &AppState, now: Timestamp, headers: &HeaderMap) -> Opti
     })
 }
 
-/// The browser's CSRF token if this server minted it, or a fresh one with the cookie to set.
-fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
+/// The form value for `flow` under the browser's CSRF cookie if this server minted it, or
+/// under a fresh one, with the cookie to set.
+fn csrf_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: FormFlow<'_>,
+) -> (String, Option<HeaderValue>) {
+    let (token, header) = match cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(v) if state.csrf.verify(v) => (v.to_owned(), None),
         _ => {
             let fresh = state.csrf.mint();
             let header = cookie_header(state, CSRF_COOKIE, &fresh, None);
             (fresh, Some(header))
         }
-    }
+    };
+    (state.csrf.bind(&token, &flow.binding()), header)
 }
 
-/// Whether a form came with the token of the browser's cookie, and that cookie is one this
-/// server minted (a planted cookie with a matching field is refused).
-pub(super) fn csrf_matches(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
+/// Whether a form of `flow` came with the value bound to the browser's cookie and that flow,
+/// and the cookie is one this server minted (a planted cookie is refused).
+pub(super) fn csrf_matches(
+    state: &AppState,
+    headers: &HeaderMap,
+    submitted: &str,
+    flow: FormFlow<'_>,
+) -> bool {
     !submitted.is_empty()
-        && cookie(headers, &cookie_name(state, CSRF_COOKIE))
-            .is_some_and(|c| state.csrf.verify(c) && Digest::of(c).ct_eq(&Digest::of(submitted)))
+        && cookie(headers, &cookie_name(state, CSRF_COOKIE)).is_some_and(|c| {
+            state.csrf.verify(c)
+                && Digest::of(&state.csrf.bind(c, &flow.binding())).ct_eq(&Digest::of(submitted))
+        })
 }
 
 /// Where a sign-in may continue to: only an authorization request of this server, as a path,
@@ -352,7 +398,9 @@ async fn login_page(
     page.from_uri = from_uri;
     page.username = query.login_hint.unwrap_or_default();
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
-    render_form(&state, &headers, path, page, StatusCode::OK).await
+    let from = page.from_uri.clone();
+    let flow = FormFlow::Login(from.as_deref());
+    render_form(&state, &headers, path, flow, page, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -379,7 +427,8 @@ async fn login_failed(
     message: &str,
     mut page: PageState,
 ) -> Response {
-    let (csrf, set_csrf) = csrf_token(state, headers);
+    let from = page.from_uri.clone();
+    let (csrf, set_csrf) = csrf_token(state, headers, FormFlow::Login(from.as_deref()));
     let mut response = if json {
         let reply = FormReply {
             error: Some(message.to_owned()),
@@ -435,7 +484,12 @@ async fn login_submit(
     page.username = form.username.clone();
     page.from_uri = from_uri.clone();
     let m = page.lang.messages();
-    if !csrf_matches(&state, &headers, &form.csrf) {
+    if !csrf_matches(
+        &state,
+        &headers,
+        &form.csrf,
+        FormFlow::Login(from_uri.as_deref()),
+    ) {
         return login_failed(
             &state,
             &headers,
@@ -613,7 +667,8 @@ async fn sign_out(
     form: Result<Form<SignOutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Form(form) = form.unwrap_or_default();
-    if !csrf_matches(&state, &headers, &form.csrf) {
+    // The sign-out button is on the sign-in page of someone signed in (nowhere to continue).
+    if !csrf_matches(&state, &headers, &form.csrf, FormFlow::Login(None)) {
         return Redirect::to(paths::LOGIN).into_response();
     }
     let mut response = Redirect::to(paths::SIGNED_OUT).into_response();

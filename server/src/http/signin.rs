@@ -8,8 +8,8 @@ use super::authn::view;
 use super::extract::ClientAddr;
 use super::extract::cookie;
 use super::pages::{
-    base_page, cookie_header, cookie_name, csrf_matches, expired_cookie, messages, render,
-    render_form, safe_continue, session_cookie_for,
+    FormFlow, base_page, cookie_header, cookie_name, csrf_matches, expired_cookie, messages,
+    render, render_form, safe_continue, session_cookie_for,
 };
 use super::rate_limit::Attempt;
 use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
@@ -111,7 +111,8 @@ async fn render_step(
     page.authn = Some(page_tx(state, p));
     page.questions = app::authn::question_choices();
     page.error = error;
-    render_form(state, headers, paths::STEP, page, status).await
+    let flow = FormFlow::Step(&p.state_token);
+    render_form(state, headers, paths::STEP, flow, page, status).await
 }
 
 /// A notice page (check your email, unlocked, signed out…).
@@ -133,7 +134,17 @@ async fn restart(state: &AppState, headers: &HeaderMap, uri: &Uri, message: &str
     page.path = paths::LOGIN.to_owned();
     page.error = Some(message.to_owned());
     page.from_uri = Flow::from_headers(state, headers).and_then(|f| f.from_uri);
-    let mut r = render_form(state, headers, paths::LOGIN, page, StatusCode::BAD_REQUEST).await;
+    let from = page.from_uri.clone();
+    let flow = FormFlow::Login(from.as_deref());
+    let mut r = render_form(
+        state,
+        headers,
+        paths::LOGIN,
+        flow,
+        page,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     r.headers_mut()
         .append(header::SET_COOKIE, expired_cookie(state, FLOW_COOKIE));
     r
@@ -255,7 +266,7 @@ async fn answer_step(
         return restart(&state, &headers, &uri, m.err_tx_expired).await;
     };
     let Form(form) = form.unwrap_or_default();
-    if !csrf_matches(&state, &headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf, FormFlow::Step(&flow.token)) {
         return see_other(paths::STEP);
     }
     let now = Timestamp::now();
@@ -437,7 +448,8 @@ pub(super) async fn finish(
 
 async fn username_page(state: &AppState, headers: &HeaderMap, uri: &Uri, which: View) -> Response {
     let page = base_page(state, headers, uri, which);
-    render_form(state, headers, uri.path(), page, StatusCode::OK).await
+    let flow = FormFlow::Username(which);
+    render_form(state, headers, uri.path(), flow, page, StatusCode::OK).await
 }
 
 async fn forgot_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -467,7 +479,8 @@ async fn start_recovery(
     view: View,
 ) -> Response {
     let m = messages(&headers, &uri);
-    if !csrf_matches(&state, &headers, &form.csrf) || form.username.trim().is_empty() {
+    let flow = FormFlow::Username(view);
+    if !csrf_matches(&state, &headers, &form.csrf, flow) || form.username.trim().is_empty() {
         let mut page = base_page(&state, &headers, &uri, view);
         page.username = form.username.clone();
         page.error = Some(if form.username.trim().is_empty() {
@@ -475,7 +488,15 @@ async fn start_recovery(
         } else {
             m.err_form_expired.to_owned()
         });
-        return render_form(&state, &headers, uri.path(), page, StatusCode::BAD_REQUEST).await;
+        return render_form(
+            &state,
+            &headers,
+            uri.path(),
+            flow,
+            page,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     let now = Timestamp::now();
     let (login, from) = (form.username.clone(), addr.clone());
@@ -570,7 +591,8 @@ async fn link_page(
     };
     let mut page = base_page(&state, &headers, &uri, View::Continue);
     page.notice = which;
-    render_form(&state, &headers, uri.path(), page, StatusCode::OK).await
+    let flow = FormFlow::Link(uri.path());
+    render_form(&state, &headers, uri.path(), flow, page, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -590,7 +612,7 @@ async fn link_redeem(
     let Some((_, token_use)) = link_kind(uri.path()) else {
         return see_other(paths::LOGIN);
     };
-    if !csrf_matches(&state, &headers, &form.csrf) {
+    if !csrf_matches(&state, &headers, &form.csrf, FormFlow::Link(uri.path())) {
         return see_other(uri.path());
     }
     let now = Timestamp::now();

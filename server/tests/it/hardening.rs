@@ -880,3 +880,62 @@ async fn a_planted_csrf_cookie_is_not_accepted() {
     assert_eq!(res.status(), 303);
     assert!(support::set_cookie(&res, "sid").is_some());
 }
+
+#[tokio::test]
+async fn a_form_value_taken_from_another_flow_is_refused() {
+    let s = support::start().await;
+    s.create_user("flows@example.com", PASSWORD).await;
+    let first = "/oauth2/v1/authorize?client_id=first&state=1";
+    let other = "/oauth2/v1/authorize?client_id=other&state=2";
+    let page = |path: String, cookie: Option<String>| {
+        let s = &s;
+        async move {
+            let mut req = s.client.get(s.url(&path));
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let res = page(format!("/login?fromURI={}", urlencoding(first)), None).await;
+    let cookie = support::set_cookie(&res, "pc_csrf").expect("a CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let for_first = csrf_field(&res.text().await.unwrap());
+    // The same browser's form of the password-reset page carries another value.
+    let res = page("/signin/forgot-password".to_owned(), Some(cookie.clone())).await;
+    let for_reset = csrf_field(&res.text().await.unwrap());
+    assert_ne!(for_first, for_reset);
+    // The cookie alone is no longer what a form carries.
+    let plain = cookie.split_once('=').unwrap().1.to_owned();
+
+    let sign_in = |csrf: String, from: &'static str| {
+        let (s, cookie) = (&s, cookie.clone());
+        async move {
+            s.client
+                .post(s.url("/login"))
+                .header("cookie", cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", "flows@example.com"),
+                    ("password", PASSWORD),
+                    ("from_uri", from),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for (csrf, from) in [
+        (for_first.clone(), other),
+        (for_reset, first),
+        (plain, first),
+    ] {
+        let res = sign_in(csrf, from).await;
+        assert_eq!(res.status(), 403);
+        assert!(support::set_cookie(&res, "sid").is_none());
+    }
+    // The value of the form it was rendered in works.
+    let res = sign_in(for_first, first).await;
+    assert_eq!(res.status(), 303);
+    assert!(support::set_cookie(&res, "sid").is_some());
+}
