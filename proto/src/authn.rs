@@ -290,9 +290,74 @@ pub fn contains_username_part(password: &str, login: &str) -> bool {
         .any(|part| part.chars().count() >= 3 && pw.contains(part))
 }
 
+/// What a step form asks for: the `action` field of the hosted pages' step forms, which the
+/// server and the widget both act on. One enum, so that a page, the widget and the server
+/// cannot disagree on a name, and each must say what it does with every action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepAction {
+    Verify,
+    Enroll,
+    Activate,
+    Resend,
+    Prev,
+    Skip,
+    Cancel,
+    ChangePassword,
+    ResetPassword,
+    Answer,
+}
+
+impl StepAction {
+    pub const ALL: [StepAction; 10] = [
+        Self::Verify,
+        Self::Enroll,
+        Self::Activate,
+        Self::Resend,
+        Self::Prev,
+        Self::Skip,
+        Self::Cancel,
+        Self::ChangePassword,
+        Self::ResetPassword,
+        Self::Answer,
+    ];
+
+    /// The value the form's hidden field carries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Verify => "verify",
+            Self::Enroll => "enroll",
+            Self::Activate => "activate",
+            Self::Resend => "resend",
+            Self::Prev => "prev",
+            Self::Skip => "skip",
+            Self::Cancel => "cancel",
+            Self::ChangePassword => "change_password",
+            Self::ResetPassword => "reset_password",
+            Self::Answer => "answer",
+        }
+    }
+
+    /// The action a submitted field names, if any.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_action_is_read_back_from_its_field_value() {
+        for action in StepAction::ALL {
+            assert_eq!(StepAction::parse(action.as_str()), Some(action));
+        }
+        let names: std::collections::HashSet<_> =
+            StepAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), StepAction::ALL.len());
+        assert_eq!(StepAction::parse("Verify"), None);
+        assert_eq!(StepAction::parse(""), None);
+    }
 
     #[test]
     fn parses_an_enroll_activate_response() {

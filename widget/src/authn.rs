@@ -1,7 +1,7 @@
 //! Calls to the Authentication API from the widget, and the map from a step form's fields to
 //! the API request that answers it (the hosted pages post the same forms to the server).
 
-use app::components::steps::actions;
+use app::components::steps::StepAction;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -92,8 +92,8 @@ pub(crate) fn step_request(
     };
     let factor = field(app::fields::FACTOR_ID).unwrap_or_default();
     let mut body = json!({ "stateToken": state_token });
-    let path = match field(app::fields::ACTION)?.as_str() {
-        actions::VERIFY => {
+    let path = match StepAction::parse(&field(app::fields::ACTION)?)? {
+        StepAction::Verify => {
             if let Some(code) = field(app::fields::PASSCODE) {
                 body["passCode"] = json!(code);
             }
@@ -102,7 +102,7 @@ pub(crate) fn step_request(
             }
             format!("/api/v1/authn/factors/{factor}/verify")
         }
-        actions::ENROLL => {
+        StepAction::Enroll => {
             body["factorType"] = json!(field(app::fields::FACTOR_TYPE)?);
             body["provider"] = json!(field(app::fields::PROVIDER)?);
             let mut profile = Map::new();
@@ -117,31 +117,30 @@ pub(crate) fn step_request(
             }
             "/api/v1/authn/factors".to_owned()
         }
-        actions::ACTIVATE => {
+        StepAction::Activate => {
             body["passCode"] = json!(field(app::fields::PASSCODE).unwrap_or_default());
             format!("/api/v1/authn/factors/{factor}/lifecycle/activate")
         }
-        actions::RESEND if status == "MFA_ENROLL_ACTIVATE" => {
+        StepAction::Resend if status == "MFA_ENROLL_ACTIVATE" => {
             format!("/api/v1/authn/factors/{factor}/lifecycle/resend")
         }
-        actions::RESEND => format!("/api/v1/authn/factors/{factor}/verify/resend"),
-        actions::PREV => "/api/v1/authn/previous".to_owned(),
-        actions::SKIP => "/api/v1/authn/skip".to_owned(),
-        actions::CANCEL => CANCEL.to_owned(),
-        actions::CHANGE_PASSWORD => {
+        StepAction::Resend => format!("/api/v1/authn/factors/{factor}/verify/resend"),
+        StepAction::Prev => "/api/v1/authn/previous".to_owned(),
+        StepAction::Skip => "/api/v1/authn/skip".to_owned(),
+        StepAction::Cancel => CANCEL.to_owned(),
+        StepAction::ChangePassword => {
             body["oldPassword"] = json!(raw(app::fields::OLD_PASSWORD));
             body["newPassword"] = json!(raw(app::fields::NEW_PASSWORD));
             "/api/v1/authn/credentials/change_password".to_owned()
         }
-        actions::RESET_PASSWORD => {
+        StepAction::ResetPassword => {
             body["newPassword"] = json!(raw(app::fields::NEW_PASSWORD));
             "/api/v1/authn/credentials/reset_password".to_owned()
         }
-        actions::ANSWER => {
+        StepAction::Answer => {
             body["answer"] = json!(raw(app::fields::ANSWER));
             "/api/v1/authn/recovery/answer".to_owned()
         }
-        _ => return None,
     };
     Some((path, body))
 }

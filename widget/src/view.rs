@@ -5,7 +5,7 @@
 use crate::authn::{self, SignInError};
 use crate::config::{WidgetConfig, web_link};
 use app::authn::AuthnTx;
-use app::components::steps::actions;
+use app::components::steps::StepAction;
 use app::components::{CredentialsFields, FormError, StepView};
 use app::i18n::{CustomMessages, Lang, Messages, use_messages};
 use app::{Notice, fields};
@@ -302,7 +302,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
             error.set(Some(m.err_passwords_differ.to_owned()));
             return;
         }
-        if action == actions::CANCEL {
+        if StepAction::parse(action) == Some(StepAction::Cancel) {
             let token = state_token.get_value().unwrap_or_default();
             state_token.set_value(None);
             screen.set(Screen::Primary);

@@ -9,28 +9,17 @@ use crate::{fields, paths};
 use leptos::prelude::*;
 
 /// The `action` values a step form posts.
-pub mod actions {
-    pub const VERIFY: &str = "verify";
-    pub const ENROLL: &str = "enroll";
-    pub const ACTIVATE: &str = "activate";
-    pub const RESEND: &str = "resend";
-    pub const PREV: &str = "prev";
-    pub const SKIP: &str = "skip";
-    pub const CANCEL: &str = "cancel";
-    pub const CHANGE_PASSWORD: &str = "change_password";
-    pub const RESET_PASSWORD: &str = "reset_password";
-    pub const ANSWER: &str = "answer";
-}
+pub use proto::authn::StepAction;
 
 /// A security question a person may choose when enrolling: (key, text).
 pub type QuestionChoice = (String, String);
 
 /// The hidden fields every step form carries.
 #[component]
-fn Hidden(csrf: String, action: &'static str) -> impl IntoView {
+fn Hidden(csrf: String, action: StepAction) -> impl IntoView {
     view! {
         <input type="hidden" name=fields::CSRF value=csrf />
-        <input type="hidden" name=fields::ACTION value=action />
+        <input type="hidden" name=fields::ACTION value=action.as_str() />
     }
 }
 
@@ -38,7 +27,7 @@ fn Hidden(csrf: String, action: &'static str) -> impl IntoView {
 #[component]
 fn ActionButton(
     csrf: String,
-    action: &'static str,
+    action: StepAction,
     label: &'static str,
     #[prop(optional)] factor_id: Option<String>,
 ) -> impl IntoView {
@@ -97,7 +86,7 @@ pub fn StepView(
     let m = use_messages();
     let error = RwSignal::new(error);
     let cancel = tx.links.cancel.is_some().then(
-        || view! { <ActionButton csrf=csrf.clone() action=actions::CANCEL label=m.cancel /> },
+        || view! { <ActionButton csrf=csrf.clone() action=StepAction::Cancel label=m.cancel /> },
     );
     let body = match tx.status.as_str() {
         "MFA_REQUIRED" => view! { <MfaRequired tx=tx.clone() csrf=csrf.clone() /> }.into_any(),
@@ -165,7 +154,7 @@ fn MfaRequired(tx: AuthnTx, csrf: String) -> impl IntoView {
                 <section class="pc-factor" data-factor=f.kind_key()>
                     <h2>{name}</h2>
                     <form method="post" action=paths::STEP>
-                        <Hidden csrf action=actions::VERIFY />
+                        <Hidden csrf action=StepAction::Verify />
                         <input type="hidden" name=fields::FACTOR_ID value=id />
                         {body}
                     </form>
@@ -190,17 +179,17 @@ fn MfaChallenge(tx: AuthnTx, csrf: String) -> impl IntoView {
         <h1>{m.email_code_title}</h1>
         <p>{m.email_code_sent} " " <strong>{to}</strong></p>
         <form method="post" action=paths::STEP>
-            <Hidden csrf=csrf.clone() action=actions::VERIFY />
+            <Hidden csrf=csrf.clone() action=StepAction::Verify />
             <input type="hidden" name=fields::FACTOR_ID value=id.clone() />
             <CodeField id="email-code".to_owned() label=m.code_label />
             <button type="submit" class="pc-button">{m.verify}</button>
         </form>
         <div class="pc-row">
             {tx.links.resend.is_some().then(|| view! {
-                <ActionButton csrf=csrf.clone() action=actions::RESEND label=m.resend factor_id=id.clone() />
+                <ActionButton csrf=csrf.clone() action=StepAction::Resend label=m.resend factor_id=id.clone() />
             })}
             {tx.links.prev.is_some().then(|| view! {
-                <ActionButton csrf=csrf.clone() action=actions::PREV label=m.other_method />
+                <ActionButton csrf=csrf.clone() action=StepAction::Prev label=m.other_method />
             })}
         </div>
     }
@@ -242,7 +231,7 @@ fn MfaEnroll(tx: AuthnTx, csrf: String, questions: Vec<QuestionChoice>) -> impl 
             } else {
                 view! {
                     <form method="post" action=paths::STEP>
-                        <Hidden csrf action=actions::ENROLL />
+                        <Hidden csrf action=StepAction::Enroll />
                         <input type="hidden" name=fields::FACTOR_TYPE value=f.factor_type.clone() />
                         <input type="hidden" name=fields::PROVIDER value=f.provider.clone() />
                         {extra}
@@ -264,7 +253,7 @@ fn MfaEnroll(tx: AuthnTx, csrf: String, questions: Vec<QuestionChoice>) -> impl 
         <p>{m.mfa_enroll_intro}</p>
         {items}
         {tx.links.skip.is_some().then(|| view! {
-            <ActionButton csrf=csrf.clone() action=actions::SKIP label=m.skip_for_now />
+            <ActionButton csrf=csrf.clone() action=StepAction::Skip label=m.skip_for_now />
         })}
     }
 }
@@ -275,7 +264,7 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
     let factor = tx.embedded.factor.clone().unwrap_or_default();
     let id = factor.id.clone().unwrap_or_default();
     let back = tx.links.prev.is_some().then(|| {
-        view! { <ActionButton csrf=csrf.clone() action=actions::PREV label=m.back /> }
+        view! { <ActionButton csrf=csrf.clone() action=StepAction::Prev label=m.back /> }
     });
     if factor.is_email() {
         let to = factor.profile_text("email").unwrap_or_default();
@@ -283,13 +272,13 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
             <h1>{m.email_enroll_title}</h1>
             <p>{m.email_code_sent} " " <strong>{to}</strong></p>
             <form method="post" action=paths::STEP>
-                <Hidden csrf=csrf.clone() action=actions::ACTIVATE />
+                <Hidden csrf=csrf.clone() action=StepAction::Activate />
                 <input type="hidden" name=fields::FACTOR_ID value=id.clone() />
                 <CodeField id="activate-code".to_owned() label=m.code_label />
                 <button type="submit" class="pc-button">{m.verify}</button>
             </form>
             <div class="pc-row">
-                <ActionButton csrf=csrf.clone() action=actions::RESEND label=m.resend factor_id=id />
+                <ActionButton csrf=csrf.clone() action=StepAction::Resend label=m.resend factor_id=id />
                 {back}
             </div>
         }
@@ -308,7 +297,7 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
         <p class="pc-hint">{m.totp_manual}</p>
         <p><code class="pc-secret" data-testid="totp-secret">{secret}</code></p>
         <form method="post" action=paths::STEP>
-            <Hidden csrf=csrf.clone() action=actions::ACTIVATE />
+            <Hidden csrf=csrf.clone() action=StepAction::Activate />
             <input type="hidden" name=fields::FACTOR_ID value=id />
             <CodeField id="activate-code".to_owned() label=m.code_label />
             <button type="submit" class="pc-button">{m.verify}</button>
@@ -329,17 +318,17 @@ fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
         "PASSWORD_WARN" => (
             m.password_warn_title,
             m.password_warn_intro,
-            actions::CHANGE_PASSWORD,
+            StepAction::ChangePassword,
         ),
         "PASSWORD_RESET" => (
             m.password_reset_title,
             m.password_reset_intro,
-            actions::RESET_PASSWORD,
+            StepAction::ResetPassword,
         ),
         _ => (
             m.password_expired_title,
             m.password_expired_intro,
-            actions::CHANGE_PASSWORD,
+            StepAction::ChangePassword,
         ),
     };
     let days = tx
@@ -418,7 +407,7 @@ fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
             <button type="submit" class="pc-button">{m.change_password}</button>
         </form>
         {tx.links.skip.is_some().then(|| view! {
-            <ActionButton csrf=csrf.clone() action=actions::SKIP label=m.skip_for_now />
+            <ActionButton csrf=csrf.clone() action=StepAction::Skip label=m.skip_for_now />
         })}
     }
 }
@@ -436,7 +425,7 @@ fn RecoveryAnswer(tx: AuthnTx, csrf: String) -> impl IntoView {
     view! {
         <h1>{m.recovery_question_title}</h1>
         <form method="post" action=paths::STEP>
-            <Hidden csrf action=actions::ANSWER />
+            <Hidden csrf action=StepAction::Answer />
             <div class="pc-field">
                 <label for="recovery-answer">{question}</label>
                 <input id="recovery-answer" name=fields::ANSWER type="password" autocomplete="off" required autofocus />

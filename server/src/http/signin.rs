@@ -19,7 +19,7 @@ use crate::authn::transaction::RecoveryType;
 use crate::clock::Timestamp;
 use crate::paths;
 use app::authn::AuthnTx;
-use app::components::steps::actions;
+use app::components::steps::StepAction;
 use app::i18n::Messages;
 use app::{Notice, View};
 use axum::Router;
@@ -201,12 +201,12 @@ fn opt(s: &str) -> Option<String> {
 
 /// Runs the transition a step form asks for.
 fn transition(ctx: &flow::Ctx<'_>, token: &str, f: &StepForm) -> Result<Outcome, FlowError> {
-    match f.action.as_str() {
-        actions::VERIFY => {
+    match StepAction::parse(&f.action) {
+        Some(StepAction::Verify) => {
             let input = opt(&f.passcode).or_else(|| opt(&f.answer));
             flow::verify_factor(ctx, token, &f.factor_id, input.as_deref())
         }
-        actions::ENROLL => flow::enroll_factor(
+        Some(StepAction::Enroll) => flow::enroll_factor(
             ctx,
             token,
             &EnrollRequest {
@@ -217,23 +217,29 @@ fn transition(ctx: &flow::Ctx<'_>, token: &str, f: &StepForm) -> Result<Outcome,
                 email: None,
             },
         ),
-        actions::ACTIVATE => flow::activate_factor(ctx, token, &f.factor_id, f.passcode.trim()),
-        actions::RESEND => flow::resend(ctx, token, &f.factor_id),
-        actions::PREV => flow::previous(ctx, token),
-        actions::SKIP => flow::skip(ctx, token),
-        actions::CHANGE_PASSWORD => {
+        Some(StepAction::Activate) => {
+            flow::activate_factor(ctx, token, &f.factor_id, f.passcode.trim())
+        }
+        Some(StepAction::Resend) => flow::resend(ctx, token, &f.factor_id),
+        Some(StepAction::Prev) => flow::previous(ctx, token),
+        Some(StepAction::Skip) => flow::skip(ctx, token),
+        Some(StepAction::ChangePassword) => {
             flow::change_password(ctx, token, &f.old_password, &f.new_password)
         }
-        actions::RESET_PASSWORD => recovery::reset_password(ctx, token, &f.new_password),
-        actions::ANSWER => recovery::answer(ctx, token, &f.answer),
-        _ => Err(FlowError::WrongState),
+        Some(StepAction::ResetPassword) => recovery::reset_password(ctx, token, &f.new_password),
+        Some(StepAction::Answer) => recovery::answer(ctx, token, &f.answer),
+        // Cancel ends the transaction before any transition is looked for.
+        Some(StepAction::Cancel) | None => Err(FlowError::WrongState),
     }
 }
 
 /// What went wrong, in the person's language.
 fn explain(m: &Messages, e: &FlowError, f: &StepForm) -> String {
     match e {
-        FlowError::InvalidPasscode if f.action == actions::VERIFY && f.passcode.is_empty() => {
+        FlowError::InvalidPasscode
+            if StepAction::parse(&f.action) == Some(StepAction::Verify)
+                && f.passcode.is_empty() =>
+        {
             m.err_wrong_answer.to_owned()
         }
         FlowError::InvalidPasscode => m.err_wrong_code.to_owned(),
@@ -270,7 +276,8 @@ async fn answer_step(
         return see_other(paths::STEP);
     }
     let now = Timestamp::now();
-    if form.action == actions::CANCEL {
+    let action = StepAction::parse(&form.action);
+    if action == Some(StepAction::Cancel) {
         let token = flow.token.clone();
         let _ = state
             .blocking(move |s| flow::cancel(&s.ctx(now), &token))
@@ -281,8 +288,8 @@ async fn answer_step(
         return r;
     }
     let new_password_step = matches!(
-        form.action.as_str(),
-        actions::CHANGE_PASSWORD | actions::RESET_PASSWORD
+        action,
+        Some(StepAction::ChangePassword | StepAction::ResetPassword)
     );
     if new_password_step && form.new_password != form.confirm_password {
         return rerender(
