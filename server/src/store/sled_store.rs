@@ -1269,20 +1269,23 @@ mod tests {
     #[test]
     fn conformance_flushed_writes_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        conformance::flushed_writes_survive_reopening(|| {
-            // The closed store's background flusher may hold sled's file lock a moment
-            // longer, as a process that is still exiting would.
-            for _ in 0..50 {
-                match SledStore::open(dir.path()) {
-                    Ok(store) => return Arc::new(store),
-                    Err(e) if e.to_string().contains("could not acquire lock") => {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                    Err(e) => panic!("reopening failed: {e}"),
+        conformance::flushed_writes_survive_reopening(|| Arc::new(reopen(dir.path())));
+    }
+
+    /// Opens the store in `dir` again. The closed store's background threads (sled's own
+    /// flusher) may hold its file lock a moment longer, as a process that is still exiting
+    /// would.
+    fn reopen(dir: &Path) -> SledStore {
+        for _ in 0..100 {
+            match SledStore::open(dir) {
+                Ok(store) => return store,
+                Err(e) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
+                Err(e) => panic!("reopening failed: {e}"),
             }
-            panic!("sled's lock was never let go");
-        });
+        }
+        panic!("sled's lock was never let go");
     }
 
     use conformance::user;
@@ -1295,7 +1298,7 @@ mod tests {
             store.insert_user(&user("00u1", "a@x.io")).unwrap();
             store.flush().unwrap();
         }
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = reopen(dir.path());
         assert_eq!(store.user_by_login("a@x.io").unwrap().unwrap().id, "00u1");
     }
 
