@@ -383,7 +383,10 @@ async fn token(
         .await
         {
             Ok(q) => q,
-            Err(e) => return e.into_response(),
+            // Under /oauth2/ in RFC 6749's format, as every other answer of this endpoint.
+            Err(e) => {
+                return OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response();
+            }
         };
         if let Some(over) = quotas.into_iter().find(|q| !q.allowed) {
             return over.exceeded();
