@@ -345,21 +345,44 @@ impl Api {
     }
 }
 
+/// Two nodes on one database behind one load balancer: one public address, one issuer.
+/// (Fields drop in order: the nodes stop before their directories go.)
+struct TwoNodes {
+    a: Node,
+    b: Node,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl TwoNodes {
+    async fn start(database: &str, settings: &[(&str, &str)]) -> TwoNodes {
+        let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut settings = settings.to_vec();
+        settings.push(("PORTCULLIS_BASE_URL", "https://login.example.test"));
+        let node = |data: usize| {
+            Node::start_with(
+                dirs[data].path(),
+                dirs[data + 1].path(),
+                Some(database),
+                &settings,
+            )
+        };
+        let a = node(0).await;
+        let b = node(2).await;
+        TwoNodes { a, b, _dirs: dirs }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_on_one_database_behave_as_one_server() {
     let Some(database) = crate::support::postgres_only().await else {
         return;
     };
-    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    // Behind one load balancer: one public address, one issuer.
     let settings = [
-        ("PORTCULLIS_BASE_URL", "https://login.example.test"),
         ("PORTCULLIS_MFA_ENROLLMENT", "none"),
         ("PORTCULLIS_RATE_LIMIT_PER_USER", "6"),
     ];
-    let node_a = Node::start_with(dirs[0].path(), dirs[1].path(), Some(&database), &settings).await;
-    let node_b = Node::start_with(dirs[2].path(), dirs[3].path(), Some(&database), &settings).await;
-    let (a, b) = (&node_a.api, &node_b.api);
+    let nodes = TwoNodes::start(&database, &settings).await;
+    let (a, b) = (&nodes.a.api, &nodes.b.api);
 
     // Made on A, used on B: a user, a client, tokens, a refresh, a session.
     let user_id = a.create_user("both@example.com").await.unwrap();
@@ -548,14 +571,8 @@ async fn one_address_is_limited_across_nodes_not_per_node() {
     let Some(database) = crate::support::postgres_only().await else {
         return;
     };
-    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
-    let settings = [
-        ("PORTCULLIS_BASE_URL", "https://login.example.test"),
-        ("PORTCULLIS_RATE_LIMIT_PER_IP", "10"),
-    ];
-    let node_a = Node::start_with(dirs[0].path(), dirs[1].path(), Some(&database), &settings).await;
-    let node_b = Node::start_with(dirs[2].path(), dirs[3].path(), Some(&database), &settings).await;
-    let (a, b) = (&node_a.api, &node_b.api);
+    let nodes = TwoNodes::start(&database, &[("PORTCULLIS_RATE_LIMIT_PER_IP", "10")]).await;
+    let (a, b) = (&nodes.a.api, &nodes.b.api);
 
     // Fourteen requests from one address, alternating nodes, each for a different username.
     crate::support::early_in_a_minute(15).await;
