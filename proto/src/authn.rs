@@ -45,44 +45,103 @@ pub fn question_choices() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where a transaction stands: Okta's `status` values. The server writes them, the pages and
+/// the widget match on them, so a status one side does not know cannot go unnoticed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthnStatus {
+    /// Cancelled, or never started.
+    #[default]
+    Unauthenticated,
+    Success,
+    MfaRequired,
+    MfaChallenge,
+    MfaEnroll,
+    MfaEnrollActivate,
+    PasswordExpired,
+    PasswordWarn,
+    PasswordReset,
+    Recovery,
+    RecoveryChallenge,
+    LockedOut,
+}
+
+/// An Authentication API transaction (`/api/v1/authn` and the calls that move it on), exactly
+/// as the server sends it and the pages and the widget read it: one type on both sides.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthnTx {
-    pub status: String,
+    pub status: AuthnStatus,
     /// Left out of the hosted pages (the server keeps it in an HttpOnly cookie).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor_result: Option<String>,
+    /// `RECOVERY_CHALLENGE`: which factor carries the recovery (`EMAIL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_type: Option<String>,
-    #[serde(default, rename = "_embedded")]
+    /// A trusted application's recovery: the token it hands on instead of an email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_token: Option<String>,
+    #[serde(
+        default,
+        rename = "_embedded",
+        skip_serializing_if = "Embedded::is_empty"
+    )]
     pub embedded: Embedded,
-    #[serde(default, rename = "_links")]
+    #[serde(default, rename = "_links", skip_serializing_if = "Links::is_empty")]
     pub links: Links,
+}
+
+impl AuthnTx {
+    pub fn new(status: AuthnStatus) -> Self {
+        AuthnTx {
+            status,
+            ..AuthnTx::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embedded {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<EmbeddedUser>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub factors: Vec<FactorInfo>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor: Option<FactorInfo>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
 }
 
+impl Embedded {
+    pub fn is_empty(&self) -> bool {
+        *self == Embedded::default()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EmbeddedUser {
     #[serde(default)]
     pub id: String,
+    /// When the password was last set (`null` if never).
+    #[serde(default)]
+    pub password_changed: Option<String>,
     #[serde(default)]
     pub profile: UserProfile,
-    #[serde(default)]
+    /// Okta spells this one in snake case.
+    #[serde(
+        default,
+        rename = "recovery_question",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recovery_question: Option<RecoveryQuestion>,
 }
 
@@ -93,6 +152,12 @@ pub struct UserProfile {
     pub login: String,
     #[serde(default)]
     pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub locale: String,
+    #[serde(default)]
+    pub time_zone: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,21 +166,44 @@ pub struct RecoveryQuestion {
     pub question: Option<String>,
 }
 
+/// A factor: in a transaction (to verify, to enroll, being activated) and in the Factors API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FactorInfo {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub factor_type: String,
     pub provider: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment: Option<String>,
-    #[serde(default)]
-    pub profile: Option<serde_json::Value>,
-    #[serde(default, rename = "_embedded")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<FactorProfile>,
+    #[serde(default, rename = "_embedded", skip_serializing_if = "Option::is_none")]
     pub embedded: Option<FactorEmbedded>,
+    #[serde(default, rename = "_links", skip_serializing_if = "Option::is_none")]
+    pub links: Option<FactorLinks>,
+}
+
+/// What a factor's profile shows: whose authenticator, which question, which (masked) address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactorProfile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl FactorInfo {
@@ -129,9 +217,15 @@ impl FactorInfo {
         self.factor_type == "question"
     }
 
-    /// A profile field as text (`question`, `questionText`, `email`…).
-    pub fn profile_text(&self, key: &str) -> Option<String> {
-        self.profile.as_ref()?.get(key)?.as_str().map(str::to_owned)
+    /// The question as it is shown (its text, else its key).
+    pub fn question_text(&self) -> Option<&str> {
+        let p = self.profile.as_ref()?;
+        p.question_text.as_deref().or(p.question.as_deref())
+    }
+
+    /// The (masked) address an email factor sends to.
+    pub fn email(&self) -> Option<&str> {
+        self.profile.as_ref()?.email.as_deref()
     }
 
     /// The TOTP enrollment's QR code URL and shared secret.
@@ -151,16 +245,22 @@ impl FactorInfo {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FactorEmbedded {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Activation {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_step: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_secret: Option<String>,
-    #[serde(default, rename = "_links")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_length: Option<u32>,
+    #[serde(default, rename = "_links", skip_serializing_if = "Option::is_none")]
     pub links: Option<ActivationLinks>,
 }
 
@@ -172,20 +272,78 @@ impl Activation {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActivationLinks {
-    #[serde(default)]
-    pub qrcode: Option<Href>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qrcode: Option<Link>,
 }
 
+/// A HAL link: where, which methods, and for named links and images their name or type.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Href {
+pub struct Link {
     pub href: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Hints>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hints {
+    pub allow: Vec<String>,
+}
+
+impl Link {
+    /// `href` that allows `method`.
+    pub fn to(href: String, method: &str) -> Self {
+        Link {
+            href,
+            hints: Some(Hints {
+                allow: vec![method.to_owned()],
+            }),
+            ..Link::default()
+        }
+    }
+
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+}
+
+/// A factor's own links: in a transaction `verify`, `enroll`, `questions`; in the Factors API
+/// `self`, `user`, `activate`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactorLinks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enroll: Option<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Link>,
+    #[serde(default, rename = "self", skip_serializing_if = "Option::is_none")]
+    pub self_link: Option<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activate: Option<Link>,
+}
+
+/// The policy a step is under: remembering the device (MFA), or what a new password needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Policy {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_remember_device: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_device_by_default: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remember_device_lifetime_in_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complexity: Option<Complexity>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<Age>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration: Option<Expiration>,
 }
 
@@ -208,22 +366,39 @@ pub struct Complexity {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct Age {
+    #[serde(default)]
+    pub min_age_minutes: u32,
+    #[serde(default)]
+    pub history_count: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Expiration {
     #[serde(default)]
     pub password_expire_days: Option<i64>,
 }
 
-/// Which links the step offers (only their presence matters to the pages).
+/// Where the transaction can go from here.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Links {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skip: Option<serde_json::Value>,
+    pub next: Option<Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prev: Option<serde_json::Value>,
+    pub prev: Option<Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resend: Option<serde_json::Value>,
+    pub skip: Option<Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel: Option<serde_json::Value>,
+    pub resend: Option<Vec<Link>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<Link>,
+}
+
+impl Links {
+    pub fn is_empty(&self) -> bool {
+        *self == Links::default()
+    }
 }
 
 /// What a password must have, each rule checkable as the person types.
@@ -373,6 +548,34 @@ mod tests {
             Some("http://x/qr")
         );
         assert!(tx.links.prev.is_some() && tx.links.skip.is_none());
+    }
+
+    #[test]
+    fn a_transaction_reads_back_as_it_was_written_and_in_okta_spelling() {
+        let mut tx = AuthnTx::new(AuthnStatus::MfaEnrollActivate);
+        tx.state_token = Some("st".into());
+        tx.links.resend = Some(vec![Link::to("http://x/r".into(), "POST").named("email")]);
+        tx.embedded.user = Some(EmbeddedUser {
+            id: "00u1".into(),
+            recovery_question: Some(RecoveryQuestion { question: None }),
+            ..EmbeddedUser::default()
+        });
+        let json = serde_json::to_value(&tx).unwrap();
+        assert_eq!(json["status"], "MFA_ENROLL_ACTIVATE");
+        assert_eq!(json["stateToken"], "st");
+        assert_eq!(json["_links"]["resend"][0]["hints"]["allow"][0], "POST");
+        assert_eq!(json["_links"]["resend"][0]["name"], "email");
+        assert!(json["_embedded"]["user"]["recovery_question"].is_object());
+        assert!(json["_embedded"]["user"]["passwordChanged"].is_null());
+        assert!(json.get("sessionToken").is_none() && json["_links"].get("skip").is_none());
+        assert_eq!(serde_json::from_value::<AuthnTx>(json).unwrap(), tx);
+
+        let cancelled = serde_json::to_value(AuthnTx::new(AuthnStatus::Unauthenticated)).unwrap();
+        assert_eq!(
+            cancelled,
+            serde_json::json!({ "status": "UNAUTHENTICATED" })
+        );
+        assert!(serde_json::from_str::<AuthnTx>(r#"{"status":"NO_SUCH_STATUS"}"#).is_err());
     }
 
     #[test]

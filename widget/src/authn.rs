@@ -1,6 +1,7 @@
 //! Calls to the Authentication API from the widget, and the map from a step form's fields to
 //! the API request that answers it (the hosted pages post the same forms to the server).
 
+use app::authn::{AuthnStatus, AuthnTx};
 use app::components::steps::StepAction;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -71,7 +72,7 @@ pub(crate) const CANCEL: &str = "/api/v1/authn/cancel";
 /// The request that answers a step form: (path, body). `fields` are the form's fields;
 /// `status` is the transaction's current status. `None` for an unknown action.
 pub(crate) fn step_request(
-    status: &str,
+    status: AuthnStatus,
     state_token: &str,
     fields: &Map<String, Value>,
 ) -> Option<(String, Value)> {
@@ -121,7 +122,7 @@ pub(crate) fn step_request(
             body["passCode"] = json!(field(app::fields::PASSCODE).unwrap_or_default());
             format!("/api/v1/authn/factors/{factor}/lifecycle/activate")
         }
-        StepAction::Resend if status == "MFA_ENROLL_ACTIVATE" => {
+        StepAction::Resend if status == AuthnStatus::MfaEnrollActivate => {
             format!("/api/v1/authn/factors/{factor}/lifecycle/resend")
         }
         StepAction::Resend => format!("/api/v1/authn/factors/{factor}/verify/resend"),
@@ -146,11 +147,11 @@ pub(crate) fn step_request(
 }
 
 /// The object handed to the host's success callback (Okta widget's non-OIDC shape).
-pub(crate) fn success_object(transaction: &Value) -> Value {
+pub(crate) fn success_object(transaction: &AuthnTx) -> Value {
     json!({
         "status": "SUCCESS",
-        "session": { "token": transaction.get("sessionToken") },
-        "user": transaction.pointer("/_embedded/user"),
+        "session": { "token": transaction.session_token },
+        "user": transaction.embedded.user,
     })
 }
 
@@ -168,7 +169,7 @@ mod tests {
     #[test]
     fn step_forms_map_to_the_authn_api() {
         let (path, body) = step_request(
-            "MFA_REQUIRED",
+            AuthnStatus::MfaRequired,
             "st",
             &form(&[
                 ("action", "verify"),
@@ -181,7 +182,7 @@ mod tests {
         assert_eq!(body, json!({ "stateToken": "st", "passCode": "123456" }));
 
         let (path, body) = step_request(
-            "MFA_ENROLL",
+            AuthnStatus::MfaEnroll,
             "st",
             &form(&[
                 ("action", "enroll"),
@@ -208,16 +209,16 @@ mod tests {
             .0
         };
         assert_eq!(
-            resend("MFA_ENROLL_ACTIVATE"),
+            resend(AuthnStatus::MfaEnrollActivate),
             "/api/v1/authn/factors/e1/lifecycle/resend"
         );
         assert_eq!(
-            resend("MFA_CHALLENGE"),
+            resend(AuthnStatus::MfaChallenge),
             "/api/v1/authn/factors/e1/verify/resend"
         );
 
         let (path, body) = step_request(
-            "PASSWORD_EXPIRED",
+            AuthnStatus::PasswordExpired,
             "st",
             &form(&[
                 ("action", "change_password"),
@@ -232,6 +233,8 @@ mod tests {
             "passwords are sent exactly as typed"
         );
         assert_eq!(body["newPassword"], "New-Pass-1 ");
-        assert!(step_request("MFA_REQUIRED", "st", &form(&[("action", "nope")])).is_none());
+        assert!(
+            step_request(AuthnStatus::MfaRequired, "st", &form(&[("action", "nope")])).is_none()
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::authn::{self, SignInError};
 use crate::config::{WidgetConfig, web_link};
-use app::authn::AuthnTx;
+use app::authn::{AuthnStatus, AuthnTx};
 use app::components::steps::StepAction;
 use app::components::{CredentialsFields, FormError, StepView};
 use app::i18n::{CustomMessages, Lang, Messages, use_messages};
@@ -35,15 +35,18 @@ impl Screen {
     fn controller(&self) -> &'static str {
         match self {
             Screen::Primary => "primary-auth",
-            Screen::Step(tx) => match tx.status.as_str() {
-                "MFA_REQUIRED" | "MFA_CHALLENGE" => "mfa-verify",
-                "MFA_ENROLL" => "enroll-choices",
-                "MFA_ENROLL_ACTIVATE" => "enroll-activate",
-                "PASSWORD_EXPIRED" => "password-expired",
-                "PASSWORD_WARN" => "password-warn",
-                "PASSWORD_RESET" => "password-reset",
-                "RECOVERY" => "recovery-question",
-                _ => "authn-step",
+            Screen::Step(tx) => match tx.status {
+                AuthnStatus::MfaRequired | AuthnStatus::MfaChallenge => "mfa-verify",
+                AuthnStatus::MfaEnroll => "enroll-choices",
+                AuthnStatus::MfaEnrollActivate => "enroll-activate",
+                AuthnStatus::PasswordExpired => "password-expired",
+                AuthnStatus::PasswordWarn => "password-warn",
+                AuthnStatus::PasswordReset => "password-reset",
+                AuthnStatus::Recovery => "recovery-question",
+                AuthnStatus::Unauthenticated
+                | AuthnStatus::Success
+                | AuthnStatus::RecoveryChallenge
+                | AuthnStatus::LockedOut => "authn-step",
             },
             Screen::Forgot => "forgot-password",
             Screen::Unlock => "account-unlock",
@@ -142,14 +145,15 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
     };
 
     // A transaction the server answered with: on to its step, or done.
-    let show = move |tx: Value| {
-        let status = tx.get("status").and_then(Value::as_str).unwrap_or_default();
-        if let Some(t) = tx.get("stateToken").and_then(Value::as_str) {
-            state_token.set_value(Some(t.to_owned()));
+    let show = move |json: Value| {
+        // An answer that is not a transaction: back to the start rather than a blank step.
+        let tx = serde_json::from_value::<AuthnTx>(json).unwrap_or_default();
+        if let Some(t) = &tx.state_token {
+            state_token.set_value(Some(t.clone()));
         }
         error.set(None);
-        let next = match status {
-            "SUCCESS" if tx.get("sessionToken").is_some() => {
+        let next = match tx.status {
+            AuthnStatus::Success if tx.session_token.is_some() => {
                 let result = authn::success_object(&tx);
                 let login = result
                     .pointer("/user/profile/login")
@@ -174,15 +178,19 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 });
                 Screen::Done(login)
             }
-            "SUCCESS" => Screen::Notice(Notice::Unlocked),
+            AuthnStatus::Success => Screen::Notice(Notice::Unlocked),
             // A cancelled transaction: back to the sign-in form.
-            "UNAUTHENTICATED" => Screen::Primary,
-            "RECOVERY_CHALLENGE" => Screen::Notice(Notice::CheckEmail),
-            "LOCKED_OUT" => Screen::Notice(Notice::Locked),
-            _ => match serde_json::from_value::<AuthnTx>(tx) {
-                Ok(tx) => Screen::Step(Box::new(tx)),
-                Err(_) => Screen::Primary,
-            },
+            AuthnStatus::Unauthenticated => Screen::Primary,
+            AuthnStatus::RecoveryChallenge => Screen::Notice(Notice::CheckEmail),
+            AuthnStatus::LockedOut => Screen::Notice(Notice::Locked),
+            AuthnStatus::MfaRequired
+            | AuthnStatus::MfaChallenge
+            | AuthnStatus::MfaEnroll
+            | AuthnStatus::MfaEnrollActivate
+            | AuthnStatus::PasswordExpired
+            | AuthnStatus::PasswordWarn
+            | AuthnStatus::PasswordReset
+            | AuthnStatus::Recovery => Screen::Step(Box::new(tx)),
         };
         screen.set(next);
         let context = json!({ "controller": screen.with_untracked(Screen::controller) });
@@ -288,8 +296,8 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         };
         let f = form_fields(&form);
         let status = screen.with_untracked(|s| match s {
-            Screen::Step(tx) => tx.status.clone(),
-            _ => String::new(),
+            Screen::Step(tx) => tx.status,
+            _ => AuthnStatus::Unauthenticated,
         });
         let action = f
             .get(fields::ACTION)
@@ -315,7 +323,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         }
         let token = state_token.get_value().unwrap_or_default();
         let answered_question = f.contains_key(fields::ANSWER) && !f.contains_key(fields::PASSCODE);
-        match authn::step_request(&status, &token, &f) {
+        match authn::step_request(status, &token, &f) {
             Some((path, body)) => send(path, body, answered_question),
             None => error.set(Some(m.step_unknown.to_owned())),
         }

@@ -3,7 +3,7 @@
 //! the hosted pages and can be read with `FormData` by the widget.
 
 use super::FormError;
-use crate::authn::{AuthnTx, FactorInfo, PasswordRule};
+use crate::authn::{AuthnStatus, AuthnTx, FactorInfo, PasswordRule};
 use crate::i18n::{Messages, use_messages};
 use crate::{fields, paths};
 use leptos::prelude::*;
@@ -88,20 +88,30 @@ pub fn StepView(
     let cancel = tx.links.cancel.is_some().then(
         || view! { <ActionButton csrf=csrf.clone() action=StepAction::Cancel label=m.cancel /> },
     );
-    let body = match tx.status.as_str() {
-        "MFA_REQUIRED" => view! { <MfaRequired tx=tx.clone() csrf=csrf.clone() /> }.into_any(),
-        "MFA_CHALLENGE" => view! { <MfaChallenge tx=tx.clone() csrf=csrf.clone() /> }.into_any(),
-        "MFA_ENROLL" => {
+    let body = match tx.status {
+        AuthnStatus::MfaRequired => {
+            view! { <MfaRequired tx=tx.clone() csrf=csrf.clone() /> }.into_any()
+        }
+        AuthnStatus::MfaChallenge => {
+            view! { <MfaChallenge tx=tx.clone() csrf=csrf.clone() /> }.into_any()
+        }
+        AuthnStatus::MfaEnroll => {
             view! { <MfaEnroll tx=tx.clone() csrf=csrf.clone() questions /> }.into_any()
         }
-        "MFA_ENROLL_ACTIVATE" => {
+        AuthnStatus::MfaEnrollActivate => {
             view! { <EnrollActivate tx=tx.clone() csrf=csrf.clone() /> }.into_any()
         }
-        "PASSWORD_EXPIRED" | "PASSWORD_WARN" | "PASSWORD_RESET" => {
+        AuthnStatus::PasswordExpired | AuthnStatus::PasswordWarn | AuthnStatus::PasswordReset => {
             view! { <NewPassword tx=tx.clone() csrf=csrf.clone() /> }.into_any()
         }
-        "RECOVERY" => view! { <RecoveryAnswer tx=tx.clone() csrf=csrf.clone() /> }.into_any(),
-        _ => view! { <p>{m.step_unknown}</p> }.into_any(),
+        AuthnStatus::Recovery => {
+            view! { <RecoveryAnswer tx=tx.clone() csrf=csrf.clone() /> }.into_any()
+        }
+        // Not steps a form answers: the server shows its own pages for these.
+        AuthnStatus::Unauthenticated
+        | AuthnStatus::Success
+        | AuthnStatus::RecoveryChallenge
+        | AuthnStatus::LockedOut => view! { <p>{m.step_unknown}</p> }.into_any(),
     };
     view! {
         <FormError message=error />
@@ -130,10 +140,7 @@ fn MfaRequired(tx: AuthnTx, csrf: String) -> impl IntoView {
                 .into_any()
             } else if f.is_question() {
                 let input_id = format!("answer-{id}");
-                let question = f
-                    .profile_text("questionText")
-                    .or_else(|| f.profile_text("question"))
-                    .unwrap_or_default();
+                let question = f.question_text().unwrap_or_default().to_owned();
                 view! {
                     <div class="pc-field">
                         <label for=input_id.clone()>{question}</label>
@@ -143,7 +150,7 @@ fn MfaRequired(tx: AuthnTx, csrf: String) -> impl IntoView {
                 }
                 .into_any()
             } else {
-                let to = f.profile_text("email").unwrap_or_default();
+                let to = f.email().unwrap_or_default().to_owned();
                 view! {
                     <p class="pc-hint">{m.email_send_hint} " " <strong>{to}</strong></p>
                     <button type="submit" class="pc-button">{m.email_send}</button>
@@ -174,7 +181,7 @@ fn MfaChallenge(tx: AuthnTx, csrf: String) -> impl IntoView {
     let m = use_messages();
     let factor = tx.embedded.factor.clone().unwrap_or_default();
     let id = factor.id.clone().unwrap_or_default();
-    let to = factor.profile_text("email").unwrap_or_default();
+    let to = factor.email().unwrap_or_default().to_owned();
     view! {
         <h1>{m.email_code_title}</h1>
         <p>{m.email_code_sent} " " <strong>{to}</strong></p>
@@ -267,7 +274,7 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
         view! { <ActionButton csrf=csrf.clone() action=StepAction::Prev label=m.back /> }
     });
     if factor.is_email() {
-        let to = factor.profile_text("email").unwrap_or_default();
+        let to = factor.email().unwrap_or_default().to_owned();
         return view! {
             <h1>{m.email_enroll_title}</h1>
             <p>{m.email_code_sent} " " <strong>{to}</strong></p>
@@ -312,15 +319,14 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
 #[component]
 fn NewPassword(tx: AuthnTx, csrf: String) -> impl IntoView {
     let m = use_messages();
-    let status = tx.status.clone();
-    let reset = status == "PASSWORD_RESET";
-    let (title, intro, action) = match status.as_str() {
-        "PASSWORD_WARN" => (
+    let reset = tx.status == AuthnStatus::PasswordReset;
+    let (title, intro, action) = match tx.status {
+        AuthnStatus::PasswordWarn => (
             m.password_warn_title,
             m.password_warn_intro,
             StepAction::ChangePassword,
         ),
-        "PASSWORD_RESET" => (
+        AuthnStatus::PasswordReset => (
             m.password_reset_title,
             m.password_reset_intro,
             StepAction::ResetPassword,

@@ -11,13 +11,18 @@ pub use crate::records::authn::{Factor, FactorSecret, FactorStatus, FactorType, 
 use subtle::ConstantTimeEq;
 
 impl FactorType {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "token:software:totp" => Some(Self::Totp),
-            "question" => Some(Self::Question),
-            "email" => Some(Self::Email),
-            _ => None,
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "token:software:totp",
+            Self::Question => "question",
+            Self::Email => "email",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Totp, Self::Question, Self::Email]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 
     /// The `amr` value a verification adds (RFC 8176).
@@ -31,11 +36,25 @@ impl FactorType {
 }
 
 impl Provider {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Okta => "OKTA",
+            Self::Google => "GOOGLE",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "OKTA" => Some(Self::Okta),
-            "GOOGLE" => Some(Self::Google),
-            _ => None,
+        [Self::Okta, Self::Google]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+impl FactorStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingActivation => "PENDING_ACTIVATION",
+            Self::Active => "ACTIVE",
         }
     }
 }

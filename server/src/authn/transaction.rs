@@ -28,6 +28,7 @@
 //! transaction's flags and the user's factors, in the order above.
 
 pub use crate::records::authn::{FactorResult, RecoveryType, Step, Transaction, TxOptions};
+use proto::authn::AuthnStatus;
 
 impl RecoveryType {
     pub fn as_str(self) -> &'static str {
@@ -41,16 +42,16 @@ impl RecoveryType {
 
 impl Step {
     /// The Okta `status` of a transaction at this step.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> AuthnStatus {
         match self {
-            Step::MfaEnroll => "MFA_ENROLL",
-            Step::MfaEnrollActivate { .. } => "MFA_ENROLL_ACTIVATE",
-            Step::MfaRequired => "MFA_REQUIRED",
-            Step::MfaChallenge { .. } => "MFA_CHALLENGE",
-            Step::PasswordExpired => "PASSWORD_EXPIRED",
-            Step::PasswordWarn => "PASSWORD_WARN",
-            Step::Recovery { .. } => "RECOVERY",
-            Step::PasswordReset => "PASSWORD_RESET",
+            Step::MfaEnroll => AuthnStatus::MfaEnroll,
+            Step::MfaEnrollActivate { .. } => AuthnStatus::MfaEnrollActivate,
+            Step::MfaRequired => AuthnStatus::MfaRequired,
+            Step::MfaChallenge { .. } => AuthnStatus::MfaChallenge,
+            Step::PasswordExpired => AuthnStatus::PasswordExpired,
+            Step::PasswordWarn => AuthnStatus::PasswordWarn,
+            Step::Recovery { .. } => AuthnStatus::Recovery,
+            Step::PasswordReset => AuthnStatus::PasswordReset,
         }
     }
 }

@@ -2,11 +2,11 @@
 //! `reset_factors` for someone who lost their device — Okta's paths and shapes.
 
 use super::AppState;
-use super::authn::view::{factor_base, link};
+use super::authn::view::{factor_base, link, totp_activation};
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
 use crate::authn::enroll::{self, EnrollRequest};
-use crate::authn::factors::{self, Factor, FactorStatus};
+use crate::authn::factors::{Factor, FactorStatus};
 use crate::clock::Timestamp;
 use crate::directory::User;
 use crate::directory::users::find_user;
@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use proto::authn::{FactorInfo, FactorLinks};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,48 +27,31 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::USER_RESET_FACTORS, post(reset))
 }
 
-fn view(base: &str, f: &Factor, user: &User) -> Value {
-    let mut m = factor_base(f, user);
-    m.insert(
-        "status".into(),
-        json!(match f.status {
-            FactorStatus::Active => "ACTIVE",
-            FactorStatus::PendingActivation => "PENDING_ACTIVATION",
-        }),
-    );
-    m.insert("created".into(), json!(f.created.iso8601()));
-    m.insert("lastUpdated".into(), json!(f.last_updated.iso8601()));
+fn view(base: &str, f: &Factor, user: &User) -> FactorInfo {
     let self_path = paths::USER_FACTOR
         .replace("{id}", &user.id)
         .replace("{fid}", &f.id);
-    let mut links = json!({
-        "self": link(base, &self_path, "GET"),
-        "user": link(base, &paths::USER.replace("{id}", &user.id), "GET"),
-    });
+    let mut links = FactorLinks {
+        self_link: Some(link(base, &self_path, "GET")),
+        user: Some(link(base, &paths::USER.replace("{id}", &user.id), "GET")),
+        ..FactorLinks::default()
+    };
+    let mut embedded = None;
     if f.status == FactorStatus::PendingActivation {
         let activate = paths::USER_FACTOR_ACTIVATE
             .replace("{id}", &user.id)
             .replace("{fid}", &f.id);
-        links["activate"] = link(base, &activate, "POST");
-        if let Some(secret) = f.shared_secret() {
-            let qr = paths::FACTOR_QR
-                .replace("{id}", &user.id)
-                .replace("{fid}", &f.id)
-                .replace("{token}", f.activation_token.as_deref().unwrap_or_default());
-            m.insert(
-                "_embedded".into(),
-                json!({ "activation": {
-                    "timeStep": factors::TOTP_STEP_SECS,
-                    "sharedSecret": secret,
-                    "encoding": "base32",
-                    "keyLength": factors::TOTP_DIGITS,
-                    "_links": { "qrcode": { "href": format!("{base}{qr}"), "type": "image/svg+xml" } },
-                }}),
-            );
-        }
+        links.activate = Some(link(base, &activate, "POST"));
+        embedded = totp_activation(base, f, user);
     }
-    m.insert("_links".into(), links);
-    Value::Object(m)
+    FactorInfo {
+        status: Some(f.status.as_str().to_owned()),
+        created: Some(f.created.iso8601()),
+        last_updated: Some(f.last_updated.iso8601()),
+        embedded,
+        links: Some(links),
+        ..factor_base(f, user)
+    }
 }
 
 fn user_or_404(state: &AppState, id: &str) -> Result<User, ApiError> {
@@ -88,14 +72,14 @@ async fn list(
     _: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<FactorInfo>>, ApiError> {
     let user = user_or_404(&state, &id)?;
     let all = state.store.factors(&user.id)?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         all.iter()
             .map(|f| view(&state.base_url, f, &user))
             .collect(),
-    )))
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -123,7 +107,7 @@ async fn create(
     State(state): State<AppState>,
     Path(id): Path<String>,
     OktaJson(body): OktaJson<CreateFactor>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FactorInfo>, ApiError> {
     let user = user_or_404(&state, &id)?;
     let req = EnrollRequest {
         factor_type: body.factor_type,
@@ -148,7 +132,7 @@ async fn read(
     _: Admin,
     State(state): State<AppState>,
     Path((id, fid)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FactorInfo>, ApiError> {
     let user = user_or_404(&state, &id)?;
     let factor = factor_or_404(&state, &user, &fid)?;
     Ok(Json(view(&state.base_url, &factor, &user)))
@@ -165,7 +149,7 @@ async fn activate(
     State(state): State<AppState>,
     Path((id, fid)): Path<(String, String)>,
     OktaJson(body): OktaJson<ActivateBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FactorInfo>, ApiError> {
     let user = user_or_404(&state, &id)?;
     let code = body.pass_code.unwrap_or_default();
     let now = Timestamp::now();

@@ -91,8 +91,7 @@ fn see_other(to: &str) -> Response {
 
 /// The transaction as the pages show it: the API's JSON, without the state token.
 fn page_tx(state: &AppState, p: &flow::Pending) -> AuthnTx {
-    let json = view::pending(&state.base_url, &state.authn, &state.policy, p);
-    let mut tx: AuthnTx = serde_json::from_value(json).unwrap_or_default();
+    let mut tx = view::pending(&state.base_url, &state.authn, &state.policy, p);
     tx.state_token = None;
     tx
 }

@@ -11,8 +11,8 @@ use super::rate_limit::Attempt;
 use crate::authn::factors::FactorStatus;
 use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
 use crate::authn::recovery;
-use crate::authn::transaction::RecoveryType;
 use crate::authn::transaction::TxOptions;
+use crate::authn::transaction::{FactorResult, RecoveryType};
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::FieldError;
@@ -23,6 +23,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use proto::authn::{AuthnStatus, AuthnTx};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -295,9 +296,7 @@ async fn cancel(
     state
         .blocking(move |s| flow::cancel(&s.ctx(now), &token))
         .await??;
-    Ok(no_store(
-        Json(json!({ "status": "UNAUTHENTICATED" })).into_response(),
-    ))
+    Ok(no_store(Json(view::unauthenticated()).into_response()))
 }
 
 #[derive(Deserialize)]
@@ -422,23 +421,18 @@ async fn start_recovery(
         .await??;
     if trusted {
         let token = started.token.ok_or(ApiError::RecoveryNotAllowed)?;
-        return Ok(no_store(
-            Json(json!({ "status": "RECOVERY", "recoveryToken": token, "recoveryType": kind.as_str() }))
-                .into_response(),
-        ));
+        let mut tx = AuthnTx::new(AuthnStatus::Recovery);
+        tx.recovery_token = Some(token);
+        tx.recovery_type = Some(kind.as_str().to_owned());
+        return Ok(no_store(Json(tx).into_response()));
     }
     state.mailer.send_later(started.emails);
-    let cancel = format!("{}{}", state.base_url, paths::AUTHN_CANCEL);
-    Ok(no_store(
-        Json(json!({
-            "status": "RECOVERY_CHALLENGE",
-            "factorResult": "WAITING",
-            "factorType": "EMAIL",
-            "recoveryType": kind.as_str(),
-            "_links": { "cancel": { "href": cancel, "hints": { "allow": ["POST"] } } },
-        }))
-        .into_response(),
-    ))
+    let mut tx = AuthnTx::new(AuthnStatus::RecoveryChallenge);
+    tx.factor_result = Some(FactorResult::Waiting.as_str().to_owned());
+    tx.factor_type = Some("EMAIL".to_owned());
+    tx.recovery_type = Some(kind.as_str().to_owned());
+    tx.links.cancel = Some(view::link(&state.base_url, paths::AUTHN_CANCEL, "POST"));
+    Ok(no_store(Json(tx).into_response()))
 }
 
 #[derive(Deserialize)]

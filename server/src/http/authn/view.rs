@@ -1,5 +1,6 @@
 //! Transactions as Okta's Authentication API shows them: `status`, `stateToken`, `expiresAt`,
-//! `_embedded` (user, factors, factor, policy) and `_links` (next, prev, skip, cancel).
+//! `_embedded` (user, factors, factor, policy) and `_links` (next, prev, skip, cancel), built
+//! as the typed [`AuthnTx`] the hosted pages and the widget read back.
 
 use crate::authn::factors::{self, Factor, FactorStatus, FactorType};
 use crate::authn::flow::{Completed, Pending};
@@ -7,43 +8,56 @@ use crate::authn::transaction::Step;
 use crate::authn::{AuthnSettings, MfaEnrollment};
 use crate::directory::{PasswordPolicy, User};
 use crate::paths;
-use serde_json::{Map, Value, json};
+use proto::authn::{
+    Activation, ActivationLinks, Age, AuthnStatus, AuthnTx, Complexity, EmbeddedUser, Expiration,
+    FactorEmbedded, FactorInfo, FactorLinks, FactorProfile, Link, Policy, RecoveryQuestion,
+    UserProfile,
+};
 
 /// The issuer name shown in authenticator apps.
 pub(super) const ISSUER_NAME: &str = "Portcullis";
 
-pub(in crate::http) fn link(base: &str, path: &str, method: &str) -> Value {
-    json!({ "href": format!("{base}{path}"), "hints": { "allow": [method] } })
+pub(in crate::http) fn link(base: &str, path: &str, method: &str) -> Link {
+    Link::to(format!("{base}{path}"), method)
 }
 
-fn named_link(base: &str, name: &str, path: &str) -> Value {
-    let mut l = link(base, path, "POST");
-    l["name"] = json!(name);
-    l
+fn named_link(base: &str, name: &str, path: &str) -> Link {
+    link(base, path, "POST").named(name)
 }
 
-fn embedded_user(u: &User) -> Value {
-    json!({
-        "id": u.id,
-        "passwordChanged": u.password_changed.map(|t| t.iso8601()),
-        "profile": {
-            "login": u.profile.login,
-            "firstName": u.profile.first_name,
-            "lastName": u.profile.last_name,
-            "locale": "en",
-            "timeZone": "UTC",
-        }
-    })
+fn embedded_user(u: &User) -> EmbeddedUser {
+    EmbeddedUser {
+        id: u.id.clone(),
+        password_changed: u.password_changed.map(|t| t.iso8601()),
+        profile: UserProfile {
+            login: u.profile.login.clone(),
+            first_name: u.profile.first_name.clone(),
+            last_name: u.profile.last_name.clone(),
+            locale: "en".to_owned(),
+            time_zone: "UTC".to_owned(),
+        },
+        recovery_question: None,
+    }
 }
 
-fn factor_profile(f: &Factor, user: &User) -> Value {
+fn factor_profile(f: &Factor, user: &User) -> FactorProfile {
     match f.factor_type {
-        FactorType::Totp => json!({ "credentialId": user.profile.login }),
+        FactorType::Totp => FactorProfile {
+            credential_id: Some(user.profile.login.clone()),
+            ..FactorProfile::default()
+        },
         FactorType::Question => {
             let q = f.question().unwrap_or_default();
-            json!({ "question": q, "questionText": factors::question_text(q).unwrap_or(q) })
+            FactorProfile {
+                question: Some(q.to_owned()),
+                question_text: Some(factors::question_text(q).unwrap_or(q).to_owned()),
+                ..FactorProfile::default()
+            }
         }
-        FactorType::Email => json!({ "email": mask_email(f.email_address().unwrap_or_default()) }),
+        FactorType::Email => FactorProfile {
+            email: Some(mask_email(f.email_address().unwrap_or_default())),
+            ..FactorProfile::default()
+        },
     }
 }
 
@@ -58,20 +72,48 @@ fn mask_email(address: &str) -> String {
     }
 }
 
-fn resend_link(base: &str, template: &str, factor_id: &str) -> Value {
-    let mut l = link(base, &template.replace("{id}", factor_id), "POST");
-    l["name"] = json!("email");
-    json!([l])
+fn resend_link(base: &str, template: &str, factor_id: &str) -> Vec<Link> {
+    vec![link(base, &template.replace("{id}", factor_id), "POST").named("email")]
 }
 
-pub(in crate::http) fn factor_base(f: &Factor, user: &User) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(f.id));
-    m.insert("factorType".into(), json!(f.factor_type));
-    m.insert("provider".into(), json!(f.provider));
-    m.insert("vendorName".into(), json!(f.provider));
-    m.insert("profile".into(), factor_profile(f, user));
-    m
+/// A factor as both APIs show it: id, kind, provider and profile.
+pub(in crate::http) fn factor_base(f: &Factor, user: &User) -> FactorInfo {
+    FactorInfo {
+        id: Some(f.id.clone()),
+        factor_type: f.factor_type.as_str().to_owned(),
+        provider: f.provider.as_str().to_owned(),
+        vendor_name: Some(f.provider.as_str().to_owned()),
+        profile: Some(factor_profile(f, user)),
+        ..FactorInfo::default()
+    }
+}
+
+/// A TOTP factor awaiting activation: its shared secret and QR code (none for other kinds).
+pub(in crate::http) fn totp_activation(
+    base: &str,
+    f: &Factor,
+    user: &User,
+) -> Option<FactorEmbedded> {
+    let secret = f.shared_secret()?;
+    let qr = paths::FACTOR_QR
+        .replace("{id}", &user.id)
+        .replace("{fid}", &f.id)
+        .replace("{token}", f.activation_token.as_deref().unwrap_or_default());
+    Some(FactorEmbedded {
+        activation: Some(Activation {
+            time_step: Some(factors::TOTP_STEP_SECS),
+            shared_secret: Some(secret.to_owned()),
+            encoding: Some("base32".to_owned()),
+            key_length: Some(u32::try_from(factors::TOTP_DIGITS).unwrap_or(u32::MAX)),
+            links: Some(ActivationLinks {
+                qrcode: Some(Link {
+                    href: format!("{base}{qr}"),
+                    media_type: Some("image/svg+xml".to_owned()),
+                    ..Link::default()
+                }),
+            }),
+        }),
+    })
 }
 
 /// The response to a transition that left the transaction waiting at a step.
@@ -80,215 +122,190 @@ pub(in crate::http) fn pending(
     settings: &AuthnSettings,
     policy: &PasswordPolicy,
     p: &Pending,
-) -> Value {
-    let mut embedded = Map::new();
-    embedded.insert("user".into(), embedded_user(&p.user));
-    let mut links = Map::new();
-    links.insert("cancel".into(), link(base, paths::AUTHN_CANCEL, "POST"));
+) -> AuthnTx {
+    let mut tx = AuthnTx::new(p.tx.step.status());
+    tx.state_token = Some(p.state_token.clone());
+    tx.expires_at = Some(p.tx.expires_at.iso8601());
+    tx.factor_result = p.factor_result.map(|r| r.as_str().to_owned());
+    tx.embedded.user = Some(embedded_user(&p.user));
+    tx.links.cancel = Some(link(base, paths::AUTHN_CANCEL, "POST"));
+    let embedded = &mut tx.embedded;
+    let links = &mut tx.links;
 
     match &p.tx.step {
         Step::MfaRequired => {
-            let list: Vec<Value> = p
+            embedded.factors = p
                 .factors
                 .iter()
                 .filter(|f| f.status == FactorStatus::Active)
                 .map(|f| {
-                    let mut m = factor_base(f, &p.user);
                     let verify = paths::AUTHN_FACTOR_VERIFY.replace("{id}", &f.id);
-                    m.insert(
-                        "_links".into(),
-                        json!({ "verify": link(base, &verify, "POST") }),
-                    );
-                    Value::Object(m)
+                    FactorInfo {
+                        links: Some(FactorLinks {
+                            verify: Some(link(base, &verify, "POST")),
+                            ..FactorLinks::default()
+                        }),
+                        ..factor_base(f, &p.user)
+                    }
                 })
                 .collect();
-            embedded.insert("factors".into(), Value::Array(list));
-            embedded.insert(
-                "policy".into(),
-                json!({
-                    "allowRememberDevice": false,
-                    "rememberDeviceByDefault": false,
-                    "rememberDeviceLifetimeInMinutes": 0,
-                }),
-            );
+            embedded.policy = Some(Policy {
+                allow_remember_device: Some(false),
+                remember_device_by_default: Some(false),
+                remember_device_lifetime_in_minutes: Some(0),
+                ..Policy::default()
+            });
         }
         Step::MfaEnroll => {
             let enrollment = match p.enrollment {
                 MfaEnrollment::Required => "REQUIRED",
                 MfaEnrollment::Optional | MfaEnrollment::None => "OPTIONAL",
             };
-            let list: Vec<Value> = factors::enrollable(settings.email_factor)
+            embedded.factors = factors::enrollable(settings.email_factor)
                 .map(|(kind, provider)| {
                     let enrolled = p.factors.iter().any(|f| {
                         f.status == FactorStatus::Active
                             && f.factor_type == kind
                             && f.provider == provider
                     });
-                    let mut l = json!({ "enroll": link(base, paths::AUTHN_FACTORS, "POST") });
-                    if kind == FactorType::Question {
+                    let questions = (kind == FactorType::Question).then(|| {
                         let q = paths::FACTOR_QUESTIONS.replace("{id}", &p.user.id);
-                        l["questions"] = link(base, &q, "GET");
+                        link(base, &q, "GET")
+                    });
+                    let status = if enrolled { "ACTIVE" } else { "NOT_SETUP" };
+                    FactorInfo {
+                        factor_type: kind.as_str().to_owned(),
+                        provider: provider.as_str().to_owned(),
+                        vendor_name: Some(provider.as_str().to_owned()),
+                        status: Some(status.to_owned()),
+                        enrollment: Some(enrollment.to_owned()),
+                        links: Some(FactorLinks {
+                            enroll: Some(link(base, paths::AUTHN_FACTORS, "POST")),
+                            questions,
+                            ..FactorLinks::default()
+                        }),
+                        ..FactorInfo::default()
                     }
-                    json!({
-                        "factorType": kind,
-                        "provider": provider,
-                        "vendorName": provider,
-                        "status": if enrolled { "ACTIVE" } else { "NOT_SETUP" },
-                        "enrollment": enrollment,
-                        "_links": l,
-                    })
                 })
                 .collect();
-            embedded.insert("factors".into(), Value::Array(list));
         }
         Step::MfaChallenge { factor_id } => {
             if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
-                embedded.insert("factor".into(), Value::Object(factor_base(f, &p.user)));
+                embedded.factor = Some(factor_base(f, &p.user));
                 let verify = paths::AUTHN_FACTOR_VERIFY.replace("{id}", &f.id);
-                links.insert("next".into(), named_link(base, "verify", &verify));
-                links.insert(
-                    "resend".into(),
-                    resend_link(base, paths::AUTHN_FACTOR_VERIFY_RESEND, &f.id),
-                );
+                links.next = Some(named_link(base, "verify", &verify));
+                links.resend = Some(resend_link(base, paths::AUTHN_FACTOR_VERIFY_RESEND, &f.id));
             }
-            links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
-        }
-        Step::MfaEnrollActivate { factor_id }
-            if p.factors
-                .iter()
-                .any(|f| &f.id == factor_id && f.factor_type == FactorType::Email) =>
-        {
-            if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
-                embedded.insert("factor".into(), Value::Object(factor_base(f, &p.user)));
-                let activate = paths::AUTHN_FACTOR_ACTIVATE.replace("{id}", &f.id);
-                links.insert("next".into(), named_link(base, "activate", &activate));
-                links.insert(
-                    "resend".into(),
-                    resend_link(base, paths::AUTHN_FACTOR_ACTIVATE_RESEND, &f.id),
-                );
-            }
-            links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
+            links.prev = Some(link(base, paths::AUTHN_PREVIOUS, "POST"));
         }
         Step::MfaEnrollActivate { factor_id } => {
             if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
-                let mut m = factor_base(f, &p.user);
-                let qr = paths::FACTOR_QR
-                    .replace("{id}", &p.user.id)
-                    .replace("{fid}", &f.id)
-                    .replace("{token}", f.activation_token.as_deref().unwrap_or_default());
-                m.insert(
-                    "_embedded".into(),
-                    json!({
-                        "activation": {
-                            "timeStep": factors::TOTP_STEP_SECS,
-                            "sharedSecret": f.shared_secret(),
-                            "encoding": "base32",
-                            "keyLength": factors::TOTP_DIGITS,
-                            "_links": {
-                                "qrcode": { "href": format!("{base}{qr}"), "type": "image/svg+xml" }
-                            }
-                        }
-                    }),
-                );
-                embedded.insert("factor".into(), Value::Object(m));
                 let activate = paths::AUTHN_FACTOR_ACTIVATE.replace("{id}", &f.id);
-                links.insert("next".into(), named_link(base, "activate", &activate));
+                links.next = Some(named_link(base, "activate", &activate));
+                if f.factor_type == FactorType::Email {
+                    links.resend = Some(resend_link(
+                        base,
+                        paths::AUTHN_FACTOR_ACTIVATE_RESEND,
+                        &f.id,
+                    ));
+                }
+                embedded.factor = Some(FactorInfo {
+                    embedded: totp_activation(base, f, &p.user),
+                    ..factor_base(f, &p.user)
+                });
             }
-            links.insert("prev".into(), link(base, paths::AUTHN_PREVIOUS, "POST"));
+            links.prev = Some(link(base, paths::AUTHN_PREVIOUS, "POST"));
         }
-        Step::Recovery { .. } => {
+        Step::Recovery { recovery_type } => {
             let question = p
                 .factors
                 .iter()
                 .find(|f| f.factor_type == FactorType::Question && f.status == FactorStatus::Active)
                 .and_then(Factor::question)
-                .map(|q| factors::question_text(q).unwrap_or(q));
-            if let Some(user) = embedded.get_mut("user") {
-                user["recovery_question"] = json!({ "question": question });
+                .map(|q| factors::question_text(q).unwrap_or(q).to_owned());
+            if let Some(user) = embedded.user.as_mut() {
+                user.recovery_question = Some(RecoveryQuestion { question });
             }
-            links.insert(
-                "next".into(),
-                named_link(base, "answer", paths::AUTHN_RECOVERY_ANSWER),
-            );
+            links.next = Some(named_link(base, "answer", paths::AUTHN_RECOVERY_ANSWER));
+            tx.recovery_type = Some(recovery_type.as_str().to_owned());
         }
         Step::PasswordReset => {
-            embedded.insert("policy".into(), password_policy(policy));
-            links.insert(
-                "next".into(),
-                named_link(base, "resetPassword", paths::AUTHN_RESET_PASSWORD),
-            );
+            embedded.policy = Some(password_policy(policy));
+            links.next = Some(named_link(
+                base,
+                "resetPassword",
+                paths::AUTHN_RESET_PASSWORD,
+            ));
+            tx.recovery_type = Some("PASSWORD".to_owned());
         }
         Step::PasswordExpired | Step::PasswordWarn => {
             let mut pol = password_policy(policy);
             if let Some(days) = p.days_to_expiry.filter(|_| p.tx.step == Step::PasswordWarn) {
-                pol["expiration"] = json!({ "passwordExpireDays": days.max(0) });
+                pol.expiration = Some(Expiration {
+                    password_expire_days: Some(days.max(0)),
+                });
             }
-            embedded.insert("policy".into(), pol);
-            links.insert(
-                "next".into(),
-                named_link(base, "changePassword", paths::AUTHN_CHANGE_PASSWORD),
-            );
+            embedded.policy = Some(pol);
+            links.next = Some(named_link(
+                base,
+                "changePassword",
+                paths::AUTHN_CHANGE_PASSWORD,
+            ));
         }
     }
     if p.skippable {
-        links.insert("skip".into(), link(base, paths::AUTHN_SKIP, "POST"));
+        tx.links.skip = Some(link(base, paths::AUTHN_SKIP, "POST"));
     }
-
-    let mut body = json!({
-        "stateToken": p.state_token,
-        "expiresAt": p.tx.expires_at.iso8601(),
-        "status": p.tx.step.status(),
-        "_embedded": embedded,
-        "_links": links,
-    });
-    if let Some(result) = p.factor_result {
-        body["factorResult"] = json!(result.as_str());
-    }
-    match p.tx.step {
-        Step::Recovery { recovery_type } => body["recoveryType"] = json!(recovery_type.as_str()),
-        Step::PasswordReset => body["recoveryType"] = json!("PASSWORD"),
-        _ => {}
-    }
-    body
+    tx
 }
 
-fn password_policy(policy: &PasswordPolicy) -> Value {
-    json!({
-        "complexity": {
-            "minLength": policy.min_length,
-            "minLowerCase": policy.min_lower_case,
-            "minUpperCase": policy.min_upper_case,
-            "minNumber": policy.min_number,
-            "minSymbol": policy.min_symbol,
-            "excludeUsername": policy.exclude_username,
-        },
-        "age": { "minAgeMinutes": 0, "historyCount": policy.history_count },
-    })
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn password_policy(policy: &PasswordPolicy) -> Policy {
+    Policy {
+        complexity: Some(Complexity {
+            min_length: count(policy.min_length),
+            min_lower_case: count(policy.min_lower_case),
+            min_upper_case: count(policy.min_upper_case),
+            min_number: count(policy.min_number),
+            min_symbol: count(policy.min_symbol),
+            exclude_username: policy.exclude_username,
+        }),
+        age: Some(Age {
+            min_age_minutes: 0,
+            history_count: count(policy.history_count),
+        }),
+        ..Policy::default()
+    }
 }
 
 /// An unlock by recovery completed: no session token (Okta's shape).
-pub(super) fn unlocked(user: &User) -> Value {
-    json!({
-        "status": "SUCCESS",
-        "recoveryType": "UNLOCK",
-        "_embedded": { "user": embedded_user(user) },
-    })
+pub(super) fn unlocked(user: &User) -> AuthnTx {
+    let mut tx = AuthnTx::new(AuthnStatus::Success);
+    tx.recovery_type = Some("UNLOCK".to_owned());
+    tx.embedded.user = Some(embedded_user(user));
+    tx
 }
 
 /// The SUCCESS transaction: a one-time session token and the user.
-pub(super) fn success(c: &Completed) -> Value {
-    json!({
-        "expiresAt": c.expires_at.iso8601(),
-        "status": "SUCCESS",
-        "sessionToken": c.session_token.expose(),
-        "_embedded": { "user": embedded_user(&c.user) },
-    })
+pub(super) fn success(c: &Completed) -> AuthnTx {
+    let mut tx = AuthnTx::new(AuthnStatus::Success);
+    tx.expires_at = Some(c.expires_at.iso8601());
+    tx.session_token = Some(c.session_token.expose().to_owned());
+    tx.embedded.user = Some(embedded_user(&c.user));
+    tx
 }
 
 /// LOCKED_OUT, with the way out (shown only when the org opts in).
-pub(super) fn locked_out(base: &str) -> Value {
-    json!({
-        "status": "LOCKED_OUT",
-        "_links": { "next": named_link(base, "unlock", paths::AUTHN_RECOVERY_UNLOCK) },
-    })
+pub(super) fn locked_out(base: &str) -> AuthnTx {
+    let mut tx = AuthnTx::new(AuthnStatus::LockedOut);
+    tx.links.next = Some(named_link(base, "unlock", paths::AUTHN_RECOVERY_UNLOCK));
+    tx
+}
+
+/// A transaction that ended without signing in.
+pub(super) fn unauthenticated() -> AuthnTx {
+    AuthnTx::new(AuthnStatus::Unauthenticated)
 }
