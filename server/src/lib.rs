@@ -1,37 +1,22 @@
-//! Portcullis: a self-hosted identity server compatible with Okta's APIs.
-//!
-//! Layers, outside in, each knowing only the ones below it:
+//! Portcullis: a self-hosted identity server compatible with Okta's APIs. This crate is the
+//! edge: HTTP, settings, mail delivery and `main`; the protocol lives in `portcullis-core`.
 //!
 //! - `http`: axum handlers, thin. They parse the request, run a core function (on the
 //!   blocking pool when it touches the store), and map its result enum to a response in the
 //!   protocol's format. No protocol decision lives here.
-//! - cores, free of HTTP types, with `now` and the store passed in:
-//!   - `authn`: the Authentication API's transaction state machine, factors, recovery,
-//!     session tokens and browser sessions;
-//!   - `oauth`: authorization requests and their decision (`authorize`, `authorization`),
-//!     grants and client authentication (`grants`, `assertion`), tokens and signing keys,
-//!     userinfo, introspection and revocation (`token_info`);
-//!   - `authz`: custom authorization servers, their scopes, claims, policies and rules
-//!     (`servers`, `edit`), claim expressions (`expr`), policy evaluation and consent;
-//!   - `directory`: users and their lifecycle, groups, apps, trusted origins, branding.
-//! - `store`: the storage seam (`dyn Store`), sled and PostgreSQL behind it, secrets sealed at
-//!   rest; `crypto`: hashing, secrets, sealing, CSRF tags.
-//! - `config`, `mail`, `clock`, `paths`, `demo`: settings, SMTP, time, URL paths, the demo org.
+//! - the cores, re-exported from `portcullis-core` under their own names: `authn`, `oauth`,
+//!   `authz`, `directory`, `records`, `store`, `crypto`, `clock`, `paths` (see that crate).
+//! - `config`, `mail`, `demo`: settings, SMTP delivery, the demo org.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod authn;
-pub mod authz;
-pub mod clock;
 pub mod config;
-pub mod crypto;
 pub mod demo;
-pub mod directory;
 pub mod http;
 pub mod mail;
-pub mod oauth;
-pub mod paths;
-pub mod records;
-pub mod store;
+
+// The cores live in their own crate; they keep their paths here, so `crate::authn` in the
+// edge and `portcullis::authn` in the tests name the same module.
+pub use portcullis_core::{authn, authz, clock, crypto, directory, oauth, paths, records, store};
 
 use config::Config;
 use std::sync::Arc;

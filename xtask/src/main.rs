@@ -97,12 +97,14 @@ fn test(filter: Option<&str>) -> Result<(), Fail> {
 fn check() -> Result<(), Fail> {
     step("Formatting (cargo fmt --check)");
     cargo(&["fmt", "--all", "--check"])?;
-    step("Layers (the store and the records name no core)");
+    step("Layers (the cores depend on no edge crate; the store and the records name no core)");
     layers()?;
 
-    step("Clippy, server, wire types and tooling (ssr)");
+    step("Clippy, cores, server, wire types and tooling (ssr)");
     cargo(&[
         "clippy",
+        "-p",
+        "portcullis-core",
         "-p",
         "portcullis",
         "-p",
@@ -177,12 +179,50 @@ fn core_references(source: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// Crates of the edge that the cores must not depend on (HTTP, pages, SMTP).
+const EDGE_CRATES: [&str; 7] = [
+    "app",
+    "leptos",
+    "leptos_axum",
+    "axum",
+    "tower",
+    "tower-http",
+    "lettre",
+];
+
+/// The edge crates a manifest's `[dependencies]` name.
+fn edge_dependencies(manifest: &str) -> Vec<&str> {
+    let mut in_dependencies = false;
+    let mut found = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+        } else if in_dependencies {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+            if EDGE_CRATES.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
 fn layers() -> Result<(), Fail> {
-    let server = util::root().join("server/src");
+    let core = util::root().join("core");
+    let manifest = std::fs::read_to_string(core.join("Cargo.toml"))
+        .map_err(|e| Fail(format!("core/Cargo.toml: {e}")))?;
+    let edge = edge_dependencies(&manifest);
+    if !edge.is_empty() {
+        return Err(Fail(format!(
+            "the cores must not depend on the edge; core/Cargo.toml names: {}",
+            edge.join(", ")
+        )));
+    }
+    let server = core.join("src");
     let mut found = Vec::new();
     for dir in ["store", "records"] {
         let entries = std::fs::read_dir(server.join(dir))
-            .map_err(|e| Fail(format!("server/src/{dir}: {e}")))?;
+            .map_err(|e| Fail(format!("core/src/{dir}: {e}")))?;
         let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
         files.sort();
         for file in files
@@ -193,7 +233,7 @@ fn layers() -> Result<(), Fail> {
                 .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
             for (n, line) in core_references(&source) {
                 found.push(format!(
-                    "server/src/{dir}/{}:{n}: {line}",
+                    "core/src/{dir}/{}:{n}: {line}",
                     file.file_name().unwrap_or_default().to_string_lossy()
                 ));
             }
@@ -236,7 +276,17 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
     env.push(("PORTCULLIS_TEST_PG_URL", pg.url.as_str()));
     step("Unit and integration tests (sled, and the store's conformance on both)");
     cargo_test(
-        &["test", "-p", "portcullis", "-p", "proto", "-p", "xtask"],
+        &[
+            "test",
+            "-p",
+            "portcullis-core",
+            "-p",
+            "portcullis",
+            "-p",
+            "proto",
+            "-p",
+            "xtask",
+        ],
         &env,
     )?;
     step("Integration tests against PostgreSQL");
@@ -293,7 +343,17 @@ fn playwright(tc: &tools::Toolchain, args: &[String], pg: &postgres::Cluster) ->
 
 #[cfg(test)]
 mod tests {
-    use super::core_references;
+    use super::{core_references, edge_dependencies, util};
+
+    #[test]
+    fn an_edge_crate_among_the_core_dependencies_is_found() {
+        let manifest = "[package]\nname = \"axum\"\n[dependencies]\nproto.workspace = true\n\
+                        axum = { workspace = true }\nleptos.workspace = true\n\
+                        [dev-dependencies]\ntower.workspace = true\n";
+        assert_eq!(edge_dependencies(manifest), ["axum", "leptos"]);
+        let core = std::fs::read_to_string(util::root().join("core/Cargo.toml")).unwrap();
+        assert!(edge_dependencies(&core).is_empty());
+    }
 
     #[test]
     fn a_store_line_naming_a_core_is_found_and_comments_are_not() {
