@@ -39,40 +39,27 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::AUTH_SERVER_DEACTIVATE, post(deactivate_server))
         .route(paths::AUTH_SERVER_KEYS, get(list_keys))
         .route(paths::AUTH_SERVER_ROTATE, post(rotate_keys))
-        .route(
+        .merge(items::<Scope>(
             paths::AUTH_SERVER_SCOPES,
-            get(list_scopes).post(create_scope),
-        )
-        .route(
             paths::AUTH_SERVER_SCOPE,
-            get(read_scope).put(replace_scope).delete(delete_scope),
-        )
-        .route(
+        ))
+        .merge(items::<Claim>(
             paths::AUTH_SERVER_CLAIMS,
-            get(list_claims).post(create_claim),
-        )
-        .route(
             paths::AUTH_SERVER_CLAIM,
-            get(read_claim).put(replace_claim).delete(delete_claim),
-        )
-        .route(
+        ))
+        .merge(items::<Policy>(
             paths::AUTH_SERVER_POLICIES,
-            get(list_policies).post(create_policy),
-        )
-        .route(
             paths::AUTH_SERVER_POLICY,
-            get(read_policy).put(replace_policy).delete(delete_policy),
-        )
+        ))
         .route(paths::AUTH_SERVER_POLICY_ACTIVATE, post(activate_policy))
         .route(
             paths::AUTH_SERVER_POLICY_DEACTIVATE,
             post(deactivate_policy),
         )
-        .route(paths::AUTH_SERVER_RULES, get(list_rules).post(create_rule))
-        .route(
+        .merge(items::<Rule>(
+            paths::AUTH_SERVER_RULES,
             paths::AUTH_SERVER_RULE,
-            get(read_rule).put(replace_rule).delete(delete_rule),
-        )
+        ))
         .route(paths::AUTH_SERVER_RULE_ACTIVATE, post(activate_rule))
         .route(paths::AUTH_SERVER_RULE_DEACTIVATE, post(deactivate_rule))
         .route(
@@ -114,19 +101,6 @@ async fn change<T: Send + 'static>(
         Err(DirectoryError::NotFound) => Err(ApiError::NotFound(item.to_owned())),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The item of `items` whose id is `id`, or a 404 naming it as a `kind`.
-fn by_id<'a, T>(
-    items: &'a [T],
-    id: &str,
-    kind: &str,
-    id_of: impl Fn(&T) -> &str,
-) -> Result<&'a T, ApiError> {
-    items
-        .iter()
-        .find(|x| id_of(x) == id)
-        .ok_or_else(|| not_found(id, kind))
 }
 
 fn server_or_404(state: &AppState, id: &str) -> Result<AuthServer, ApiError> {
@@ -353,6 +327,157 @@ async fn rotate_keys(
     Ok(Json(Value::Array(keys)))
 }
 
+// --- Scopes, claims, policies and rules: one set of handlers ---
+
+/// The path of an item inside an authorization server: `{id}` the server, `{item}` a scope,
+/// claim or policy (or, under `/rules`, the rule's policy), `{rule}` a rule.
+#[derive(Deserialize)]
+struct Loc {
+    id: String,
+    item: Option<String>,
+    rule: Option<String>,
+}
+
+/// What an edit of an item may need besides the server: the store (a rule's people and
+/// clients are checked), the rule's policy, and the time.
+struct Edit {
+    store: Arc<dyn crate::store::Store>,
+    policy: String,
+    now: Timestamp,
+}
+
+/// A kind of item kept inside its authorization server and changed under the server's
+/// compare-and-swap (`change`): scopes, claims, policies and rules. The core's `edit`
+/// functions hold the rules; this says how each kind is read from a request and shown.
+trait Item: Sized + Send + 'static {
+    /// Okta's name for the kind, as a 404 names it.
+    const KIND: &'static str;
+    const ID_PREFIX: &'static str;
+    type Body: serde::de::DeserializeOwned + Send + 'static;
+    type Input: Clone + Send + 'static;
+
+    fn input(state: &AppState, body: Self::Body) -> Result<Self::Input, ApiError>;
+    fn id(&self) -> &str;
+    fn view(&self, base: &str, loc: &Loc) -> Value;
+    /// The items at `loc` in listing order (`q`: a name prefix, where the kind supports it).
+    fn listed<'a>(s: &'a AuthServer, loc: &Loc, q: Option<&str>)
+    -> Result<Vec<&'a Self>, ApiError>;
+    fn add(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: String,
+        input: Self::Input,
+    ) -> Result<Self, DirectoryError>;
+    fn replace(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: &str,
+        input: Self::Input,
+    ) -> Result<Self, DirectoryError>;
+    fn delete(e: &Edit, s: &mut AuthServer, id: &str) -> Result<(), DirectoryError>;
+
+    /// The id of the one item `loc` names.
+    fn item_id(loc: &Loc) -> &str {
+        loc.item.as_deref().unwrap_or_default()
+    }
+    /// What a `NotFound` from `add` means: the item's parent, if it has one.
+    fn parent(_loc: &Loc) -> String {
+        String::new()
+    }
+}
+
+/// List and create at `collection`; read, replace and delete at `one`.
+fn items<K: Item>(collection: &'static str, one: &'static str) -> Router<AppState> {
+    Router::new()
+        .route(collection, get(list_items::<K>).post(create_item::<K>))
+        .route(
+            one,
+            get(read_item::<K>)
+                .put(replace_item::<K>)
+                .delete(delete_item::<K>),
+        )
+}
+
+fn edit_at(state: &AppState, loc: &Loc) -> Edit {
+    Edit {
+        store: state.store.clone(),
+        policy: loc.item.clone().unwrap_or_default(),
+        now: Timestamp::now(),
+    }
+}
+
+async fn list_items<K: Item>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(loc): Path<Loc>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &loc.id)?;
+    let items = K::listed(&s, &loc, q.get("q").map(String::as_str))?;
+    Ok(Json(Value::Array(
+        items
+            .into_iter()
+            .map(|x| x.view(&state.base_url, &loc))
+            .collect(),
+    )))
+}
+
+async fn create_item<K: Item>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(loc): Path<Loc>,
+    OktaJson(body): OktaJson<K::Body>,
+) -> Result<Json<Value>, ApiError> {
+    let input = K::input(&state, body)?;
+    let (edit, item_id) = (edit_at(&state, &loc), new_id(K::ID_PREFIX));
+    let (item, _) = change(&state, &loc.id, &K::parent(&loc), move |s| {
+        K::add(&edit, s, item_id.clone(), input.clone())
+    })
+    .await?;
+    Ok(Json(item.view(&state.base_url, &loc)))
+}
+
+async fn read_item<K: Item>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(loc): Path<Loc>,
+) -> Result<Json<Value>, ApiError> {
+    let s = server_or_404(&state, &loc.id)?;
+    let id = K::item_id(&loc);
+    let item = K::listed(&s, &loc, None)?
+        .into_iter()
+        .find(|x| x.id() == id)
+        .ok_or_else(|| not_found(id, K::KIND))?;
+    Ok(Json(item.view(&state.base_url, &loc)))
+}
+
+async fn replace_item<K: Item>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(loc): Path<Loc>,
+    OktaJson(body): OktaJson<K::Body>,
+) -> Result<Json<Value>, ApiError> {
+    let input = K::input(&state, body)?;
+    let (edit, id) = (edit_at(&state, &loc), K::item_id(&loc).to_owned());
+    let what = format!("{id} ({})", K::KIND);
+    let (item, _) = change(&state, &loc.id, &what, move |s| {
+        K::replace(&edit, s, &id, input.clone())
+    })
+    .await?;
+    Ok(Json(item.view(&state.base_url, &loc)))
+}
+
+async fn delete_item<K: Item>(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(loc): Path<Loc>,
+) -> Result<StatusCode, ApiError> {
+    let (edit, id) = (edit_at(&state, &loc), K::item_id(&loc).to_owned());
+    let what = format!("{id} ({})", K::KIND);
+    change(&state, &loc.id, &what, move |s| K::delete(&edit, s, &id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 // --- Scopes ---
 
 fn scope_view(base: &str, server: &str, s: &Scope) -> Value {
@@ -401,71 +526,46 @@ impl ScopeBody {
     }
 }
 
-async fn list_scopes(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let prefix = q.get("q");
-    Ok(Json(Value::Array(
-        s.scopes
+impl Item for Scope {
+    const KIND: &'static str = "OAuth2Scope";
+    const ID_PREFIX: &'static str = "scp";
+    type Body = ScopeBody;
+    type Input = ScopeInput;
+
+    fn input(_: &AppState, body: ScopeBody) -> Result<ScopeInput, ApiError> {
+        Ok(body.input())
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn view(&self, base: &str, loc: &Loc) -> Value {
+        scope_view(base, &loc.id, self)
+    }
+    fn listed<'a>(s: &'a AuthServer, _: &Loc, q: Option<&str>) -> Result<Vec<&'a Self>, ApiError> {
+        Ok(s.scopes
             .iter()
-            .filter(|x| prefix.is_none_or(|p| x.name.starts_with(p.as_str())))
-            .map(|x| scope_view(&state.base_url, &id, x))
-            .collect(),
-    )))
-}
-
-async fn create_scope(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OktaJson(body): OktaJson<ScopeBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input();
-    let scope_id = new_id("scp");
-    let (scope, _) = change(&state, &id, "", move |s| {
-        edit::add_scope(s, scope_id.clone(), input.clone())
-    })
-    .await?;
-    Ok(Json(scope_view(&state.base_url, &id, &scope)))
-}
-
-async fn read_scope(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let scope = by_id(&s.scopes, &item, "OAuth2Scope", |x| &x.id)?;
-    Ok(Json(scope_view(&state.base_url, &id, scope)))
-}
-
-async fn replace_scope(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-    OktaJson(body): OktaJson<ScopeBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input();
-    let what = format!("{item} (OAuth2Scope)");
-    let (scope, _) = change(&state, &id, &what, move |s| {
-        edit::replace_scope(s, &item, input.clone())
-    })
-    .await?;
-    Ok(Json(scope_view(&state.base_url, &id, &scope)))
-}
-
-async fn delete_scope(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let what = format!("{item} (OAuth2Scope)");
-    change(&state, &id, &what, move |s| edit::delete_scope(s, &item)).await?;
-    Ok(StatusCode::NO_CONTENT)
+            .filter(|x| q.is_none_or(|p| x.name.starts_with(p)))
+            .collect())
+    }
+    fn add(
+        _: &Edit,
+        s: &mut AuthServer,
+        id: String,
+        input: ScopeInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::add_scope(s, id, input)
+    }
+    fn replace(
+        _: &Edit,
+        s: &mut AuthServer,
+        id: &str,
+        input: ScopeInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::replace_scope(s, id, input)
+    }
+    fn delete(_: &Edit, s: &mut AuthServer, id: &str) -> Result<(), DirectoryError> {
+        edit::delete_scope(s, id)
+    }
 }
 
 // --- Claims ---
@@ -536,68 +636,43 @@ impl ClaimBody {
     }
 }
 
-async fn list_claims(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    Ok(Json(Value::Array(
-        s.claims
-            .iter()
-            .map(|c| claim_view(&state.base_url, &id, c))
-            .collect(),
-    )))
-}
+impl Item for Claim {
+    const KIND: &'static str = "OAuth2Claim";
+    const ID_PREFIX: &'static str = "ocl";
+    type Body = ClaimBody;
+    type Input = ClaimInput;
 
-async fn create_claim(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OktaJson(body): OktaJson<ClaimBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input()?;
-    let claim_id = new_id("ocl");
-    let (claim, _) = change(&state, &id, "", move |s| {
-        edit::add_claim(s, claim_id.clone(), input.clone())
-    })
-    .await?;
-    Ok(Json(claim_view(&state.base_url, &id, &claim)))
-}
-
-async fn read_claim(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let claim = by_id(&s.claims, &item, "OAuth2Claim", |x| &x.id)?;
-    Ok(Json(claim_view(&state.base_url, &id, claim)))
-}
-
-async fn replace_claim(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-    OktaJson(body): OktaJson<ClaimBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input()?;
-    let what = format!("{item} (OAuth2Claim)");
-    let (claim, _) = change(&state, &id, &what, move |s| {
-        edit::replace_claim(s, &item, input.clone())
-    })
-    .await?;
-    Ok(Json(claim_view(&state.base_url, &id, &claim)))
-}
-
-async fn delete_claim(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let what = format!("{item} (OAuth2Claim)");
-    change(&state, &id, &what, move |s| edit::delete_claim(s, &item)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    fn input(_: &AppState, body: ClaimBody) -> Result<ClaimInput, ApiError> {
+        body.input()
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn view(&self, base: &str, loc: &Loc) -> Value {
+        claim_view(base, &loc.id, self)
+    }
+    fn listed<'a>(s: &'a AuthServer, _: &Loc, _: Option<&str>) -> Result<Vec<&'a Self>, ApiError> {
+        Ok(s.claims.iter().collect())
+    }
+    fn add(
+        _: &Edit,
+        s: &mut AuthServer,
+        id: String,
+        input: ClaimInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::add_claim(s, id, input)
+    }
+    fn replace(
+        _: &Edit,
+        s: &mut AuthServer,
+        id: &str,
+        input: ClaimInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::replace_claim(s, id, input)
+    }
+    fn delete(_: &Edit, s: &mut AuthServer, id: &str) -> Result<(), DirectoryError> {
+        edit::delete_claim(s, id)
+    }
 }
 
 // --- Policies ---
@@ -661,72 +736,47 @@ impl PolicyBody {
     }
 }
 
-async fn list_policies(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let mut ps: Vec<&Policy> = s.policies.iter().collect();
-    ps.sort_by_key(|p| p.priority);
-    Ok(Json(Value::Array(
-        ps.into_iter()
-            .map(|p| policy_view(&state.base_url, &id, p))
-            .collect(),
-    )))
-}
+impl Item for Policy {
+    const KIND: &'static str = "Policy";
+    const ID_PREFIX: &'static str = "00p";
+    type Body = PolicyBody;
+    type Input = PolicyInput;
 
-async fn create_policy(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OktaJson(body): OktaJson<PolicyBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input();
-    servers::check_policy(state.store.as_ref(), &input.name, &input.clients)?;
-    let (now, policy_id) = (Timestamp::now(), new_id("00p"));
-    let (policy, _) = change(&state, &id, "", move |s| {
-        edit::add_policy(s, policy_id.clone(), input.clone(), now)
-    })
-    .await?;
-    Ok(Json(policy_view(&state.base_url, &id, &policy)))
-}
-
-async fn read_policy(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let p = by_id(&s.policies, &item, "Policy", |p| &p.id)?;
-    Ok(Json(policy_view(&state.base_url, &id, p)))
-}
-
-async fn replace_policy(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-    OktaJson(body): OktaJson<PolicyBody>,
-) -> Result<Json<Value>, ApiError> {
-    let input = body.input();
-    servers::check_policy(state.store.as_ref(), &input.name, &input.clients)?;
-    let what = format!("{item} (Policy)");
-    let now = Timestamp::now();
-    let (policy, _) = change(&state, &id, &what, move |s| {
-        edit::replace_policy(s, &item, input.clone(), now)
-    })
-    .await?;
-    Ok(Json(policy_view(&state.base_url, &id, &policy)))
-}
-
-async fn delete_policy(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let what = format!("{item} (Policy)");
-    change(&state, &id, &what, move |s| edit::delete_policy(s, &item)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    fn input(state: &AppState, body: PolicyBody) -> Result<PolicyInput, ApiError> {
+        let input = body.input();
+        servers::check_policy(state.store.as_ref(), &input.name, &input.clients)?;
+        Ok(input)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn view(&self, base: &str, loc: &Loc) -> Value {
+        policy_view(base, &loc.id, self)
+    }
+    fn listed<'a>(s: &'a AuthServer, _: &Loc, _: Option<&str>) -> Result<Vec<&'a Self>, ApiError> {
+        let mut ps: Vec<&Policy> = s.policies.iter().collect();
+        ps.sort_by_key(|p| p.priority);
+        Ok(ps)
+    }
+    fn add(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: String,
+        input: PolicyInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::add_policy(s, id, input, e.now)
+    }
+    fn replace(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: &str,
+        input: PolicyInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::replace_policy(s, id, input, e.now)
+    }
+    fn delete(_: &Edit, s: &mut AuthServer, id: &str) -> Result<(), DirectoryError> {
+        edit::delete_policy(s, id)
+    }
 }
 
 async fn set_policy_status(
@@ -853,85 +903,61 @@ impl RuleBody {
     }
 }
 
-async fn list_rules(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let p = by_id(&s.policies, &item, "Policy", |p| &p.id)?;
-    let mut rules: Vec<&Rule> = p.rules.iter().collect();
-    rules.sort_by_key(|r| r.priority);
-    Ok(Json(Value::Array(
-        rules
-            .into_iter()
-            .map(|r| rule_view(&state.base_url, &id, &item, r))
-            .collect(),
-    )))
-}
+impl Item for Rule {
+    const KIND: &'static str = "PolicyRule";
+    const ID_PREFIX: &'static str = "0pr";
+    type Body = RuleBody;
+    type Input = RuleInput;
 
-async fn create_rule(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item)): Path<(String, String)>,
-    OktaJson(body): OktaJson<RuleBody>,
-) -> Result<Json<Value>, ApiError> {
-    let (now, input) = (Timestamp::now(), body.input());
-    let what = format!("{item} (Policy)");
-    let (pid, store, rule_id) = (item.clone(), state.store.clone(), new_id("0pr"));
-    let (rule, _) = change(&state, &id, &what, move |s| {
-        edit::add_rule(store.as_ref(), s, &pid, rule_id.clone(), input.clone(), now)
-    })
-    .await?;
-    Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
-}
-
-fn find_rule<'a>(s: &'a AuthServer, policy: &str, rule: &str) -> Option<&'a Rule> {
-    s.policies
-        .iter()
-        .find(|p| p.id == policy)?
-        .rules
-        .iter()
-        .find(|r| r.id == rule)
-}
-
-async fn read_rule(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item, rule)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    let s = server_or_404(&state, &id)?;
-    let r = find_rule(&s, &item, &rule).ok_or_else(|| not_found(&rule, "PolicyRule"))?;
-    Ok(Json(rule_view(&state.base_url, &id, &item, r)))
-}
-
-async fn replace_rule(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item, rule_id)): Path<(String, String, String)>,
-    OktaJson(body): OktaJson<RuleBody>,
-) -> Result<Json<Value>, ApiError> {
-    let what = format!("{rule_id} (PolicyRule)");
-    let (pid, store, input) = (item.clone(), state.store.clone(), body.input());
-    let now = Timestamp::now();
-    let (rule, _) = change(&state, &id, &what, move |s| {
-        edit::replace_rule(store.as_ref(), s, &pid, &rule_id, input.clone(), now)
-    })
-    .await?;
-    Ok(Json(rule_view(&state.base_url, &id, &item, &rule)))
-}
-
-async fn delete_rule(
-    _: Admin,
-    State(state): State<AppState>,
-    Path((id, item, rule)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let what = format!("{rule} (PolicyRule)");
-    change(&state, &id, &what, move |s| {
-        edit::delete_rule(s, &item, &rule)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
+    fn input(_: &AppState, body: RuleBody) -> Result<RuleInput, ApiError> {
+        Ok(body.input())
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn view(&self, base: &str, loc: &Loc) -> Value {
+        rule_view(base, &loc.id, loc.item.as_deref().unwrap_or_default(), self)
+    }
+    fn listed<'a>(
+        s: &'a AuthServer,
+        loc: &Loc,
+        _: Option<&str>,
+    ) -> Result<Vec<&'a Self>, ApiError> {
+        let policy = loc.item.as_deref().unwrap_or_default();
+        let p = s
+            .policies
+            .iter()
+            .find(|p| p.id == policy)
+            .ok_or_else(|| not_found(policy, "Policy"))?;
+        let mut rules: Vec<&Rule> = p.rules.iter().collect();
+        rules.sort_by_key(|r| r.priority);
+        Ok(rules)
+    }
+    fn add(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: String,
+        input: RuleInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::add_rule(e.store.as_ref(), s, &e.policy, id, input, e.now)
+    }
+    fn replace(
+        e: &Edit,
+        s: &mut AuthServer,
+        id: &str,
+        input: RuleInput,
+    ) -> Result<Self, DirectoryError> {
+        edit::replace_rule(e.store.as_ref(), s, &e.policy, id, input, e.now)
+    }
+    fn delete(e: &Edit, s: &mut AuthServer, id: &str) -> Result<(), DirectoryError> {
+        edit::delete_rule(s, &e.policy, id)
+    }
+    fn item_id(loc: &Loc) -> &str {
+        loc.rule.as_deref().unwrap_or_default()
+    }
+    fn parent(loc: &Loc) -> String {
+        format!("{} (Policy)", loc.item.as_deref().unwrap_or_default())
+    }
 }
 
 async fn set_rule_status(

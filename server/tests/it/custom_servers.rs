@@ -1105,3 +1105,95 @@ async fn servers_their_configuration_and_keys_survive_a_restart() {
         "default and Orders API: {listed}"
     );
 }
+
+async fn delete(s: &TestServer, path: &str) -> u16 {
+    s.admin_delete(path).send().await.unwrap().status().as_u16()
+}
+
+/// Scopes, claims, policies and rules share one set of handlers: each kind is created, listed,
+/// read, replaced and deleted at its own path, and a missing one is a 404 that names its kind.
+#[tokio::test]
+async fn every_kind_of_server_item_is_created_read_replaced_and_deleted_alike() {
+    let s = start().await;
+    let client = spa(&s, json!({})).await;
+    let id = orders_server(
+        &s,
+        &[&client],
+        rule("First", &["authorization_code"], &["openid"], 60),
+    )
+    .await;
+    let (_, policies) = get_json(&s, &format!("{AS}/{id}/policies")).await;
+    let pid = policies[0]["id"].as_str().unwrap().to_owned();
+    let kinds = [
+        (
+            format!("{AS}/{id}/scopes"),
+            json!({ "name": "orders:write", "description": "Place orders" }),
+            json!({ "name": "orders:place", "description": "Place orders" }),
+            "OAuth2Scope",
+        ),
+        (
+            format!("{AS}/{id}/claims"),
+            json!({ "name": "dept", "claimType": "RESOURCE", "valueType": "EXPRESSION",
+                "value": "\"sales\"", "conditions": { "scopes": [] } }),
+            json!({ "name": "department", "claimType": "RESOURCE", "valueType": "EXPRESSION",
+                "value": "\"sales\"", "conditions": { "scopes": [] } }),
+            "OAuth2Claim",
+        ),
+        (
+            format!("{AS}/{id}/policies"),
+            json!({ "type": "OAUTH_AUTHORIZATION_POLICY", "name": "Second",
+                "conditions": { "clients": { "include": [client] } } }),
+            json!({ "type": "OAUTH_AUTHORIZATION_POLICY", "name": "Second, renamed",
+                "conditions": { "clients": { "include": [client] } } }),
+            "Policy",
+        ),
+        (
+            format!("{AS}/{id}/policies/{pid}/rules"),
+            rule("Second", &["authorization_code"], &["openid"], 30),
+            rule("Second, renamed", &["authorization_code"], &["openid"], 30),
+            "PolicyRule",
+        ),
+    ];
+    for (at, body, changed, kind) in kinds {
+        let (st, before) = get_json(&s, &at).await;
+        assert_eq!(st, 200, "{at}: {before}");
+        let (st, made) = post_json(&s, &at, body).await;
+        assert_eq!(st, 200, "{at}: {made}");
+        let item = format!("{at}/{}", made["id"].as_str().unwrap());
+        let (_, listed) = get_json(&s, &at).await;
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            before.as_array().unwrap().len() + 1,
+            "{at}"
+        );
+        let (st, read) = get_json(&s, &item).await;
+        assert_eq!((st, &read["id"]), (200, &made["id"]), "{item}");
+        assert_eq!(read["_links"]["self"]["href"], s.url(&item), "{item}");
+        let (st, replaced) = put_json(&s, &item, changed.clone()).await;
+        assert_eq!(st, 200, "{item}: {replaced}");
+        assert_eq!(replaced["name"], changed["name"], "{item}");
+        assert_eq!(get_json(&s, &item).await.1["name"], changed["name"]);
+        assert_eq!(delete(&s, &item).await, 204, "{item}");
+        let (st, gone) = get_json(&s, &item).await;
+        assert_eq!(st, 404, "{item}");
+        assert_eq!(gone["errorCode"], "E0000007");
+        let summary = gone["errorSummary"].as_str().unwrap();
+        assert!(summary.contains(&format!("({kind})")), "{summary}");
+        assert_eq!(delete(&s, &item).await, 404, "{item}");
+    }
+    let (st, e) = get_json(&s, &format!("{AS}/{id}/policies/00pnope/rules")).await;
+    assert_eq!(st, 404);
+    assert!(
+        e["errorSummary"].as_str().unwrap().contains("(Policy)"),
+        "{e}"
+    );
+    let (st, e) = get_json(&s, &format!("{AS}/ausnope/scopes")).await;
+    assert_eq!(st, 404);
+    assert!(
+        e["errorSummary"]
+            .as_str()
+            .unwrap()
+            .contains("(AuthorizationServer)"),
+        "{e}"
+    );
+}
