@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 use crate::crypto::new_id;
 use crate::oauth::clients::{Client, ConsentMethod};
 pub use crate::records::authz::Grant;
+use crate::records::ids::{ClientId, UserId};
 use crate::store::{Store, StoreError};
 
 /// The scopes of `scopes` the person must still agree to (all of them, with `ask_again`, as for
@@ -54,23 +55,23 @@ pub fn needed(
 pub fn record(
     store: &dyn Store,
     server_id: &str,
-    client_id: &str,
-    user_id: &str,
+    client_id: &ClientId,
+    user_id: &UserId,
     scopes: &[String],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let existing = store.grants(user_id)?;
+    let existing = store.grants(user_id.as_str())?;
     for scope in scopes {
         let already = existing
             .iter()
-            .any(|g| g.client_id == client_id && g.server_id == server_id && &g.scope == scope);
+            .any(|g| &g.client_id == client_id && g.server_id == server_id && &g.scope == scope);
         if already {
             continue;
         }
         store.put_grant(&Grant {
             id: new_id("oag"),
-            user_id: user_id.to_owned(),
-            client_id: client_id.to_owned(),
+            user_id: user_id.clone(),
+            client_id: client_id.clone(),
             server_id: server_id.to_owned(),
             scope: scope.clone(),
             created: now,

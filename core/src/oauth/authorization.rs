@@ -12,6 +12,7 @@ use crate::authz::consent;
 use crate::clock::Timestamp;
 use crate::crypto::new_secret;
 use crate::directory::groups::group_names;
+use crate::records::ids::{ClientId, UserId};
 use crate::store::{Store, StoreError};
 
 /// Who the request comes from.
@@ -183,9 +184,9 @@ fn issue(
             &code.digest(),
             &CodeRecord {
                 server: ctx.issuer.id.clone(),
-                client_id: req.client.client_id.clone(),
+                client_id: ClientId::new(req.client.client_id.clone()),
                 redirect_uri: req.reply.redirect_uri.clone(),
-                user_id: user.id.clone(),
+                user_id: UserId::new(user.id.clone()),
                 scopes: req.scopes.clone(),
                 nonce: req.nonce.clone(),
                 challenge: req.challenge.clone(),

@@ -137,7 +137,7 @@ pub fn introspect(
     if !live {
         return Ok(inactive);
     }
-    let user = store.user(&r.user_id)?;
+    let user = store.user(r.user_id.as_str())?;
     if user
         .as_ref()
         .is_none_or(|u| u.credential_epoch != r.credential_epoch)

@@ -1,6 +1,7 @@
 //! Authorization-server records: servers with their scopes, claims, policies and rules; consent grants.
 
 use crate::clock::Timestamp;
+use crate::records::ids::{ClientId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,8 +175,8 @@ pub struct Rule {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     pub id: String,
-    pub user_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub server_id: String,
     pub scope: String,
     pub created: Timestamp,

@@ -6,4 +6,5 @@
 pub mod authn;
 pub mod authz;
 pub mod directory;
+pub mod ids;
 pub mod oauth;

@@ -2,6 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
+use crate::records::ids::{ClientId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The org authorization server's id in the store (custom servers get their own).
@@ -102,9 +103,9 @@ pub struct CodeRecord {
     /// The authorization server that issued it; only that server redeems it.
     #[serde(default = "org_server")]
     pub server: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
     pub challenge: Option<Challenge>,
@@ -133,8 +134,8 @@ pub struct RefreshRecord {
     #[serde(default = "org_server")]
     pub server: String,
     pub family: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub scopes: Vec<String>,
     pub auth_time: Timestamp,
     pub amr: Vec<String>,

@@ -1382,8 +1382,8 @@ impl Store for PgStore {
                 record = EXCLUDED.record, rev = refresh_tokens.rev + 1",
             params![
                 key(digest),
-                record.user_id.clone(),
-                record.client_id.clone(),
+                record.user_id.as_str().to_owned(),
+                record.client_id.as_str().to_owned(),
                 record.expires_at.millis(),
                 json(record)?
             ],
@@ -1516,7 +1516,7 @@ impl Store for PgStore {
             "INSERT INTO consent_grants (user_id, id, created, record) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, id) DO UPDATE SET record = EXCLUDED.record",
             params![
-                grant.user_id.clone(),
+                grant.user_id.as_str().to_owned(),
                 grant.id.clone(),
                 grant.created.millis(),
                 json(grant)?

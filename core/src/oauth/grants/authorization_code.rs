@@ -54,7 +54,7 @@ pub(super) fn authorization_code(
         }
         (None, None) => {}
     }
-    let user = active_user(ctx.store(), &record.user_id)?;
+    let user = active_user(ctx.store(), record.user_id.as_str())?;
     if user.credential_epoch != record.credential_epoch
         || user.sessions_epoch != record.sessions_epoch
     {

@@ -17,6 +17,7 @@ use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_id, new_secret};
 use crate::directory::groups::group_names;
 use crate::directory::{User, UserStatus};
+use crate::records::ids::{ClientId, UserId};
 use crate::store::{CodeUse, Store, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -470,8 +471,8 @@ fn issue_for_user(
             &RefreshRecord {
                 server: ctx.issuer.id.clone(),
                 family: family.clone(),
-                client_id: client.client_id.clone(),
-                user_id: g.user.id.clone(),
+                client_id: ClientId::new(client.client_id.clone()),
+                user_id: UserId::new(g.user.id.clone()),
                 scopes: g.scopes.to_vec(),
                 auth_time: g.auth_time,
                 amr: g.amr.to_vec(),

@@ -48,7 +48,7 @@ pub(super) fn refresh(
         }
     }
     let scopes = narrow(&record.scopes, scope)?;
-    let user = active_user(ctx.store(), &record.user_id)?;
+    let user = active_user(ctx.store(), record.user_id.as_str())?;
     if user.credential_epoch != record.credential_epoch {
         // The password was set since this family began (a reset after a theft, say).
         return Err(invalid());
