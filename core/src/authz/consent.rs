@@ -79,3 +79,18 @@ pub fn record(
     }
     Ok(())
 }
+
+/// The person said yes on the consent screen: every scope of the request that needs consent
+/// is remembered for this client on this server.
+pub fn agree(
+    store: &dyn Store,
+    server: &AuthServer,
+    client: &Client,
+    user_id: &UserId,
+    scopes: &[String],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let needed = needed(store, server, client, user_id.as_str(), scopes, true)?;
+    let client_id = ClientId::new(client.client_id.clone());
+    record(store, &server.id, &client_id, user_id, &needed, now)
+}

@@ -24,7 +24,7 @@ use crate::oauth::params::Params;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::token_info::{self, BearerError};
 use crate::paths;
-use crate::records::ids::{ClientId, UserId};
+use crate::records::ids::UserId;
 use app::{ConsentRequest, ConsentScope, Notice, PageState, Problem, View};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -823,10 +823,7 @@ async fn consent_answer(
             state
                 .blocking(move |s| {
                     let store = s.store.as_ref();
-                    let needed = consent::needed(store, &server, &client, &user, &scopes, true)?;
-                    let (client_id, user_id) =
-                        (ClientId::new(client.client_id.clone()), UserId::new(user));
-                    consent::record(store, &server.id, &client_id, &user_id, &needed, now)?;
+                    consent::agree(store, &server, &client, &UserId::new(user), &scopes, now)?;
                     store.flush()
                 })
                 .await
