@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
                             email: login,
                             first_name: format!("First{n}"),
                             last_name: format!("Last{n}"),
+                            attributes: Default::default(),
                         },
                         password: None,
                         failed_attempts: 0,

@@ -686,7 +686,7 @@ impl Config {
             help_url: cli.help_url.or(file.help_url),
         };
         if let Some(problem) = brand.problems().into_iter().next() {
-            let setting = match problem.field {
+            let setting = match problem.field.as_ref() {
                 "primaryColorHex" => "brand_color",
                 "logo" => "brand_logo_url",
                 "helpUrl" => "help_url",

@@ -40,6 +40,7 @@ pub fn seed(state: &AppState, origin: &str) -> Result<(), DirectoryError> {
             email: DEMO_LOGIN.into(),
             first_name: "Dana".into(),
             last_name: "Demo".into(),
+            attributes: Default::default(),
         },
         password: Some(DEMO_PASSWORD.into()),
     };

@@ -327,6 +327,7 @@ mod tests {
                         email: "ann.mail@example.com".into(),
                         first_name: "Ann".into(),
                         last_name: "Lee".into(),
+                        attributes: Default::default(),
                     },
                     password: Some("Corr3ct-Horse".into()),
                 },

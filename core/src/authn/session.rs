@@ -273,6 +273,7 @@ mod tests {
                     email: "s@example.com".into(),
                     first_name: "S".into(),
                     last_name: "T".into(),
+                    attributes: Default::default(),
                 },
                 password: Some("Passw0rd-X".into()),
             },

@@ -124,6 +124,7 @@ mod tests {
                 email: "ada@example.com".into(),
                 first_name: "Ada".into(),
                 last_name: "Lovelace".into(),
+                attributes: Default::default(),
             },
             password: None,
             failed_attempts: 0,
@@ -146,6 +147,55 @@ mod tests {
             always_include_in_token: false,
             scopes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn standard_attributes_reach_expressions_and_the_standard_scopes() {
+        let mut u = user();
+        for (k, v) in [
+            ("department", "Platform"),
+            ("mobilePhone", "+33 6 12 34 56 78"),
+            ("city", "Lyon"),
+            ("countryCode", "FR"),
+            ("locale", "fr_FR"),
+            ("timezone", "Europe/Paris"),
+        ] {
+            u.profile.attributes.insert(k.into(), v.into());
+        }
+        let mut s = default_server(Timestamp::from_millis(0));
+        s.claims = vec![claim(
+            "dept",
+            ClaimType::Resource,
+            ValueType::Expression,
+            "user.profile.department",
+        )];
+        let scopes = vec!["openid".to_owned()];
+        let inputs = ClaimInputs {
+            user: Some(&u),
+            groups: &[],
+            client_id: "c1",
+            client_name: "Shop",
+            scopes: &scopes,
+        };
+        assert_eq!(
+            evaluate(&s, ClaimType::Resource, &inputs, false)["dept"],
+            "Platform"
+        );
+
+        let scopes: Vec<String> = ["openid", "profile", "phone", "address"]
+            .map(String::from)
+            .to_vec();
+        let std = crate::oauth::tokens::scope_claims(&u, &scopes, &[]);
+        assert_eq!(std["locale"], "fr_FR");
+        assert_eq!(std["zoneinfo"], "Europe/Paris");
+        assert_eq!(std["phone_number"], "+33 6 12 34 56 78");
+        assert_eq!(
+            std["address"],
+            json!({ "locality": "Lyon", "country": "FR" })
+        );
+        let plain = crate::oauth::tokens::scope_claims(&user(), &scopes, &[]);
+        assert_eq!(plain["locale"], "en_US");
+        assert!(!plain.contains_key("phone_number") && !plain.contains_key("address"));
     }
 
     #[test]

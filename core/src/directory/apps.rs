@@ -84,6 +84,7 @@ mod tests {
                         email: login.into(),
                         first_name: "A".into(),
                         last_name: "B".into(),
+                        attributes: Default::default(),
                     },
                     password: None,
                 },

@@ -106,6 +106,8 @@ pub struct ProfileUpdate {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// Other standard attributes given: a value sets one, `None` removes it.
+    pub attributes: std::collections::BTreeMap<String, Option<String>>,
     /// A new password set by the admin, checked against the policy.
     pub password: Option<String>,
 }
@@ -131,8 +133,32 @@ pub fn update(
         email: pick(change.email, &user.profile.email),
         first_name: pick(change.first_name, &user.profile.first_name),
         last_name: pick(change.last_name, &user.profile.last_name),
+        attributes: if replace {
+            Default::default()
+        } else {
+            user.profile.attributes.clone()
+        },
     };
+    let mut profile = profile;
+    // A name outside the schema is refused even when it only clears: nothing is dropped silently.
+    let unknown: Vec<FieldError> = change
+        .attributes
+        .keys()
+        .filter(|k| !super::users::STANDARD_ATTRIBUTES.contains(&k.as_str()))
+        .map(|k| {
+            FieldError::new(
+                k.clone(),
+                "Property name is not defined in the profile schema",
+            )
+        })
+        .collect();
+    super::users::apply_attributes(&mut profile.attributes, change.attributes);
     let mut errs = validate_profile(&profile);
+    for e in unknown {
+        if !errs.contains(&e) {
+            errs.push(e);
+        }
+    }
     if let Some(Err(msg)) = change
         .password
         .as_ref()
@@ -230,6 +256,7 @@ mod tests {
                                 "Odd".into()
                             },
                             last_name: "Person".into(),
+                            attributes: Default::default(),
                         },
                         password: Some("Passw0rd-X".into()),
                     },
@@ -327,7 +354,7 @@ mod tests {
         );
         match r {
             Err(DirectoryError::Invalid(errs)) => {
-                let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
+                let fields: Vec<_> = errs.iter().map(|e| e.field.as_ref()).collect();
                 assert_eq!(fields, ["firstName", "lastName"]);
             }
             other => panic!("expected validation errors, got {other:?}"),

@@ -15,14 +15,18 @@ pub use users::{Profile, User, UserStatus};
 /// A validation failure of one field, reported to API clients as an Okta `errorCauses` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub field: &'static str,
+    /// The field's name: fixed for the known ones, the request's own for an unknown attribute.
+    pub field: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }

@@ -20,8 +20,79 @@ pub enum Activation {
     Stage,
 }
 
+/// Okta's standard profile attributes besides `login`, `email`, `firstName` and `lastName`
+/// (all strings, all optional). Any other name is refused, never dropped.
+pub const STANDARD_ATTRIBUTES: [&str; 27] = [
+    "secondEmail",
+    "middleName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "title",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "primaryPhone",
+    "mobilePhone",
+    "streetAddress",
+    "city",
+    "state",
+    "zipCode",
+    "countryCode",
+    "postalAddress",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "userType",
+    "employeeNumber",
+    "costCenter",
+    "organization",
+    "division",
+    "department",
+    "managerId",
+    "manager",
+];
+
+/// Applies `changes` to `attributes`: a value sets (trimmed), `None` or blank removes.
+pub fn apply_attributes(
+    attributes: &mut std::collections::BTreeMap<String, String>,
+    changes: std::collections::BTreeMap<String, Option<String>>,
+) {
+    for (name, value) in changes {
+        match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+            Some(v) => attributes.insert(name, v),
+            None => attributes.remove(&name),
+        };
+    }
+}
+
+fn validate_attributes(p: &Profile, errs: &mut Vec<FieldError>) {
+    for (name, value) in &p.attributes {
+        if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
+            errs.push(FieldError::new(
+                name.clone(),
+                "Property name is not defined in the profile schema",
+            ));
+        } else if value.chars().count() > 1024 {
+            errs.push(FieldError::new(name.clone(), "The value is too long"));
+        } else if name == "secondEmail" && !looks_like_email(value) {
+            errs.push(FieldError::new(
+                name.clone(),
+                "Does not match required pattern (an email address)",
+            ));
+        } else if matches!(name.as_str(), "primaryPhone" | "mobilePhone")
+            && value.chars().count() > 100
+        {
+            errs.push(FieldError::new(
+                name.clone(),
+                "Must be at most 100 characters",
+            ));
+        }
+    }
+}
+
 pub(super) fn validate_profile(p: &Profile) -> Vec<FieldError> {
     let mut errs = Vec::new();
+    validate_attributes(p, &mut errs);
     let login = p.login.trim();
     if login.is_empty() {
         errs.push(FieldError::new("login", "The field cannot be left blank"));
@@ -101,6 +172,13 @@ pub fn create_user(
         email: new.profile.email.trim().to_owned(),
         first_name: new.profile.first_name.trim().to_owned(),
         last_name: new.profile.last_name.trim().to_owned(),
+        attributes: new
+            .profile
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect(),
     };
     let user = User {
         id: new_id("00u"),
@@ -292,6 +370,7 @@ mod tests {
                 email: "ann@example.com".into(),
                 first_name: "Ann".into(),
                 last_name: "Lee".into(),
+                attributes: Default::default(),
             },
             password: password.map(str::to_owned),
         }
@@ -412,7 +491,7 @@ mod tests {
             Activation::Activate,
         ) {
             Err(DirectoryError::Invalid(errs)) => {
-                let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
+                let fields: Vec<_> = errs.iter().map(|e| e.field.as_ref()).collect();
                 assert_eq!(fields, ["email", "firstName", "password"]);
             }
             other => panic!("expected validation errors, got {other:?}"),

@@ -60,9 +60,53 @@ pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<St
         m.insert("given_name".into(), json!(p.first_name));
         m.insert("family_name".into(), json!(p.last_name));
         m.insert("preferred_username".into(), json!(p.login));
-        m.insert("locale".into(), json!("en_US"));
-        m.insert("zoneinfo".into(), json!("UTC"));
+        let attr = |name: &str| p.attributes.get(name);
+        for (claim, name) in [
+            ("middle_name", "middleName"),
+            ("nickname", "nickName"),
+            ("profile", "profileUrl"),
+        ] {
+            if let Some(v) = attr(name) {
+                m.insert(claim.into(), json!(v));
+            }
+        }
+        m.insert(
+            "locale".into(),
+            json!(attr("locale").map_or("en_US", String::as_str)),
+        );
+        m.insert(
+            "zoneinfo".into(),
+            json!(attr("timezone").map_or("UTC", String::as_str)),
+        );
         m.insert("updated_at".into(), json!(secs(user.last_updated)));
+    }
+    if has("phone")
+        && let Some(phone) = user
+            .profile
+            .attributes
+            .get("mobilePhone")
+            .or_else(|| user.profile.attributes.get("primaryPhone"))
+    {
+        m.insert("phone_number".into(), json!(phone));
+    }
+    if has("address") {
+        // OIDC's address claim, from Okta's address attributes (only those that are set).
+        let address: Map<String, Value> = [
+            ("street_address", "streetAddress"),
+            ("locality", "city"),
+            ("region", "state"),
+            ("postal_code", "zipCode"),
+            ("country", "countryCode"),
+        ]
+        .into_iter()
+        .filter_map(|(claim, name)| {
+            let v = user.profile.attributes.get(name)?;
+            Some((claim.to_owned(), json!(v)))
+        })
+        .collect();
+        if !address.is_empty() {
+            m.insert("address".into(), Value::Object(address));
+        }
     }
     if has("email") {
         m.insert("email".into(), json!(user.profile.email));

@@ -18,13 +18,17 @@ pub enum UserStatus {
     Deprovisioned,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
     pub login: String,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// Okta's other standard attributes that are set (`title`, `mobilePhone`, `locale`…), by
+    /// their Okta names; stored beside the four above, as Okta shows them.
+    #[serde(flatten)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// A stored user. The password hash lives here but API views are built field by field

@@ -26,6 +26,7 @@ pub(crate) fn user(id: &str, login: &str) -> User {
             email: login.into(),
             first_name: "F".into(),
             last_name: "L".into(),
+            attributes: Default::default(),
         },
         password: None,
         failed_attempts: 0,

@@ -96,7 +96,7 @@ impl ApiError {
                 "E0000001",
                 format!(
                     "Api validation failed: {}",
-                    fields.first().map_or("request", |f| f.field)
+                    fields.first().map_or("request", |f| &f.field)
                 ),
                 fields
                     .iter()

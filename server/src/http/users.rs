@@ -12,7 +12,8 @@ use crate::directory::lifecycle::{
     transition, update,
 };
 use crate::directory::users::{
-    Activation, NewUser, create_user, expire_password as expire, find_user, unlock_user,
+    Activation, NewUser, apply_attributes, create_user, expire_password as expire, find_user,
+    unlock_user,
 };
 use crate::directory::{DirectoryError, FieldError, Profile, User, UserStatus};
 use crate::paths;
@@ -60,16 +61,50 @@ pub(super) fn user_view(u: &User, base: &str) -> Value {
         "lastLogin": iso(u.last_login),
         "lastUpdated": u.last_updated.iso8601(),
         "passwordChanged": iso(u.password_changed),
-        "profile": {
-            "firstName": u.profile.first_name,
-            "lastName": u.profile.last_name,
-            "email": u.profile.email,
-            "login": u.profile.login,
-            "mobilePhone": null,
-        },
+        "profile": profile_view(&u.profile),
         "credentials": credentials,
         "_links": { "self": { "href": paths::href(base, paths::USER, &u.id) } },
     })
+}
+
+/// The profile as Okta shows it: the four required attributes and every other one that is
+/// set (`mobilePhone` as `null` when not, as Okta does).
+fn profile_view(p: &Profile) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("mobilePhone".into(), Value::Null);
+    for (k, v) in &p.attributes {
+        m.insert(k.clone(), json!(v));
+    }
+    m.insert("firstName".into(), json!(p.first_name));
+    m.insert("lastName".into(), json!(p.last_name));
+    m.insert("email".into(), json!(p.email));
+    m.insert("login".into(), json!(p.login));
+    Value::Object(m)
+}
+
+/// The profile attributes beyond the four named ones, as given: a string sets one, `null`
+/// clears it, anything else is a validation error (so nothing is dropped unseen).
+fn attributes_in(
+    other: serde_json::Map<String, Value>,
+) -> Result<std::collections::BTreeMap<String, Option<String>>, ApiError> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut errs = Vec::new();
+    for (name, value) in other {
+        match value {
+            Value::String(s) => {
+                out.insert(name, Some(s));
+            }
+            Value::Null => {
+                out.insert(name, None);
+            }
+            _ => errs.push(FieldError::new(name, "The value must be a string")),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(ApiError::Validation(errs))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +114,8 @@ struct ProfileIn {
     email: String,
     first_name: String,
     last_name: String,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -118,12 +155,16 @@ async fn create(
     OktaJson(body): OktaJson<CreateUser>,
 ) -> Result<Json<Value>, ApiError> {
     let activation = activation(&query)?;
+    let mut attributes = Default::default();
+    apply_attributes(&mut attributes, attributes_in(body.profile.other)?);
+    // Names outside the schema are kept here so that the core refuses them by name.
     let new = NewUser {
         profile: Profile {
             login: body.profile.login,
             email: body.profile.email,
             first_name: body.profile.first_name,
             last_name: body.profile.last_name,
+            attributes,
         },
         password: body.credentials.password.map(|p| p.value),
     };
@@ -319,6 +360,8 @@ struct UpdateProfile {
     email: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, Value>,
 }
 
 async fn update_partial(
@@ -352,6 +395,7 @@ async fn apply_update(
         email: body.profile.email,
         first_name: body.profile.first_name,
         last_name: body.profile.last_name,
+        attributes: attributes_in(body.profile.other)?,
         password: body.credentials.password.map(|p| p.value),
     };
     let now = Timestamp::now();

@@ -179,3 +179,116 @@ async fn users_survive_a_restart() {
     assert_eq!(res.json::<Value>().await.unwrap()["id"], created["id"]);
     assert_eq!(s.authn("dur@example.com", PASSWORD).await.status(), 200);
 }
+
+/// Okta's standard attributes beyond the four required ones are kept, shown, changed and
+/// cleared; an attribute the profile does not define is refused by name, never dropped.
+#[tokio::test]
+async fn every_standard_attribute_is_kept_and_an_unknown_one_is_refused() {
+    let s = support::start().await;
+    let profile = json!({
+        "login": "kim@example.com", "email": "kim@example.com", "firstName": "Kim", "lastName": "Ode",
+        "title": "Engineer", "department": "Platform", "mobilePhone": "+33 6 12 34 56 78",
+        "employeeNumber": "E-1042", "nickName": "K", "city": "Lyon", "countryCode": "FR",
+        "locale": "fr_FR", "timezone": "Europe/Paris", "secondEmail": "kim@home.example",
+    });
+    let res = s
+        .admin_post("/api/v1/users?activate=false")
+        .json(&json!({ "profile": profile }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let user: Value = res.json().await.unwrap();
+    let id = user["id"].as_str().unwrap().to_owned();
+    let s = s.restart().await;
+    let read: Value = s
+        .admin_get(&format!("/api/v1/users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (k, v) in profile.as_object().unwrap() {
+        assert_eq!(&read["profile"][k], v, "{k} after a restart");
+    }
+
+    // A partial update sets one attribute and clears another; the rest stay.
+    let res = s
+        .admin_post(&format!("/api/v1/users/{id}"))
+        .json(&json!({ "profile": { "title": "Staff engineer", "nickName": null } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let updated: Value = res.json().await.unwrap();
+    assert_eq!(updated["profile"]["title"], "Staff engineer");
+    assert!(updated["profile"].get("nickName").is_none());
+    assert_eq!(updated["profile"]["department"], "Platform");
+
+    // An undeclared attribute, on create or update, is Okta's validation error naming it,
+    // and nothing is written.
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/users".to_owned()),
+        (reqwest::Method::POST, format!("/api/v1/users/{id}")),
+        (reqwest::Method::PUT, format!("/api/v1/users/{id}")),
+    ] {
+        let res = s
+            .client
+            .request(method.clone(), s.url(&path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .json(&json!({ "profile": {
+                "login": "lee@example.com", "email": "lee@example.com", "firstName": "Lee",
+                "lastName": "Ray", "favouriteColour": "teal" } }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{method} {path}");
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["errorCode"], "E0000001");
+        let causes = e["errorCauses"].to_string();
+        assert!(causes.contains("favouriteColour"), "{causes}");
+    }
+    let res = s
+        .admin_post(&format!("/api/v1/users/{id}"))
+        .json(&json!({ "profile": { "title": 7 } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let after: Value = s
+        .admin_get(&format!("/api/v1/users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["profile"], updated["profile"]);
+    let found: Value = s
+        .admin_get("/api/v1/users?q=lee")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.as_array().map(Vec::len), Some(0), "{found}");
+
+    // A full replace keeps only what it gives.
+    let res = s
+        .client
+        .put(s.url(&format!("/api/v1/users/{id}")))
+        .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+        .json(
+            &json!({ "profile": { "login": "kim@example.com", "email": "kim@example.com",
+            "firstName": "Kim", "lastName": "Ode", "city": "Nantes" } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let replaced: Value = res.json().await.unwrap();
+    assert_eq!(replaced["profile"]["city"], "Nantes");
+    assert!(replaced["profile"].get("department").is_none());
+}

@@ -34,6 +34,7 @@ impl Fx {
                     email: "ann@example.com".into(),
                     first_name: "Ann".into(),
                     last_name: "Lee".into(),
+                    attributes: Default::default(),
                 },
                 password: Some(PASSWORD.into()),
             },

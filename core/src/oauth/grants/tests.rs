@@ -34,6 +34,7 @@ impl Fx {
                     email: "r@example.com".into(),
                     first_name: "R".into(),
                     last_name: "T".into(),
+                    attributes: Default::default(),
                 },
                 password: Some("Passw0rd-X".into()),
             },
