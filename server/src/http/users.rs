@@ -429,6 +429,14 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
+    // Okta's `search` language is not implemented yet. Answering every user instead would let
+    // an app that takes the first result act on the wrong person, so it is refused.
+    if query.contains_key("search") {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "search",
+            "The search parameter is not supported yet; use filter or q",
+        )]));
+    }
     let status = match query.get("filter") {
         Some(f) => Some(parse_status_filter(f).ok_or_else(|| {
             ApiError::Validation(vec![FieldError::new(

@@ -292,3 +292,20 @@ async fn every_standard_attribute_is_kept_and_an_unknown_one_is_refused() {
     assert_eq!(replaced["profile"]["city"], "Nantes");
     assert!(replaced["profile"].get("department").is_none());
 }
+
+/// Until Okta's search language is built, a `search` is refused rather than answered with
+/// every user (an app taking the first result would act on the wrong person).
+#[tokio::test]
+async fn a_search_is_refused_rather_than_answered_with_everyone() {
+    let s = support::start().await;
+    s.create_user("sam@example.com", PASSWORD).await;
+    let res = s
+        .admin_get("/api/v1/users?search=profile.lastName%20eq%20%22Nobody%22")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["errorCode"], "E0000001");
+    assert!(e["errorCauses"].to_string().contains("search"), "{e}");
+}
