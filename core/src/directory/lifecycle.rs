@@ -128,7 +128,7 @@ pub fn update(
         (None, true) => String::new(),
         (None, false) => old.to_owned(),
     };
-    let profile = Profile {
+    let mut profile = Profile {
         login: pick(change.login, &user.profile.login),
         email: pick(change.email, &user.profile.email),
         first_name: pick(change.first_name, &user.profile.first_name),
@@ -139,26 +139,18 @@ pub fn update(
             user.profile.attributes.clone()
         },
     };
-    let mut profile = profile;
-    // A name outside the schema is refused even when it only clears: nothing is dropped silently.
-    let unknown: Vec<FieldError> = change
-        .attributes
-        .keys()
-        .filter(|k| !super::users::STANDARD_ATTRIBUTES.contains(&k.as_str()))
-        .map(|k| {
-            FieldError::new(
-                k.clone(),
-                "Property name is not defined in the profile schema",
-            )
-        })
-        .collect();
+    // A name outside the schema is refused even when it only clears (null or blank; set ones
+    // are checked with the profile below): nothing is dropped silently.
+    let clearing_unknown = super::users::undefined_attributes(
+        change
+            .attributes
+            .iter()
+            .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+            .map(|(k, _)| k),
+    );
     super::users::apply_attributes(&mut profile.attributes, change.attributes);
     let mut errs = validate_profile(&profile);
-    for e in unknown {
-        if !errs.contains(&e) {
-            errs.push(e);
-        }
-    }
+    errs.extend(clearing_unknown);
     if let Some(Err(msg)) = change
         .password
         .as_ref()

@@ -65,13 +65,27 @@ pub fn apply_attributes(
     }
 }
 
-fn validate_attributes(p: &Profile, errs: &mut Vec<FieldError>) {
-    for (name, value) in &p.attributes {
-        if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
-            errs.push(FieldError::new(
+/// An error for each of `names` the profile does not define.
+pub(super) fn undefined_attributes<'a>(
+    names: impl IntoIterator<Item = &'a String>,
+) -> Vec<FieldError> {
+    names
+        .into_iter()
+        .filter(|name| !STANDARD_ATTRIBUTES.contains(&name.as_str()))
+        .map(|name| {
+            FieldError::new(
                 name.clone(),
                 "Property name is not defined in the profile schema",
-            ));
+            )
+        })
+        .collect()
+}
+
+fn validate_attributes(p: &Profile, errs: &mut Vec<FieldError>) {
+    errs.extend(undefined_attributes(p.attributes.keys()));
+    for (name, value) in &p.attributes {
+        if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
+            continue;
         } else if value.chars().count() > 1024 {
             errs.push(FieldError::new(name.clone(), "The value is too long"));
         } else if name == "secondEmail" && !looks_like_email(value) {

@@ -12,8 +12,7 @@ use crate::directory::lifecycle::{
     transition, update,
 };
 use crate::directory::users::{
-    Activation, NewUser, apply_attributes, create_user, expire_password as expire, find_user,
-    unlock_user,
+    Activation, NewUser, create_user, expire_password as expire, find_user, unlock_user,
 };
 use crate::directory::{DirectoryError, FieldError, Profile, User, UserStatus};
 use crate::paths;
@@ -155,9 +154,11 @@ async fn create(
     OktaJson(body): OktaJson<CreateUser>,
 ) -> Result<Json<Value>, ApiError> {
     let activation = activation(&query)?;
-    let mut attributes = Default::default();
-    apply_attributes(&mut attributes, attributes_in(body.profile.other)?);
-    // Names outside the schema are kept here so that the core refuses them by name.
+    // Set attributes go to the core as given (it trims them and refuses undefined names).
+    let attributes = attributes_in(body.profile.other)?
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
     let new = NewUser {
         profile: Profile {
             login: body.profile.login,
