@@ -33,6 +33,13 @@ pub const USER_DEACTIVATE: &str = "/api/v1/users/{id}/lifecycle/deactivate";
 pub const USER_SUSPEND: &str = "/api/v1/users/{id}/lifecycle/suspend";
 pub const USER_UNSUSPEND: &str = "/api/v1/users/{id}/lifecycle/unsuspend";
 pub const USER_RESET_PASSWORD: &str = "/api/v1/users/{id}/lifecycle/reset_password";
+/// A user's admin roles, and one of them (`{rid}`).
+pub const USER_ROLES: &str = "/api/v1/users/{id}/roles";
+pub const USER_ROLE: &str = "/api/v1/users/{id}/roles/{rid}";
+pub const API_TOKENS: &str = "/api/v1/api-tokens";
+pub const API_TOKEN: &str = "/api/v1/api-tokens/{id}";
+/// The token the request itself carries.
+pub const API_TOKEN_CURRENT: &str = "/api/v1/api-tokens/current";
 pub const SESSIONS: &str = "/api/v1/sessions";
 /// Every session of one user (admins end them all at once).
 pub const USER_SESSIONS: &str = "/api/v1/users/{id}/sessions";

@@ -5,7 +5,9 @@
 //! cargo run --release -p portcullis --example fill -- --database-url postgres://… --users 1000000
 //! ```
 //! Users get no password (hashing a million would take hours and measure argon2, not the
-//! store); everything else is a real record written through the store's own seam.
+//! store); everything else is a real record written through the store's own seam, the user
+//! attribute index included. Each has one of fifty departments and cities, for the searches
+//! of `load --scenario search`.
 
 use anyhow::{Context, bail};
 use portcullis::clock::Timestamp;
@@ -59,7 +61,13 @@ fn main() -> anyhow::Result<()> {
                             email: login,
                             first_name: format!("First{n}"),
                             last_name: format!("Last{n}"),
-                            attributes: Default::default(),
+                            // Fifty departments and cities: searches that match many users.
+                            attributes: [
+                                ("department".to_owned(), format!("Department {}", n % 50)),
+                                ("city".to_owned(), format!("City {}", (n / 7) % 50)),
+                                ("employeeNumber".to_owned(), n.to_string()),
+                            ]
+                            .into(),
                         },
                         password: None,
                         failed_attempts: 0,

@@ -1,12 +1,17 @@
 //! A load command for a running Portcullis on this machine: registers a service client and a
-//! user through the admin API, then sends token (client credentials), introspection, authn or
-//! page requests from `--concurrency` workers for `--seconds`, and prints throughput, latency
-//! percentiles and, with `--pid`, the server's resident memory after the run.
+//! user through the admin API, then sends token (client credentials), introspection, authn,
+//! page or user-search requests from `--concurrency` workers for `--seconds`, and prints
+//! throughput, latency percentiles and, with `--pid`, the server's resident memory after the run.
 //!
 //! ```sh
 //! PORTCULLIS_BOOTSTRAP_API_TOKEN=… target/release/portcullis &
 //! cargo run --release -p portcullis --example load -- --token … --scenario token
 //! ```
+//!
+//! `--scenario search` sends `GET /api/v1/users?search=…` with the expression `--query`, in
+//! which `{n}` becomes a random number below `--users` (`{n7}`: seven digits, as the `fill`
+//! example numbers its users; `{n%50}`: that number modulo 50), plus `--params` (e.g.
+//! `sortBy=profile.lastName`).
 //! Only loopback addresses are accepted: this is for measuring, not for attacking.
 
 use anyhow::{Context, bail};
@@ -23,6 +28,12 @@ struct Args {
     pid: Option<u32>,
     /// Seconds to wait after the run before reading the server's memory again.
     settle: u64,
+    /// The search expression of `--scenario search`, with `{n}` / `{n7}` placeholders.
+    query: String,
+    /// Extra query parameters of a search.
+    params: String,
+    /// How many users `{n}` ranges over.
+    users: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -34,6 +45,9 @@ fn parse_args() -> anyhow::Result<Args> {
         concurrency: 16,
         pid: None,
         settle: 0,
+        query: r#"profile.email eq "fill-{n7}@example.com""#.into(),
+        params: String::new(),
+        users: 1_000_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,8 +60,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--concurrency" => args.concurrency = value.parse()?,
             "--pid" => args.pid = Some(value.parse()?),
             "--settle" => args.settle = value.parse()?,
+            "--query" => args.query = value,
+            "--params" => args.params = value,
+            "--users" => args.users = value.parse()?,
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page, --seconds, --concurrency, --pid, --settle)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page|search, --seconds, --concurrency, --pid, --settle, --query, --params, --users)"
             ),
         }
     }
@@ -159,7 +176,14 @@ async fn main() -> anyhow::Result<()> {
     let cpu_before = args.pid.map(cpu_ms);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
+    for worker in 0..args.concurrency {
+        let search = Search {
+            token: args.token.clone(),
+            query: args.query.clone(),
+            params: args.params.clone(),
+            users: args.users.max(1),
+            seed: std::process::id() as u64 * 1000 + worker as u64 + 1,
+        };
         let (http, url, id, secret, login, scenario, scope, introspected) = (
             http.clone(),
             format!("{}{token_path}", args.url),
@@ -171,11 +195,17 @@ async fn main() -> anyhow::Result<()> {
             introspected.clone(),
         );
         workers.push(tokio::spawn(async move {
+            let mut search = search;
             let mut latencies = Vec::new();
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let start = Instant::now();
-                let res = if scenario == "page" {
+                let res = if scenario == "search" {
+                    http.get(url.replace(token_path, &search.next_path()))
+                        .header("Authorization", format!("SSWS {}", search.token))
+                        .send()
+                        .await
+                } else if scenario == "page" {
                     // The hosted sign-in page, server-rendered (Leptos SSR) with its CSP nonce.
                     http.get(url.replace(token_path, "/login")).send().await
                 } else if scenario == "introspect" {
@@ -256,6 +286,45 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The user searches one worker sends.
+struct Search {
+    token: String,
+    query: String,
+    params: String,
+    users: u64,
+    /// xorshift state: a different sequence of numbers for each worker.
+    seed: u64,
+}
+
+impl Search {
+    /// The next request's path: the expression with a fresh random number.
+    fn next_path(&mut self) -> String {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let n = self.seed % self.users;
+        let mut text = self
+            .query
+            .replace("{n7}", &format!("{n:07}"))
+            .replace("{n}", &n.to_string());
+        // `{n%K}`: the number modulo K (one of K departments, say).
+        while let Some(start) = text.find("{n%") {
+            let Some(len) = text[start..].find('}') else {
+                break;
+            };
+            let k: u64 = text[start + 3..start + len].parse().unwrap_or(1).max(1);
+            text.replace_range(start..=start + len, &(n % k).to_string());
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        let extra = if self.params.is_empty() {
+            String::new()
+        } else {
+            format!("&{}", self.params)
+        };
+        format!("/api/v1/users?search={encoded}{extra}")
+    }
 }
 
 /// CPU time (user + system) process `pid` has used, in milliseconds.

@@ -242,6 +242,26 @@ pub enum Command {
     },
     /// Prints a new random master key (base64) for `master_key`, then exits.
     GenerateMasterKey,
+    /// Named admin API tokens (`Authorization: SSWS …`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenAction {
+    /// Creates a token that acts with the admin roles of user `--user` (give them one with
+    /// `POST /api/v1/users/{id}/roles`) and prints its value, once; only a digest is kept.
+    /// With the embedded store, run it while the server is stopped.
+    Create {
+        /// What the token is for, as the token list shows it.
+        #[arg(long)]
+        name: String,
+        /// The owner's login or id.
+        #[arg(long, value_name = "LOGIN")]
+        user: String,
+    },
 }
 
 /// The key-encryption key and the earlier ones still needed to open older secrets.

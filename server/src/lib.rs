@@ -39,8 +39,9 @@ pub enum StartError {
     Secrets(String),
 }
 
-/// PostgreSQL when a database URL is set, else sled in the data directory.
-fn open_store(
+/// PostgreSQL when a database URL is set, else sled in the data directory (which a running
+/// Portcullis holds: commands that open it run while the server is stopped).
+pub fn open_store(
     config: &Config,
     sealer: &store::sealing::Sealer,
 ) -> Result<Arc<dyn Store>, StartError> {

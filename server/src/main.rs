@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use portcullis::config::{Cli, Command, Config};
+use portcullis::config::{Cli, Command, Config, TokenAction};
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -19,13 +19,24 @@ async fn main() -> anyhow::Result<()> {
     };
     let filter = EnvFilter::try_new(&config.log)
         .with_context(|| format!("invalid setting `log`: `{}`", config.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    if matches!(command, Some(Command::Token { .. })) {
+        // What the command prints (a token) goes to standard output alone.
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     match command {
         Some(Command::Migrate { to }) => return migrate(&config, &to),
         Some(Command::GenerateMasterKey) => {
             println!("{}", portcullis::crypto::at_rest::Keyring::generate());
             return Ok(());
         }
+        Some(Command::Token {
+            action: TokenAction::Create { name, user },
+        }) => return create_token(&config, &name, &user),
         None => {}
     }
 
@@ -110,6 +121,41 @@ async fn shutdown_signal() -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
     }
+}
+
+/// `portcullis token create --name NAME --user LOGIN`: a named admin API token, printed once.
+fn create_token(config: &Config, name: &str, user: &str) -> anyhow::Result<()> {
+    use portcullis::directory::{DirectoryError, admins};
+    let sealer = portcullis::sealer(config)?;
+    let store = portcullis::open_store(config, &sealer)?;
+    let now = portcullis::clock::Timestamp::now();
+    let (token, value) =
+        match admins::create_token(store.as_ref(), name, user, "portcullis token create", now) {
+            Ok(made) => made,
+            Err(DirectoryError::NotFound) => anyhow::bail!("no user {user}"),
+            Err(DirectoryError::Invalid(fields)) => anyhow::bail!(
+                "{}",
+                fields
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Err(e) => return Err(e.into()),
+        };
+    store.flush()?;
+    let roles = store.roles(&token.user_id)?;
+    if roles.is_empty() {
+        eprintln!(
+            "note: {user} holds no admin role yet, so the token may do nothing until they get one"
+        );
+    }
+    println!("{}", value.expose());
+    eprintln!(
+        "token {} ({}) created; this is the only time its value is shown",
+        token.id, token.name
+    );
+    Ok(())
 }
 
 /// `portcullis migrate --to URL`: the embedded store of `data_dir`, copied into PostgreSQL.

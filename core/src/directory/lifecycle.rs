@@ -191,27 +191,48 @@ pub fn update(
     }
 }
 
+/// Which users a listing wants.
+#[derive(Debug, Clone, Default)]
+pub enum Listing {
+    #[default]
+    All,
+    /// Okta's `q`: a prefix of the login, email, first or last name (case-insensitive).
+    Prefix(String),
+    /// Okta's `search` or `filter`, parsed.
+    Search(super::search::Query),
+}
+
 /// What a listing asks for.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
-    /// Okta's `q`: a prefix of the login, email, first or last name (case-insensitive).
-    pub q: Option<String>,
-    /// Okta's `filter=status eq "ACTIVE"`.
-    pub status: Option<UserStatus>,
+    pub listing: Listing,
+    /// The cursor an earlier page gave.
     pub after: Option<String>,
     pub limit: usize,
 }
 
-/// One page of users, and whether more follow.
-pub fn list(store: &dyn Store, query: &UserQuery) -> Result<(Vec<User>, bool), DirectoryError> {
+/// One page of users, and the cursor of the next page when more follow.
+pub fn list(
+    store: &dyn Store,
+    query: &UserQuery,
+) -> Result<(Vec<User>, Option<String>), DirectoryError> {
+    let prefix = match &query.listing {
+        Listing::Search(search) => {
+            let found = super::search::run(store, search, query.after.as_deref(), query.limit)?;
+            return found.map_err(|e| DirectoryError::Invalid(vec![FieldError::new("after", e.0)]));
+        }
+        Listing::Prefix(p) => Some(p.clone()),
+        Listing::All => None,
+    };
     let filter = UserFilter {
-        prefix: query.q.clone(),
-        status: query.status,
+        prefix,
+        status: None,
     };
     let mut page = store.users_page(query.after.as_deref(), query.limit + 1, &filter)?;
     let more = page.len() > query.limit;
     page.truncate(query.limit);
-    Ok((page, more))
+    let next = page.last().filter(|_| more).map(|u| u.id.clone());
+    Ok((page, next))
 }
 
 /// Parses Okta's `filter` for the one form supported, `status eq "STATUS"`, into the status
@@ -358,17 +379,17 @@ mod tests {
         let (_d, store, _h, _) = setup(7);
         let mut seen = Vec::new();
         let mut query = UserQuery {
-            q: Some("odd".into()),
+            listing: Listing::Prefix("odd".into()),
             limit: 2,
             ..UserQuery::default()
         };
         loop {
-            let (page, more) = list(&store, &query).unwrap();
+            let (page, next) = list(&store, &query).unwrap();
             seen.extend(page.iter().map(|u| u.profile.first_name.clone()));
-            if !more {
+            if next.is_none() {
                 break;
             }
-            query.after = page.last().map(|u| u.id.clone());
+            query.after = next;
         }
         assert_eq!(seen, ["Odd", "Odd", "Odd"]);
         assert_eq!(

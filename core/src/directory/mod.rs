@@ -1,10 +1,12 @@
 //! The directory: users, their password policy, and the origins the org trusts.
 
+pub mod admins;
 pub mod apps;
 pub mod branding;
 pub mod groups;
 pub mod lifecycle;
 pub mod password_policy;
+pub mod search;
 pub mod trusted_origins;
 pub mod users;
 

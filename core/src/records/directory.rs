@@ -150,3 +150,71 @@ pub struct TrustedOrigin {
     pub created: Timestamp,
     pub last_updated: Timestamp,
 }
+
+/// An admin role (Okta's role types that Portcullis grants): what a user, and every API token
+/// they own, may do through the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdminRole {
+    /// Reads everything, changes nothing.
+    ReadOnlyAdmin,
+    /// Reads and changes everything but admin roles and API tokens.
+    OrgAdmin,
+    /// Everything, roles and API tokens included.
+    SuperAdmin,
+}
+
+impl AdminRole {
+    pub const ALL: [AdminRole; 3] = [Self::SuperAdmin, Self::OrgAdmin, Self::ReadOnlyAdmin];
+
+    /// Okta's name, as stored and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SuperAdmin => "SUPER_ADMIN",
+            Self::OrgAdmin => "ORG_ADMIN",
+            Self::ReadOnlyAdmin => "READ_ONLY_ADMIN",
+        }
+    }
+
+    /// Okta's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SuperAdmin => "Super Administrator",
+            Self::OrgAdmin => "Organizational Administrator",
+            Self::ReadOnlyAdmin => "Read-only Administrator",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// A role given to a user (`/api/v1/users/{id}/roles`); a user holds each role at most once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    /// `ra…`
+    pub id: String,
+    pub user_id: String,
+    pub role: AdminRole,
+    pub created: Timestamp,
+}
+
+/// A named admin API token (`Authorization: SSWS …`). Only the digest of its value is kept;
+/// it acts with its owner's roles as they are at each request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// `00T…`
+    pub id: String,
+    pub name: String,
+    pub digest: crate::crypto::Digest,
+    /// The owner.
+    pub user_id: String,
+    pub client_name: String,
+    pub created: Timestamp,
+    pub last_updated: Timestamp,
+    /// When a request last used it (kept to the minute).
+    pub last_used: Option<Timestamp>,
+    /// Thirty days after creation or the last use, as Okta's tokens.
+    pub expires_at: Timestamp,
+}

@@ -56,7 +56,7 @@ fn transaction() -> Transaction {
 }
 
 /// Runs `f(i)` on `THREADS` threads released at the same instant.
-fn at_once<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
+pub(crate) fn at_once<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
     let f = Arc::new(f);
     let start = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
@@ -368,4 +368,28 @@ pub(crate) fn modify_app_loses_no_update(store: Arc<dyn Store>) {
     assert_eq!(app.label.split(' ').count(), THREADS + 1, "{}", app.label);
     assert_eq!(app.status, AppStatus::Inactive);
     assert!(store.modify_app("nobody", &mut |_| true).unwrap().is_none());
+}
+
+/// A fresh database on the server `PORTCULLIS_TEST_PG_URL` names (`cargo xtask test` starts
+/// one); `None`, said aloud, when it is not set.
+pub(crate) fn fresh_postgres() -> Option<super::PgSettings> {
+    let Ok(admin) = std::env::var("PORTCULLIS_TEST_PG_URL") else {
+        eprintln!("PORTCULLIS_TEST_PG_URL is not set: PostgreSQL conformance not run here");
+        return None;
+    };
+    let name = format!(
+        "unit_{}",
+        crate::crypto::new_secret(12)
+            .expose()
+            .to_lowercase()
+            .replace('-', "_")
+    );
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    Some(super::PgSettings {
+        url: format!("{server}/{name}"),
+        pool_size: 4,
+        timeout: std::time::Duration::from_secs(10),
+    })
 }

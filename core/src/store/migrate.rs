@@ -15,6 +15,7 @@ use crate::records::authz::AuthServer;
 use crate::records::authz::Grant;
 use crate::records::directory::App;
 use crate::records::directory::Group;
+use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{TrustedOrigin, User};
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
@@ -31,6 +32,8 @@ pub enum Record {
     AppUser { app_id: String, user_id: String },
     AppGroup { app_id: String, group_id: String },
     TrustedOrigin(TrustedOrigin),
+    Role(RoleAssignment),
+    ApiToken(ApiToken),
     SigningKey { server: String, key: KeyRecord },
     Client(Client),
     AuthServer(AuthServer),
@@ -56,6 +59,8 @@ pub fn import(store: &dyn Store, record: Record) -> Result<(), StoreError> {
         Record::AppUser { app_id, user_id } => store.assign_app_user(&app_id, &user_id, true),
         Record::AppGroup { app_id, group_id } => store.assign_app_group(&app_id, &group_id, true),
         Record::TrustedOrigin(t) => store.insert_trusted_origin(&t),
+        Record::Role(r) => store.insert_role(&r),
+        Record::ApiToken(t) => store.insert_api_token(&t),
         Record::SigningKey { server, key } => store.put_signing_key(&server, &key),
         Record::Client(c) => store.put_client(&c),
         Record::AuthServer(s) => store.save_auth_server(&s, None),

@@ -9,6 +9,7 @@ pub mod migrate;
 mod pg_store;
 pub mod sealing;
 mod sled_store;
+pub mod user_index;
 
 pub use durability::GroupCommit;
 pub use pg_store::{PgSettings, PgStore};
@@ -25,6 +26,7 @@ use crate::records::authz::AuthServer;
 use crate::records::authz::Grant;
 use crate::records::directory::App;
 use crate::records::directory::Group;
+use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{TrustedOrigin, User, UserStatus};
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
@@ -78,7 +80,27 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         filter: &UserFilter,
     ) -> Result<Vec<User>, StoreError>;
-    /// Deletes a user, their login index entry and their factors.
+    /// Entries of the user attribute index (see [`user_index`]) for `attribute` whose key is
+    /// in `range`, in `direction`, after `from` (exclusive; `None`: from the first), at most
+    /// `limit`.
+    fn user_index(
+        &self,
+        attribute: &str,
+        range: &user_index::KeyRange,
+        from: Option<&user_index::IndexEntry>,
+        direction: user_index::Direction,
+        limit: usize,
+    ) -> Result<Vec<user_index::IndexEntry>, StoreError>;
+    /// Those of `ids` whose `attribute` has index key `key`, in the order of `ids`.
+    fn user_index_members(
+        &self,
+        attribute: &str,
+        key: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+    /// The users of `ids` that exist, in the order of `ids`.
+    fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user, their login index entry, factors, roles and API tokens.
     fn delete_user(&self, user: &User) -> Result<(), StoreError>;
 
     fn insert_session_token(
@@ -200,6 +222,27 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         change: &mut dyn FnMut(&mut TrustedOrigin) -> bool,
     ) -> Result<Option<TrustedOrigin>, StoreError>;
+
+    /// Admin roles, kept per user; `Conflict` when the user already holds the role.
+    fn insert_role(&self, assignment: &RoleAssignment) -> Result<(), StoreError>;
+    /// Every role of the user.
+    fn roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, StoreError>;
+    /// Removes assignment `id` of the user; `false` when there was none.
+    fn delete_role(&self, user_id: &str, id: &str) -> Result<bool, StoreError>;
+
+    /// Named admin API tokens, by id, and found by the digest of their value.
+    fn insert_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+    fn api_token(&self, id: &str) -> Result<Option<ApiToken>, StoreError>;
+    fn api_token_by_digest(&self, digest: &Digest) -> Result<Option<ApiToken>, StoreError>;
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Changes a token atomically (see `modify_user`); a revoked token stays revoked.
+    fn modify_api_token(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ApiToken) -> bool,
+    ) -> Result<Option<ApiToken>, StoreError>;
+    /// Revokes a token; `false` when there was none.
+    fn delete_api_token(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Signing keys of authorization server `server`.
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError>;

@@ -12,6 +12,7 @@
 
 use super::migrate::Record;
 use super::sealing::{Sealer, Secrets, opened, sealed};
+use super::user_index::{self, Direction, IndexEntry, KeyRange};
 use super::{CodeUse, GroupCommit, Store, StoreError, UserFilter, search_keys, status_name};
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
@@ -23,6 +24,7 @@ use crate::records::authn::Transaction;
 use crate::records::authz::AuthServer;
 use crate::records::authz::Grant;
 use crate::records::directory::App;
+use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
 use crate::records::oauth::Client as OAuthClient;
@@ -34,6 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,6 +55,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_cluster.sql")),
     (3, include_str!("migrations/0003_trusted_origin_rev.sql")),
     (4, include_str!("migrations/0004_app_rev.sql")),
+    (5, include_str!("migrations/0005_user_index.sql")),
+    (
+        6,
+        include_str!("migrations/0006_admin_roles_and_api_tokens.sql"),
+    ),
 ];
 
 /// PostgreSQL text cannot hold NUL, so no stored key has one: a lookup by such a value (a
@@ -629,7 +637,7 @@ fn listen_loop(
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
     client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
-    let applied = apply_migrations(client);
+    let applied = apply_migrations(client).and_then(|()| build_user_index(client));
     client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
     applied
 }
@@ -662,6 +670,55 @@ fn apply_migrations(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Builds the user index from the users when it was built by other rules (or not at all: a
+/// database from before the index), under the migration lock, in one transaction.
+fn build_user_index(client: &mut Client) -> Result<(), StoreError> {
+    let built = client
+        .query_opt(
+            "SELECT value FROM meta WHERE key = $1",
+            &[&user_index::VERSION_META],
+        )?
+        .map(|r| r.get::<_, String>(0));
+    if built.as_deref() == Some(user_index::VERSION) {
+        return Ok(());
+    }
+    let mut tx = client.transaction()?;
+    tx.execute("DELETE FROM user_index", &[])?;
+    let mut after = String::new();
+    loop {
+        let rows = tx.query(
+            "SELECT id, record FROM users WHERE id > $1 ORDER BY id LIMIT 1000",
+            &[&after],
+        )?;
+        let Some(last) = rows.last() else { break };
+        after = last.get(0);
+        for row in &rows {
+            let user: User = decode(row, 1)?;
+            write_user_index(&mut tx, &user)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[&user_index::VERSION_META, &user_index::VERSION],
+    )?;
+    tx.commit()?;
+    tracing::info!("built the user attribute index");
+    Ok(())
+}
+
+/// Replaces the index rows of `user` with its entries now, inside the caller's transaction.
+fn write_user_index(tx: &mut postgres::Transaction<'_>, user: &User) -> Result<(), StoreError> {
+    let (attrs, values): (Vec<String>, Vec<String>) = user_index::entries(user).into_iter().unzip();
+    tx.execute("DELETE FROM user_index WHERE user_id = $1", &[&user.id])?;
+    tx.execute(
+        "INSERT INTO user_index (attr, value, user_id)
+         SELECT a, v, $3 FROM unnest($1::text[], $2::text[]) AS e(a, v)",
+        &[&attrs, &values, &user.id],
+    )?;
+    Ok(())
+}
+
 /// The columns of a user row besides the record: the login key, Okta's status name, and the
 /// lower-cased email and names the search looks in.
 fn user_columns(u: &User) -> (String, String, String, String, String) {
@@ -685,21 +742,19 @@ fn like_prefix(prefix: &str) -> String {
 impl Store for PgStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let (login, status, email, first, last) = user_columns(user);
-        self.exec(
-            "INSERT INTO users (id, login_key, status, email_key, first_key, last_key, created, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            params![
-                user.id.clone(),
-                login,
-                status,
-                email,
-                first,
-                last,
-                user.created.millis(),
-                json(user)?
-            ],
-        )?;
-        Ok(())
+        let record = json(user)?;
+        let user = user.clone();
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO users (id, login_key, status, email_key, first_key, last_key, created, record)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&user.id, &login, &status, &email, &first, &last, &user.created.millis(), &record],
+            )?;
+            write_user_index(&mut tx, &user)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn modify_user(
@@ -712,12 +767,22 @@ impl Store for PgStore {
             |s| s.read_rev("SELECT rev, record FROM users WHERE id = $1", &id),
             |s, rev, u: &User| {
                 let (login, status, email, first, last) = user_columns(u);
-                Ok(s.exec(
-                    "UPDATE users SET login_key = $1, status = $2, email_key = $3, first_key = $4,
-                        last_key = $5, record = $6, rev = rev + 1
-                     WHERE id = $7 AND rev = $8",
-                    params![login, status, email, first, last, json(u)?, id.clone(), rev],
-                )? == 1)
+                let record = json(u)?;
+                let user = u.clone();
+                s.run(move |c| {
+                    let mut tx = c.transaction()?;
+                    let hit = tx.execute(
+                        "UPDATE users SET login_key = $1, status = $2, email_key = $3, first_key = $4,
+                            last_key = $5, record = $6, rev = rev + 1
+                         WHERE id = $7 AND rev = $8",
+                        &[&login, &status, &email, &first, &last, &record, &user.id, &rev],
+                    )? == 1;
+                    if hit {
+                        write_user_index(&mut tx, &user)?;
+                        tx.commit()?;
+                    }
+                    Ok(hit)
+                })
             },
             change,
         )
@@ -771,6 +836,98 @@ impl Store for PgStore {
         self.records(sql, args)
     }
 
+    fn user_index(
+        &self,
+        attribute: &str,
+        range: &KeyRange,
+        from: Option<&IndexEntry>,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let mut sql = String::from("SELECT value, user_id FROM user_index WHERE attr = $1");
+        let mut args = params![attribute.to_owned()];
+        let mut bind = |sql: &mut String, condition: &str, value: String| {
+            args.0.push(Box::new(value));
+            sql.push_str(&format!(" AND {condition} ${}", args.0.len()));
+        };
+        match range {
+            KeyRange::Exact(k) => bind(&mut sql, "value =", k.clone()),
+            KeyRange::Prefix(p) => {
+                bind(&mut sql, "value >=", p.clone());
+                bind(&mut sql, "value LIKE", like_prefix(p));
+            }
+            KeyRange::Between(lo, hi) => {
+                match lo {
+                    Included(k) => bind(&mut sql, "value >=", k.clone()),
+                    Excluded(k) => bind(&mut sql, "value >", k.clone()),
+                    Unbounded => {}
+                }
+                match hi {
+                    Included(k) => bind(&mut sql, "value <=", k.clone()),
+                    Excluded(k) => bind(&mut sql, "value <", k.clone()),
+                    Unbounded => {}
+                }
+            }
+        }
+        let (after, order) = match direction {
+            Direction::Ascending => (">", "ASC"),
+            Direction::Descending => ("<", "DESC"),
+        };
+        if let Some(f) = from {
+            args.0.push(Box::new(f.key.clone()));
+            args.0.push(Box::new(f.id.clone()));
+            let n = args.0.len();
+            sql.push_str(&format!(" AND (value, user_id) {after} (${}, ${n})", n - 1));
+        }
+        sql.push_str(&format!(
+            " ORDER BY value {order}, user_id {order} LIMIT {limit}"
+        ));
+        self.run(move |c| {
+            Ok(c.query(&*sql, &args.refs())?
+                .iter()
+                .map(|r| IndexEntry {
+                    key: r.get(0),
+                    id: r.get(1),
+                })
+                .collect())
+        })
+    }
+
+    fn user_index_members(
+        &self,
+        attribute: &str,
+        key: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let wanted: Vec<String> = ids.iter().filter(|i| !unstorable(i)).cloned().collect();
+        let members: std::collections::HashSet<String> = self
+            .texts(
+                "SELECT user_id FROM user_index WHERE attr = $1 AND value = $2 AND user_id = ANY($3)",
+                params![attribute.to_owned(), key.to_owned(), wanted],
+            )?
+            .into_iter()
+            .collect();
+        Ok(ids
+            .iter()
+            .filter(|id| members.contains(*id))
+            .cloned()
+            .collect())
+    }
+
+    fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
+        let wanted: Vec<String> = ids.iter().filter(|i| !unstorable(i)).cloned().collect();
+        let mut found: HashMap<String, User> = self
+            .records::<User>(
+                "SELECT record FROM users WHERE id = ANY($1)",
+                params![wanted],
+            )?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
     fn delete_user(&self, user: &User) -> Result<(), StoreError> {
         self.delete_all(
             &[
@@ -778,6 +935,9 @@ impl Store for PgStore {
                 "DELETE FROM consent_grants WHERE user_id = $1",
                 "DELETE FROM group_members WHERE user_id = $1",
                 "DELETE FROM app_users WHERE user_id = $1",
+                "DELETE FROM user_index WHERE user_id = $1",
+                "DELETE FROM admin_roles WHERE user_id = $1",
+                "DELETE FROM api_tokens WHERE user_id = $1",
                 "DELETE FROM users WHERE id = $1",
             ],
             &user.id,
@@ -1265,6 +1425,100 @@ impl Store for PgStore {
         )
     }
 
+    fn insert_role(&self, assignment: &RoleAssignment) -> Result<(), StoreError> {
+        let inserted = self.exec(
+            "INSERT INTO admin_roles (user_id, role, id, record) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, role) DO NOTHING",
+            params![
+                assignment.user_id.clone(),
+                assignment.role.as_str().to_owned(),
+                assignment.id.clone(),
+                json(assignment)?
+            ],
+        )?;
+        if inserted == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, StoreError> {
+        self.records(
+            "SELECT record FROM admin_roles WHERE user_id = $1 ORDER BY role",
+            params![user_id.to_owned()],
+        )
+    }
+
+    fn delete_role(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM admin_roles WHERE user_id = $1 AND id = $2",
+            params![user_id.to_owned(), id.to_owned()],
+        )? == 1)
+    }
+
+    fn insert_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO api_tokens (id, digest, user_id, record) VALUES ($1, $2, $3, $4)",
+            params![
+                token.id.clone(),
+                key(&token.digest),
+                token.user_id.clone(),
+                json(token)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn api_token(&self, id: &str) -> Result<Option<ApiToken>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
+        self.record(
+            "SELECT record FROM api_tokens WHERE id = $1",
+            params![id.to_owned()],
+        )
+    }
+
+    fn api_token_by_digest(&self, digest: &Digest) -> Result<Option<ApiToken>, StoreError> {
+        self.record(
+            "SELECT record FROM api_tokens WHERE digest = $1",
+            params![key(digest)],
+        )
+    }
+
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.records("SELECT record FROM api_tokens ORDER BY id", params![])
+    }
+
+    fn modify_api_token(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ApiToken) -> bool,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
+        let id = id.to_owned();
+        self.cas(
+            |s| s.read_rev("SELECT rev, record FROM api_tokens WHERE id = $1", &id),
+            |s, rev, t: &ApiToken| {
+                Ok(s.exec(
+                    "UPDATE api_tokens SET record = $1, rev = rev + 1 WHERE id = $2 AND rev = $3",
+                    params![json(t)?, id.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn delete_api_token(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM api_tokens WHERE id = $1",
+            params![id.to_owned()],
+        )? == 1)
+    }
+
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
         let found: Vec<KeyRecord> = self.records(
             "SELECT record FROM signing_keys WHERE server = $1 ORDER BY kid",
@@ -1659,6 +1913,15 @@ impl Store for PgStore {
         for t in self.trusted_origins()? {
             sink(Record::TrustedOrigin(t))?;
         }
+        for r in self.records(
+            "SELECT record FROM admin_roles ORDER BY user_id, role",
+            params![],
+        )? {
+            sink(Record::Role(r))?;
+        }
+        for t in self.api_tokens()? {
+            sink(Record::ApiToken(t))?;
+        }
         let keys: Vec<(String, KeyRecord)> = self.run(|c| {
             c.query("SELECT server, record FROM signing_keys", &[])?
                 .iter()
@@ -1779,28 +2042,8 @@ mod tests {
     use super::*;
     use crate::store::conformance;
 
-    /// A fresh database on the server `PORTCULLIS_TEST_PG_URL` names (`cargo xtask test` starts
-    /// one); `None`, said aloud, when it is not set.
     fn fresh() -> Option<PgSettings> {
-        let Ok(admin) = std::env::var("PORTCULLIS_TEST_PG_URL") else {
-            eprintln!("PORTCULLIS_TEST_PG_URL is not set: PostgreSQL conformance not run here");
-            return None;
-        };
-        let name = format!(
-            "unit_{}",
-            crate::crypto::new_secret(12)
-                .expose()
-                .to_lowercase()
-                .replace('-', "_")
-        );
-        let mut c = Client::connect(&admin, NoTls).unwrap();
-        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let (server, _) = admin.rsplit_once('/').unwrap();
-        Some(PgSettings {
-            url: format!("{server}/{name}"),
-            pool_size: 4,
-            timeout: Duration::from_secs(10),
-        })
+        conformance::fresh_postgres()
     }
 
     fn open(settings: &PgSettings) -> Arc<dyn Store> {

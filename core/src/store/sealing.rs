@@ -121,6 +121,7 @@ impl Secrets for KeyRecord {
 impl Secrets for crate::records::directory::User {}
 impl Secrets for crate::records::directory::TrustedOrigin {}
 impl Secrets for crate::records::directory::App {}
+impl Secrets for crate::records::directory::ApiToken {}
 impl Secrets for crate::records::authn::Session {}
 impl Secrets for crate::records::oauth::RefreshRecord {}
 

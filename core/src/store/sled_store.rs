@@ -4,6 +4,7 @@ use super::CodeUse;
 use super::codec::{decode, encode};
 use super::migrate::Record;
 use super::sealing::{Sealer, Secrets, opened, sealed};
+use super::user_index::{self, Direction, IndexEntry, KeyRange};
 use super::{GroupCommit, Store, StoreError, UserFilter};
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
@@ -16,6 +17,7 @@ use crate::records::authz::AuthServer;
 use crate::records::authz::Grant;
 use crate::records::directory::App;
 use crate::records::directory::login_key;
+use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
 use crate::records::oauth::Client;
@@ -23,7 +25,7 @@ use crate::records::oauth::KeyRecord;
 use crate::records::oauth::{CodeRecord, RefreshRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Transactional, Tree};
 use std::cell::RefCell;
 use std::path::Path;
@@ -50,6 +52,8 @@ pub struct SledStore {
     commit: GroupCommit,
     users: Tree,
     users_by_login: Tree,
+    /// `{attribute}\0{key}\0{user_id}`: the user attribute index (see `store::user_index`).
+    user_index: Tree,
     session_tokens: Tree,
     sessions: Tree,
     sessions_by_id: Tree,
@@ -73,6 +77,11 @@ pub struct SledStore {
     trusted_origins: Tree,
     trusted_origins_by_origin: Tree,
     meta: Tree,
+    /// `{user_id}/{ROLE}`: a user holds each role once.
+    roles: Tree,
+    api_tokens: Tree,
+    /// Digest of a token's value → its id.
+    api_tokens_by_digest: Tree,
     auth_servers: Tree,
     /// `{user_id}/{grant_id}`.
     grants: Tree,
@@ -100,12 +109,13 @@ impl SledStore {
         let flushing = db.clone();
         let commit =
             GroupCommit::start(move || flushing.flush().map(|_| ()).map_err(|e| e.to_string()))?;
-        Ok(Self {
+        let store = Self {
             sealer: None,
             listeners: std::sync::RwLock::default(),
             commit,
             users: db.open_tree("users")?,
             users_by_login: db.open_tree("users_by_login")?,
+            user_index: db.open_tree("user_index")?,
             session_tokens: db.open_tree("session_tokens")?,
             sessions: db.open_tree("sessions")?,
             sessions_by_id: db.open_tree("sessions_by_id")?,
@@ -127,9 +137,36 @@ impl SledStore {
             trusted_origins: db.open_tree("trusted_origins")?,
             trusted_origins_by_origin: db.open_tree("trusted_origins_by_origin")?,
             meta: db.open_tree("meta")?,
+            roles: db.open_tree("admin_roles")?,
+            api_tokens: db.open_tree("api_tokens")?,
+            api_tokens_by_digest: db.open_tree("api_tokens_by_digest")?,
             auth_servers: db.open_tree("auth_servers")?,
             grants: db.open_tree("consent_grants")?,
-        })
+        };
+        store.build_user_index()?;
+        Ok(store)
+    }
+
+    /// Builds the user index from the users when it was built by other rules (or not at all:
+    /// a store from before the index), so that searches see every user.
+    fn build_user_index(&self) -> Result<(), StoreError> {
+        if self.meta.get(user_index::VERSION_META)?.as_deref()
+            == Some(user_index::VERSION.as_bytes())
+        {
+            return Ok(());
+        }
+        self.user_index.clear()?;
+        for item in self.users.iter() {
+            let (_, v) = item?;
+            let user: User = decode(&v)?;
+            for (attribute, key) in user_index::entries(&user) {
+                self.user_index
+                    .insert(index_entry_key(&attribute, &key, &user.id), &[])?;
+            }
+        }
+        self.meta
+            .insert(user_index::VERSION_META, user_index::VERSION.as_bytes())?;
+        self.flush()
     }
 
     /// Counts a completed write for the group commit.
@@ -303,15 +340,64 @@ fn sweep_dangling(index: &Tree, records: &Tree) -> Result<usize, StoreError> {
     Ok(removed)
 }
 
+/// The index key of a token digest (hex, so that it is text like the other index keys).
+fn digest_hex(digest: &Digest) -> Vec<u8> {
+    digest
+        .as_bytes()
+        .iter()
+        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .collect()
+}
+
+/// The sled key of one user index entry.
+fn index_entry_key(attribute: &str, key: &str, id: &str) -> Vec<u8> {
+    format!("{attribute}\0{key}\0{id}").into_bytes()
+}
+
+/// Moves a user's index entries from `old` to `new`, inside the transaction writing the user.
+fn reindex(
+    index: &TransactionalTree,
+    id: &str,
+    old: &[(String, String)],
+    new: &[(String, String)],
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    for (attribute, key) in old.iter().filter(|e| !new.contains(e)) {
+        index.remove(index_entry_key(attribute, key, id))?;
+    }
+    for (attribute, key) in new.iter().filter(|e| !old.contains(e)) {
+        index.insert(index_entry_key(attribute, key, id), &[])?;
+    }
+    Ok(())
+}
+
+/// The first key after every key that starts with `prefix`, if any.
+fn successor(mut prefix: Vec<u8>) -> Option<Vec<u8>> {
+    while let Some(last) = prefix.pop() {
+        if last < u8::MAX {
+            prefix.push(last + 1);
+            return Some(prefix);
+        }
+    }
+    None
+}
+
 impl Store for SledStore {
     fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        self.wrote_if(insert_indexed(
-            &self.users,
-            &self.users_by_login,
-            &user.id,
-            &login_key(&user.profile.login),
-            encode(user)?,
-        ))
+        let value = encode(user)?;
+        let login = login_key(&user.profile.login);
+        let entries = user_index::entries(user);
+        let inserted = (&self.users, &self.users_by_login, &self.user_index)
+            .transaction(|(users, logins, index)| {
+                if logins.get(login.as_bytes())?.is_some() {
+                    return Err(abort(StoreError::Conflict));
+                }
+                logins.insert(login.as_bytes(), user.id.as_bytes())?;
+                users.insert(user.id.as_bytes(), value.clone())?;
+                reindex(index, &user.id, &[], &entries)?;
+                Ok(())
+            })
+            .map_err(tx_error);
+        self.wrote_if(inserted)
     }
 
     fn modify_user(
@@ -321,13 +407,14 @@ impl Store for SledStore {
     ) -> Result<Option<User>, StoreError> {
         // sled may run a transaction more than once; the closure is borrowed for each run.
         let change = RefCell::new(change);
-        let stored = (&self.users, &self.users_by_login)
-            .transaction(|(users, index)| {
+        let stored = (&self.users, &self.users_by_login, &self.user_index)
+            .transaction(|(users, index, attributes)| {
                 let Some(bytes) = users.get(id.as_bytes())? else {
                     return Ok(None);
                 };
                 let mut user: User = decode(&bytes).map_err(abort)?;
                 let old_key = login_key(&user.profile.login);
+                let old_entries = user_index::entries(&user);
                 if !(change.borrow_mut())(&mut user) {
                     return Ok(Some((decode(&bytes).map_err(abort)?, false)));
                 }
@@ -339,6 +426,7 @@ impl Store for SledStore {
                     index.remove(old_key.as_bytes())?;
                     index.insert(new_key.as_bytes(), id.as_bytes())?;
                 }
+                reindex(attributes, id, &old_entries, &user_index::entries(&user))?;
                 users.insert(id.as_bytes(), encode(&user).map_err(abort)?)?;
                 Ok(Some((user, true)))
             })
@@ -387,10 +475,106 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn user_index(
+        &self,
+        attribute: &str,
+        range: &KeyRange,
+        from: Option<&IndexEntry>,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let base = format!("{attribute}\0");
+        let at = |key: &str, tail: &str| format!("{base}{key}{tail}").into_bytes();
+        // Entries are `{base}{key}\0{id}`: `\0` sorts before every id and `\x01` after.
+        let (mut lo, mut hi) = match range {
+            KeyRange::Exact(k) => (Included(at(k, "\0")), Excluded(at(k, "\x01"))),
+            KeyRange::Prefix(p) => (
+                Included(at(p, "")),
+                successor(at(p, "")).map_or(Unbounded, Excluded),
+            ),
+            KeyRange::Between(l, h) => (
+                match l {
+                    Included(k) => Included(at(k, "\0")),
+                    Excluded(k) => Included(at(k, "\x01")),
+                    Unbounded => Included(base.clone().into_bytes()),
+                },
+                match h {
+                    Included(k) => Excluded(at(k, "\x01")),
+                    Excluded(k) => Excluded(at(k, "\0")),
+                    Unbounded => Excluded(successor(base.clone().into_bytes()).unwrap_or_default()),
+                },
+            ),
+        };
+        if let Some(f) = from {
+            let position = Excluded(index_entry_key(attribute, &f.key, &f.id));
+            match direction {
+                Direction::Ascending => lo = position,
+                Direction::Descending => hi = position,
+            }
+        }
+        let entries = self.user_index.range((lo, hi));
+        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match direction {
+                Direction::Ascending => Box::new(entries),
+                Direction::Descending => Box::new(entries.rev()),
+            };
+        let mut out = Vec::new();
+        for item in entries {
+            let (k, _) = item?;
+            // A cursor from elsewhere may start outside this attribute: nothing there is kept.
+            let Some(rest) = k.strip_prefix(base.as_bytes()) else {
+                break;
+            };
+            let rest = String::from_utf8_lossy(rest).into_owned();
+            let Some((key, id)) = rest.rsplit_once('\0') else {
+                continue;
+            };
+            if range.contains(key) {
+                out.push(IndexEntry {
+                    key: key.to_owned(),
+                    id: id.to_owned(),
+                });
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn user_index_members(
+        &self,
+        attribute: &str,
+        key: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut members = Vec::new();
+        for id in ids {
+            if self
+                .user_index
+                .contains_key(index_entry_key(attribute, key, id))?
+            {
+                members.push(id.clone());
+            }
+        }
+        Ok(members)
+    }
+
+    fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
+        ids.iter()
+            .filter_map(|id| get(&self.users, id).transpose())
+            .collect()
+    }
+
     fn delete_user(&self, user: &User) -> Result<(), StoreError> {
-        (&self.users, &self.users_by_login)
-            .transaction(|(users, index)| {
-                users.remove(user.id.as_bytes())?;
+        (&self.users, &self.users_by_login, &self.user_index)
+            .transaction(|(users, index, attributes)| {
+                // The entries of the user as stored now, which may differ from `user`.
+                if let Some(bytes) = users.remove(user.id.as_bytes())? {
+                    let stored: User = decode(&bytes).map_err(abort)?;
+                    reindex(attributes, &user.id, &user_index::entries(&stored), &[])?;
+                }
                 index.remove(login_key(&user.profile.login).as_bytes())?;
                 Ok(())
             })
@@ -400,6 +584,14 @@ impl Store for SledStore {
         }
         for key in self.grants.scan_prefix(format!("{}/", user.id)).keys() {
             self.grants.remove(key?)?;
+        }
+        for key in self.roles.scan_prefix(format!("{}/", user.id)).keys() {
+            self.roles.remove(key?)?;
+        }
+        for token in self.api_tokens()? {
+            if token.user_id == user.id {
+                self.delete_api_token(&token.id)?;
+            }
         }
         for group_id in self.groups_of(&user.id)? {
             self.set_membership(&group_id, &user.id, false)?;
@@ -840,6 +1032,94 @@ impl Store for SledStore {
         self.wrote_if(deleted)
     }
 
+    fn insert_role(&self, assignment: &RoleAssignment) -> Result<(), StoreError> {
+        let key = format!("{}/{}", assignment.user_id, assignment.role.as_str());
+        let inserted =
+            self.roles
+                .compare_and_swap(key, None as Option<&[u8]>, Some(encode(assignment)?))?;
+        match inserted {
+            Ok(()) => {
+                self.wrote();
+                Ok(())
+            }
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    fn roles(&self, user_id: &str) -> Result<Vec<RoleAssignment>, StoreError> {
+        self.roles
+            .scan_prefix(format!("{user_id}/"))
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    fn delete_role(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let Some(found) = self.roles(user_id)?.into_iter().find(|r| r.id == id) else {
+            return Ok(false);
+        };
+        let removed = self
+            .roles
+            .remove(format!("{user_id}/{}", found.role.as_str()))?
+            .is_some();
+        self.wrote();
+        Ok(removed)
+    }
+
+    fn insert_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        self.wrote_if(insert_indexed(
+            &self.api_tokens,
+            &self.api_tokens_by_digest,
+            &token.id,
+            &String::from_utf8_lossy(&digest_hex(&token.digest)),
+            encode(token)?,
+        ))
+    }
+
+    fn api_token(&self, id: &str) -> Result<Option<ApiToken>, StoreError> {
+        get(&self.api_tokens, id)
+    }
+
+    fn api_token_by_digest(&self, digest: &Digest) -> Result<Option<ApiToken>, StoreError> {
+        match self.api_tokens_by_digest.get(digest_hex(digest))? {
+            Some(id) => get(&self.api_tokens, id),
+            None => Ok(None),
+        }
+    }
+
+    fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.api_tokens
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    fn modify_api_token(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut ApiToken) -> bool,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let changed = modify(&self.api_tokens, id.as_bytes(), change, &None)?;
+        self.wrote();
+        Ok(changed)
+    }
+
+    fn delete_api_token(&self, id: &str) -> Result<bool, StoreError> {
+        let removed = (&self.api_tokens, &self.api_tokens_by_digest)
+            .transaction(|(tokens, by_digest)| {
+                let Some(bytes) = tokens.remove(id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let token: ApiToken = decode(&bytes).map_err(abort)?;
+                by_digest.remove(digest_hex(&token.digest))?;
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        self.wrote();
+        Ok(removed)
+    }
+
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {
         self.signing_keys
             .scan_prefix(format!("{server}/"))
@@ -1157,6 +1437,12 @@ impl Store for SledStore {
         }
         for v in self.trusted_origins.iter().values() {
             sink(Record::TrustedOrigin(decode(&v?)?))?;
+        }
+        for v in self.roles.iter().values() {
+            sink(Record::Role(decode(&v?)?))?;
+        }
+        for v in self.api_tokens.iter().values() {
+            sink(Record::ApiToken(decode(&v?)?))?;
         }
         for item in self.signing_keys.iter() {
             let (k, v) = item?;

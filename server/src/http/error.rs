@@ -42,6 +42,16 @@ pub enum ApiError {
     /// E0000047: too many requests (the caller adds the `X-Rate-Limit-*` headers).
     #[error("rate limited")]
     RateLimited,
+    /// E0000031: a `search` or `filter` expression (or its sort or cursor) was refused; the
+    /// cause says why.
+    #[error("invalid search: {0}")]
+    InvalidSearch(String),
+    /// 403 E0000006: the admin token works but its owner's role does not allow this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 409 E0000090: the user holds this role already.
+    #[error("role already assigned")]
+    RoleAssigned,
     /// E0000022: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -157,6 +167,26 @@ impl ApiError {
                 "API call exceeded rate limit due to too many requests.".into(),
                 vec![],
             ),
+            ApiError::InvalidSearch(why) => (
+                StatusCode::BAD_REQUEST,
+                "E0000031",
+                "Invalid search criteria.".into(),
+                vec![Cause {
+                    error_summary: why.clone(),
+                }],
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "E0000006",
+                "You do not have permission to perform the requested action".into(),
+                vec![],
+            ),
+            ApiError::RoleAssigned => (
+                StatusCode::CONFLICT,
+                "E0000090",
+                "Duplicate role assignment exception".into(),
+                vec![],
+            ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "E0000022",
@@ -202,6 +232,12 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+impl From<crate::directory::search::SearchError> for ApiError {
+    fn from(e: crate::directory::search::SearchError) -> Self {
+        ApiError::InvalidSearch(e.0)
     }
 }
 

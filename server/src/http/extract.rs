@@ -2,9 +2,11 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::clock::Timestamp;
+use crate::directory::admins::{self, Authority, Need};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{Method, header};
 use serde::de::DeserializeOwned;
 
 /// A JSON body; anything else is `400 E0000003`.
@@ -21,7 +23,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OktaJson<T> {
     }
 }
 
-/// An admin request authenticated by `Authorization: SSWS <token>`.
+/// An admin request authenticated by `Authorization: SSWS <token>` whose token may do what the
+/// method asks: reading (`GET`, `HEAD`) takes any admin role, anything else an org or super
+/// admin. A missing or unknown token is `401 E0000011`, too weak a role `403 E0000006`.
 pub(super) struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
@@ -31,27 +35,73 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if is_admin(&parts.headers, state) {
-            Ok(Admin)
+        let need = if matches!(parts.method, Method::GET | Method::HEAD) {
+            Need::Read
         } else {
-            Err(ApiError::InvalidToken)
-        }
+            Need::Write
+        };
+        authorised(&parts.headers, state, need).map(|_| Admin)
     }
 }
 
-/// Whether the request carries the admin API token: `Authorization: SSWS <token>`, or
-/// `SSWS<token>` as Okta's Python SDK sends it (Okta accepts both).
-pub(super) fn is_admin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
+/// An admin request from a super admin: giving roles and managing API tokens.
+pub(super) struct SuperAdmin;
+
+impl FromRequestParts<AppState> for SuperAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authorised(&parts.headers, state, Need::Manage).map(|_| SuperAdmin)
+    }
+}
+
+/// The authority of the request's admin token, if it may do what `need` says.
+fn authorised(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+    need: Need,
+) -> Result<Authority, ApiError> {
+    let authority = admin_authority(headers, state)?.ok_or(ApiError::InvalidToken)?;
+    if authority.may(need) {
+        Ok(authority)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// What the request's admin token may do: `Authorization: SSWS <token>`, or `SSWS<token>` as
+/// Okta's Python SDK sends it (Okta accepts both). `None` without a token that works.
+pub(super) fn admin_authority(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Option<Authority>, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("SSWS"))
         .map(str::trim)
         .filter(|t| !t.is_empty());
-    match (presented, &state.admin_token) {
-        (Some(token), Some(expected)) => crate::crypto::Digest::of(token).ct_eq(expected),
-        _ => false,
-    }
+    let Some(token) = presented else {
+        return Ok(None);
+    };
+    Ok(admins::authenticate(
+        state.store.as_ref(),
+        token,
+        state.admin_token.as_ref(),
+        Timestamp::now(),
+    )?)
+}
+
+/// Whether the request carries an admin token that may change the org (a trusted caller of
+/// the Authentication API, e.g. recovery on someone's behalf).
+pub(super) fn is_admin(headers: &axum::http::HeaderMap, state: &AppState) -> bool {
+    admin_authority(headers, state)
+        .ok()
+        .flatten()
+        .is_some_and(|a| a.may(Need::Write))
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.

@@ -1,6 +1,7 @@
 //! The axum edge: shared state, the router assembled from each surface's `routes()`, and
 //! fallbacks in the protocol's own error format.
 
+mod admins;
 mod apps;
 mod assets;
 mod authn;
@@ -303,6 +304,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors::trusted_origins(state.store.clone()));
     let admin_apis = users::routes()
+        .merge(admins::routes())
         .merge(trusted_origins::routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())

@@ -8,9 +8,9 @@ use crate::authn::recovery::{RECOVERY_TOKEN_TTL, issue_token, link_email};
 use crate::authn::transaction::RecoveryType;
 use crate::clock::Timestamp;
 use crate::directory::lifecycle::{
-    ProfileUpdate, Transition, UserQuery, delete, list as list_users, parse_status_filter,
-    transition, update,
+    Listing, ProfileUpdate, Transition, UserQuery, delete, list as list_users, transition, update,
 };
+use crate::directory::search::{Dialect, Query as SearchQuery};
 use crate::directory::users::{
     Activation, NewUser, create_user, expire_password as expire, find_user, unlock_user,
 };
@@ -60,6 +60,7 @@ pub(super) fn user_view(u: &User, base: &str) -> Value {
         "lastLogin": iso(u.last_login),
         "lastUpdated": u.last_updated.iso8601(),
         "passwordChanged": iso(u.password_changed),
+        "type": { "id": crate::store::user_index::DEFAULT_USER_TYPE },
         "profile": profile_view(&u.profile),
         "credentials": credentials,
         "_links": { "self": { "href": paths::href(base, paths::USER, &u.id) } },
@@ -423,38 +424,39 @@ async fn apply_update(
     }
 }
 
-/// `GET /api/v1/users?q=&filter=&limit=&after=`, paged with `Link` headers.
+/// `GET /api/v1/users?search=&sortBy=&sortOrder=` or `?filter=` or `?q=`, with `limit` and
+/// `after`, paged with `Link` headers.
 async fn list(
     _: Admin,
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    // Okta's `search` language is not implemented yet. Answering every user instead would let
-    // an app that takes the first result act on the wrong person, so it is refused.
-    if query.contains_key("search") {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "search",
-            "The search parameter is not supported yet; use filter or q",
-        )]));
-    }
-    let status = match query.get("filter") {
-        Some(f) => Some(parse_status_filter(f).ok_or_else(|| {
-            ApiError::Validation(vec![FieldError::new(
-                "filter",
-                "Only `status eq \"STATUS\"` filters are supported",
-            )])
-        })?),
-        None => None,
+    let given = |name: &str| query.get(name).filter(|v| !v.is_empty());
+    let listing = match (given("search"), given("filter"), given("q")) {
+        (Some(search), None, None) => Listing::Search(SearchQuery::parse(
+            search,
+            Dialect::Search,
+            given("sortBy").map(String::as_str),
+            given("sortOrder").map(String::as_str),
+        )?),
+        (None, Some(filter), None) => {
+            Listing::Search(SearchQuery::parse(filter, Dialect::Filter, None, None)?)
+        }
+        (None, None, Some(q)) => Listing::Prefix(q.clone()),
+        (None, None, None) => Listing::All,
+        _ => {
+            return Err(ApiError::InvalidSearch(
+                "Give one of search, filter and q, not several".into(),
+            ));
+        }
     };
     let q = UserQuery {
-        q: query.get("q").cloned().filter(|s| !s.is_empty()),
-        status,
+        listing,
         after: page.after.clone(),
         limit: page.limit,
     };
-    let (users, more) = list_users(state.store.as_ref(), &q)?;
-    let next = users.last().filter(|_| more).map(|u| u.id.clone());
+    let (users, next) = list_users(state.store.as_ref(), &q)?;
     let items = users
         .iter()
         .map(|u| user_view(u, &state.base_url))

@@ -293,19 +293,193 @@ async fn every_standard_attribute_is_kept_and_an_unknown_one_is_refused() {
     assert!(replaced["profile"].get("department").is_none());
 }
 
-/// Until Okta's search language is built, a `search` is refused rather than answered with
-/// every user (an app taking the first result would act on the wrong person).
+/// Users created through the API, each with a department, for the search tests.
+async fn staff(s: &support::TestServer) -> Vec<(String, String)> {
+    let mut made = Vec::new();
+    for (login, last, department) in [
+        ("ann@example.com", "Lee", "Engineering"),
+        ("bob@example.com", "Brown", "Sales"),
+        ("cyd@example.com", "Lam", "engineering"),
+        ("dee@example.com", "Ashe", "Support"),
+        ("eve@example.com", "Lindqvist", "Engineering"),
+    ] {
+        let res = s
+            .admin_post("/api/v1/users?activate=true")
+            .json(&json!({ "profile": {
+                "login": login, "email": login, "firstName": "X", "lastName": last,
+                "department": department,
+            }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let user: Value = res.json().await.unwrap();
+        made.push((user["id"].as_str().unwrap().to_owned(), login.to_owned()));
+    }
+    made
+}
+
+/// Every page of `GET url`, following `Link: rel="next"` as Okta's SDKs do, as logins.
+async fn every_page(s: &support::TestServer, path_and_query: &str) -> Vec<String> {
+    let mut url = s.url(path_and_query);
+    let mut logins = Vec::new();
+    loop {
+        let res = s
+            .client
+            .get(&url)
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{url}");
+        let next = res
+            .headers()
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.ends_with("rel=\"next\""))
+            .map(|v| v[1..v.find('>').unwrap()].to_owned());
+        let page: Vec<Value> = res.json().await.unwrap();
+        logins.extend(
+            page.iter()
+                .map(|u| u["profile"]["login"].as_str().unwrap().to_owned()),
+        );
+        match next {
+            Some(n) => url = n,
+            None => return logins,
+        }
+    }
+}
+
+/// Okta's `search`: values without case, `and`/`or`/`sw`/`pr`, pages through `Link`, sorted by
+/// `sortBy`; a changed attribute is found by its new value only.
 #[tokio::test]
-async fn a_search_is_refused_rather_than_answered_with_everyone() {
+async fn search_finds_exactly_the_users_it_describes() {
     let s = support::start().await;
-    s.create_user("sam@example.com", PASSWORD).await;
+    let made = staff(&s).await;
+    let search = |q: &str| format!("/api/v1/users?limit=2&search={}", urlencode(q));
+
+    let mut found = every_page(&s, &search(r#"profile.department eq "ENGINEERING""#)).await;
+    found.sort();
+    assert_eq!(
+        found,
+        ["ann@example.com", "cyd@example.com", "eve@example.com"]
+    );
+    assert_eq!(
+        every_page(&s, &search(r#"profile.email eq "bob@example.com""#)).await,
+        ["bob@example.com"]
+    );
+    let sorted = format!(
+        "{}&sortBy=profile.lastName&sortOrder=desc",
+        search(r#"profile.lastName sw "l" or profile.department eq "support""#)
+    );
+    assert_eq!(
+        every_page(&s, &sorted).await,
+        // Lindqvist, Lee, Lam, Ashe.
+        [
+            "eve@example.com",
+            "ann@example.com",
+            "cyd@example.com",
+            "dee@example.com"
+        ]
+    );
+    let dated = search(
+        r#"status eq "ACTIVE" and created gt "2020-01-01T00:00:00.000Z" and not (profile.department pr)"#,
+    );
+    assert!(every_page(&s, &dated).await.is_empty());
+    assert_eq!(
+        every_page(&s, &search(&format!(r#"id eq "{}""#, made[3].0))).await,
+        ["dee@example.com"]
+    );
+
+    // Moved to Sales: found there, and no longer in Engineering.
     let res = s
-        .admin_get("/api/v1/users?search=profile.lastName%20eq%20%22Nobody%22")
+        .admin_post(&format!("/api/v1/users/{}", made[0].0))
+        .json(&json!({ "profile": { "department": "Sales" } }))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
-    let e: Value = res.json().await.unwrap();
-    assert_eq!(e["errorCode"], "E0000001");
-    assert!(e["errorCauses"].to_string().contains("search"), "{e}");
+    assert_eq!(res.status(), 200);
+    let mut sales = every_page(&s, &search(r#"profile.department eq "sales""#)).await;
+    sales.sort();
+    assert_eq!(sales, ["ann@example.com", "bob@example.com"]);
+    let mut engineering = every_page(&s, &search(r#"profile.department eq "engineering""#)).await;
+    engineering.sort();
+    assert_eq!(engineering, ["cyd@example.com", "eve@example.com"]);
+
+    // `filter` compares values with their case, as Okta's does.
+    assert_eq!(
+        every_page(
+            &s,
+            &format!(
+                "/api/v1/users?filter={}",
+                urlencode(r#"profile.lastName eq "Lam""#)
+            )
+        )
+        .await,
+        ["cyd@example.com"]
+    );
+    assert!(
+        every_page(
+            &s,
+            &format!(
+                "/api/v1/users?filter={}",
+                urlencode(r#"profile.lastName eq "lam""#)
+            )
+        )
+        .await
+        .is_empty()
+    );
+}
+
+/// A malformed expression, an unknown attribute, a `filter` using what only `search` may, or
+/// several of search/filter/q at once: 400 E0000031 with the reason, never every user.
+#[tokio::test]
+async fn a_search_that_cannot_be_answered_is_refused_with_the_reason() {
+    let s = support::start().await;
+    s.create_user("sam@example.com", PASSWORD).await;
+    for (query, says) in [
+        (
+            format!("search={}", urlencode(r#"profile.lastName eq "Nobody"#)),
+            "closing quote",
+        ),
+        (
+            format!("search={}", urlencode(r#"profile.shoeSize eq "9""#)),
+            "profile.shoeSize",
+        ),
+        (
+            format!("search={}", urlencode("status ne \"ACTIVE\"")),
+            "`ne`",
+        ),
+        (
+            format!("filter={}", urlencode(r#"profile.city eq "Oslo""#)),
+            "filter",
+        ),
+        (
+            format!("search={}&sortBy=profile.shoeSize", urlencode("id pr")),
+            "sortBy",
+        ),
+        ("search=id%20pr&q=sam".to_owned(), "one of"),
+    ] {
+        let res = s
+            .admin_get(&format!("/api/v1/users?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{query}");
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["errorCode"], "E0000031", "{query}: {e}");
+        assert_eq!(e["errorSummary"], "Invalid search criteria.");
+        assert!(
+            e["errorCauses"][0]["errorSummary"]
+                .as_str()
+                .unwrap()
+                .contains(says),
+            "{query}: {e}"
+        );
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

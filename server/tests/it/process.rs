@@ -738,3 +738,164 @@ async fn the_log_shows_no_token_even_at_trace_level() {
     assert!(!log.contains(&session_token), "a session token in the log");
     assert!(!log.contains(link), "a link's token in the log");
 }
+
+/// An operator's API token: created with `portcullis token create` while the server is
+/// stopped, it acts with its owner's admin role as that role is at each request (read-only
+/// cannot write; a role given later counts at once), shows up in the token list with its
+/// owner and last use, never with its value, and ends when revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_api_token_acts_with_its_owners_role_until_revoked() {
+    let (data, site) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let database = crate::support::test_database().await;
+    let mut node = Node::start(data.path(), site.path(), database.as_deref()).await;
+    let owner = node.api.create_user("ops@example.com").await.unwrap();
+    let boot = |method, path: &str| {
+        node.api
+            .http
+            .request(method, node.api.url(path))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+    };
+    let res = boot(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{owner}/roles"),
+    )
+    .json(&json!({ "type": "READ_ONLY_ADMIN" }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let role: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&role["type"], &role["status"], &role["assignmentType"]),
+        (&json!("READ_ONLY_ADMIN"), &json!("ACTIVE"), &json!("USER"))
+    );
+    let again = boot(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{owner}/roles"),
+    )
+    .json(&json!({ "type": "READ_ONLY_ADMIN" }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 409);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["errorCode"],
+        "E0000090"
+    );
+    let pid = node.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(node.child.wait().unwrap().success());
+
+    let mut create = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    if let Some(url) = &database {
+        create.env("PORTCULLIS_DATABASE_URL", url);
+    }
+    let out = create
+        .args([
+            "token",
+            "create",
+            "--name",
+            "nightly export",
+            "--user",
+            "ops@example.com",
+        ])
+        .env("PORTCULLIS_DATA_DIR", data.path())
+        .env("PORTCULLIS_LOG", "warn")
+        .env_remove("PORTCULLIS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("00") && token.len() == 42, "{token}");
+
+    let node = Node::start(data.path(), site.path(), database.as_deref()).await;
+    let with = |method, path: &str, t: &str| {
+        node.api
+            .http
+            .request(method, node.api.url(path))
+            .header("Authorization", format!("SSWS {t}"))
+    };
+    let new_user = json!({ "profile": { "login": "new@example.com", "email": "new@example.com",
+                                        "firstName": "N", "lastName": "U" } });
+    let listed = with(reqwest::Method::GET, "/api/v1/users", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200, "a read-only admin reads");
+    let refused = with(reqwest::Method::POST, "/api/v1/users", &token)
+        .json(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "a read-only admin cannot write");
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["errorCode"],
+        "E0000006"
+    );
+    let tokens = with(reqwest::Method::GET, "/api/v1/api-tokens", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 403, "only a super admin manages tokens");
+
+    let tokens: Value = with(reqwest::Method::GET, "/api/v1/api-tokens", ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = &tokens.as_array().unwrap()[0];
+    assert_eq!(
+        (&listed["name"], &listed["userId"]),
+        (&json!("nightly export"), &json!(owner))
+    );
+    assert!(listed["lastUsed"].is_string(), "{listed}");
+    assert_eq!(listed["tokenWindow"], "P30D");
+    assert!(
+        !tokens.to_string().contains(&token),
+        "the value is never shown again"
+    );
+
+    let res = with(
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{owner}/roles"),
+        ADMIN_TOKEN,
+    )
+    .json(&json!({ "type": "ORG_ADMIN" }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let created = with(reqwest::Method::POST, "/api/v1/users", &token)
+        .json(&new_user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200, "the role given counts at once");
+
+    let revoked = with(
+        reqwest::Method::DELETE,
+        "/api/v1/api-tokens/current",
+        &token,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let after = with(reqwest::Method::GET, "/api/v1/users", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+}
