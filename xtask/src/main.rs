@@ -269,6 +269,11 @@ fn tests(tc: &tools::Toolchain, filter: Option<&str>) -> Result<(), Fail> {
         .as_deref()
         .map(|p| ("PORTCULLIS_TEST_PYTHON", p))
         .into_iter()
+        .chain(
+            tc.okta_python
+                .as_deref()
+                .map(|p| ("PORTCULLIS_TEST_OKTA_PYTHON", p)),
+        )
         .collect();
     // Both storage backends: the whole suite on sled, then the integration tests and the
     // store's conformance tests against a throwaway PostgreSQL.

@@ -31,6 +31,8 @@ pub(crate) struct Toolchain {
     pub(crate) wasm_opt: Option<PathBuf>,
     /// A Python that can run the aiosmtpd test mail server (tests only).
     pub(crate) python: Option<String>,
+    /// A Python with Okta's management SDK (`okta` on PyPI), for its test (tests only).
+    pub(crate) okta_python: Option<String>,
 }
 
 pub(crate) fn setup(need: Need) -> Result<Toolchain, Fail> {
@@ -46,10 +48,10 @@ pub(crate) fn setup(need: Need) -> Result<Toolchain, Fail> {
         }
         chromium()?;
     }
-    let python = if need == Need::Everything {
-        Some(aiosmtpd()?)
+    let (python, okta_python) = if need == Need::Everything {
+        (Some(aiosmtpd()?), Some(okta_sdk_python()?))
     } else {
-        None
+        (None, None)
     };
     let wasm_opt = root().join("end2end/node_modules/.bin/wasm-opt");
     let wasm_opt = wasm_opt.exists().then_some(wasm_opt);
@@ -60,6 +62,7 @@ pub(crate) fn setup(need: Need) -> Result<Toolchain, Fail> {
         route,
         wasm_opt,
         python,
+        okta_python,
     })
 }
 
@@ -187,6 +190,51 @@ fn aiosmtpd() -> Result<String, Fail> {
     Err(Fail(
         "aiosmtpd could not be installed with pip or apt".into(),
     ))
+}
+
+/// The version of Okta's Python management SDK the tests run, unmodified.
+const OKTA_SDK_PYTHON: &str = "okta==3.4.6";
+
+/// A Python in `target/okta-sdk-python` (a virtual environment, so nothing else is touched)
+/// with Okta's Python SDK installed from PyPI.
+fn okta_sdk_python() -> Result<String, Fail> {
+    let venv = root().join("target/okta-sdk-python");
+    let python = venv.join("bin/python");
+    let python_text = python.display().to_string();
+    let has_sdk = || {
+        Command::new(&python)
+            .args(["-c", "import okta.client"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has_sdk() {
+        return Ok(python_text);
+    }
+    step("Installing Okta's Python SDK in target/okta-sdk-python (its test runs it)");
+    let made = |interpreter: &str| {
+        Command::new(interpreter)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !made("python3") {
+        // Debian's Python makes virtual environments with python3-venv only.
+        apt_install(&["python3-venv"])?;
+        if !made("/usr/bin/python3") {
+            return Err(Fail("cannot make a Python virtual environment".into()));
+        }
+    }
+    run(
+        Command::new(&python).args(["-m", "pip", "install", "--quiet", OKTA_SDK_PYTHON]),
+        "pip install okta (Okta's Python SDK)",
+    )?;
+    if has_sdk() {
+        Ok(python_text)
+    } else {
+        Err(Fail("Okta's Python SDK did not install".into()))
+    }
 }
 
 fn chromium() -> Result<(), Fail> {

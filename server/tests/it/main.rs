@@ -18,6 +18,7 @@ mod mail;
 mod mfa;
 mod oauth_clients;
 mod oauth_flows;
+mod okta_sdk_python;
 mod outage;
 mod pages;
 mod process;
