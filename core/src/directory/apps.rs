@@ -62,6 +62,43 @@ pub fn is_assigned(store: &dyn Store, app_id: &str, user_id: &str) -> Result<boo
     Ok(store.groups_of(user_id)?.iter().any(|g| groups.contains(g)))
 }
 
+/// What `search` and `filter` of an app listing may name. (Okta's `user.id` and `group.id`
+/// filters are not taken yet: they are refused as unknown, never ignored.)
+pub const SEARCH_NAMES: crate::directory::search::Vocabulary =
+    crate::directory::search::Vocabulary {
+        knows: |attribute, dialect| match dialect {
+            crate::directory::search::Dialect::Search => [
+                "id",
+                "name",
+                "label",
+                "status",
+                "signOnMode",
+                "created",
+                "lastUpdated",
+            ]
+            .contains(&attribute),
+            crate::directory::search::Dialect::Filter => {
+                ["id", "name", "status"].contains(&attribute)
+            }
+        },
+        is_time: |attribute| matches!(attribute, "created" | "lastUpdated"),
+        contains: |attribute| matches!(attribute, "name" | "label"),
+    };
+
+/// The value of `attribute` (as [`SEARCH_NAMES`] names it) of `app`.
+pub fn attribute(app: &App, attribute: &str) -> Option<String> {
+    match attribute {
+        "id" => Some(app.id.clone()),
+        "name" => Some(app.name.clone()),
+        "label" => Some(app.label.clone()),
+        "status" => Some(app.status.as_str().to_owned()),
+        "signOnMode" => Some(app.sign_on_mode.clone()),
+        "created" => Some(app.created.iso8601()),
+        "lastUpdated" => Some(app.last_updated.iso8601()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,3 +143,44 @@ pub fn effective_mfa(
         GroupMfa::Required => MfaEnrollment::Required,
     })
 }
+
+/// What `search` and `filter` of a group listing may name, as Okta's groups API does.
+pub const SEARCH_NAMES: crate::directory::search::Vocabulary =
+    crate::directory::search::Vocabulary {
+        knows: |attribute, dialect| match dialect {
+            crate::directory::search::Dialect::Search => [
+                "id",
+                "type",
+                "created",
+                "lastUpdated",
+                "lastMembershipUpdated",
+                "profile.name",
+                "profile.description",
+            ]
+            .contains(&attribute),
+            crate::directory::search::Dialect::Filter => {
+                ["id", "type", "lastUpdated", "lastMembershipUpdated"].contains(&attribute)
+            }
+        },
+        is_time: |attribute| {
+            matches!(
+                attribute,
+                "created" | "lastUpdated" | "lastMembershipUpdated"
+            )
+        },
+        contains: |attribute| matches!(attribute, "profile.name" | "profile.description"),
+    };
+
+/// The value of `attribute` (as [`SEARCH_NAMES`] names it) of `group`.
+pub fn attribute(group: &Group, attribute: &str) -> Option<String> {
+    match attribute {
+        "id" => Some(group.id.clone()),
+        "type" => Some("OKTA_GROUP".to_owned()),
+        "created" => Some(group.created.iso8601()),
+        "lastUpdated" => Some(group.last_updated.iso8601()),
+        "lastMembershipUpdated" => Some(group.last_membership_updated.iso8601()),
+        "profile.name" => Some(group.name.clone()),
+        "profile.description" => Some(group.description.clone()).filter(|d| !d.is_empty()),
+        _ => None,
+    }
+}

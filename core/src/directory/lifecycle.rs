@@ -235,14 +235,6 @@ pub fn list(
     Ok((page, next))
 }
 
-/// Parses Okta's `filter` for the one form supported, `status eq "STATUS"`, into the status
-/// type of what is listed (users, apps).
-pub fn parse_status_filter<S: serde::de::DeserializeOwned>(filter: &str) -> Option<S> {
-    let rest = filter.trim().strip_prefix("status")?.trim_start();
-    let value = rest.strip_prefix("eq")?.trim().trim_matches('"');
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,10 +384,5 @@ mod tests {
             query.after = next;
         }
         assert_eq!(seen, ["Odd", "Odd", "Odd"]);
-        assert_eq!(
-            parse_status_filter("status eq \"SUSPENDED\""),
-            Some(UserStatus::Suspended)
-        );
-        assert_eq!(parse_status_filter::<UserStatus>("lastUpdated gt 1"), None);
     }
 }

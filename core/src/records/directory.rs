@@ -86,6 +86,16 @@ pub enum AppStatus {
     Inactive,
 }
 
+impl AppStatus {
+    /// Okta's name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Inactive => "INACTIVE",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct App {
     pub id: String,

@@ -6,6 +6,7 @@ use super::extract::{Admin, OktaJson};
 use super::pagination::Page;
 use crate::clock::Timestamp;
 use crate::directory::apps::{self, App, AppStatus};
+use crate::directory::search::listing_expr;
 use crate::oauth::clients::{Client, Registration};
 use crate::paths;
 use axum::extract::Query;
@@ -254,27 +255,29 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    // Okta's `filter=status eq "ACTIVE"` and `q` (a prefix of the name or label).
-    let status: Option<AppStatus> = match query.get("filter") {
-        Some(f) => Some(
-            crate::directory::lifecycle::parse_status_filter(f).ok_or_else(|| {
-                ApiError::Validation(vec![crate::directory::FieldError::new(
-                    "filter",
-                    "Only `status eq \"ACTIVE\"` or `status eq \"INACTIVE\"` filters are supported",
-                )])
-            })?,
-        ),
-        None => None,
+    // Okta's `search`, `filter` (`status eq "ACTIVE"`, `name eq "oidc_client"`) and `q` (a
+    // prefix of the name or label).
+    let given = |name: &str| {
+        query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     };
-    let q = query
-        .get("q")
-        .map(|q| q.to_lowercase())
-        .filter(|q| !q.is_empty());
+    let expr = listing_expr(given("search"), given("filter"), &apps::SEARCH_NAMES)?;
+    let q = given("q").map(str::to_lowercase);
     let matching: Vec<App> = state
         .store
         .apps()?
         .into_iter()
-        .filter(|a| status.is_none_or(|s| a.status == s))
+        .filter(|a| {
+            expr.as_ref().is_none_or(|(e, exact)| {
+                e.holds(
+                    &|name| apps::attribute(a, name),
+                    &apps::SEARCH_NAMES,
+                    *exact,
+                )
+            })
+        })
         .filter(|a| {
             q.as_deref().is_none_or(|q| {
                 a.label.to_lowercase().starts_with(q) || a.name.to_lowercase().starts_with(q)

@@ -8,6 +8,7 @@ use super::extract::{Admin, OktaJson};
 use super::pagination::Page;
 use crate::clock::Timestamp;
 use crate::directory::groups::{self, Group, GroupInput, GroupMfa};
+use crate::directory::search::listing_expr;
 use crate::directory::users::find_user;
 use crate::directory::{DirectoryError, FieldError};
 use crate::paths;
@@ -101,11 +102,21 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    let q = query.get("q").map(|q| q.to_lowercase());
+    let given = |name: &str| {
+        query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let q = given("q").map(str::to_lowercase);
+    let expr = listing_expr(given("search"), given("filter"), &groups::SEARCH_NAMES)?;
     let mut all = state.store.groups()?;
     all.retain(|g| {
         q.as_deref()
             .is_none_or(|q| g.name.to_lowercase().starts_with(q))
+            && expr.as_ref().is_none_or(|(e, exact)| {
+                e.holds(&|a| groups::attribute(g, a), &groups::SEARCH_NAMES, *exact)
+            })
     });
     let (groups, next) = page.slice(all, |g| g.id.as_str());
     let items = groups.iter().map(|g| view(g, &state.base_url)).collect();

@@ -504,4 +504,24 @@ async fn apps_are_listed_by_status_and_name_prefix() {
         (200, vec!["Paystubs".into()])
     );
     assert_eq!(labels("?filter=label%20sw%20%22x%22").await.0, 400);
+    assert_eq!(
+        labels("?search=label%20sw%20%22PAY%22%20and%20not%20(status%20eq%20%22INACTIVE%22)").await,
+        (200, vec!["Payroll".into()])
+    );
+    assert_eq!(
+        labels("?filter=name%20eq%20%22bookmark%22%20and%20status%20eq%20%22INACTIVE%22").await,
+        (200, vec!["Paystubs".into()])
+    );
+    // Okta's `user.id` filter is not built: refused, never answered with every app.
+    let (status, _) = labels("?filter=user.id%20eq%20%2200u1%22").await;
+    assert_eq!(status, 400);
+    let refused = s
+        .admin_get("/api/v1/apps?filter=user.id%20eq%20%2200u1%22")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["errorCode"],
+        "E0000031"
+    );
 }

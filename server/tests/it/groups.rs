@@ -152,3 +152,87 @@ async fn a_group_can_require_mfa_for_its_members_only() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// Okta's `search` and `filter` on groups: by name, description, type and times; a filter on
+/// what only a search may name, or a malformed one, is 400 E0000031.
+#[tokio::test]
+async fn groups_are_found_by_search_and_filter() {
+    let s = support::start().await;
+    let eng = create_group(&s, "Engineering", None).await;
+    let sales: Value = s
+        .admin_post("/api/v1/groups")
+        .json(&json!({ "profile": { "name": "Sales team", "description": "They sell" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found = |query: String| {
+        let s = &s;
+        async move {
+            let res = s
+                .admin_get(&format!("/api/v1/groups?{query}"))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            let mut ids: Vec<String> = body
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|g| g["id"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.sort();
+            (status, ids, body)
+        }
+    };
+    let enc = |t: &str| url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    let (eng, sales) = (
+        eng["id"].as_str().unwrap().to_owned(),
+        sales["id"].as_str().unwrap().to_owned(),
+    );
+    let mut both = vec![eng.clone(), sales.clone()];
+    both.sort();
+    assert_eq!(
+        found(format!("search={}", enc(r#"profile.name sw "ENG""#)))
+            .await
+            .1,
+        vec![eng.clone()]
+    );
+    assert_eq!(
+        found(format!(
+            "search={}",
+            enc(r#"profile.description co "sell""#)
+        ))
+        .await
+        .1,
+        vec![sales.clone()]
+    );
+    assert_eq!(
+        found(format!("filter={}", enc(r#"type eq "OKTA_GROUP""#)))
+            .await
+            .1,
+        both
+    );
+    assert_eq!(
+        found(format!(
+            "search={}",
+            enc(r#"lastUpdated gt "2020-01-01T00:00:00.000Z" and not (profile.description co "SELL")"#)
+        ))
+        .await
+        .1,
+        [eng]
+    );
+    for bad in [
+        r#"filter=profile.name%20eq%20%22Sales%20team%22"#,
+        "search=profile.name%20eq",
+    ] {
+        let (status, _, body) = found(bad.to_owned()).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["errorCode"], "E0000031", "{bad}");
+    }
+}

@@ -75,6 +75,64 @@ pub enum Expr {
     Not(Box<Expr>),
 }
 
+/// What the expressions of one kind of listing may name, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Vocabulary {
+    /// Whether the dialect may name `attribute`.
+    pub knows: fn(&str, Dialect) -> bool,
+    /// Whether `attribute` holds a time (compared as Okta's ISO-8601 text).
+    pub is_time: fn(&str) -> bool,
+    /// Whether `co` works on `attribute`.
+    pub contains: fn(&str) -> bool,
+}
+
+/// Users: every top-level attribute and every profile attribute the schema defines (search);
+/// `id`, `status`, `lastUpdated`, the login, email and names (filter). `co` on the login,
+/// email and names.
+pub const USERS: Vocabulary = Vocabulary {
+    knows: |attribute, dialect| match attribute.strip_prefix("profile.") {
+        Some(name) => {
+            ["login", "email", "firstName", "lastName"].contains(&name)
+                || (dialect == Dialect::Search
+                    && crate::directory::users::STANDARD_ATTRIBUTES.contains(&name))
+        }
+        None => match dialect {
+            Dialect::Search => user_index::TOP_LEVEL.contains(&attribute),
+            Dialect::Filter => ["id", "status", "lastUpdated"].contains(&attribute),
+        },
+    },
+    is_time: user_index::is_time,
+    contains: |attribute| {
+        [
+            "profile.login",
+            "profile.email",
+            "profile.firstName",
+            "profile.lastName",
+        ]
+        .contains(&attribute)
+    },
+};
+
+/// Parses `text` in `dialect` over the attributes `names` lists.
+pub fn parse_with(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<Expr, SearchError> {
+    parse::parse(text, dialect, names)
+}
+
+/// The expression of a listing that is read whole (groups, apps) from its `search` or
+/// `filter` (at most one), and whether it compares exactly (a filter); `None` without either.
+pub fn listing_expr(
+    search: Option<&str>,
+    filter: Option<&str>,
+    names: &Vocabulary,
+) -> Result<Option<(Expr, bool)>, SearchError> {
+    match (search, filter) {
+        (Some(_), Some(_)) => Err(SearchError("Give search or filter, not both".into())),
+        (Some(s), None) => Ok(Some((parse::parse(s, Dialect::Search, names)?, false))),
+        (None, Some(f)) => Ok(Some((parse::parse(f, Dialect::Filter, names)?, true))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Why an expression was refused, said so that its author can mend it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -89,6 +147,21 @@ impl SearchError {
 impl Expr {
     /// Whether `user` matches; `exact` compares values with their case (a filter).
     pub fn matches(&self, user: &User, exact: bool) -> bool {
+        self.holds(
+            &|attribute| user_index::value(user, attribute),
+            &USERS,
+            exact,
+        )
+    }
+
+    /// Whether what `value` reads (an attribute's value as given, `None` when unset) matches;
+    /// `exact` compares values with their case (a filter).
+    pub fn holds(
+        &self,
+        value: &dyn Fn(&str) -> Option<String>,
+        names: &Vocabulary,
+        exact: bool,
+    ) -> bool {
         match self {
             Expr::Compare {
                 attribute,
@@ -96,16 +169,21 @@ impl Expr {
                 key,
                 literal,
             } => {
-                if exact && !user_index::is_time(attribute) {
-                    user_index::value(user, attribute).is_some_and(|v| op.holds(&v, literal))
+                let Some(v) = value(attribute) else {
+                    return false;
+                };
+                if (names.is_time)(attribute) {
+                    op.holds(&v, key)
+                } else if exact {
+                    op.holds(&v, literal)
                 } else {
-                    user_index::key(user, attribute).is_some_and(|v| op.holds(&v, key))
+                    op.holds(&user_index::text_key(&v), key)
                 }
             }
-            Expr::Present(attribute) => user_index::value(user, attribute).is_some(),
-            Expr::And(terms) => terms.iter().all(|t| t.matches(user, exact)),
-            Expr::Or(terms) => terms.iter().any(|t| t.matches(user, exact)),
-            Expr::Not(term) => !term.matches(user, exact),
+            Expr::Present(attribute) => value(attribute).is_some(),
+            Expr::And(terms) => terms.iter().all(|t| t.holds(value, names, exact)),
+            Expr::Or(terms) => terms.iter().any(|t| t.holds(value, names, exact)),
+            Expr::Not(term) => !term.holds(value, names, exact),
         }
     }
 
@@ -206,7 +284,7 @@ impl Query {
         sort_by: Option<&str>,
         sort_order: Option<&str>,
     ) -> Result<Self, SearchError> {
-        let expr = parse::parse(text, dialect)?;
+        let expr = parse::parse(text, dialect, &USERS)?;
         let direction = match sort_order.map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => Direction::Ascending,
             Some("desc") => Direction::Descending,
@@ -219,7 +297,7 @@ impl Query {
         let sort = match (dialect, sort_by) {
             (Dialect::Search, Some(attribute)) => {
                 // The same names a search takes, checked by parsing a comparison on it.
-                parse::parse(&format!("{attribute} pr"), Dialect::Search)
+                parse::parse(&format!("{attribute} pr"), Dialect::Search, &USERS)
                     .map_err(|_| SearchError(format!("Invalid sortBy `{attribute}`")))?;
                 Some(Sort {
                     attribute: attribute.to_owned(),

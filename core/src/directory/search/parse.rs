@@ -2,10 +2,9 @@
 //! (`eq sw co gt ge lt le`, and `pr`), joined by `and`, `or`, `not` and parentheses. `and`
 //! binds tighter than `or`. Operators and keywords ignore case; attribute names do not.
 
-use super::{Dialect, Expr, Op, SearchError};
+use super::{Dialect, Expr, Op, SearchError, Vocabulary};
 use crate::clock::Timestamp;
-use crate::directory::users::STANDARD_ATTRIBUTES;
-use crate::store::user_index::{self, TOP_LEVEL};
+use crate::store::user_index;
 
 /// Longer expressions are refused (Okta refuses overlong queries too).
 pub const MAX_LENGTH: usize = 4096;
@@ -72,14 +71,15 @@ fn tokens(text: &str) -> Result<Vec<Token>, SearchError> {
     Ok(out)
 }
 
-struct Parser {
+struct Parser<'v> {
     tokens: Vec<Token>,
     at: usize,
     dialect: Dialect,
+    names: &'v Vocabulary,
 }
 
-/// Parses `text` as `dialect` allows.
-pub(super) fn parse(text: &str, dialect: Dialect) -> Result<Expr, SearchError> {
+/// Parses `text` as `dialect` allows, over the attributes `names` lists.
+pub(super) fn parse(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<Expr, SearchError> {
     if text.len() > MAX_LENGTH {
         return Err(SearchError::syntax(
             "an expression longer than 4096 characters",
@@ -89,6 +89,7 @@ pub(super) fn parse(text: &str, dialect: Dialect) -> Result<Expr, SearchError> {
         tokens: tokens(text)?,
         at: 0,
         dialect,
+        names,
     };
     let expr = p.or(0)?;
     match p.tokens.get(p.at) {
@@ -109,7 +110,7 @@ fn shown(t: &Token) -> String {
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek_keyword(&self, keyword: &str) -> bool {
         matches!(self.tokens.get(self.at), Some(Token::Word(w)) if w.eq_ignore_ascii_case(keyword))
     }
@@ -176,7 +177,7 @@ impl Parser {
     }
 
     fn comparison(&mut self, attribute: String) -> Result<Expr, SearchError> {
-        check_attribute(&attribute, self.dialect)?;
+        check_attribute(&attribute, self.dialect, self.names)?;
         let op = match self.tokens.get(self.at) {
             Some(Token::Word(w)) => w.to_ascii_lowercase(),
             _ => {
@@ -208,7 +209,7 @@ impl Parser {
                 )));
             }
         };
-        check_operator(&attribute, op, self.dialect)?;
+        check_operator(&attribute, op, self.dialect, self.names)?;
         let literal = match self.tokens.get(self.at) {
             Some(Token::Literal(l)) => l.clone(),
             // Numbers and booleans come unquoted.
@@ -223,7 +224,7 @@ impl Parser {
             }
         };
         self.at += 1;
-        let key = if user_index::is_time(&attribute) {
+        let key = if (self.names.is_time)(&attribute) {
             time_literal(&literal)?
         } else {
             user_index::text_key(&literal)
@@ -237,23 +238,17 @@ impl Parser {
     }
 }
 
-/// An attribute a user has: a top-level one or a profile attribute the schema defines.
-fn check_attribute(attribute: &str, dialect: Dialect) -> Result<(), SearchError> {
-    let known = match attribute.strip_prefix("profile.") {
-        Some(name) => {
-            ["login", "email", "firstName", "lastName"].contains(&name)
-                || (dialect == Dialect::Search && STANDARD_ATTRIBUTES.contains(&name))
-        }
-        None => match dialect {
-            Dialect::Search => TOP_LEVEL.contains(&attribute),
-            Dialect::Filter => ["id", "status", "lastUpdated"].contains(&attribute),
-        },
-    };
-    if known {
+/// An attribute of what is listed, as the dialect may name it.
+fn check_attribute(
+    attribute: &str,
+    dialect: Dialect,
+    names: &Vocabulary,
+) -> Result<(), SearchError> {
+    if (names.knows)(attribute, dialect) {
         Ok(())
-    } else if dialect == Dialect::Filter {
+    } else if dialect == Dialect::Filter && (names.knows)(attribute, Dialect::Search) {
         Err(SearchError::syntax(&format!(
-            "`{attribute}`, which a filter cannot use (search can use every attribute)"
+            "`{attribute}`, which a filter cannot use (search can)"
         )))
     } else {
         Err(SearchError::syntax(&format!(
@@ -263,19 +258,18 @@ fn check_attribute(attribute: &str, dialect: Dialect) -> Result<(), SearchError>
 }
 
 /// Okta's operators by dialect: a filter compares with `eq` (times also with `gt ge lt le`);
-/// `co` works on the login, email and names only.
-fn check_operator(attribute: &str, op: Op, dialect: Dialect) -> Result<(), SearchError> {
+/// `co` works only where the vocabulary allows it.
+fn check_operator(
+    attribute: &str,
+    op: Op,
+    dialect: Dialect,
+    names: &Vocabulary,
+) -> Result<(), SearchError> {
     let allowed = match (dialect, op) {
         (Dialect::Filter, Op::Eq) => true,
-        (Dialect::Filter, Op::Gt | Op::Ge | Op::Lt | Op::Le) => user_index::is_time(attribute),
+        (Dialect::Filter, Op::Gt | Op::Ge | Op::Lt | Op::Le) => (names.is_time)(attribute),
         (Dialect::Filter, _) => false,
-        (Dialect::Search, Op::Co) => [
-            "profile.login",
-            "profile.email",
-            "profile.firstName",
-            "profile.lastName",
-        ]
-        .contains(&attribute),
+        (Dialect::Search, Op::Co) => (names.contains)(attribute),
         (Dialect::Search, _) => true,
     };
     if allowed {
@@ -305,6 +299,7 @@ fn time_literal(literal: &str) -> Result<String, SearchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::search::USERS;
 
     fn cmp(attribute: &str, op: Op, key: &str) -> Expr {
         Expr::Compare {
@@ -333,7 +328,7 @@ mod tests {
                 e => e,
             }
         }
-        blank(parse(text, Dialect::Search).unwrap())
+        blank(parse(text, Dialect::Search, &USERS).unwrap())
     }
 
     #[test]
@@ -391,11 +386,18 @@ mod tests {
             (r#"profile.city co "x""#, "`co` on `profile.city`"),
             (r#"created gt "yesterday""#, "not a time"),
         ] {
-            let e = parse(text, Dialect::Search).unwrap_err();
+            let e = parse(text, Dialect::Search, &USERS).unwrap_err();
             assert!(e.0.contains(says), "{text}: {}", e.0);
         }
-        assert!(parse(&"(".repeat(40), Dialect::Search).is_err());
-        assert!(parse(&format!("id eq \"{}\"", "x".repeat(5000)), Dialect::Search).is_err());
+        assert!(parse(&"(".repeat(40), Dialect::Search, &USERS).is_err());
+        assert!(
+            parse(
+                &format!("id eq \"{}\"", "x".repeat(5000)),
+                Dialect::Search,
+                &USERS
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -403,14 +405,16 @@ mod tests {
         assert!(
             parse(
                 r#"status eq "ACTIVE" or profile.login eq "a@b.c""#,
-                Dialect::Filter
+                Dialect::Filter,
+                &USERS
             )
             .is_ok()
         );
         assert!(
             parse(
                 r#"lastUpdated gt "2014-01-01T00:00:00.000Z""#,
-                Dialect::Filter
+                Dialect::Filter,
+                &USERS
             )
             .is_ok()
         );
@@ -421,7 +425,7 @@ mod tests {
             r#"created gt "2014-01-01T00:00:00.000Z""#,
             "profile.email pr",
         ] {
-            assert!(parse(text, Dialect::Filter).is_err(), "{text}");
+            assert!(parse(text, Dialect::Filter, &USERS).is_err(), "{text}");
         }
     }
 }
