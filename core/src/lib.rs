@@ -15,9 +15,11 @@
 //! - `records`: the stored records the cores are made of, shared with the store.
 //! - `store`: the storage seam (`dyn Store`), sled and PostgreSQL behind it, secrets sealed at
 //!   rest; `crypto`: hashing, secrets, sealing, CSRF tags.
+//! - `audit`: the System Log's events, noted by the cores and completed by the edge.
 //! - `clock`, `paths`, `mail`: time, URL paths, the emails a core asks to be sent.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod clock;

@@ -37,6 +37,8 @@ pub const USER_RESET_PASSWORD: &str = "/api/v1/users/{id}/lifecycle/reset_passwo
 pub const USER_ROLES: &str = "/api/v1/users/{id}/roles";
 pub const USER_ROLE: &str = "/api/v1/users/{id}/roles/{rid}";
 pub const API_TOKENS: &str = "/api/v1/api-tokens";
+/// The System Log.
+pub const LOGS: &str = "/api/v1/logs";
 pub const API_TOKEN: &str = "/api/v1/api-tokens/{id}";
 /// The token the request itself carries.
 pub const API_TOKEN_CURRENT: &str = "/api/v1/api-tokens/current";

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 /// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_min_length, password_history,
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
-/// rate_limit_per_user, key_rotation_days, access_token_minutes, id_token_minutes,
+/// rate_limit_per_user, key_rotation_days, log_retention_days, access_token_minutes, id_token_minutes,
 /// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
 /// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds,
 /// hash_workers, hash_queue, master_key, master_key_file, previous_master_keys).
@@ -115,6 +115,9 @@ pub struct Cli {
     /// Days a signing key signs before it is replaced automatically [default: 90].
     #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
     pub key_rotation_days: Option<String>,
+    /// Days the System Log (`/api/v1/logs`) keeps an event [default: 90].
+    #[arg(long, env = "PORTCULLIS_LOG_RETENTION_DAYS", value_name = "DAYS")]
+    pub log_retention_days: Option<String>,
     /// PostgreSQL to keep everything in, for several nodes (`postgres://user@host/db`);
     /// without it the embedded store in `data_dir` is used.
     #[arg(long, env = "PORTCULLIS_DATABASE_URL", value_name = "URL")]
@@ -206,6 +209,7 @@ struct FileConfig {
     rate_limit_per_ip: Option<u32>,
     rate_limit_per_user: Option<u32>,
     key_rotation_days: Option<u32>,
+    log_retention_days: Option<u32>,
     cache_mb: Option<u32>,
     hash_workers: Option<u32>,
     hash_queue: Option<u32>,
@@ -310,6 +314,8 @@ pub struct Config {
     pub rate_limit_per_ip: u32,
     pub rate_limit_per_user: u32,
     pub key_rotation_days: u32,
+    /// Days the System Log keeps an event.
+    pub log_retention_days: u32,
     /// PostgreSQL instead of the embedded store, when set.
     pub database: Option<crate::store::PgSettings>,
     /// The embedded store's page cache, in bytes.
@@ -559,6 +565,12 @@ impl Config {
             file.key_rotation_days,
             90,
         )?;
+        let log_retention_days = positive(
+            "log_retention_days",
+            cli.log_retention_days,
+            file.log_retention_days,
+            90,
+        )?;
         let cache_mb = positive("cache_mb", cli.cache_mb, file.cache_mb, 16)?;
         let default_pool = crate::crypto::password::PoolSize::default();
         let hash_workers = positive(
@@ -741,6 +753,7 @@ impl Config {
             rate_limit_per_ip,
             rate_limit_per_user,
             key_rotation_days,
+            log_retention_days,
             database,
             cache_bytes: u64::from(cache_mb) * 1024 * 1024,
             hash_pool: crate::crypto::password::PoolSize {
@@ -778,6 +791,7 @@ impl Config {
             rate_limit_per_ip: 300,
             rate_limit_per_user: 30,
             key_rotation_days: 90,
+            log_retention_days: 90,
             database: None,
             cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             hash_pool: crate::crypto::password::PoolSize::default(),

@@ -16,7 +16,9 @@ pub mod mail;
 
 // The cores live in their own crate; they keep their paths here, so `crate::authn` in the
 // edge and `portcullis::authn` in the tests name the same module.
-pub use portcullis_core::{authn, authz, clock, crypto, directory, oauth, paths, records, store};
+pub use portcullis_core::{
+    audit, authn, authz, clock, crypto, directory, oauth, paths, records, store,
+};
 
 use config::Config;
 use std::sync::Arc;
@@ -147,6 +149,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         keys: std::sync::RwLock::new(Arc::new(keys)),
         server_keys: std::sync::RwLock::default(),
         key_rotation_days: config.key_rotation_days,
+        log_retention_days: config.log_retention_days,
         brand: std::sync::RwLock::new(brand),
         key_creation: std::sync::Mutex::default(),
         draining: std::sync::atomic::AtomicBool::new(false),
@@ -273,7 +276,16 @@ pub fn spawn_sweeper(state: http::AppState, period: Duration) {
             let worker = state.clone();
             let swept = tokio::task::spawn_blocking(move || {
                 if holds_lease(&worker, "sweeper", period) {
-                    worker.store.sweep_expired(clock::Timestamp::now())
+                    let now = clock::Timestamp::now();
+                    let kept = std::time::Duration::from_secs(
+                        u64::from(worker.log_retention_days) * 86_400,
+                    );
+                    let oldest = clock::Timestamp::from_millis(
+                        now.millis() - i64::try_from(kept.as_millis()).unwrap_or(i64::MAX),
+                    );
+                    Ok::<_, portcullis_core::store::StoreError>(
+                        worker.store.sweep_expired(now)? + worker.store.sweep_log(oldest)?,
+                    )
                 } else {
                     Ok(0)
                 }

@@ -143,6 +143,23 @@ fn create_token(config: &Config, name: &str, user: &str) -> anyhow::Result<()> {
             ),
             Err(e) => return Err(e.into()),
         };
+    // The System Log records the creation, as Okta's does (`system.api_token.create`).
+    let mut event = portcullis::audit::event(
+        "system.api_token.create",
+        "Create API token",
+        portcullis::audit::system(),
+        "SUCCESS",
+    );
+    event.uuid = portcullis::crypto::new_uuid();
+    event.published = now;
+    event.targets = vec![portcullis::audit::LogEntity {
+        id: token.id.clone(),
+        kind: "Token".into(),
+        alternate_id: Some(token.user_id.clone()),
+        display_name: Some(token.name.clone()),
+    }];
+    event.request_uri = Some("portcullis token create".into());
+    store.append_log(&[event])?;
     store.flush()?;
     let roles = store.roles(&token.user_id)?;
     if roles.is_empty() {

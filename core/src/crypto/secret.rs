@@ -85,6 +85,23 @@ pub fn new_secret(bytes: usize) -> Secret {
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// A random (version 4) UUID, as System Log events are named.
+pub fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
 /// An Okta-style 20-character id: a 3-character type prefix (`00u` user, `tos` trusted origin)
 /// and 17 random base62 characters (about 101 bits).
 pub fn new_id(prefix: &str) -> String {

@@ -7,4 +7,5 @@ pub mod authn;
 pub mod authz;
 pub mod directory;
 pub mod ids;
+pub mod log;
 pub mod oauth;

@@ -28,6 +28,7 @@ use crate::records::directory::App;
 use crate::records::directory::Group;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{TrustedOrigin, User, UserStatus};
+use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
 use crate::records::oauth::{CodeRecord, RefreshRecord};
@@ -244,6 +245,21 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token; `false` when there was none.
     fn delete_api_token(&self, id: &str) -> Result<bool, StoreError>;
 
+    /// Appends System Log events.
+    fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError>;
+    /// Up to `limit` events published in `[since, until)`, in time order (`descending`:
+    /// newest first), after the event whose cursor (`LogEvent::cursor`) is `after`.
+    fn log_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        after: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<LogEvent>, StoreError>;
+    /// Deletes the events published before `before` (retention); returns how many.
+    fn sweep_log(&self, before: Timestamp) -> Result<usize, StoreError>;
+
     /// Signing keys of authorization server `server`.
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError>;
     fn put_signing_key(&self, server: &str, key: &KeyRecord) -> Result<(), StoreError>;
@@ -344,6 +360,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         sink: &mut dyn FnMut(migrate::Record) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+}
+
+/// The time and uuid of a log cursor `{published}_{uuid}`.
+pub fn log_position(cursor: &str) -> Option<(i64, &str)> {
+    let (ms, uuid) = cursor.split_once('_')?;
+    Some((ms.parse().ok()?, uuid))
 }
 
 /// Receives announced topics (see [`Store::listen`]).

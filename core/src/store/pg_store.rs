@@ -27,6 +27,7 @@ use crate::records::directory::App;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
+use crate::records::log::LogEvent;
 use crate::records::oauth::Client as OAuthClient;
 use crate::records::oauth::KeyRecord;
 use crate::records::oauth::{CodeRecord, RefreshRecord};
@@ -60,6 +61,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         6,
         include_str!("migrations/0006_admin_roles_and_api_tokens.sql"),
     ),
+    (7, include_str!("migrations/0007_system_log.sql")),
 ];
 
 /// PostgreSQL text cannot hold NUL, so no stored key has one: a lookup by such a value (a
@@ -1517,6 +1519,63 @@ impl Store for PgStore {
             "DELETE FROM api_tokens WHERE id = $1",
             params![id.to_owned()],
         )? == 1)
+    }
+
+    fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(events.len());
+        for e in events {
+            rows.push((e.published.millis(), e.uuid.clone(), json(e)?));
+        }
+        self.run(move |c| {
+            let mut tx = c.transaction()?;
+            for (published, uuid, record) in &rows {
+                tx.execute(
+                    "INSERT INTO system_log (published, uuid, record) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[published, uuid, record],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn log_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        after: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<LogEvent>, StoreError> {
+        let (cmp, order) = if descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut sql =
+            String::from("SELECT record FROM system_log WHERE published >= $1 AND published < $2");
+        let mut args = params![since.millis(), until.millis()];
+        if let Some((ms, uuid)) = after.and_then(super::log_position) {
+            if unstorable(uuid) {
+                return Ok(Vec::new());
+            }
+            args.0.push(Box::new(ms));
+            args.0.push(Box::new(uuid.to_owned()));
+            sql.push_str(&format!(" AND (published, uuid) {cmp} ($3, $4)"));
+        }
+        sql.push_str(&format!(
+            " ORDER BY published {order}, uuid {order} LIMIT {limit}"
+        ));
+        self.records(sql, args)
+    }
+
+    fn sweep_log(&self, before: Timestamp) -> Result<usize, StoreError> {
+        let removed = self.exec(
+            "DELETE FROM system_log WHERE published < $1",
+            params![before.millis()],
+        )?;
+        Ok(usize::try_from(removed).unwrap_or(usize::MAX))
     }
 
     fn signing_keys(&self, server: &str) -> Result<Vec<KeyRecord>, StoreError> {

@@ -20,6 +20,7 @@ use crate::records::directory::login_key;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
+use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
 use crate::records::oauth::{CodeRecord, RefreshRecord};
@@ -82,6 +83,8 @@ pub struct SledStore {
     api_tokens: Tree,
     /// Digest of a token's value → its id.
     api_tokens_by_digest: Tree,
+    /// `{published:016}_{uuid}`: the System Log in time order.
+    log: Tree,
     auth_servers: Tree,
     /// `{user_id}/{grant_id}`.
     grants: Tree,
@@ -140,6 +143,7 @@ impl SledStore {
             roles: db.open_tree("admin_roles")?,
             api_tokens: db.open_tree("api_tokens")?,
             api_tokens_by_digest: db.open_tree("api_tokens_by_digest")?,
+            log: db.open_tree("system_log")?,
             auth_servers: db.open_tree("auth_servers")?,
             grants: db.open_tree("consent_grants")?,
         };
@@ -347,6 +351,11 @@ fn digest_hex(digest: &Digest) -> Vec<u8> {
         .iter()
         .flat_map(|b| format!("{b:02x}").into_bytes())
         .collect()
+}
+
+/// The sled key of a log position: times zero-padded so that keys sort as time does.
+fn log_key(published: i64, uuid: &str) -> Vec<u8> {
+    format!("{published:016}_{uuid}").into_bytes()
 }
 
 /// The sled key of one user index entry.
@@ -1117,6 +1126,66 @@ impl Store for SledStore {
             })
             .map_err(tx_error)?;
         self.wrote();
+        Ok(removed)
+    }
+
+    fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for e in events {
+            batch.insert(log_key(e.published.millis(), &e.uuid), encode(e)?);
+        }
+        self.log.apply_batch(batch)?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn log_events(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        after: Option<&str>,
+        descending: bool,
+        limit: usize,
+    ) -> Result<Vec<LogEvent>, StoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        let mut lo = Included(log_key(since.millis(), ""));
+        let mut hi = Excluded(log_key(until.millis(), ""));
+        if let Some((ms, uuid)) = after.and_then(super::log_position) {
+            let position = Excluded(log_key(ms, uuid));
+            if descending {
+                hi = position;
+            } else {
+                lo = position;
+            }
+        }
+        let range = self.log.range((lo, hi));
+        let items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if descending
+        {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        for item in items.take(limit) {
+            let (_, v) = item?;
+            let event: LogEvent = decode(&v)?;
+            // A cursor from elsewhere may lie outside the window.
+            if event.published >= since && event.published < until {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    fn sweep_log(&self, before: Timestamp) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for key in self.log.range(..log_key(before.millis(), "")).keys() {
+            self.log.remove(key?)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            self.wrote();
+        }
         Ok(removed)
     }
 

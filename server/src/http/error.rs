@@ -46,6 +46,9 @@ pub enum ApiError {
     /// cause says why.
     #[error("invalid search: {0}")]
     InvalidSearch(String),
+    /// 400 E0000053: a System Log `filter` that cannot be read; the cause says why.
+    #[error("invalid log filter: {0}")]
+    InvalidLogFilter(String),
     /// 403 E0000006: the admin token works but its owner's role does not allow this.
     #[error("forbidden")]
     Forbidden,
@@ -171,6 +174,14 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "E0000031",
                 "Invalid search criteria.".into(),
+                vec![Cause {
+                    error_summary: why.clone(),
+                }],
+            ),
+            ApiError::InvalidLogFilter(why) => (
+                StatusCode::BAD_REQUEST,
+                "E0000053",
+                "Invalid filter".into(),
                 vec![Cause {
                     error_summary: why.clone(),
                 }],

@@ -4,6 +4,7 @@
 mod admins;
 mod apps;
 mod assets;
+mod audit_log;
 mod authn;
 mod authorization_servers;
 mod brands;
@@ -68,6 +69,8 @@ pub struct Services {
     pub tokens: crate::oauth::tokens::TokenSettings,
     /// Signing keys older than this are replaced automatically.
     pub key_rotation_days: u32,
+    /// System Log events older than this are swept.
+    pub log_retention_days: u32,
     /// The hosted pages' look (config defaults, or what the brands API saved).
     pub brand: std::sync::RwLock<crate::directory::branding::Brand>,
     /// Serialises making a server's first signing key.
@@ -108,14 +111,16 @@ impl AppState {
         F: FnOnce(&Services) -> T + Send + 'static,
     {
         let state = self.clone();
-        let (out, wrote) = tokio::task::spawn_blocking(move || {
+        let (out, wrote, noted) = tokio::task::spawn_blocking(move || {
             durability::take_thread();
+            crate::audit::take_thread();
             let out = f(&state);
-            (out, durability::take_thread())
+            (out, durability::take_thread(), crate::audit::take_thread())
         })
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))?;
         durability::note(wrote);
+        crate::audit::extend(noted);
         Ok(out)
     }
 }
@@ -305,6 +310,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors::trusted_origins(state.store.clone()));
     let admin_apis = users::routes()
         .merge(admins::routes())
+        .merge(audit_log::routes())
         .merge(trusted_origins::routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())
@@ -312,7 +318,12 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::routes())
         .merge(oauth::admin_routes())
         .merge(authorization_servers::routes())
-        .merge(brands::routes());
+        .merge(brands::routes())
+        // Every admin change is recorded, by route (after routing, so the route is known).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_log::admin_writes,
+        ));
     Router::new()
         .merge(browser_apis)
         .merge(admin_apis)
@@ -339,6 +350,12 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // Inside the durable acknowledgement: a request's log events are written before it
+        // waits for its writes to be durable.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_log::complete,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             durable::acknowledge,

@@ -407,7 +407,10 @@ async fn token(
                 tokens: &s.tokens,
                 issuer: &issuer,
             };
-            let body = grants::exchange(&ctx, &client, request)?;
+            let grant = request.grant_type_name();
+            let exchanged = grants::exchange(&ctx, &client, request);
+            note_grant(&issuer, &client, grant, exchanged.as_ref().err());
+            let body = exchanged?;
             s.store.flush()?;
             Ok::<_, TokenError>(body)
         })
@@ -417,6 +420,42 @@ async fn token(
         Ok(Err(e)) => OAuthError::token(&e, basic).into_response(),
         Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response(),
     }
+}
+
+/// Records a token request in the System Log: the org server's and a custom server's events
+/// are named apart, as Okta's are.
+fn note_grant(
+    issuer: &crate::oauth::issuer::Issuer,
+    client: &crate::oauth::clients::Client,
+    grant: &str,
+    failed: Option<&TokenError>,
+) {
+    let event_type = if issuer.custom.is_some() {
+        "app.oauth2.as.token.grant"
+    } else {
+        "app.oauth2.token.grant"
+    };
+    let actor = crate::audit::LogEntity {
+        id: client.client_id.clone(),
+        kind: "PublicClientApp".into(),
+        alternate_id: Some(client.client_id.clone()),
+        display_name: Some(client.client_name.clone()),
+    };
+    let outcome = if failed.is_some() {
+        "FAILURE"
+    } else {
+        "SUCCESS"
+    };
+    let mut e = crate::audit::event(event_type, "OAuth2 token grant request", actor, outcome);
+    e.reason = failed.map(ToString::to_string);
+    e.client_id = Some(client.client_id.clone());
+    e.targets = vec![crate::audit::LogEntity {
+        id: issuer.id.clone(),
+        kind: "AuthorizationServer".into(),
+        alternate_id: Some(issuer.url.clone()),
+        display_name: Some(grant.to_owned()),
+    }];
+    crate::audit::note(e);
 }
 
 /// OIDC Core §5.3. The access token comes in the `Authorization` header or, for a POST, as

@@ -27,4 +27,5 @@ mod recovery;
 mod secrets_at_rest;
 mod sessions;
 mod support;
+mod system_log;
 mod users_lifecycle;

@@ -884,6 +884,28 @@ async fn a_named_api_token_acts_with_its_owners_role_until_revoked() {
         .unwrap();
     assert_eq!(created.status(), 200, "the role given counts at once");
 
+    // The creation and the uses are in the System Log, the token's id on each use.
+    let log: Vec<Value> = with(reqwest::Method::GET, "/api/v1/logs", ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = log
+        .iter()
+        .find(|e| e["eventType"] == "system.api_token.create")
+        .expect("the creation is logged");
+    assert_eq!(created["target"][0]["displayName"], "nightly export");
+    let made_user = log
+        .iter()
+        .find(|e| e["eventType"] == "user.lifecycle.create" && e["actor"]["id"] == json!(owner))
+        .expect("the token's write is logged with its owner as the actor");
+    assert_eq!(
+        made_user["transaction"]["detail"]["requestApiTokenId"],
+        listed["id"]
+    );
+
     let revoked = with(
         reqwest::Method::DELETE,
         "/api/v1/api-tokens/current",

@@ -8,6 +8,7 @@ use super::factors::{self, Check, Factor, FactorStatus, FactorType};
 use super::session::issue_session_token;
 use super::transaction::{FactorResult, Step, Transaction, TxOptions};
 use super::{AuthnSettings, MfaEnrollment};
+use crate::audit;
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHasher, Secret, new_secret};
 use crate::directory::users::{PasswordChange, login_key};
@@ -110,26 +111,54 @@ pub fn primary(
     let verified = ctx
         .hasher
         .verify(password, user.as_ref().and_then(|u| u.password.as_ref()))?;
+    let failed = |actor: audit::LogEntity, reason: &str| {
+        let mut e = audit::event("user.session.start", "User login to Okta", actor, "FAILURE");
+        e.reason = Some(reason.to_owned());
+        audit::note(e);
+    };
     let Some(user) = user else {
+        failed(audit::unknown_user(username), "UNKNOWN_USER");
         return Err(FlowError::AuthenticationFailed);
     };
-    if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
-        return Ok(Outcome::LockedOut);
+    if user.status == UserStatus::LockedOut {
+        failed(audit::user(&user), "LOCKED_OUT");
+        if ctx.settings.show_lockout {
+            return Ok(Outcome::LockedOut);
+        }
     }
     if !matches!(
         user.status,
         UserStatus::Active | UserStatus::PasswordExpired
     ) {
         tracing::info!(user = %user.id, status = ?user.status, "sign-in refused: user not active");
+        if user.status != UserStatus::LockedOut {
+            failed(audit::user(&user), "NOT_ACTIVATED");
+        }
         return Err(FlowError::AuthenticationFailed);
     }
     if !verified {
+        failed(audit::user(&user), "INVALID_CREDENTIALS");
+        let was = user.status;
         let user = record_failure(ctx, &user.id)?;
+        if user.status == UserStatus::LockedOut && was != UserStatus::LockedOut {
+            audit::note(audit::event(
+                "user.account.lock",
+                "Max sign in attempts exceeded",
+                audit::user(&user),
+                "SUCCESS",
+            ));
+        }
         if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
             return Ok(Outcome::LockedOut);
         }
         return Err(FlowError::AuthenticationFailed);
     }
+    audit::note(audit::event(
+        "user.session.start",
+        "User login to Okta",
+        audit::user(&user),
+        "SUCCESS",
+    ));
     let tx = Transaction {
         revision: 0,
         user_id: user.id.clone(),
@@ -220,8 +249,25 @@ pub fn verify_factor(
     };
     let (_, check) = factors::spend(ctx.store, ctx.hasher, &factor, input, ctx.now, false)?
         .ok_or(FlowError::FactorNotFound)?;
+    let mfa_event = |user: &User, outcome: &str| {
+        let mut e = audit::event(
+            "user.authentication.auth_via_mfa",
+            "Authentication of user via MFA",
+            audit::user(user),
+            outcome,
+        );
+        e.reason = (outcome == "FAILURE").then(|| "INVALID_CREDENTIALS".to_owned());
+        e.targets = vec![audit::LogEntity {
+            id: factor.id.clone(),
+            kind: "AuthenticatorEnrollment".into(),
+            alternate_id: None,
+            display_name: Some(factor.factor_type.as_str().to_owned()),
+        }];
+        audit::note(e);
+    };
     match check {
         Check::Valid(_) => {
+            mfa_event(&user, "SUCCESS");
             tx.add_amr(factor.factor_type.amr());
             tx.add_amr("mfa");
             advance(ctx, state_token.to_owned(), tx, user)
@@ -234,7 +280,17 @@ pub fn verify_factor(
             Some(FactorResult::PasscodeReplayed),
         ),
         Check::Invalid => {
+            mfa_event(&user, "FAILURE");
+            let was = user.status;
             let user = record_failure(ctx, &user.id)?;
+            if user.status == UserStatus::LockedOut && was != UserStatus::LockedOut {
+                audit::note(audit::event(
+                    "user.account.lock",
+                    "Max sign in attempts exceeded",
+                    audit::user(&user),
+                    "SUCCESS",
+                ));
+            }
             if user.status == UserStatus::LockedOut {
                 ctx.store
                     .take_transaction(&Secret::new(state_token).digest(), None)?;

@@ -58,6 +58,18 @@ pub enum TokenRequest {
     },
 }
 
+impl TokenRequest {
+    /// The `grant_type` this request is.
+    pub fn grant_type_name(&self) -> &'static str {
+        match self {
+            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::RefreshToken { .. } => "refresh_token",
+            Self::ClientCredentials { .. } => "client_credentials",
+            Self::Password { .. } => "password",
+        }
+    }
+}
+
 /// RFC 6749 §5.2. `Display` is the error code.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
