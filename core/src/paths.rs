@@ -37,6 +37,8 @@ pub const USER_RESET_PASSWORD: &str = "/api/v1/users/{id}/lifecycle/reset_passwo
 pub const USER_ROLES: &str = "/api/v1/users/{id}/roles";
 pub const USER_ROLE: &str = "/api/v1/users/{id}/roles/{rid}";
 pub const API_TOKENS: &str = "/api/v1/api-tokens";
+/// A user schema (only `default`).
+pub const USER_SCHEMA: &str = "/api/v1/meta/schemas/user/{id}";
 /// The System Log.
 pub const LOGS: &str = "/api/v1/logs";
 pub const API_TOKEN: &str = "/api/v1/api-tokens/{id}";

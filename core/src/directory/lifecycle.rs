@@ -122,6 +122,7 @@ pub fn update(
     replace: bool,
 ) -> Result<User, DirectoryError> {
     let user = store.user(id)?.ok_or(DirectoryError::NotFound)?;
+    let schema = &super::schema::load(store)?;
     let old_key = login_key(&user.profile.login);
     let pick = |new: Option<String>, old: &str| match (new, replace) {
         (Some(v), _) => v.trim().to_owned(),
@@ -133,10 +134,16 @@ pub fn update(
         email: pick(change.email, &user.profile.email),
         first_name: pick(change.first_name, &user.profile.first_name),
         last_name: pick(change.last_name, &user.profile.last_name),
+        // What the user holds of an attribute the schema no longer declares is let go.
         attributes: if replace {
             Default::default()
         } else {
-            user.profile.attributes.clone()
+            user.profile
+                .attributes
+                .iter()
+                .filter(|(k, _)| super::schema::declares(schema, k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         },
     };
     // A name outside the schema is refused even when it only clears (null or blank; set ones
@@ -147,9 +154,10 @@ pub fn update(
             .iter()
             .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
             .map(|(k, _)| k),
+        schema,
     );
     super::users::apply_attributes(&mut profile.attributes, change.attributes);
-    let mut errs = validate_profile(&profile);
+    let mut errs = validate_profile(&profile, schema);
     errs.extend(clearing_unknown);
     if let Some(Err(msg)) = change
         .password

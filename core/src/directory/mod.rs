@@ -6,6 +6,7 @@ pub mod branding;
 pub mod groups;
 pub mod lifecycle;
 pub mod password_policy;
+pub mod schema;
 pub mod search;
 pub mod trusted_origins;
 pub mod users;

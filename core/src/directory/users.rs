@@ -1,5 +1,6 @@
 //! Users: creation with validation, and look-up by id or login (the record is in `records`).
 
+use super::schema::UserSchema;
 use super::{DirectoryError, FieldError, PasswordPolicy};
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHash, PasswordHasher, new_id};
@@ -65,13 +66,17 @@ pub fn apply_attributes(
     }
 }
 
-/// An error for each of `names` the profile does not define.
+/// An error for each of `names` the profile does not define (neither a standard attribute
+/// nor a custom one of `schema`).
 pub(super) fn undefined_attributes<'a>(
     names: impl IntoIterator<Item = &'a String>,
+    schema: &UserSchema,
 ) -> Vec<FieldError> {
     names
         .into_iter()
-        .filter(|name| !STANDARD_ATTRIBUTES.contains(&name.as_str()))
+        .filter(|name| {
+            !STANDARD_ATTRIBUTES.contains(&name.as_str()) && !schema.custom.contains_key(*name)
+        })
         .map(|name| {
             FieldError::new(
                 name.clone(),
@@ -81,10 +86,12 @@ pub(super) fn undefined_attributes<'a>(
         .collect()
 }
 
-fn validate_attributes(p: &Profile, errs: &mut Vec<FieldError>) {
-    errs.extend(undefined_attributes(p.attributes.keys()));
+fn validate_attributes(p: &Profile, schema: &UserSchema, errs: &mut Vec<FieldError>) {
+    errs.extend(undefined_attributes(p.attributes.keys(), schema));
     for (name, value) in &p.attributes {
-        if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
+        if let Some(custom) = schema.custom.get(name) {
+            errs.extend(super::schema::check_value(name, custom, value));
+        } else if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
             continue;
         } else if value.chars().count() > 1024 {
             errs.push(FieldError::new(name.clone(), "The value is too long"));
@@ -102,11 +109,20 @@ fn validate_attributes(p: &Profile, errs: &mut Vec<FieldError>) {
             ));
         }
     }
+    for (name, custom) in &schema.custom {
+        let set = p.attributes.get(name).is_some_and(|v| !v.trim().is_empty());
+        if custom.required && !set {
+            errs.push(FieldError::new(
+                name.clone(),
+                "The field cannot be left blank",
+            ));
+        }
+    }
 }
 
-pub(super) fn validate_profile(p: &Profile) -> Vec<FieldError> {
+pub(super) fn validate_profile(p: &Profile, schema: &UserSchema) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    validate_attributes(p, &mut errs);
+    validate_attributes(p, schema, &mut errs);
     let login = p.login.trim();
     if login.is_empty() {
         errs.push(FieldError::new("login", "The field cannot be left blank"));
@@ -160,7 +176,8 @@ pub fn create_user(
     new: NewUser,
     activation: Activation,
 ) -> Result<User, DirectoryError> {
-    let mut errs = validate_profile(&new.profile);
+    let schema = super::schema::load(store)?;
+    let mut errs = validate_profile(&new.profile, &schema);
     if let Some(Err(msg)) = new
         .password
         .as_ref()

@@ -228,3 +228,31 @@ pub struct ApiToken {
     /// Thirty days after creation or the last use, as Okta's tokens.
     pub expires_at: Timestamp,
 }
+
+/// A custom user profile attribute declared through the schema API
+/// (`/api/v1/meta/schemas/user/default`). Values are text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomAttribute {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Every user must have it (checked when a profile is created or replaced).
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub min_length: Option<u32>,
+    #[serde(default)]
+    pub max_length: Option<u32>,
+    /// The only values allowed, when given.
+    #[serde(default, rename = "enum")]
+    pub allowed: Option<Vec<String>>,
+}
+
+/// The custom part of the default user schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSchema {
+    pub custom: std::collections::BTreeMap<String, CustomAttribute>,
+    pub last_updated: Option<Timestamp>,
+}

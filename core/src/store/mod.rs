@@ -319,6 +319,14 @@ pub trait Store: Send + Sync + 'static {
     /// Small named values of the store itself (e.g. whether the demo org was seeded).
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Changes meta value `key` atomically (see `modify_user`): `change` gets the value as it
+    /// is (`None`: unset) and returns the new one, or `None` to leave it. Returns the value as
+    /// stored.
+    fn modify_meta(
+        &self,
+        key: &str,
+        change: &mut dyn FnMut(Option<&str>) -> Option<String>,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Deletes records whose lifetime ended before `now`; returns how many.
     fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError>;

@@ -1908,6 +1908,33 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn modify_meta(
+        &self,
+        key: &str,
+        change: &mut dyn FnMut(Option<&str>) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        // Compare-and-swap on the value read: insert when unset, update when unchanged.
+        loop {
+            let current = self.meta(key)?;
+            let Some(next) = change(current.as_deref()) else {
+                return Ok(current);
+            };
+            let hit = match &current {
+                None => self.exec(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    params![key.to_owned(), next.clone()],
+                )?,
+                Some(old) => self.exec(
+                    "UPDATE meta SET value = $2 WHERE key = $1 AND value = $3",
+                    params![key.to_owned(), next.clone(), old.clone()],
+                )?,
+            };
+            if hit == 1 {
+                return Ok(Some(next));
+            }
+        }
+    }
+
     fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         let now = now.millis();
         self.run(move |c| {

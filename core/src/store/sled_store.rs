@@ -1422,6 +1422,29 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn modify_meta(
+        &self,
+        key: &str,
+        change: &mut dyn FnMut(Option<&str>) -> Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        loop {
+            let current = self.meta.get(key)?;
+            let text = current
+                .as_ref()
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            let Some(next) = change(text.as_deref()) else {
+                return Ok(text);
+            };
+            let swapped =
+                self.meta
+                    .compare_and_swap(key, current.as_ref(), Some(next.as_bytes()))?;
+            if swapped.is_ok() {
+                self.wrote();
+                return Ok(Some(next));
+            }
+        }
+    }
+
     fn sweep_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         Ok(
             sweep::<SessionTokenRecord>(&self.session_tokens, now, |r| r.expires_at)?

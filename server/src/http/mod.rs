@@ -22,6 +22,7 @@ pub mod pages;
 mod pagination;
 pub mod rate_limit;
 mod redact;
+mod schemas;
 mod sessions;
 mod signin;
 mod trusted_origins;
@@ -311,6 +312,7 @@ pub fn router(state: AppState) -> Router {
     let admin_apis = users::routes()
         .merge(admins::routes())
         .merge(audit_log::routes())
+        .merge(schemas::routes())
         .merge(trusted_origins::routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())

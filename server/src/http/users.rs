@@ -434,12 +434,19 @@ async fn list(
     let page = Page::parse(&query)?;
     let given = |name: &str| query.get(name).filter(|v| !v.is_empty());
     let listing = match (given("search"), given("filter"), given("q")) {
-        (Some(search), None, None) => Listing::Search(SearchQuery::parse(
-            search,
-            Dialect::Search,
-            given("sortBy").map(String::as_str),
-            given("sortOrder").map(String::as_str),
-        )?),
+        (Some(search), None, None) => {
+            let custom: Vec<String> = crate::directory::schema::load(state.store.as_ref())?
+                .custom
+                .into_keys()
+                .collect();
+            Listing::Search(SearchQuery::parse_declared(
+                search,
+                Dialect::Search,
+                given("sortBy").map(String::as_str),
+                given("sortOrder").map(String::as_str),
+                &custom,
+            )?)
+        }
         (None, Some(filter), None) => {
             Listing::Search(SearchQuery::parse(filter, Dialect::Filter, None, None)?)
         }

@@ -28,4 +28,5 @@ mod secrets_at_rest;
 mod sessions;
 mod support;
 mod system_log;
+mod user_schema;
 mod users_lifecycle;

@@ -115,7 +115,7 @@ pub const USERS: Vocabulary = Vocabulary {
 
 /// Parses `text` in `dialect` over the attributes `names` lists.
 pub fn parse_with(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<Expr, SearchError> {
-    parse::parse(text, dialect, names)
+    parse::parse(text, dialect, names, &|_| false)
 }
 
 /// The expression of a listing that is read whole (groups, apps) from its `search` or
@@ -127,8 +127,8 @@ pub fn listing_expr(
 ) -> Result<Option<(Expr, bool)>, SearchError> {
     match (search, filter) {
         (Some(_), Some(_)) => Err(SearchError("Give search or filter, not both".into())),
-        (Some(s), None) => Ok(Some((parse::parse(s, Dialect::Search, names)?, false))),
-        (None, Some(f)) => Ok(Some((parse::parse(f, Dialect::Filter, names)?, true))),
+        (Some(s), None) => Ok(Some((parse_with(s, Dialect::Search, names)?, false))),
+        (None, Some(f)) => Ok(Some((parse_with(f, Dialect::Filter, names)?, true))),
         (None, None) => Ok(None),
     }
 }
@@ -284,7 +284,23 @@ impl Query {
         sort_by: Option<&str>,
         sort_order: Option<&str>,
     ) -> Result<Self, SearchError> {
-        let expr = parse::parse(text, dialect, &USERS)?;
+        Self::parse_declared(text, dialect, sort_by, sort_order, &[])
+    }
+
+    /// [`Query::parse`], a search also naming the org's custom attributes `custom`.
+    pub fn parse_declared(
+        text: &str,
+        dialect: Dialect,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        custom: &[String],
+    ) -> Result<Self, SearchError> {
+        let also = |attribute: &str| {
+            attribute
+                .strip_prefix("profile.")
+                .is_some_and(|name| custom.iter().any(|c| c == name))
+        };
+        let expr = parse::parse(text, dialect, &USERS, &also)?;
         let direction = match sort_order.map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => Direction::Ascending,
             Some("desc") => Direction::Descending,
@@ -297,7 +313,7 @@ impl Query {
         let sort = match (dialect, sort_by) {
             (Dialect::Search, Some(attribute)) => {
                 // The same names a search takes, checked by parsing a comparison on it.
-                parse::parse(&format!("{attribute} pr"), Dialect::Search, &USERS)
+                parse::parse(&format!("{attribute} pr"), Dialect::Search, &USERS, &also)
                     .map_err(|_| SearchError(format!("Invalid sortBy `{attribute}`")))?;
                 Some(Sort {
                     attribute: attribute.to_owned(),

@@ -76,10 +76,17 @@ struct Parser<'v> {
     at: usize,
     dialect: Dialect,
     names: &'v Vocabulary,
+    also: &'v dyn Fn(&str) -> bool,
 }
 
-/// Parses `text` as `dialect` allows, over the attributes `names` lists.
-pub(super) fn parse(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<Expr, SearchError> {
+/// Parses `text` as `dialect` allows, over the attributes `names` lists and, in a search,
+/// those `also` knows (an org's custom attributes).
+pub(super) fn parse(
+    text: &str,
+    dialect: Dialect,
+    names: &Vocabulary,
+    also: &dyn Fn(&str) -> bool,
+) -> Result<Expr, SearchError> {
     if text.len() > MAX_LENGTH {
         return Err(SearchError::syntax(
             "an expression longer than 4096 characters",
@@ -90,6 +97,7 @@ pub(super) fn parse(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<
         at: 0,
         dialect,
         names,
+        also,
     };
     let expr = p.or(0)?;
     match p.tokens.get(p.at) {
@@ -177,7 +185,9 @@ impl Parser<'_> {
     }
 
     fn comparison(&mut self, attribute: String) -> Result<Expr, SearchError> {
-        check_attribute(&attribute, self.dialect, self.names)?;
+        if !(self.dialect == Dialect::Search && (self.also)(&attribute)) {
+            check_attribute(&attribute, self.dialect, self.names)?;
+        }
         let op = match self.tokens.get(self.at) {
             Some(Token::Word(w)) => w.to_ascii_lowercase(),
             _ => {
@@ -328,7 +338,7 @@ mod tests {
                 e => e,
             }
         }
-        blank(parse(text, Dialect::Search, &USERS).unwrap())
+        blank(parse(text, Dialect::Search, &USERS, &|_| false).unwrap())
     }
 
     #[test]
@@ -386,15 +396,16 @@ mod tests {
             (r#"profile.city co "x""#, "`co` on `profile.city`"),
             (r#"created gt "yesterday""#, "not a time"),
         ] {
-            let e = parse(text, Dialect::Search, &USERS).unwrap_err();
+            let e = parse(text, Dialect::Search, &USERS, &|_| false).unwrap_err();
             assert!(e.0.contains(says), "{text}: {}", e.0);
         }
-        assert!(parse(&"(".repeat(40), Dialect::Search, &USERS).is_err());
+        assert!(parse(&"(".repeat(40), Dialect::Search, &USERS, &|_| false).is_err());
         assert!(
             parse(
                 &format!("id eq \"{}\"", "x".repeat(5000)),
                 Dialect::Search,
-                &USERS
+                &USERS,
+                &|_| false
             )
             .is_err()
         );
@@ -406,7 +417,8 @@ mod tests {
             parse(
                 r#"status eq "ACTIVE" or profile.login eq "a@b.c""#,
                 Dialect::Filter,
-                &USERS
+                &USERS,
+                &|_| false
             )
             .is_ok()
         );
@@ -414,7 +426,8 @@ mod tests {
             parse(
                 r#"lastUpdated gt "2014-01-01T00:00:00.000Z""#,
                 Dialect::Filter,
-                &USERS
+                &USERS,
+                &|_| false
             )
             .is_ok()
         );
@@ -425,7 +438,10 @@ mod tests {
             r#"created gt "2014-01-01T00:00:00.000Z""#,
             "profile.email pr",
         ] {
-            assert!(parse(text, Dialect::Filter, &USERS).is_err(), "{text}");
+            assert!(
+                parse(text, Dialect::Filter, &USERS, &|_| false).is_err(),
+                "{text}"
+            );
         }
     }
 }

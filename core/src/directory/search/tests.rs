@@ -19,7 +19,7 @@ fn searches_agree_with_reading_every_user_on_postgres() {
 }
 
 fn probes(text: &str) -> Option<Vec<Probe>> {
-    parse::parse(text, Dialect::Search, &USERS)
+    parse::parse(text, Dialect::Search, &USERS, &|_| false)
         .unwrap()
         .probes()
         .map(|(_, p)| p)
