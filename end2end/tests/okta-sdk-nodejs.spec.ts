@@ -137,6 +137,44 @@ test.describe('@okta/okta-sdk-nodejs (unmodified) against Portcullis', () => {
     expect(await all(await client.roleAssignmentApi.listAssignedRolesForUser({ userId: user.id! }) as any)).toEqual([]);
   });
 
+  test('a custom attribute is declared through the schema API, then kept and searched', async () => {
+    const client = await sdk(PORTCULLIS, ADMIN_TOKEN);
+    const name = `badge${run}`;
+    const schema = await client.schemaApi.updateUserProfile({
+      schemaId: 'default',
+      userSchema: { definitions: { custom: { id: '#custom', type: 'object', properties: {
+        [name]: { title: 'Badge', type: 'string', maxLength: 8 },
+      } } } } as never,
+    }) as any;
+    expect(schema.definitions.custom.properties[name].maxLength).toBe(8);
+    const login = `sdk-${run}-b@example.com`;
+    const user = await client.userApi.createUser({
+      body: { profile: { login, email: login, firstName: 'B', lastName: 'A', [name]: 'B-1' } as never },
+    });
+    expect((user.profile as any)[name]).toBe('B-1');
+    const tooLong = await failure(client.userApi.createUser({
+      body: { profile: { login: `x${login}`, email: `x${login}`, firstName: 'B', lastName: 'A', [name]: '123456789' } as never },
+    }));
+    expect(tooLong).toEqual({ status: 400, errorCode: 'E0000001' });
+    const found = await all(await client.userApi.listUsers({ search: `profile.${name} eq "b-1"` }));
+    expect(found.map((u) => u.id)).toEqual([user.id]);
+  });
+
+  test('the System Log is read and filtered as Okta\'s', async () => {
+    const client = await sdk(PORTCULLIS, ADMIN_TOKEN);
+    const login = `sdk-${run}-l@example.com`;
+    const user = await client.userApi.createUser({ body: { profile: { login, email: login, firstName: 'L', lastName: 'G' } } });
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const events = await all(await client.systemLogApi.listLogEvents({
+      since, until: new Date(Date.now() + 1000).toISOString(),
+      filter: `eventType eq "user.lifecycle.create" and target.id eq "${user.id}"`,
+    }) as any) as any[];
+    expect(events).toHaveLength(1);
+    expect(events[0].actor.type).toBe('SystemPrincipal');
+    expect(events[0].target[0].id).toBe(user.id);
+    expect(events[0].outcome.result).toBe('SUCCESS');
+  });
+
   // A token is made with `portcullis token create`, which needs the store: the two nodes'
   // shared database can be opened while they run.
   test('a read-only admin\'s API token reads, cannot write, and is revoked', async () => {

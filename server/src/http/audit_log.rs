@@ -198,7 +198,7 @@ pub(super) async fn admin_writes(
     let path = request.uri().path().to_owned();
     // Before the change: a token that revokes itself is gone afterwards.
     let authority = admin_authority(request.headers(), &state).ok().flatten();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     if !response.status().is_success() {
         return response;
     }
@@ -210,6 +210,24 @@ pub(super) async fn admin_writes(
         "SUCCESS",
     );
     event.targets = targets(&route, &path);
+    // A creation (`POST` on a collection) names what it made by the id in its answer.
+    let collection = route
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| !last.starts_with('{'));
+    if method == Method::POST && collection && event.targets.is_empty() {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        if let Some(id) = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+        {
+            event.targets = targets(&format!("{route}/{{id}}"), &format!("{path}/{id}"));
+        }
+        response = Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
     event.api_token_id = authority.and_then(|a| a.token_id);
     audit::note(event);
     response
