@@ -62,8 +62,8 @@ pub fn is_assigned(store: &dyn Store, app_id: &str, user_id: &str) -> Result<boo
     Ok(store.groups_of(user_id)?.iter().any(|g| groups.contains(g)))
 }
 
-/// What `search` and `filter` of an app listing may name. (Okta's `user.id` and `group.id`
-/// filters are not taken yet: they are refused as unknown, never ignored.)
+/// What `search` and `filter` of an app listing may name; `user.id eq "…"` keeps the apps a
+/// person is assigned to (directly or through a group), `group.id eq "…"` a group's.
 pub const SEARCH_NAMES: crate::directory::search::Vocabulary =
     crate::directory::search::Vocabulary {
         knows: |attribute, dialect| match dialect {
@@ -75,15 +75,70 @@ pub const SEARCH_NAMES: crate::directory::search::Vocabulary =
                 "signOnMode",
                 "created",
                 "lastUpdated",
+                "user.id",
+                "group.id",
             ]
             .contains(&attribute),
             crate::directory::search::Dialect::Filter => {
-                ["id", "name", "status"].contains(&attribute)
+                ["id", "name", "status", "user.id", "group.id"].contains(&attribute)
             }
         },
         is_time: |attribute| matches!(attribute, "created" | "lastUpdated"),
         contains: |attribute| matches!(attribute, "name" | "label"),
     };
+
+/// Who the apps of a listing are assigned to, for the users and groups its expression names
+/// (`user.id`, `group.id`): each id with the apps it is assigned.
+#[derive(Debug, Default)]
+pub struct Assignments {
+    users: Vec<(String, std::collections::HashSet<String>)>,
+    groups: Vec<(String, std::collections::HashSet<String>)>,
+}
+
+impl Assignments {
+    /// Reads the assignments of the users and groups `expr` names, over `apps`.
+    pub fn of(
+        store: &dyn Store,
+        expr: &crate::directory::search::Expr,
+        apps: &[App],
+    ) -> Result<Self, DirectoryError> {
+        let mut out = Self::default();
+        for user in expr.literals_of("user.id") {
+            let mut assigned = std::collections::HashSet::new();
+            for a in apps {
+                if is_assigned(store, &a.id, &user)? {
+                    assigned.insert(a.id.clone());
+                }
+            }
+            out.users.push((user, assigned));
+        }
+        for group in expr.literals_of("group.id") {
+            let mut assigned = std::collections::HashSet::new();
+            for a in apps {
+                if store.app_groups(&a.id)?.contains(&group) {
+                    assigned.insert(a.id.clone());
+                }
+            }
+            out.groups.push((group, assigned));
+        }
+        Ok(out)
+    }
+
+    /// The value of `attribute` of `app`, `user.id` and `group.id` included (the first named
+    /// user or group it is assigned to).
+    pub fn attribute(&self, app: &App, name: &str) -> Option<String> {
+        let first = |of: &[(String, std::collections::HashSet<String>)]| {
+            of.iter()
+                .find(|(_, apps)| apps.contains(&app.id))
+                .map(|(id, _)| id.clone())
+        };
+        match name {
+            "user.id" => first(&self.users),
+            "group.id" => first(&self.groups),
+            _ => attribute(app, name),
+        }
+    }
+}
 
 /// The value of `attribute` (as [`SEARCH_NAMES`] names it) of `app`.
 pub fn attribute(app: &App, attribute: &str) -> Option<String> {

@@ -265,14 +265,18 @@ async fn list(
     };
     let expr = listing_expr(given("search"), given("filter"), &apps::SEARCH_NAMES)?;
     let q = given("q").map(str::to_lowercase);
-    let matching: Vec<App> = state
-        .store
-        .apps()?
+    let all = state.store.apps()?;
+    // Who the apps are assigned to, for the `user.id` and `group.id` the expression names.
+    let assigned = match &expr {
+        Some((e, _)) => apps::Assignments::of(state.store.as_ref(), e, &all)?,
+        None => apps::Assignments::default(),
+    };
+    let matching: Vec<App> = all
         .into_iter()
         .filter(|a| {
             expr.as_ref().is_none_or(|(e, exact)| {
                 e.holds(
-                    &|name| apps::attribute(a, name),
+                    &|name| assigned.attribute(a, name),
                     &apps::SEARCH_NAMES,
                     *exact,
                 )

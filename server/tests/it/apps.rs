@@ -512,16 +512,68 @@ async fn apps_are_listed_by_status_and_name_prefix() {
         labels("?filter=name%20eq%20%22bookmark%22%20and%20status%20eq%20%22INACTIVE%22").await,
         (200, vec!["Paystubs".into()])
     );
-    // Okta's `user.id` filter is not built: refused, never answered with every app.
-    let (status, _) = labels("?filter=user.id%20eq%20%2200u1%22").await;
-    assert_eq!(status, 400);
-    let refused = s
-        .admin_get("/api/v1/apps?filter=user.id%20eq%20%2200u1%22")
+    // Okta's `user.id` and `group.id` filters: the apps a person is assigned to, directly or
+    // through a group, and a group's.
+    let user = s.create_user("assigned@example.com", PASSWORD).await;
+    let uid = user["id"].as_str().unwrap().to_owned();
+    let group: Value = s
+        .admin_post("/api/v1/groups")
+        .json(&json!({ "profile": { "name": "Wiki readers" } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gid = group["id"].as_str().unwrap().to_owned();
+    s.admin_put(&format!("/api/v1/groups/{gid}/users/{uid}"))
         .send()
         .await
         .unwrap();
+    let assigned = s
+        .admin_post(&format!("/api/v1/apps/{}/users", ids[0]))
+        .json(&json!({ "id": uid }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 200, "{:?}", assigned.text().await);
+    s.admin_put(&format!("/api/v1/apps/{}/groups/{gid}", ids[2]))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let found = |query: String| {
+        let s = &s;
+        async move {
+            let body: Value = s
+                .admin_get(&format!("/api/v1/apps{query}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut labels: Vec<String> = body
+                .as_array()
+                .unwrap_or_else(|| panic!("{query}: {body}"))
+                .iter()
+                .map(|x| x["label"].as_str().unwrap().to_owned())
+                .collect();
+            labels.sort();
+            labels
+        }
+    };
     assert_eq!(
-        refused.json::<Value>().await.unwrap()["errorCode"],
-        "E0000031"
+        found(format!("?filter=user.id%20eq%20%22{uid}%22")).await,
+        ["Payroll", "Wiki"]
+    );
+    assert_eq!(
+        found(format!("?filter=group.id%20eq%20%22{gid}%22")).await,
+        ["Wiki"]
+    );
+    assert!(
+        found("?filter=user.id%20eq%20%2200unobody%22".into())
+            .await
+            .is_empty()
     );
 }

@@ -145,6 +145,23 @@ impl SearchError {
 }
 
 impl Expr {
+    /// The literals compared with `attribute` anywhere in the expression.
+    pub fn literals_of(&self, attribute: &str) -> Vec<String> {
+        match self {
+            Expr::Compare {
+                attribute: a,
+                literal,
+                ..
+            } if a == attribute => vec![literal.clone()],
+            Expr::Compare { .. } | Expr::Present(_) => Vec::new(),
+            Expr::And(terms) | Expr::Or(terms) => terms
+                .iter()
+                .flat_map(|t| t.literals_of(attribute))
+                .collect(),
+            Expr::Not(term) => term.literals_of(attribute),
+        }
+    }
+
     /// Whether `user` matches; `exact` compares values with their case (a filter).
     pub fn matches(&self, user: &User, exact: bool) -> bool {
         self.holds(
