@@ -1,60 +1,84 @@
 //! The System Log: what happened, as Okta's `LogEvent`s. A core notes an event where it
-//! decides something worth recording (a sign-in, its failure, a lockout); the edge, which knows
-//! the request (address, user agent, request id, the API token used), completes every event the
-//! request noted and writes them before it answers. `query` reads the log as Okta's
-//! `/api/v1/logs` does.
+//! decides something worth recording (a sign-in, its failure, a lockout), placed in the request
+//! the edge describes ([`within`]). The store's next user write stores the noted events in its
+//! own transaction (`store::journal`), so the event and what it records are kept together;
+//! the edge appends what no write took before the request answers. `query` reads the log as
+//! Okta's `/api/v1/logs` does.
 
 use crate::clock::Timestamp;
 use crate::directory::search::{self, Dialect, Expr, SearchError, Vocabulary};
 use crate::records::directory::User;
 pub use crate::records::log::{LogEntity, LogEvent};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, journal};
 use std::cell::RefCell;
 
+/// The request an event happens in, as the edge knows it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_uri: Option<String>,
+    pub request_id: Option<String>,
+}
+
 tokio::task_local! {
-    static TASK_EVENTS: RefCell<Vec<LogEvent>>;
+    static CONTEXT: RequestContext;
 }
 
 thread_local! {
-    static THREAD_EVENTS: RefCell<Vec<LogEvent>> = const { RefCell::new(Vec::new()) };
+    static THREAD_CONTEXT: RefCell<Option<RequestContext>> = const { RefCell::new(None) };
 }
 
-/// Notes `event` for the current request (its task, or the blocking closure it runs).
-pub fn note(event: LogEvent) {
-    let mut event = Some(event);
-    let in_task = TASK_EVENTS.try_with(|e| {
-        if let Some(ev) = event.take() {
-            e.borrow_mut().push(ev);
-        }
-    });
-    if in_task.is_err()
-        && let Some(ev) = event
-    {
-        THREAD_EVENTS.with(|e| e.borrow_mut().push(ev));
+/// The request being served, in its task or in a blocking closure it runs.
+pub fn current_context() -> Option<RequestContext> {
+    CONTEXT
+        .try_with(Clone::clone)
+        .ok()
+        .or_else(|| THREAD_CONTEXT.with(|c| c.borrow().clone()))
+}
+
+/// Runs `f` as the request `context`; returns its output and the events no write took.
+pub async fn within<F: Future>(context: RequestContext, f: F) -> (F::Output, Vec<LogEvent>) {
+    CONTEXT.scope(context, journal::scoped(f)).await
+}
+
+/// Runs `f` on this thread as the request `context` (a blocking closure of a request).
+pub fn with_thread_context<T>(context: Option<RequestContext>, f: impl FnOnce() -> T) -> T {
+    THREAD_CONTEXT.with(|c| *c.borrow_mut() = context);
+    let out = f();
+    THREAD_CONTEXT.with(|c| *c.borrow_mut() = None);
+    out
+}
+
+/// Names, dates and places `event` in the current request.
+fn complete(mut event: LogEvent) -> LogEvent {
+    if event.uuid.is_empty() {
+        event.uuid = crate::crypto::new_uuid();
     }
-}
-
-/// The events noted on this thread since the last call (for the blocking pool), cleared.
-pub fn take_thread() -> Vec<LogEvent> {
-    THREAD_EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()))
-}
-
-/// Adds events a blocking closure noted to the current request.
-pub fn extend(events: Vec<LogEvent>) {
-    for e in events {
-        note(e);
+    if event.published.millis() == 0 {
+        event.published = Timestamp::now();
     }
+    if let Some(c) = current_context() {
+        event.ip_address = event.ip_address.or(c.ip_address);
+        event.user_agent = event.user_agent.or(c.user_agent);
+        event.request_uri = event.request_uri.or(c.request_uri);
+        event.request_id = event.request_id.or(c.request_id);
+    }
+    event
 }
 
-/// Runs `f` with its own list of noted events; returns its output and the events.
-pub async fn recorded<F: Future>(f: F) -> (F::Output, Vec<LogEvent>) {
-    TASK_EVENTS
-        .scope(RefCell::new(Vec::new()), async {
-            let out = f.await;
-            let events = TASK_EVENTS.with(|e| std::mem::take(&mut *e.borrow_mut()));
-            (out, events)
-        })
-        .await
+/// Notes `event` for the request: the next user write stores it in its own transaction, or
+/// the edge appends it before the request answers. Returns its uuid.
+pub fn note(event: LogEvent) -> String {
+    let event = complete(event);
+    let uuid = event.uuid.clone();
+    journal::stage(event);
+    uuid
+}
+
+/// Notes `event` from inside a change being tried: kept only if that try is written.
+pub fn note_in_attempt(event: LogEvent) {
+    journal::stage_in_attempt(complete(event));
 }
 
 /// An event of `event_type` by `actor`, with `outcome` (`SUCCESS`, `FAILURE`, …); the edge

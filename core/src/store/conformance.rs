@@ -393,3 +393,82 @@ pub(crate) fn fresh_postgres() -> Option<super::PgSettings> {
         timeout: std::time::Duration::from_secs(10),
     })
 }
+
+fn log_event(uuid: &str) -> crate::records::log::LogEvent {
+    crate::records::log::LogEvent {
+        uuid: uuid.into(),
+        published: Timestamp::from_millis(1_000),
+        event_type: "test.event".into(),
+        severity: "INFO".into(),
+        display_message: "test".into(),
+        actor: crate::records::log::LogEntity {
+            id: "system".into(),
+            kind: "SystemPrincipal".into(),
+            alternate_id: None,
+            display_name: None,
+        },
+        outcome: "SUCCESS".into(),
+        reason: None,
+        targets: Vec::new(),
+        ip_address: None,
+        user_agent: None,
+        client_id: None,
+        session_id: None,
+        request_id: None,
+        request_uri: None,
+        api_token_id: None,
+    }
+}
+
+/// Events staged for a request are stored by its user write, in that write's transaction: a
+/// change that is not written leaves them staged, and a change tried several times under
+/// contention stores the events of the try that was written, once.
+pub(crate) fn log_events_are_stored_with_the_user_change_they_record(store: Arc<dyn Store>) {
+    use super::journal;
+    store.insert_user(&user("00ulog", "log@x.io")).unwrap();
+    let all = |store: &dyn Store| {
+        store
+            .log_events(
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(10_000),
+                None,
+                false,
+                1000,
+            )
+            .unwrap()
+    };
+    journal::stage(log_event("declined"));
+    store.modify_user("00ulog", &mut |_| false).unwrap();
+    assert!(all(store.as_ref()).is_empty(), "no write, no event");
+    store
+        .modify_user("00ulog", &mut |u| {
+            u.failed_attempts += 1;
+            true
+        })
+        .unwrap();
+    let stored = all(store.as_ref());
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].uuid, "declined");
+    assert!(journal::take().is_empty(), "the write took what was staged");
+
+    // Sixteen changes at once, each retried as others win: one event per change written.
+    let s = store.clone();
+    at_once(move |i| {
+        s.modify_user("00ulog", &mut |u| {
+            u.failed_attempts += 1;
+            journal::stage_in_attempt(log_event(&format!("try-{i}-{}", u.failed_attempts)));
+            true
+        })
+        .unwrap();
+        assert!(journal::take().is_empty());
+    });
+    let stored = all(store.as_ref());
+    assert_eq!(
+        stored.len(),
+        1 + THREADS,
+        "{:?}",
+        stored.iter().map(|e| &e.uuid).collect::<Vec<_>>()
+    );
+    let u = store.user("00ulog").unwrap().unwrap();
+    assert_eq!(u.failed_attempts as usize, 1 + THREADS);
+}

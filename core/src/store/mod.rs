@@ -5,6 +5,7 @@ mod codec;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod durability;
+pub mod journal;
 pub mod migrate;
 mod pg_store;
 pub mod sealing;

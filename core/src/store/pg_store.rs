@@ -709,6 +709,29 @@ fn build_user_index(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// System Log rows of `events`, for [`write_log`].
+fn log_rows(events: &[LogEvent]) -> Result<Vec<(i64, String, Json<Value>)>, StoreError> {
+    events
+        .iter()
+        .map(|e| Ok((e.published.millis(), e.uuid.clone(), json(e)?)))
+        .collect()
+}
+
+/// Appends System Log rows inside the caller's transaction (see `store::journal`).
+fn write_log(
+    tx: &mut postgres::Transaction<'_>,
+    rows: &[(i64, String, Json<Value>)],
+) -> Result<(), StoreError> {
+    for (published, uuid, record) in rows {
+        tx.execute(
+            "INSERT INTO system_log (published, uuid, record) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[published, uuid, record],
+        )?;
+    }
+    Ok(())
+}
+
 /// Replaces the index rows of `user` with its entries now, inside the caller's transaction.
 fn write_user_index(tx: &mut postgres::Transaction<'_>, user: &User) -> Result<(), StoreError> {
     let (attrs, values): (Vec<String>, Vec<String>) = user_index::entries(user).into_iter().unzip();
@@ -746,6 +769,7 @@ impl Store for PgStore {
         let (login, status, email, first, last) = user_columns(user);
         let record = json(user)?;
         let user = user.clone();
+        let events = log_rows(&super::journal::peek())?;
         self.run(move |c| {
             let mut tx = c.transaction()?;
             tx.execute(
@@ -754,9 +778,12 @@ impl Store for PgStore {
                 &[&user.id, &login, &status, &email, &first, &last, &user.created.millis(), &record],
             )?;
             write_user_index(&mut tx, &user)?;
+            write_log(&mut tx, &events)?;
             tx.commit()?;
             Ok(())
-        })
+        })?;
+        super::journal::committed();
+        Ok(())
     }
 
     fn modify_user(
@@ -765,12 +792,18 @@ impl Store for PgStore {
         change: &mut dyn FnMut(&mut User) -> bool,
     ) -> Result<Option<User>, StoreError> {
         let id = id.to_owned();
-        self.cas(
-            |s| s.read_rev("SELECT rev, record FROM users WHERE id = $1", &id),
+        // Staged events are done with only when the change is written.
+        let wrote = std::cell::Cell::new(false);
+        let stored = self.cas(
+            |s| {
+                super::journal::begin_attempt();
+                s.read_rev("SELECT rev, record FROM users WHERE id = $1", &id)
+            },
             |s, rev, u: &User| {
                 let (login, status, email, first, last) = user_columns(u);
                 let record = json(u)?;
                 let user = u.clone();
+                let events = log_rows(&super::journal::peek())?;
                 s.run(move |c| {
                     let mut tx = c.transaction()?;
                     let hit = tx.execute(
@@ -781,13 +814,19 @@ impl Store for PgStore {
                     )? == 1;
                     if hit {
                         write_user_index(&mut tx, &user)?;
+                        write_log(&mut tx, &events)?;
                         tx.commit()?;
                     }
                     Ok(hit)
                 })
+                .inspect(|hit| wrote.set(*hit))
             },
             change,
-        )
+        )?;
+        if wrote.get() {
+            super::journal::committed();
+        }
+        Ok(stored)
     }
 
     fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -2175,6 +2214,13 @@ mod tests {
     fn conformance_single_use_values_are_spent_once() {
         if let Some(s) = fresh() {
             conformance::single_use_values_are_spent_once(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_log_events_are_stored_with_the_user_change_they_record() {
+        if let Some(s) = fresh() {
+            conformance::log_events_are_stored_with_the_user_change_they_record(open(&s));
         }
     }
 

@@ -358,6 +358,20 @@ fn log_key(published: i64, uuid: &str) -> Vec<u8> {
     format!("{published:016}_{uuid}").into_bytes()
 }
 
+/// Appends System Log events inside a transaction (see `store::journal`).
+fn log_in(
+    log: &TransactionalTree,
+    events: &[LogEvent],
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    for e in events {
+        log.insert(
+            log_key(e.published.millis(), &e.uuid),
+            encode(e).map_err(abort)?,
+        )?;
+    }
+    Ok(())
+}
+
 /// The sled key of one user index entry.
 fn index_entry_key(attribute: &str, key: &str, id: &str) -> Vec<u8> {
     format!("{attribute}\0{key}\0{id}").into_bytes()
@@ -395,17 +409,27 @@ impl Store for SledStore {
         let value = encode(user)?;
         let login = login_key(&user.profile.login);
         let entries = user_index::entries(user);
-        let inserted = (&self.users, &self.users_by_login, &self.user_index)
-            .transaction(|(users, logins, index)| {
+        let events = super::journal::peek();
+        let inserted = (
+            &self.users,
+            &self.users_by_login,
+            &self.user_index,
+            &self.log,
+        )
+            .transaction(|(users, logins, index, log)| {
                 if logins.get(login.as_bytes())?.is_some() {
                     return Err(abort(StoreError::Conflict));
                 }
                 logins.insert(login.as_bytes(), user.id.as_bytes())?;
                 users.insert(user.id.as_bytes(), value.clone())?;
                 reindex(index, &user.id, &[], &entries)?;
+                log_in(log, &events)?;
                 Ok(())
             })
             .map_err(tx_error);
+        if inserted.is_ok() {
+            super::journal::committed();
+        }
         self.wrote_if(inserted)
     }
 
@@ -416,14 +440,20 @@ impl Store for SledStore {
     ) -> Result<Option<User>, StoreError> {
         // sled may run a transaction more than once; the closure is borrowed for each run.
         let change = RefCell::new(change);
-        let stored = (&self.users, &self.users_by_login, &self.user_index)
-            .transaction(|(users, index, attributes)| {
+        let stored = (
+            &self.users,
+            &self.users_by_login,
+            &self.user_index,
+            &self.log,
+        )
+            .transaction(|(users, index, attributes, log)| {
                 let Some(bytes) = users.get(id.as_bytes())? else {
                     return Ok(None);
                 };
                 let mut user: User = decode(&bytes).map_err(abort)?;
                 let old_key = login_key(&user.profile.login);
                 let old_entries = user_index::entries(&user);
+                super::journal::begin_attempt();
                 if !(change.borrow_mut())(&mut user) {
                     return Ok(Some((decode(&bytes).map_err(abort)?, false)));
                 }
@@ -437,10 +467,12 @@ impl Store for SledStore {
                 }
                 reindex(attributes, id, &old_entries, &user_index::entries(&user))?;
                 users.insert(id.as_bytes(), encode(&user).map_err(abort)?)?;
+                log_in(log, &super::journal::peek())?;
                 Ok(Some((user, true)))
             })
             .map_err(tx_error)?;
         if stored.as_ref().is_some_and(|(_, written)| *written) {
+            super::journal::committed();
             self.wrote();
         }
         Ok(stored.map(|(user, _)| user))
@@ -577,17 +609,25 @@ impl Store for SledStore {
     }
 
     fn delete_user(&self, user: &User) -> Result<(), StoreError> {
-        (&self.users, &self.users_by_login, &self.user_index)
-            .transaction(|(users, index, attributes)| {
+        let events = super::journal::peek();
+        (
+            &self.users,
+            &self.users_by_login,
+            &self.user_index,
+            &self.log,
+        )
+            .transaction(|(users, index, attributes, log)| {
                 // The entries of the user as stored now, which may differ from `user`.
                 if let Some(bytes) = users.remove(user.id.as_bytes())? {
                     let stored: User = decode(&bytes).map_err(abort)?;
                     reindex(attributes, &user.id, &user_index::entries(&stored), &[])?;
                 }
                 index.remove(login_key(&user.profile.login).as_bytes())?;
+                log_in(log, &events)?;
                 Ok(())
             })
             .map_err(tx_error)?;
+        super::journal::committed();
         for key in self.factors.scan_prefix(format!("{}/", user.id)).keys() {
             self.factors.remove(key?)?;
         }
@@ -1636,6 +1676,12 @@ mod tests {
     fn conformance_single_use_values_are_spent_once() {
         let (_dir, store) = fresh();
         conformance::single_use_values_are_spent_once(store);
+    }
+
+    #[test]
+    fn conformance_log_events_are_stored_with_the_user_change_they_record() {
+        let (_dir, store) = fresh();
+        conformance::log_events_are_stored_with_the_user_change_they_record(store);
     }
 
     #[test]

@@ -24,40 +24,29 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route(paths::LOGS, get(list))
 }
 
-/// Completes and writes the events the request noted, before it answers.
+/// Serves the request as an `audit::RequestContext` (address, user agent, path, a request
+/// id), so that the events it notes say where they happened, then appends what no user write
+/// took into its own transaction, before it answers.
 pub(super) async fn complete(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let ip = client_addr(request.extensions());
-    let agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let uri = super::redact::loggable(request.uri());
-    let (response, events) = audit::recorded(next.run(request)).await;
-    if events.is_empty() {
+    let context = audit::RequestContext {
+        ip_address: Some(client_addr(request.extensions())),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        request_uri: Some(super::redact::loggable(request.uri())),
+        request_id: Some(crate::crypto::new_id("req")),
+    };
+    let (response, left) = audit::within(context, next.run(request)).await;
+    if left.is_empty() {
         return response;
     }
-    let now = Timestamp::now();
-    let request_id = crate::crypto::new_id("req");
-    let events: Vec<LogEvent> = events
-        .into_iter()
-        .map(|mut e| {
-            e.uuid = crate::crypto::new_uuid();
-            e.published = now;
-            e.ip_address.get_or_insert_with(|| ip.clone());
-            if e.user_agent.is_none() {
-                e.user_agent.clone_from(&agent);
-            }
-            e.request_id = Some(request_id.clone());
-            e.request_uri = Some(uri.clone());
-            e
-        })
-        .collect();
-    match state.blocking(move |s| s.store.append_log(&events)).await {
+    match state.blocking(move |s| s.store.append_log(&left)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "cannot write System Log events"),
         Err(e) => tracing::error!(error = %e, "cannot write System Log events"),
@@ -134,6 +123,14 @@ fn admin_event(method: &Method, route: &str) -> (&'static str, &'static str) {
             "application.user_membership.add",
             "Add user to application membership",
         ),
+        ("PUT", "/api/v1/apps/{id}/groups/{gid}") => (
+            "application.group_membership.add",
+            "Add assigned group to application",
+        ),
+        ("DELETE", "/api/v1/apps/{id}/groups/{gid}") => (
+            "application.group_membership.remove",
+            "Remove assigned group from application",
+        ),
         ("DELETE", "/api/v1/apps/{id}/users/{uid}") => (
             "application.user_membership.remove",
             "Remove user from application membership",
@@ -198,10 +195,6 @@ pub(super) async fn admin_writes(
     let path = request.uri().path().to_owned();
     // Before the change: a token that revokes itself is gone afterwards.
     let authority = admin_authority(request.headers(), &state).ok().flatten();
-    let mut response = next.run(request).await;
-    if !response.status().is_success() {
-        return response;
-    }
     let (event_type, message) = admin_event(&method, &route);
     let mut event = audit::event(
         event_type,
@@ -210,6 +203,20 @@ pub(super) async fn admin_writes(
         "SUCCESS",
     );
     event.targets = targets(&route, &path);
+    event.api_token_id = authority.and_then(|a| a.token_id);
+    // Noted before the change, so that a user write stores it in its own transaction; dropped
+    // when the change fails.
+    let staged = (!event.targets.is_empty()).then(|| audit::note(event.clone()));
+    let mut response = next.run(request).await;
+    if !response.status().is_success() {
+        if let Some(uuid) = staged {
+            crate::store::journal::discard(&uuid);
+        }
+        return response;
+    }
+    if staged.is_some() {
+        return response;
+    }
     // A creation (`POST` on a collection) names what it made by the id in its answer.
     let collection = route
         .rsplit('/')
@@ -228,7 +235,6 @@ pub(super) async fn admin_writes(
         }
         response = Response::from_parts(parts, axum::body::Body::from(bytes));
     }
-    event.api_token_id = authority.and_then(|a| a.token_id);
     audit::note(event);
     response
 }

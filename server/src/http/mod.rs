@@ -112,16 +112,24 @@ impl AppState {
         F: FnOnce(&Services) -> T + Send + 'static,
     {
         let state = self.clone();
-        let (out, wrote, noted) = tokio::task::spawn_blocking(move || {
+        // The request's System Log context and staged events go with the closure and back.
+        let context = crate::audit::current_context();
+        let staged = crate::store::journal::take();
+        let (out, wrote, left) = tokio::task::spawn_blocking(move || {
             durability::take_thread();
-            crate::audit::take_thread();
-            let out = f(&state);
-            (out, durability::take_thread(), crate::audit::take_thread())
+            crate::store::journal::take_thread();
+            crate::store::journal::extend(staged);
+            let out = crate::audit::with_thread_context(context, || f(&state));
+            (
+                out,
+                durability::take_thread(),
+                crate::store::journal::take_thread(),
+            )
         })
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))?;
         durability::note(wrote);
-        crate::audit::extend(noted);
+        crate::store::journal::extend(left);
         Ok(out)
     }
 }

@@ -138,16 +138,7 @@ pub fn primary(
     }
     if !verified {
         failed(audit::user(&user), "INVALID_CREDENTIALS");
-        let was = user.status;
         let user = record_failure(ctx, &user.id)?;
-        if user.status == UserStatus::LockedOut && was != UserStatus::LockedOut {
-            audit::note(audit::event(
-                "user.account.lock",
-                "Max sign in attempts exceeded",
-                audit::user(&user),
-                "SUCCESS",
-            ));
-        }
         if user.status == UserStatus::LockedOut && ctx.settings.show_lockout {
             return Ok(Outcome::LockedOut);
         }
@@ -192,6 +183,13 @@ pub(super) fn record_failure(ctx: &Ctx<'_>, user_id: &str) -> Result<User, FlowE
                 tracing::warn!(user = %u.id, "locked out after repeated failed sign-ins");
                 u.status = UserStatus::LockedOut;
                 u.status_changed = Some(ctx.now);
+                // Stored with the lockout itself, in the same write.
+                audit::note_in_attempt(audit::event(
+                    "user.account.lock",
+                    "Max sign in attempts exceeded",
+                    audit::user(u),
+                    "SUCCESS",
+                ));
             }
             Ok::<_, FlowError>(())
         },
@@ -281,16 +279,7 @@ pub fn verify_factor(
         ),
         Check::Invalid => {
             mfa_event(&user, "FAILURE");
-            let was = user.status;
             let user = record_failure(ctx, &user.id)?;
-            if user.status == UserStatus::LockedOut && was != UserStatus::LockedOut {
-                audit::note(audit::event(
-                    "user.account.lock",
-                    "Max sign in attempts exceeded",
-                    audit::user(&user),
-                    "SUCCESS",
-                ));
-            }
             if user.status == UserStatus::LockedOut {
                 ctx.store
                     .take_transaction(&Secret::new(state_token).digest(), None)?;
