@@ -100,6 +100,14 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
         ids: &[String],
     ) -> Result<Vec<String>, StoreError>;
+    /// Ids of the users whose index holds every `(attribute, key)` of `all` (at least one), in
+    /// id order after `after`, at most `limit`: an `and` of exact values, answered together.
+    fn user_index_all(
+        &self,
+        all: &[(String, String)],
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
     /// The users of `ids` that exist, in the order of `ids`.
     fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError>;
     /// Deletes a user, their login index entry, factors, roles and API tokens.

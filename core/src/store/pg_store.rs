@@ -956,6 +956,41 @@ impl Store for PgStore {
             .collect())
     }
 
+    fn user_index_all(
+        &self,
+        all: &[(String, String)],
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        if all.is_empty() || all.iter().any(|(a, k)| unstorable(a) || unstorable(k)) {
+            return Ok(Vec::new());
+        }
+        // One join on the index, every term by its primary key, in user id order.
+        let mut sql = String::from("SELECT t0.user_id FROM user_index t0");
+        let mut args = params![all[0].0.clone(), all[0].1.clone()];
+        for (i, (a, k)) in all.iter().enumerate().skip(1) {
+            args.0.push(Box::new(a.clone()));
+            args.0.push(Box::new(k.clone()));
+            let n = args.0.len();
+            sql.push_str(&format!(
+                " JOIN user_index t{i} ON t{i}.user_id = t0.user_id AND t{i}.attr = ${} AND t{i}.value = ${n}",
+                n - 1
+            ));
+        }
+        sql.push_str(" WHERE t0.attr = $1 AND t0.value = $2");
+        if let Some(a) = after {
+            args.0.push(Box::new(a.to_owned()));
+            sql.push_str(&format!(" AND t0.user_id > ${}", args.0.len()));
+        }
+        sql.push_str(&format!(" ORDER BY t0.user_id LIMIT {limit}"));
+        self.run(move |c| {
+            Ok(c.query(&*sql, &args.refs())?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
     fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
         let wanted: Vec<String> = ids.iter().filter(|i| !unstorable(i)).cloned().collect();
         let mut found: HashMap<String, User> = self

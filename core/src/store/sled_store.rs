@@ -602,6 +602,67 @@ impl Store for SledStore {
         Ok(members)
     }
 
+    fn user_index_all(
+        &self,
+        all: &[(String, String)],
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        // A leapfrog join: each term's entries are in id order; every term jumps to the
+        // largest id any of them is at, until all stand on the same id. Sparse intersections
+        // read few entries, dense ones stop at `limit`.
+        if all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefixes: Vec<Vec<u8>> = all
+            .iter()
+            .map(|(a, k)| format!("{a}\0{k}\0").into_bytes())
+            .collect();
+        // The first id at or after `id` (exclusive when `past`) among term `t`'s entries.
+        let seek = |t: usize, id: &str, past: bool| -> Result<Option<String>, StoreError> {
+            let mut start = prefixes[t].clone();
+            start.extend_from_slice(id.as_bytes());
+            if past {
+                start.push(0);
+            }
+            match self.user_index.range(start..).next() {
+                Some(item) => {
+                    let (k, _) = item?;
+                    Ok(k.strip_prefix(prefixes[t].as_slice())
+                        .map(|id| String::from_utf8_lossy(id).into_owned()))
+                }
+                None => Ok(None),
+            }
+        };
+        let mut out = Vec::new();
+        let Some(mut at) = seek(0, after.unwrap_or_default(), after.is_some())? else {
+            return Ok(out);
+        };
+        loop {
+            let mut agreed = true;
+            for t in 0..all.len() {
+                let Some(id) = seek(t, &at, false)? else {
+                    return Ok(out);
+                };
+                if id != at {
+                    at = id;
+                    agreed = false;
+                    break;
+                }
+            }
+            if agreed {
+                out.push(at.clone());
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                let Some(next) = seek(0, &at, true)? else {
+                    return Ok(out);
+                };
+                at = next;
+            }
+        }
+    }
+
     fn users_by_ids(&self, ids: &[String]) -> Result<Vec<User>, StoreError> {
         ids.iter()
             .filter_map(|id| get(&self.users, id).transpose())

@@ -130,6 +130,16 @@ fn searches_agree_with_reading_every_user(store: Arc<dyn Store>) {
             None,
         ),
         (r#"profile.department eq "Legal""#, Dialect::Search, None),
+        (
+            r#"status eq "ACTIVE" and profile.department eq "ENGINEERING" and profile.lastName sw "name""#,
+            Dialect::Search,
+            None,
+        ),
+        (
+            r#"profile.firstName eq "Ada" and status eq "ACTIVE""#,
+            Dialect::Filter,
+            None,
+        ),
         (r#"profile.login eq "RENAMED@x.io""#, Dialect::Search, None),
         (
             r#"profile.firstName sw "a" and status eq "ACTIVE""#,
