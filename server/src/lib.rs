@@ -155,6 +155,10 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         draining: std::sync::atomic::AtomicBool::new(false),
         node_id: crypto::new_id("node"),
         csrf,
+        log_sink: http::audit_log::LogSink::start(&store).map_err(|e| StartError::Store {
+            dir: config.data_dir.display().to_string(),
+            reason: format!("cannot start the System Log writer: {e}"),
+        })?,
         tokens: oauth::tokens::TokenSettings {
             access_ttl: Duration::from_secs(u64::from(config.access_token_minutes) * 60),
             id_ttl: Duration::from_secs(u64::from(config.id_token_minutes) * 60),

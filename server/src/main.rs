@@ -93,8 +93,12 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!(grace_seconds = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
         }
     }
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.flush()).await??;
+    let drained = state.clone();
+    tokio::task::spawn_blocking(move || {
+        drained.log_sink.drain();
+        drained.store.flush()
+    })
+    .await??;
     tracing::info!("stopped cleanly: every write is on disk");
     Ok(())
 }

@@ -254,7 +254,9 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token; `false` when there was none.
     fn delete_api_token(&self, id: &str) -> Result<bool, StoreError>;
 
-    /// Appends System Log events.
+    /// Appends System Log events that no other write carried. The append need not be durable
+    /// when it returns (the next flush or commit makes it so): an answer that carries only
+    /// log events does not wait for the disk.
     fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError>;
     /// Up to `limit` events published in `[since, until)`, in time order (`descending`:
     /// newest first), after the event whose cursor (`LogEvent::cursor`) is `after`.

@@ -1602,6 +1602,8 @@ impl Store for PgStore {
         }
         self.run(move |c| {
             let mut tx = c.transaction()?;
+            // As on sled, an answer carrying only log events does not wait for the WAL flush.
+            tx.batch_execute("SET LOCAL synchronous_commit = off")?;
             for (published, uuid, record) in &rows {
                 tx.execute(
                     "INSERT INTO system_log (published, uuid, record) VALUES ($1, $2, $3)

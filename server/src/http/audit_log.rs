@@ -20,13 +20,89 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// Writes the events no user write carried, off the request path: one writer thread appends
+/// what arrives, many requests' events at a time. [`LogSink::drain`] waits until everything
+/// sent so far is written (a read of the log, and shutdown, call it).
+pub struct LogSink {
+    jobs: std::sync::mpsc::SyncSender<SinkJob>,
+}
+
+enum SinkJob {
+    Events(Vec<LogEvent>),
+    Drained(std::sync::mpsc::SyncSender<()>),
+}
+
+impl LogSink {
+    /// Starts the writer. It holds the store only while it writes, so that a server that is
+    /// dropped lets go of its store at once (sled's lock).
+    pub fn start(store: &std::sync::Arc<dyn crate::store::Store>) -> std::io::Result<Self> {
+        let store = std::sync::Arc::downgrade(store);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<SinkJob>(4096);
+        std::thread::Builder::new()
+            .name("system-log".into())
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    let mut batch = Vec::new();
+                    let mut acks = Vec::new();
+                    let mut take = |job: SinkJob| match job {
+                        SinkJob::Events(e) => batch.extend(e),
+                        SinkJob::Drained(ack) => acks.push(ack),
+                    };
+                    take(first);
+                    while let Ok(more) = queue.try_recv() {
+                        take(more);
+                    }
+                    if !batch.is_empty() {
+                        match store.upgrade() {
+                            Some(store) => {
+                                if let Err(e) = store.append_log(&batch) {
+                                    tracing::error!(error = %e, events = batch.len(), "cannot write System Log events");
+                                }
+                            }
+                            None => tracing::error!(
+                                events = batch.len(),
+                                "the store closed before System Log events were written"
+                            ),
+                        }
+                    }
+                    for ack in acks {
+                        let _ = ack.send(());
+                    }
+                }
+            })?;
+        Ok(Self { jobs })
+    }
+
+    /// Hands `events` to the writer; when it is behind, waits for room (never drops them).
+    fn send(&self, events: Vec<LogEvent>) {
+        match self.jobs.try_send(SinkJob::Events(events)) {
+            Ok(()) => {}
+            // Rare (4096 requests' events waiting): the writer empties the queue in batches.
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                let _ = self.jobs.send(job);
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                tracing::error!("the System Log writer has stopped");
+            }
+        }
+    }
+
+    /// Waits until every event sent before the call is written.
+    pub fn drain(&self) {
+        let (ack, done) = std::sync::mpsc::sync_channel(1);
+        if self.jobs.send(SinkJob::Drained(ack)).is_ok() {
+            let _ = done.recv_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+}
+
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route(paths::LOGS, get(list))
 }
 
 /// Serves the request as an `audit::RequestContext` (address, user agent, path, a request
-/// id), so that the events it notes say where they happened, then appends what no user write
-/// took into its own transaction, before it answers.
+/// id), so that the events it notes say where they happened, then hands what no user write
+/// took to the [`LogSink`].
 pub(super) async fn complete(
     State(state): State<AppState>,
     request: Request,
@@ -43,13 +119,8 @@ pub(super) async fn complete(
         request_id: Some(crate::crypto::new_id("req")),
     };
     let (response, left) = audit::within(context, next.run(request)).await;
-    if left.is_empty() {
-        return response;
-    }
-    match state.blocking(move |s| s.store.append_log(&left)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write System Log events"),
-        Err(e) => tracing::error!(error = %e, "cannot write System Log events"),
+    if !left.is_empty() {
+        state.log_sink.send(left);
     }
     response
 }
@@ -371,7 +442,11 @@ async fn list(
         limit,
     };
     let (events, more) = state
-        .blocking(move |s| audit::query(s.store.as_ref(), &read))
+        .blocking(move |s| {
+            // What this node's requests noted so far is read back too.
+            s.log_sink.drain();
+            audit::query(s.store.as_ref(), &read)
+        })
         .await??;
     let polling = polling_until && !descending;
     let next_after = events.last().map(LogEvent::cursor).or(after);

@@ -4,7 +4,7 @@
 mod admins;
 mod apps;
 mod assets;
-mod audit_log;
+pub mod audit_log;
 mod authn;
 mod authorization_servers;
 mod brands;
@@ -82,6 +82,8 @@ pub struct Services {
     pub node_id: String,
     /// Signs the hosted forms' anti-forgery cookies.
     pub csrf: crate::crypto::csrf::CsrfKey,
+    /// Writes System Log events that no user write carried, off the request path.
+    pub log_sink: audit_log::LogSink,
 }
 
 #[derive(Clone)]
