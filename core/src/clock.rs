@@ -32,6 +32,16 @@ impl Timestamp {
         )
     }
 
+    /// A time in RFC 3339 (`2014-01-01T00:00:00.000Z`, any offset), to the millisecond;
+    /// `None` when the text is not one or it is out of range.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     /// Okta's wire format: `2015-11-03T10:15:57.000Z`.
     pub fn iso8601(self) -> String {
         let secs = self.0.div_euclid(1000);

@@ -55,7 +55,7 @@ impl SealKey {
 }
 
 fn hex8(bytes: &[u8]) -> String {
-    bytes[..8].iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(&bytes[..8])
 }
 
 /// The current key-encryption key, and earlier ones that may still open what they sealed.

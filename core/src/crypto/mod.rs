@@ -6,4 +6,4 @@ pub mod password;
 pub mod secret;
 
 pub use password::{PasswordHash, PasswordHasher};
-pub use secret::{Digest, Secret, new_id, new_secret, new_uuid};
+pub use secret::{Digest, Secret, hex, new_id, new_secret, new_uuid};

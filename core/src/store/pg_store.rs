@@ -1596,21 +1596,12 @@ impl Store for PgStore {
     }
 
     fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError> {
-        let mut rows = Vec::with_capacity(events.len());
-        for e in events {
-            rows.push((e.published.millis(), e.uuid.clone(), json(e)?));
-        }
+        let rows = log_rows(events)?;
         self.run(move |c| {
             let mut tx = c.transaction()?;
             // As on sled, an answer carrying only log events does not wait for the WAL flush.
             tx.batch_execute("SET LOCAL synchronous_commit = off")?;
-            for (published, uuid, record) in &rows {
-                tx.execute(
-                    "INSERT INTO system_log (published, uuid, record) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
-                    &[published, uuid, record],
-                )?;
-            }
+            write_log(&mut tx, &rows)?;
             tx.commit()?;
             Ok(())
         })

@@ -345,12 +345,8 @@ fn sweep_dangling(index: &Tree, records: &Tree) -> Result<usize, StoreError> {
 }
 
 /// The index key of a token digest (hex, so that it is text like the other index keys).
-fn digest_hex(digest: &Digest) -> Vec<u8> {
-    digest
-        .as_bytes()
-        .iter()
-        .flat_map(|b| format!("{b:02x}").into_bytes())
-        .collect()
+fn digest_hex(digest: &Digest) -> String {
+    crate::crypto::hex(digest.as_bytes())
 }
 
 /// The sled key of a log position: times zero-padded so that keys sort as time does.
@@ -1181,7 +1177,7 @@ impl Store for SledStore {
             &self.api_tokens,
             &self.api_tokens_by_digest,
             &token.id,
-            &String::from_utf8_lossy(&digest_hex(&token.digest)),
+            &digest_hex(&token.digest),
             encode(token)?,
         ))
     }
@@ -1191,7 +1187,10 @@ impl Store for SledStore {
     }
 
     fn api_token_by_digest(&self, digest: &Digest) -> Result<Option<ApiToken>, StoreError> {
-        match self.api_tokens_by_digest.get(digest_hex(digest))? {
+        match self
+            .api_tokens_by_digest
+            .get(digest_hex(digest).as_bytes())?
+        {
             Some(id) => get(&self.api_tokens, id),
             None => Ok(None),
         }
@@ -1222,7 +1221,7 @@ impl Store for SledStore {
                     return Ok(false);
                 };
                 let token: ApiToken = decode(&bytes).map_err(abort)?;
-                by_digest.remove(digest_hex(&token.digest))?;
+                by_digest.remove(digest_hex(&token.digest).as_bytes())?;
                 Ok(true)
             })
             .map_err(tx_error)?;

@@ -295,15 +295,12 @@ fn check_operator(
 /// A time as Okta writes it (`2014-01-01T00:00:00.000Z`; any RFC 3339 time is taken), as the
 /// index keys times.
 fn time_literal(literal: &str) -> Result<String, SearchError> {
-    let t = time::OffsetDateTime::parse(literal, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            SearchError::syntax(&format!(
-                "\"{literal}\", which is not a time like \"2014-01-01T00:00:00.000Z\""
-            ))
-        })?;
-    let millis = t.unix_timestamp_nanos() / 1_000_000;
-    let millis = i64::try_from(millis).map_err(|_| SearchError::syntax("a time out of range"))?;
-    Ok(user_index::time_key(Timestamp::from_millis(millis)))
+    let t = Timestamp::parse_rfc3339(literal).ok_or_else(|| {
+        SearchError::syntax(&format!(
+            "\"{literal}\", which is not a time like \"2014-01-01T00:00:00.000Z\""
+        ))
+    })?;
+    Ok(user_index::time_key(t))
 }
 
 #[cfg(test)]
