@@ -5,7 +5,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Admin, admin_authority, client_addr};
+use super::extract::{Admin, KnownAuthority, admin_authority, client_addr};
 use crate::audit::{self, LogEntity, LogEvent, LogQuery};
 use crate::clock::Timestamp;
 use crate::directory::FieldError;
@@ -264,8 +264,17 @@ pub(super) async fn admin_writes(
     }
     let route = route.map(|r| r.as_str().to_owned()).unwrap_or_default();
     let path = request.uri().path().to_owned();
-    // Before the change: a token that revokes itself is gone afterwards.
-    let authority = admin_authority(request.headers(), &state).ok().flatten();
+    // Before the change: a token that revokes itself is gone afterwards. The handler's
+    // extractor reads it from here rather than looking the token up again.
+    // (A failed lookup is left to the extractor, which answers it as an outage.)
+    let looked_up = admin_authority(request.headers(), &state);
+    let mut request = request;
+    if let Ok(found) = &looked_up {
+        request
+            .extensions_mut()
+            .insert(KnownAuthority(found.clone()));
+    }
+    let authority = looked_up.ok().flatten();
     let (event_type, message) = admin_event(&method, &route);
     let mut event = audit::event(
         event_type,
@@ -380,16 +389,12 @@ fn time_param(
     let Some(text) = query.get(name).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            invalid(
-                name,
-                "The date format in your query is not recognized. Please enter dates using ISO8601 string format.",
-            )
-        })?;
-    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| invalid(name, "The date is out of range"))?;
-    Ok(Some(Timestamp::from_millis(ms)))
+    Timestamp::parse_rfc3339(text).map(Some).ok_or_else(|| {
+        invalid(
+            name,
+            "The date format in your query is not recognized. Please enter dates using ISO8601 string format.",
+        )
+    })
 }
 
 /// `GET /api/v1/logs?since&until&after&filter&q&sortOrder&limit`. A polling request (no

@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Admin {
         } else {
             Need::Write
         };
-        authorised(&parts.headers, state, need).map(|_| Admin)
+        authorised(parts, state, need).map(|_| Admin)
     }
 }
 
@@ -54,17 +54,26 @@ impl FromRequestParts<AppState> for SuperAdmin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authorised(&parts.headers, state, Need::Manage).map(|_| SuperAdmin)
+        authorised(parts, state, Need::Manage).map(|_| SuperAdmin)
     }
 }
 
+/// What the request's admin token may do, as a layer before the handler already found it
+/// (the System Log's record of an admin change), so that it is looked up once.
+#[derive(Clone)]
+pub(super) struct KnownAuthority(pub(super) Option<Authority>);
+
 /// The authority of the request's admin token, if it may do what `need` says.
-fn authorised(
-    headers: &axum::http::HeaderMap,
-    state: &AppState,
-    need: Need,
-) -> Result<Authority, ApiError> {
-    let authority = admin_authority(headers, state)?.ok_or(ApiError::InvalidToken)?;
+fn authorised(parts: &Parts, state: &AppState, need: Need) -> Result<Authority, ApiError> {
+    let known = parts
+        .extensions
+        .get::<KnownAuthority>()
+        .map(|k| k.0.clone());
+    let authority = match known {
+        Some(a) => a,
+        None => admin_authority(&parts.headers, state)?,
+    }
+    .ok_or(ApiError::InvalidToken)?;
     if authority.may(need) {
         Ok(authority)
     } else {
