@@ -257,12 +257,7 @@ async fn list(
     let page = Page::parse(&query)?;
     // Okta's `search`, `filter` (`status eq "ACTIVE"`, `name eq "oidc_client"`) and `q` (a
     // prefix of the name or label).
-    let given = |name: &str| {
-        query
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
+    let given = |name: &str| super::pagination::param(&query, name);
     let expr = listing_expr(given("search"), given("filter"), &apps::SEARCH_NAMES)?;
     let q = given("q").map(str::to_lowercase);
     let all = state.store.apps()?;

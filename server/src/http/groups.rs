@@ -102,12 +102,7 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    let given = |name: &str| {
-        query
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    };
+    let given = |name: &str| super::pagination::param(&query, name);
     let q = given("q").map(str::to_lowercase);
     let expr = listing_expr(given("search"), given("filter"), &groups::SEARCH_NAMES)?;
     let mut all = state.store.groups()?;

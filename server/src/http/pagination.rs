@@ -11,6 +11,14 @@ use std::collections::HashMap;
 
 pub(super) const MAX_PAGE: usize = 200;
 
+/// A listing's query parameter `name`, when given and not empty.
+pub(super) fn param<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    query
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Page {
     pub(super) limit: usize,

@@ -432,7 +432,7 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let page = Page::parse(&query)?;
-    let given = |name: &str| query.get(name).filter(|v| !v.is_empty());
+    let given = |name: &str| super::pagination::param(&query, name);
     let listing = match (given("search"), given("filter"), given("q")) {
         (Some(search), None, None) => {
             let custom: Vec<String> = crate::directory::schema::load(state.store.as_ref())?
@@ -442,15 +442,15 @@ async fn list(
             Listing::Search(SearchQuery::parse_declared(
                 search,
                 Dialect::Search,
-                given("sortBy").map(String::as_str),
-                given("sortOrder").map(String::as_str),
+                given("sortBy"),
+                given("sortOrder"),
                 &custom,
             )?)
         }
         (None, Some(filter), None) => {
             Listing::Search(SearchQuery::parse(filter, Dialect::Filter, None, None)?)
         }
-        (None, None, Some(q)) => Listing::Prefix(q.clone()),
+        (None, None, Some(q)) => Listing::Prefix(q.to_owned()),
         (None, None, None) => Listing::All,
         _ => {
             return Err(ApiError::InvalidSearch(

@@ -332,13 +332,7 @@ async fn every_page(s: &support::TestServer, path_and_query: &str) -> Vec<String
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{url}");
-        let next = res
-            .headers()
-            .get_all("link")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.ends_with("rel=\"next\""))
-            .map(|v| v[1..v.find('>').unwrap()].to_owned());
+        let next = support::next_link(&res);
         let page: Vec<Value> = res.json().await.unwrap();
         logins.extend(
             page.iter()

@@ -419,3 +419,13 @@ impl Stopped {
         }
     }
 }
+
+/// The URL of a listing's `Link: <…>; rel="next"`, as Okta's SDKs follow it.
+pub fn next_link(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.ends_with("rel=\"next\""))
+        .and_then(|v| Some(v.get(1..v.find('>')?)?.to_owned()))
+}

@@ -1,28 +1,13 @@
 //! Users API breadth: listing with Link pagination, search and filter, profile updates,
 //! lifecycle transitions, activation tokens and admin password resets.
 
-use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer};
+use crate::support::{self, ADMIN_TOKEN, PASSWORD, TestServer, next_link};
 use serde_json::{Value, json};
 
 async fn post(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
     let res = s.client.post(s.url(path)).json(&body).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-fn next_link(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all("link")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.ends_with("rel=\"next\""))
-        .map(|v| {
-            v.trim_start_matches('<')
-                .split('>')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
 }
 
 #[tokio::test]
