@@ -113,10 +113,14 @@ async fn secrets_are_sealed_at_rest_and_the_master_key_is_needed_and_rotates() {
     assert!(raw.contains("enc:v1:"));
 
     // Without the key, or with another one, Portcullis refuses to start and says what to set.
-    let missing = stopped.try_build(|c| c.master_keys = None).unwrap_err();
+    let missing = stopped
+        .try_build(|c| c.master_keys = None)
+        .await
+        .unwrap_err();
     assert!(missing.contains("master_key"), "{missing}");
     let wrong = stopped
         .try_build(|c| c.master_keys = master_key(NEW_KEY, &[]))
+        .await
         .unwrap_err();
     assert!(wrong.contains("previous_master_keys"), "{wrong}");
 
@@ -140,7 +144,7 @@ async fn secrets_are_sealed_at_rest_and_the_master_key_is_needed_and_rotates() {
     let stopped = s.stop().await;
     let raw = stopped.raw().await;
     assert!(!raw.contains(&seed) && !raw.contains(RSA_KEY_OID));
-    let old_only = stopped.try_build(|_| {}).unwrap_err();
+    let old_only = stopped.try_build(|_| {}).await.unwrap_err();
     assert!(old_only.contains("neither"), "{old_only}");
 }
 
@@ -162,7 +166,10 @@ async fn without_a_master_key_secrets_are_plain_and_a_key_given_later_seals_them
     let s = stopped.start(mfa).await;
     totp_sign_in(&s, &seed).await;
     let stopped = s.stop().await;
-    let missing = stopped.try_build(|c| c.master_keys = None).unwrap_err();
+    let missing = stopped
+        .try_build(|c| c.master_keys = None)
+        .await
+        .unwrap_err();
     assert!(missing.contains("master_key"), "{missing}");
     if stopped.database.is_some() {
         // PostgreSQL's rows as they are now (sled's log keeps older versions of a record

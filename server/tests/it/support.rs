@@ -86,6 +86,23 @@ pub async fn postgres_only() -> Option<String> {
     database
 }
 
+/// Builds a server over `config`. After a restart the old server's last references (a
+/// blocking task finishing its work) may hold sled's lock a moment longer, as a process that is
+/// still exiting would: that is waited out, every other error returned.
+async fn build(config: &Config) -> Result<(axum::Router, portcullis::http::AppState), String> {
+    let mut tries = 0;
+    loop {
+        match portcullis::build(config) {
+            Ok(built) => return Ok(built),
+            Err(e) if tries < 50 && e.to_string().contains("could not acquire lock") => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 async fn serve(
     data: TempDir,
     site: TempDir,
@@ -104,19 +121,7 @@ async fn serve(
         timeout: std::time::Duration::from_secs(5),
     });
     tweak(&mut config);
-    // After a restart the old server's last references (a blocking task finishing its work)
-    // may hold sled's lock a moment longer, as a process that is still exiting would.
-    let mut tries = 0;
-    let (router, state) = loop {
-        match portcullis::build(&config) {
-            Ok(built) => break built,
-            Err(e) if tries < 50 && e.to_string().contains("could not acquire lock") => {
-                tries += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let (router, state) = build(&config).await.unwrap_or_else(|e| panic!("{e}"));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
@@ -251,6 +256,11 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
+        // As `main` does on SIGTERM: what the System Log writer holds is written first.
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.log_sink.drain())
+            .await
+            .unwrap();
         let data = std::mem::replace(&mut self.data, tempfile::tempdir().unwrap());
         let site = std::mem::replace(&mut self.site, tempfile::tempdir().unwrap());
         let database = self.database.take();
@@ -359,7 +369,7 @@ impl Stopped {
     }
 
     /// What starting over this data with `tweak` says, without serving (the error, if any).
-    pub fn try_build(&self, tweak: impl FnOnce(&mut Config)) -> Result<(), String> {
+    pub async fn try_build(&self, tweak: impl FnOnce(&mut Config)) -> Result<(), String> {
         let mut config = Config::for_dirs(
             PathBuf::from(self.data.path()),
             PathBuf::from(self.site.path()),
@@ -374,9 +384,7 @@ impl Stopped {
                 timeout: std::time::Duration::from_secs(5),
             });
         tweak(&mut config);
-        portcullis::build(&config)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        build(&config).await.map(|_| ())
     }
 
     /// Everything the backend holds, as text: every file of the data directory, or every
