@@ -7,6 +7,7 @@ pub(crate) mod conformance;
 pub mod durability;
 pub mod journal;
 pub mod migrate;
+mod packed_set;
 mod pg_store;
 pub mod sealing;
 mod sled_store;

@@ -3,6 +3,7 @@
 use super::CodeUse;
 use super::codec::{decode, encode};
 use super::migrate::Record;
+use super::packed_set::{self, Hints, Order, PackedSet};
 use super::sealing::{Sealer, Secrets, opened, sealed};
 use super::user_index::{self, Direction, IndexEntry, KeyRange};
 use super::{GroupCommit, Store, StoreError, UserFilter};
@@ -53,8 +54,9 @@ pub struct SledStore {
     commit: GroupCommit,
     users: Tree,
     users_by_login: Tree,
-    /// `{attribute}\0{key}\0{user_id}`: the user attribute index (see `store::user_index`).
-    user_index: Tree,
+    /// `{attribute}\0{key}\0{user_id}`: the user attribute index (see `store::user_index`),
+    /// packed into blocks (see `store::packed_set`).
+    user_index: PackedSet,
     session_tokens: Tree,
     sessions: Tree,
     sessions_by_id: Tree,
@@ -118,7 +120,7 @@ impl SledStore {
             commit,
             users: db.open_tree("users")?,
             users_by_login: db.open_tree("users_by_login")?,
-            user_index: db.open_tree("user_index")?,
+            user_index: PackedSet::new(db.open_tree("user_index")?),
             session_tokens: db.open_tree("session_tokens")?,
             sessions: db.open_tree("sessions")?,
             sessions_by_id: db.open_tree("sessions_by_id")?,
@@ -152,25 +154,89 @@ impl SledStore {
     }
 
     /// Builds the user index from the users when it was built by other rules (or not at all:
-    /// a store from before the index), so that searches see every user.
+    /// a store from before the index), so that searches see every user. Attributes are taken a few at a time, in order, so that what is sorted in
+    /// memory at once stays near [`REBUILD_BATCH`] entries however many users there are.
     fn build_user_index(&self) -> Result<(), StoreError> {
-        if self.meta.get(user_index::VERSION_META)?.as_deref()
-            == Some(user_index::VERSION.as_bytes())
-        {
+        self.build_user_index_in(REBUILD_BATCH)
+    }
+
+    fn build_user_index_in(&self, batch_entries: usize) -> Result<(), StoreError> {
+        let version = user_index::VERSION.as_bytes();
+        if self.meta.get(user_index::VERSION_META)?.as_deref() == Some(version) {
             return Ok(());
         }
-        self.user_index.clear()?;
-        for item in self.users.iter() {
-            let (_, v) = item?;
-            let user: User = decode(&v)?;
-            for (attribute, key) in user_index::entries(&user) {
-                self.user_index
-                    .insert(index_entry_key(&attribute, &key, &user.id), &[])?;
+        let started = std::time::Instant::now();
+        tracing::info!(users = self.users.len(), "building the user index");
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        self.each_user(&mut |user| {
+            for (attribute, _) in user_index::entries(user) {
+                *counts.entry(attribute).or_default() += 1;
+            }
+        })?;
+        let mut builder = self.user_index.rebuild()?;
+        let mut attributes = counts.into_iter().peekable();
+        while attributes.peek().is_some() {
+            let mut batch = std::collections::HashSet::new();
+            let mut size = 0;
+            while let Some((attribute, count)) = attributes.peek() {
+                if size > 0 && size + count > batch_entries {
+                    break;
+                }
+                size += count;
+                batch.insert(attribute.clone());
+                attributes.next();
+            }
+            let mut members = Vec::with_capacity(size);
+            self.each_user(&mut |user| {
+                for (attribute, key) in user_index::entries(user) {
+                    if batch.contains(&attribute) {
+                        members.push(index_entry_key(&attribute, &key, &user.id));
+                    }
+                }
+            })?;
+            members.sort_unstable();
+            for member in members {
+                builder.push(member)?;
             }
         }
-        self.meta
-            .insert(user_index::VERSION_META, user_index::VERSION.as_bytes())?;
-        self.flush()
+        builder.finish()?;
+        self.meta.insert(user_index::VERSION_META, version)?;
+        self.flush()?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs(),
+            blocks = self.user_index.tree().len(),
+            "built the user index"
+        );
+        Ok(())
+    }
+
+    fn each_user(&self, visit: &mut dyn FnMut(&User)) -> Result<(), StoreError> {
+        for item in self.users.iter() {
+            let (_, v) = item?;
+            visit(&decode(&v)?);
+        }
+        Ok(())
+    }
+
+    /// Runs `write`, a transaction that changes user index entries, until it commits: each run
+    /// that finds a block moved (another write split it) runs again with the blocks found anew.
+    /// `members` are the entries the write is expected to change, located before the first run.
+    fn reindexing<T>(
+        &self,
+        members: &[Vec<u8>],
+        write: impl Fn(&Hints) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let hints = Hints::default();
+        hints.locate(&self.user_index, members.iter().map(Vec::as_slice))?;
+        for _ in 0..1000 {
+            match write(&hints) {
+                Err(_) if hints.locate(&self.user_index, [])? => continue,
+                done => return done,
+            }
+        }
+        Err(StoreError::Backend(
+            "the user index kept changing under a write".into(),
+        ))
     }
 
     /// Counts a completed write for the group commit.
@@ -373,20 +439,36 @@ fn index_entry_key(attribute: &str, key: &str, id: &str) -> Vec<u8> {
     format!("{attribute}\0{key}\0{id}").into_bytes()
 }
 
+/// What to rebuild the packed user index from at most at once, in entries.
+const REBUILD_BATCH: usize = 2_000_000;
+
+/// The index entries of `entries`, as stored.
+fn members(id: &str, entries: &[(String, String)]) -> Vec<Vec<u8>> {
+    entries
+        .iter()
+        .map(|(attribute, key)| index_entry_key(attribute, key, id))
+        .collect()
+}
+
 /// Moves a user's index entries from `old` to `new`, inside the transaction writing the user.
 fn reindex(
     index: &TransactionalTree,
+    hints: &Hints,
     id: &str,
     old: &[(String, String)],
     new: &[(String, String)],
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
-    for (attribute, key) in old.iter().filter(|e| !new.contains(e)) {
-        index.remove(index_entry_key(attribute, key, id))?;
-    }
-    for (attribute, key) in new.iter().filter(|e| !old.contains(e)) {
-        index.insert(index_entry_key(attribute, key, id), &[])?;
-    }
-    Ok(())
+    let changes: Vec<(Vec<u8>, bool)> = old
+        .iter()
+        .filter(|e| !new.contains(e))
+        .map(|(attribute, key)| (index_entry_key(attribute, key, id), false))
+        .chain(
+            new.iter()
+                .filter(|e| !old.contains(e))
+                .map(|(attribute, key)| (index_entry_key(attribute, key, id), true)),
+        )
+        .collect();
+    packed_set::apply(index, hints, &changes)
 }
 
 /// The first key after every key that starts with `prefix`, if any.
@@ -406,23 +488,25 @@ impl Store for SledStore {
         let login = login_key(&user.profile.login);
         let entries = user_index::entries(user);
         let events = super::journal::peek();
-        let inserted = (
-            &self.users,
-            &self.users_by_login,
-            &self.user_index,
-            &self.log,
-        )
-            .transaction(|(users, logins, index, log)| {
-                if logins.get(login.as_bytes())?.is_some() {
-                    return Err(abort(StoreError::Conflict));
-                }
-                logins.insert(login.as_bytes(), user.id.as_bytes())?;
-                users.insert(user.id.as_bytes(), value.clone())?;
-                reindex(index, &user.id, &[], &entries)?;
-                log_in(log, &events)?;
-                Ok(())
-            })
-            .map_err(tx_error);
+        let inserted = self.reindexing(&members(&user.id, &entries), |hints| {
+            (
+                &self.users,
+                &self.users_by_login,
+                self.user_index.tree(),
+                &self.log,
+            )
+                .transaction(|(users, logins, index, log)| {
+                    if logins.get(login.as_bytes())?.is_some() {
+                        return Err(abort(StoreError::Conflict));
+                    }
+                    logins.insert(login.as_bytes(), user.id.as_bytes())?;
+                    users.insert(user.id.as_bytes(), value.clone())?;
+                    reindex(index, hints, &user.id, &[], &entries)?;
+                    log_in(log, &events)?;
+                    Ok(())
+                })
+                .map_err(tx_error)
+        });
         if inserted.is_ok() {
             super::journal::committed();
         }
@@ -436,37 +520,45 @@ impl Store for SledStore {
     ) -> Result<Option<User>, StoreError> {
         // sled may run a transaction more than once; the closure is borrowed for each run.
         let change = RefCell::new(change);
-        let stored = (
-            &self.users,
-            &self.users_by_login,
-            &self.user_index,
-            &self.log,
-        )
-            .transaction(|(users, index, attributes, log)| {
-                let Some(bytes) = users.get(id.as_bytes())? else {
-                    return Ok(None);
-                };
-                let mut user: User = decode(&bytes).map_err(abort)?;
-                let old_key = login_key(&user.profile.login);
-                let old_entries = user_index::entries(&user);
-                super::journal::begin_attempt();
-                if !(change.borrow_mut())(&mut user) {
-                    return Ok(Some((decode(&bytes).map_err(abort)?, false)));
-                }
-                let new_key = login_key(&user.profile.login);
-                if new_key != old_key {
-                    if index.get(new_key.as_bytes())?.is_some() {
-                        return Err(abort(StoreError::Conflict));
+        // The entries the user has now are the ones a change moves from.
+        let expected = match get::<User>(&self.users, id)? {
+            Some(user) => members(id, &user_index::entries(&user)),
+            None => Vec::new(),
+        };
+        let stored = self.reindexing(&expected, |hints| {
+            (
+                &self.users,
+                &self.users_by_login,
+                self.user_index.tree(),
+                &self.log,
+            )
+                .transaction(|(users, index, attributes, log)| {
+                    let Some(bytes) = users.get(id.as_bytes())? else {
+                        return Ok(None);
+                    };
+                    let mut user: User = decode(&bytes).map_err(abort)?;
+                    let old_key = login_key(&user.profile.login);
+                    let old_entries = user_index::entries(&user);
+                    super::journal::begin_attempt();
+                    if !(change.borrow_mut())(&mut user) {
+                        return Ok(Some((decode(&bytes).map_err(abort)?, false)));
                     }
-                    index.remove(old_key.as_bytes())?;
-                    index.insert(new_key.as_bytes(), id.as_bytes())?;
-                }
-                reindex(attributes, id, &old_entries, &user_index::entries(&user))?;
-                users.insert(id.as_bytes(), encode(&user).map_err(abort)?)?;
-                log_in(log, &super::journal::peek())?;
-                Ok(Some((user, true)))
-            })
-            .map_err(tx_error)?;
+                    let new_key = login_key(&user.profile.login);
+                    if new_key != old_key {
+                        if index.get(new_key.as_bytes())?.is_some() {
+                            return Err(abort(StoreError::Conflict));
+                        }
+                        index.remove(old_key.as_bytes())?;
+                        index.insert(new_key.as_bytes(), id.as_bytes())?;
+                    }
+                    let new_entries = user_index::entries(&user);
+                    reindex(attributes, hints, id, &old_entries, &new_entries)?;
+                    users.insert(id.as_bytes(), encode(&user).map_err(abort)?)?;
+                    log_in(log, &super::journal::peek())?;
+                    Ok(Some((user, true)))
+                })
+                .map_err(tx_error)
+        })?;
         if stored.as_ref().is_some_and(|(_, written)| *written) {
             super::journal::committed();
             self.wrote();
@@ -550,15 +642,13 @@ impl Store for SledStore {
                 Direction::Descending => hi = position,
             }
         }
-        let entries = self.user_index.range((lo, hi));
-        let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match direction {
-                Direction::Ascending => Box::new(entries),
-                Direction::Descending => Box::new(entries.rev()),
-            };
+        let order = match direction {
+            Direction::Ascending => Order::Ascending,
+            Direction::Descending => Order::Descending,
+        };
         let mut out = Vec::new();
-        for item in entries {
-            let (k, _) = item?;
+        for item in self.user_index.range(lo, hi, order)? {
+            let k = item?;
             // A cursor from elsewhere may start outside this attribute: nothing there is kept.
             let Some(rest) = k.strip_prefix(base.as_bytes()) else {
                 break;
@@ -590,7 +680,7 @@ impl Store for SledStore {
         for id in ids {
             if self
                 .user_index
-                .contains_key(index_entry_key(attribute, key, id))?
+                .contains(&index_entry_key(attribute, key, id))?
             {
                 members.push(id.clone());
             }
@@ -607,6 +697,7 @@ impl Store for SledStore {
         // A leapfrog join: each term's entries are in id order; every term jumps to the
         // largest id any of them is at, until all stand on the same id. Sparse intersections
         // read few entries, dense ones stop at `limit`.
+        use std::ops::Bound::{Included, Unbounded};
         if all.is_empty() {
             return Ok(Vec::new());
         }
@@ -621,9 +712,13 @@ impl Store for SledStore {
             if past {
                 start.push(0);
             }
-            match self.user_index.range(start..).next() {
+            let first = self
+                .user_index
+                .range(Included(start), Unbounded, Order::Ascending)?
+                .next();
+            match first {
                 Some(item) => {
-                    let (k, _) = item?;
+                    let k = item?;
                     Ok(k.strip_prefix(prefixes[t].as_slice())
                         .map(|id| String::from_utf8_lossy(id).into_owned()))
                 }
@@ -667,23 +762,30 @@ impl Store for SledStore {
 
     fn delete_user(&self, user: &User) -> Result<(), StoreError> {
         let events = super::journal::peek();
-        (
-            &self.users,
-            &self.users_by_login,
-            &self.user_index,
-            &self.log,
-        )
-            .transaction(|(users, index, attributes, log)| {
-                // The entries of the user as stored now, which may differ from `user`.
-                if let Some(bytes) = users.remove(user.id.as_bytes())? {
-                    let stored: User = decode(&bytes).map_err(abort)?;
-                    reindex(attributes, &user.id, &user_index::entries(&stored), &[])?;
-                }
-                index.remove(login_key(&user.profile.login).as_bytes())?;
-                log_in(log, &events)?;
-                Ok(())
-            })
-            .map_err(tx_error)?;
+        let expected = match get::<User>(&self.users, &user.id)? {
+            Some(stored) => members(&user.id, &user_index::entries(&stored)),
+            None => Vec::new(),
+        };
+        self.reindexing(&expected, |hints| {
+            (
+                &self.users,
+                &self.users_by_login,
+                self.user_index.tree(),
+                &self.log,
+            )
+                .transaction(|(users, index, attributes, log)| {
+                    // The entries of the user as stored now, which may differ from `user`.
+                    if let Some(bytes) = users.remove(user.id.as_bytes())? {
+                        let stored: User = decode(&bytes).map_err(abort)?;
+                        let entries = user_index::entries(&stored);
+                        reindex(attributes, hints, &user.id, &entries, &[])?;
+                    }
+                    index.remove(login_key(&user.profile.login).as_bytes())?;
+                    log_in(log, &events)?;
+                    Ok(())
+                })
+                .map_err(tx_error)
+        })?;
         super::journal::committed();
         for key in self.factors.scan_prefix(format!("{}/", user.id)).keys() {
             self.factors.remove(key?)?;
@@ -1701,6 +1803,46 @@ mod tests {
     fn fresh() -> (tempfile::TempDir, Arc<dyn Store>) {
         let (dir, store) = crate::store::temp_store();
         (dir, Arc::new(store))
+    }
+
+    #[test]
+    fn a_store_from_before_the_index_is_indexed_at_open_an_attribute_batch_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for n in 0..200 {
+            let mut user = conformance::user(&format!("00u{n:04}"), &format!("u{n}@example.com"));
+            user.profile
+                .attributes
+                .insert("department".into(), format!("D{}", n % 3));
+            store.insert_user(&user).unwrap();
+        }
+        // As a store from before the index: no entries, no version.
+        store.user_index.tree().clear().unwrap();
+        store.meta.remove(user_index::VERSION_META).unwrap();
+        let eq = |store: &SledStore, attribute: &str, key: &str| {
+            store
+                .user_index(
+                    attribute,
+                    &KeyRange::Exact(key.into()),
+                    None,
+                    Direction::Ascending,
+                    1000,
+                )
+                .unwrap()
+                .len()
+        };
+        assert_eq!(eq(&store, "profile.department", "d1"), 0);
+        // A batch smaller than one attribute's entries: one attribute a pass.
+        store.build_user_index_in(150).unwrap();
+        assert_eq!(eq(&store, "profile.department", "d1"), 67);
+        assert_eq!(eq(&store, "profile.login", "u7@example.com"), 1);
+        assert_eq!(eq(&store, "status", "active"), 200);
+        let blocks = store.user_index.tree().len();
+        drop(store);
+        // Built once: opening again leaves it as it is.
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.user_index.tree().len(), blocks);
+        assert_eq!(eq(&store, "profile.department", "d2"), 66);
     }
 
     #[test]
