@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 import {
   PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN, SMTP_PORT, MAILDIR,
-  NODE_A, NODE_B, NODES_DATABASE, NODES_MASTER_KEY,
+  NODE_A, NODE_B, NODES_DATABASE, NODES_MASTER_KEY, POLICY_ORG, POLICY_ORG_FACTORS,
 } from './tests/fixtures/env';
 
 const bin = process.env.PORTCULLIS_BIN ?? '../target/debug/portcullis';
@@ -83,6 +83,24 @@ export default defineConfig({
         PORTCULLIS_SMTP_PORT: String(SMTP_PORT),
         PORTCULLIS_SMTP_SECURITY: 'none',
         PORTCULLIS_SMTP_FROM: 'Portcullis <no-reply@portcullis.test>',
+      },
+    },
+    {
+      // The org with a per-factor MFA enrollment policy, for Okta's own widget.
+      command: `rm -rf .data/policy-org && exec "${bin}"`,
+      url: `${POLICY_ORG}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: {
+        PORTCULLIS_LISTEN: new URL(POLICY_ORG).host,
+        PORTCULLIS_BASE_URL: POLICY_ORG,
+        PORTCULLIS_DATA_DIR: '.data/policy-org',
+        PORTCULLIS_SITE_DIR: siteDir,
+        PORTCULLIS_BOOTSTRAP_API_TOKEN: ADMIN_TOKEN,
+        PORTCULLIS_DEMO: '0',
+        PORTCULLIS_LOG: 'warn',
+        PORTCULLIS_RATE_LIMIT_PER_IP: '100000',
+        PORTCULLIS_MFA_FACTORS: POLICY_ORG_FACTORS,
       },
     },
     {

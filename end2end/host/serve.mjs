@@ -9,6 +9,8 @@ const port = Number(process.argv[2] ?? 3902);
 // Client libraries the host pages load, as a site would from its own bundle or a CDN.
 const vendor = {
   '/vendor/okta-auth-js.min.js': join(root, '../node_modules/@okta/okta-auth-js/dist/okta-auth-js.min.js'),
+  '/vendor/okta-sign-in.min.js': join(root, '../node_modules/@okta/okta-signin-widget/dist/js/okta-sign-in.min.js'),
+  '/vendor/okta-sign-in.min.css': join(root, '../node_modules/@okta/okta-signin-widget/dist/css/okta-sign-in.min.css'),
 };
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 ///
 /// Every option can also be set by its PORTCULLIS_* environment variable or in the TOML file
 /// given with --config (keys: listen, base_url, data_dir, site_dir, bootstrap_api_token, demo,
-/// demo_listen, log, max_failed_attempts, mfa_enrollment, show_lockout, password_min_length, password_history,
+/// demo_listen, log, max_failed_attempts, mfa_enrollment, mfa_factors, show_lockout, password_min_length, password_history,
 /// password_warn_days, password_max_age_days, smtp_host,
 /// smtp_port, smtp_from, smtp_security, smtp_username, smtp_password, rate_limit_per_ip,
 /// rate_limit_per_user, key_rotation_days, log_retention_days, access_token_minutes, id_token_minutes,
@@ -85,6 +85,10 @@ pub struct Cli {
     /// MFA enrollment at sign-in: none, optional or required [default: optional].
     #[arg(long, env = "PORTCULLIS_MFA_ENROLLMENT", value_name = "POLICY")]
     pub mfa_enrollment: Option<String>,
+    /// Each factor at sign-in, as Okta's MFA enrollment policy names them:
+    /// `okta_otp=REQUIRED,okta_question=OPTIONAL,okta_email=NOT_ALLOWED` (unnamed: OPTIONAL).
+    #[arg(long, env = "PORTCULLIS_MFA_FACTORS", value_name = "FACTOR=RULE,…")]
+    pub mfa_factors: Option<String>,
     /// Minimum password length [default: 8].
     #[arg(long, env = "PORTCULLIS_PASSWORD_MIN_LENGTH", value_name = "N")]
     pub password_min_length: Option<String>,
@@ -201,6 +205,8 @@ struct FileConfig {
     log: Option<String>,
     max_failed_attempts: Option<u32>,
     mfa_enrollment: Option<String>,
+    /// `[mfa_factors]` with `okta_otp = "REQUIRED"` and so on.
+    mfa_factors: Option<std::collections::BTreeMap<String, String>>,
     show_lockout: Option<bool>,
     password_min_length: Option<u32>,
     password_history: Option<u32>,
@@ -305,6 +311,7 @@ pub struct Config {
     pub log: String,
     pub max_failed_attempts: u32,
     pub mfa_enrollment: crate::authn::MfaEnrollment,
+    pub mfa_factors: crate::authn::factors::FactorPolicy,
     pub show_lockout: bool,
     pub password_min_length: usize,
     pub password_history: usize,
@@ -492,6 +499,29 @@ impl Config {
             })?,
             None => crate::authn::MfaEnrollment::Optional,
         };
+        let mfa_factors = match (cli.mfa_factors, file.mfa_factors) {
+            (Some(list), _) => {
+                let pairs: Vec<(&str, &str)> = list
+                    .split(',')
+                    .filter(|p| !p.trim().is_empty())
+                    .map(|p| p.split_once('=').unwrap_or((p, "")))
+                    .collect();
+                crate::authn::factors::FactorPolicy::parse(pairs)
+            }
+            (None, Some(table)) => crate::authn::factors::FactorPolicy::parse(
+                table.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+            (None, None) => Ok(crate::authn::factors::FactorPolicy::default()),
+        }
+        .map_err(|e| invalid("mfa_factors", e))?;
+        if mfa_enrollment == crate::authn::MfaEnrollment::Required
+            && mfa_factors.offered(true).next().is_none()
+        {
+            return Err(invalid(
+                "mfa_factors",
+                "every factor is NOT_ALLOWED while mfa_enrollment is required: nobody could sign in",
+            ));
+        }
         let show_lockout = match cli.show_lockout {
             Some(v) => parse_bool("show_lockout", &v)?,
             None => file.show_lockout.unwrap_or(false),
@@ -744,6 +774,7 @@ impl Config {
             log,
             max_failed_attempts,
             mfa_enrollment,
+            mfa_factors,
             show_lockout,
             password_min_length: password_min_length as usize,
             password_history: password_history as usize,
@@ -782,6 +813,7 @@ impl Config {
             log: "info".to_owned(),
             max_failed_attempts: 10,
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
+            mfa_factors: crate::authn::factors::FactorPolicy::default(),
             show_lockout: false,
             password_min_length: 8,
             password_history: 4,
@@ -876,6 +908,46 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:5000");
         assert_eq!(c.base_url, "https://id.example.com");
         assert!(!c.demo);
+    }
+
+    #[test]
+    fn the_factor_policy_is_read_from_the_file_or_a_list_and_must_leave_a_factor() {
+        use crate::authn::factors::{FactorEnrollment, FactorType, Provider};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "[mfa_factors]\nokta_otp = \"REQUIRED\"\n").unwrap();
+        let c = Config::load(Cli {
+            config: Some(path.clone()),
+            ..Cli::default()
+        })
+        .unwrap();
+        let totp = (FactorType::Totp, Provider::Okta);
+        assert_eq!(c.mfa_factors.of(totp), FactorEnrollment::Required);
+        let c = Config::load(Cli {
+            config: Some(path),
+            mfa_factors: Some("okta_otp=NOT_ALLOWED, okta_email=OPTIONAL".into()),
+            ..Cli::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.mfa_factors.of(totp),
+            FactorEnrollment::NotAllowed,
+            "the list wins"
+        );
+        let err = Config::load(Cli {
+            mfa_factors: Some("okta_sms=REQUIRED".into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`mfa_factors`"), "{err}");
+        let none = "okta_otp=NOT_ALLOWED,google_otp=NOT_ALLOWED,okta_question=NOT_ALLOWED,okta_email=NOT_ALLOWED";
+        let err = Config::load(Cli {
+            mfa_enrollment: Some("required".into()),
+            mfa_factors: Some(none.into()),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("nobody could sign in"), "{err}");
     }
 
     #[test]

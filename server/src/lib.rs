@@ -133,6 +133,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         authn: authn::AuthnSettings {
             max_failed_attempts: config.max_failed_attempts,
             mfa_enrollment: config.mfa_enrollment,
+            factor_policy: config.mfa_factors.clone(),
             email_factor: config.smtp.is_some(),
             show_lockout: config.show_lockout,
             ..authn::AuthnSettings::default()

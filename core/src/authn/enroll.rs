@@ -41,21 +41,24 @@ pub fn code_email(user: &User, factor: &Factor, code: &str) -> Email {
     }
 }
 
+/// The error for a factor kind that cannot be enrolled here.
+pub fn not_offered(req: &EnrollRequest) -> FlowError {
+    FlowError::Invalid(vec![FieldError::new(
+        "factorType",
+        format!(
+            "Factor type {} with provider {} is not offered",
+            req.factor_type, req.provider
+        ),
+    )])
+}
+
 /// Validates `req` and stores the new factor for `user`: TOTP and email wait for activation
 /// (replacing any factor already waiting), a security question is active at once.
 pub fn enroll(ctx: &Ctx<'_>, user: &User, req: &EnrollRequest) -> Result<Enrolled, FlowError> {
     let kind = FactorType::parse(&req.factor_type)
         .zip(Provider::parse(&req.provider))
         .filter(|k| factors::enrollable(ctx.settings.email_factor).any(|e| e == *k))
-        .ok_or_else(|| {
-            FlowError::Invalid(vec![FieldError::new(
-                "factorType",
-                format!(
-                    "Factor type {} with provider {} is not offered",
-                    req.factor_type, req.provider
-                ),
-            )])
-        })?;
+        .ok_or_else(|| not_offered(req))?;
     let existing = ctx.store.factors(&user.id)?;
     if existing
         .iter()

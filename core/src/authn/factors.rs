@@ -75,6 +75,87 @@ pub fn enrollable(email_available: bool) -> impl Iterator<Item = (FactorType, Pr
         .filter(move |(t, _)| *t != FactorType::Email || email_available)
 }
 
+/// What an MFA enrollment policy says of one factor kind at sign-in (Okta's
+/// `settings.factors.{key}.enroll.self`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorEnrollment {
+    /// Everyone must set it up before signing in.
+    Required,
+    /// Offered; setting it up may be skipped.
+    Optional,
+    /// Not offered at sign-in (an admin may still enroll it through the Factors API).
+    NotAllowed,
+}
+
+impl FactorEnrollment {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "REQUIRED" => Some(Self::Required),
+            "OPTIONAL" => Some(Self::Optional),
+            "NOT_ALLOWED" => Some(Self::NotAllowed),
+            _ => None,
+        }
+    }
+}
+
+/// Okta's policy key of a factor kind (`okta_otp`, `google_otp`, `okta_question`,
+/// `okta_email`).
+pub fn policy_key((factor_type, provider): (FactorType, Provider)) -> &'static str {
+    match (factor_type, provider) {
+        (FactorType::Totp, Provider::Google) => "google_otp",
+        (FactorType::Totp, Provider::Okta) => "okta_otp",
+        (FactorType::Question, _) => "okta_question",
+        (FactorType::Email, _) => "okta_email",
+    }
+}
+
+/// The MFA enrollment policy per factor kind: each kind it does not name is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactorPolicy {
+    rules: Vec<((FactorType, Provider), FactorEnrollment)>,
+}
+
+impl FactorPolicy {
+    /// From `(policy key, rule)` pairs such as `("okta_otp", "REQUIRED")`; the error names
+    /// what is not understood.
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for (key, rule) in pairs {
+            let kind = ENROLLABLE
+                .into_iter()
+                .find(|k| policy_key(*k) == key.trim())
+                .ok_or_else(|| {
+                    let known: Vec<_> = ENROLLABLE.into_iter().map(policy_key).collect();
+                    format!("unknown factor `{key}` (known: {})", known.join(", "))
+                })?;
+            let rule = FactorEnrollment::parse(rule).ok_or_else(|| {
+                format!("`{key}` must be REQUIRED, OPTIONAL or NOT_ALLOWED, not `{rule}`")
+            })?;
+            rules.retain(|(k, _)| *k != kind);
+            rules.push((kind, rule));
+        }
+        Ok(Self { rules })
+    }
+
+    /// What the policy says of `kind`.
+    pub fn of(&self, kind: (FactorType, Provider)) -> FactorEnrollment {
+        self.rules
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(FactorEnrollment::Optional, |(_, rule)| *rule)
+    }
+
+    /// The kinds offered at sign-in, in order, each with what the policy says of it.
+    pub fn offered(
+        &self,
+        email_available: bool,
+    ) -> impl Iterator<Item = ((FactorType, Provider), FactorEnrollment)> + '_ {
+        enrollable(email_available)
+            .map(|kind| (kind, self.of(kind)))
+            .filter(|(_, rule)| *rule != FactorEnrollment::NotAllowed)
+    }
+}
+
 /// How long an emailed code works.
 pub const EMAIL_CODE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -464,6 +545,29 @@ mod tests {
     fn email_is_offered_only_when_mail_can_be_sent() {
         assert!(enrollable(true).any(|(t, _)| t == FactorType::Email));
         assert!(!enrollable(false).any(|(t, _)| t == FactorType::Email));
+    }
+
+    #[test]
+    fn a_factor_policy_is_read_by_okta_keys_and_leaves_the_rest_optional() {
+        let policy =
+            FactorPolicy::parse([("okta_otp", "required"), ("google_otp", "NOT_ALLOWED")]).unwrap();
+        assert_eq!(
+            policy.of((FactorType::Totp, Provider::Okta)),
+            FactorEnrollment::Required
+        );
+        assert_eq!(
+            policy.of((FactorType::Question, Provider::Okta)),
+            FactorEnrollment::Optional
+        );
+        let offered: Vec<_> = policy.offered(true).map(|(k, _)| policy_key(k)).collect();
+        assert_eq!(offered, ["okta_otp", "okta_question", "okta_email"]);
+        let unknown = FactorPolicy::parse([("okta_sms", "REQUIRED")]).unwrap_err();
+        assert!(
+            unknown.contains("okta_sms") && unknown.contains("okta_question"),
+            "{unknown}"
+        );
+        let bad = FactorPolicy::parse([("okta_otp", "sometimes")]).unwrap_err();
+        assert!(bad.contains("NOT_ALLOWED"), "{bad}");
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct AuthnSettings {
     /// …and after it began, however often it is used.
     pub transaction_max_life: Duration,
     pub mfa_enrollment: MfaEnrollment,
+    /// What each factor kind is at sign-in (required, optional, not allowed), where
+    /// `mfa_enrollment` offers factors at all.
+    pub factor_policy: factors::FactorPolicy,
     /// Mail can be delivered, so the email factor may be offered.
     pub email_factor: bool,
     /// Answer LOCKED_OUT (with an unlock link) instead of the generic failure. Off by default,
@@ -61,6 +64,7 @@ impl Default for AuthnSettings {
             transaction_ttl: Duration::from_secs(600),
             transaction_max_life: Duration::from_secs(3600),
             mfa_enrollment: MfaEnrollment::Optional,
+            factor_policy: factors::FactorPolicy::default(),
             email_factor: false,
             show_lockout: false,
         }

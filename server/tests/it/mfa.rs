@@ -39,7 +39,8 @@ pub async fn enroll_totp(s: &TestServer, login: &str) -> String {
         .find(|f| f["factorType"] == "token:software:totp" && f["provider"] == "GOOGLE")
         .unwrap();
     assert_eq!(totp["status"], "NOT_SETUP");
-    assert_eq!(totp["enrollment"], "REQUIRED");
+    // Required is "some factor, the person's pick": no one kind is REQUIRED, and no skip.
+    assert_eq!(totp["enrollment"], "OPTIONAL");
     assert!(tx["_links"].get("skip").is_none());
     let state_token = tx["stateToken"].as_str().unwrap().to_owned();
 
@@ -333,4 +334,96 @@ async fn sessions_and_factors_survive_a_restart_too() {
     )
     .await;
     assert_eq!(tx["status"], "MFA_REQUIRED");
+}
+
+#[tokio::test]
+async fn the_factor_policy_says_which_factors_are_required_and_which_are_not_offered() {
+    let s = support::start_with(|c| {
+        c.mfa_factors = portcullis::authn::factors::FactorPolicy::parse([
+            ("google_otp", "REQUIRED"),
+            ("okta_otp", "NOT_ALLOWED"),
+        ])
+        .unwrap();
+    })
+    .await;
+    s.create_user("policy@example.com", PASSWORD).await;
+    let (status, tx) = post(
+        &s,
+        &s.url("/api/v1/authn"),
+        json!({ "username": "policy@example.com", "password": PASSWORD,
+                "options": { "multiOptionalFactorEnroll": true } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{tx}");
+    assert_eq!(tx["status"], "MFA_ENROLL");
+    let offered: Vec<(String, String)> = tx["_embedded"]["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                format!(
+                    "{}/{}",
+                    f["factorType"].as_str().unwrap(),
+                    f["provider"].as_str().unwrap()
+                ),
+                f["enrollment"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            (
+                "token:software:totp/GOOGLE".to_owned(),
+                "REQUIRED".to_owned()
+            ),
+            ("question/OKTA".to_owned(), "OPTIONAL".to_owned()),
+        ],
+        "Okta Verify's TOTP is not offered"
+    );
+    assert!(
+        tx["_links"].get("skip").is_none(),
+        "a required factor is not set up"
+    );
+    let token = tx["stateToken"].as_str().unwrap().to_owned();
+    let enroll = s.url("/api/v1/authn/factors");
+
+    let (status, refused) = post(
+        &s,
+        &enroll,
+        json!({ "stateToken": token, "factorType": "token:software:totp", "provider": "OKTA" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["errorCode"], "E0000001");
+
+    // The optional question first: still in MFA_ENROLL, still no skip.
+    let (status, tx) = post(
+        &s,
+        &enroll,
+        json!({ "stateToken": token, "factorType": "question", "provider": "OKTA",
+                "profile": { "question": "disliked_food", "answer": "cold spinach" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{tx}");
+    assert_eq!(tx["status"], "MFA_ENROLL");
+    assert!(tx["_links"].get("skip").is_none());
+
+    // Then the required TOTP: the sign-in completes.
+    let (_, tx) = post(
+        &s,
+        &enroll,
+        json!({ "stateToken": token, "factorType": "token:software:totp", "provider": "GOOGLE" }),
+    )
+    .await;
+    assert_eq!(tx["status"], "MFA_ENROLL_ACTIVATE", "{tx}");
+    let secret = href(&tx, "/_embedded/factor/_embedded/activation/sharedSecret");
+    let (_, done) = post(
+        &s,
+        &href(&tx, "/_links/next/href"),
+        json!({ "stateToken": token, "passCode": totp_code(&secret, step_now()).unwrap() }),
+    )
+    .await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
 }

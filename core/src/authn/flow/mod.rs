@@ -4,7 +4,7 @@
 
 pub use super::enroll::EnrollRequest;
 use super::enroll::{self, Enrolled, code_email};
-use super::factors::{self, Check, Factor, FactorStatus, FactorType};
+use super::factors::{self, Check, Factor, FactorEnrollment, FactorStatus, FactorType, Provider};
 use super::session::issue_session_token;
 use super::transaction::{FactorResult, Step, Transaction, TxOptions};
 use super::{AuthnSettings, MfaEnrollment};
@@ -363,6 +363,12 @@ pub fn enroll_factor(
     if tx.step != Step::MfaEnroll {
         return Err(FlowError::WrongState);
     }
+    // What the policy does not allow at sign-in is not offered here (an admin may still
+    // enroll it through the Factors API).
+    let kind = FactorType::parse(&req.factor_type).zip(Provider::parse(&req.provider));
+    if kind.is_some_and(|k| ctx.settings.factor_policy.of(k) == FactorEnrollment::NotAllowed) {
+        return Err(enroll::not_offered(req));
+    }
     let Enrolled { factor, email } = enroll::enroll(ctx, &user, req)?;
     if factor.status == FactorStatus::Active {
         tx.enrolled_factor = true;
@@ -615,10 +621,30 @@ fn park_with(
 
 fn enrollment_skippable(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool {
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
+    let missing = missing_required(ctx, factors);
     match enrollment_for(ctx, &tx.user_id) {
-        MfaEnrollment::Required => has_active && tx.mfa_done(),
-        MfaEnrollment::Optional | MfaEnrollment::None => true,
+        MfaEnrollment::Required => !missing && has_active && tx.mfa_done(),
+        MfaEnrollment::Optional => !missing,
+        MfaEnrollment::None => true,
     }
+}
+
+/// The kinds of `factors` that are active.
+fn active_kinds(factors: &[Factor]) -> Vec<(FactorType, Provider)> {
+    factors
+        .iter()
+        .filter(|f| f.status == FactorStatus::Active)
+        .map(|f| (f.factor_type, f.provider))
+        .collect()
+}
+
+/// Whether a kind the factor policy requires is not set up yet.
+fn missing_required(ctx: &Ctx<'_>, factors: &[Factor]) -> bool {
+    let active = active_kinds(factors);
+    ctx.settings
+        .factor_policy
+        .offered(ctx.settings.email_factor)
+        .any(|(kind, rule)| rule == FactorEnrollment::Required && !active.contains(&kind))
 }
 
 /// The MFA enrollment policy for this user: the org's, tightened by their groups'.
@@ -632,18 +658,20 @@ pub(super) fn enrollment_for(ctx: &Ctx<'_>, user_id: &str) -> MfaEnrollment {
 
 /// Whether the factor list must (or may) be shown now.
 fn needs_enrollment(ctx: &Ctx<'_>, tx: &Transaction, factors: &[Factor]) -> bool {
-    let active: Vec<_> = factors
-        .iter()
-        .filter(|f| f.status == FactorStatus::Active)
-        .map(|f| (f.factor_type, f.provider))
-        .collect();
-    let more_offered = factors::enrollable(ctx.settings.email_factor).any(|k| !active.contains(&k));
+    let active = active_kinds(factors);
+    let more_offered = ctx
+        .settings
+        .factor_policy
+        .offered(ctx.settings.email_factor)
+        .any(|(kind, _)| !active.contains(&kind));
     match enrollment_for(ctx, &tx.user_id) {
+        MfaEnrollment::None => false,
+        // Each kind the policy requires, whether or not another factor is set up.
+        MfaEnrollment::Required | MfaEnrollment::Optional if missing_required(ctx, factors) => true,
         MfaEnrollment::Required if active.is_empty() => true,
         MfaEnrollment::Required | MfaEnrollment::Optional => {
             tx.options.multi_optional_factor_enroll && more_offered && !tx.enroll_skipped
         }
-        MfaEnrollment::None => false,
     }
 }
 

@@ -523,3 +523,87 @@ fn a_state_token_in_use_still_ends_at_its_maximum_life() {
         Err(FlowError::InvalidToken)
     ));
 }
+
+fn question_req() -> EnrollRequest {
+    EnrollRequest {
+        factor_type: "question".into(),
+        provider: "OKTA".into(),
+        question: Some("disliked_food".into()),
+        answer: Some("Pele the great".into()),
+        email: None,
+    }
+}
+
+#[test]
+fn each_factor_the_policy_requires_is_set_up_before_success_and_a_not_allowed_one_never() {
+    let mut fx = Fx::new(MfaEnrollment::Optional);
+    fx.settings.factor_policy = factors::FactorPolicy::parse([
+        ("google_otp", "REQUIRED"),
+        ("okta_question", "REQUIRED"),
+        ("okta_otp", "NOT_ALLOWED"),
+    ])
+    .unwrap();
+    // Required factors make the list mandatory even where enrollment is optional.
+    let p = pending(fx.sign_in(TxOptions::default()));
+    assert_eq!(p.tx.step, Step::MfaEnroll);
+    assert!(!p.skippable);
+    let not_allowed = EnrollRequest {
+        provider: "OKTA".into(),
+        ..totp_req()
+    };
+    assert!(matches!(
+        enroll_factor(&fx.ctx(), &p.state_token, &not_allowed),
+        Err(FlowError::Invalid(_))
+    ));
+
+    // One of two required: back to the list, still not skippable.
+    let p = pending(enroll_factor(&fx.ctx(), &p.state_token, &question_req()));
+    assert_eq!(p.tx.step, Step::MfaEnroll);
+    assert!(!p.skippable, "the TOTP factor is still required");
+    assert!(matches!(
+        skip(&fx.ctx(), &p.state_token),
+        Err(FlowError::WrongState)
+    ));
+
+    // The second: done.
+    let token = p.state_token.clone();
+    let p = pending(enroll_factor(&fx.ctx(), &token, &totp_req()));
+    let Step::MfaEnrollActivate { factor_id } = p.tx.step.clone() else {
+        panic!("expected MFA_ENROLL_ACTIVATE")
+    };
+    let secret = p
+        .factors
+        .iter()
+        .find_map(Factor::shared_secret)
+        .unwrap()
+        .to_owned();
+    success(activate_factor(
+        &fx.ctx(),
+        &token,
+        &factor_id,
+        &fx.code(&secret),
+    ));
+}
+
+#[test]
+fn with_required_factors_set_up_the_optional_rest_is_offered_with_a_skip() {
+    let mut fx = Fx::new(MfaEnrollment::Optional);
+    fx.settings.factor_policy =
+        factors::FactorPolicy::parse([("okta_question", "REQUIRED")]).unwrap();
+    let p = pending(fx.sign_in(TxOptions {
+        multi_optional_factor_enroll: true,
+        ..TxOptions::default()
+    }));
+    let p = pending(enroll_factor(&fx.ctx(), &p.state_token, &question_req()));
+    assert_eq!(p.tx.step, Step::MfaEnroll, "the optional TOTP is offered");
+    assert!(p.skippable);
+    success(skip(&fx.ctx(), &p.state_token));
+    // Without the option, the required factor alone finishes the step at the next sign-in.
+    fx.wait(30);
+    let p = pending(fx.sign_in(TxOptions::default()));
+    assert_eq!(
+        p.tx.step,
+        Step::MfaRequired,
+        "the question is verified, not enrolled again"
+    );
+}

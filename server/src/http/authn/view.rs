@@ -2,7 +2,7 @@
 //! `_embedded` (user, factors, factor, policy) and `_links` (next, prev, skip, cancel), built
 //! as the typed [`AuthnTx`] the hosted pages and the widget read back.
 
-use crate::authn::factors::{self, Factor, FactorStatus, FactorType};
+use crate::authn::factors::{self, Factor, FactorEnrollment, FactorStatus, FactorType};
 use crate::authn::flow::{Completed, Pending};
 use crate::authn::transaction::Step;
 use crate::authn::{AuthnSettings, MfaEnrollment};
@@ -157,12 +157,17 @@ pub(in crate::http) fn pending(
             });
         }
         Step::MfaEnroll => {
-            let enrollment = match p.enrollment {
-                MfaEnrollment::Required => "REQUIRED",
-                MfaEnrollment::Optional | MfaEnrollment::None => "OPTIONAL",
-            };
-            embedded.factors = factors::enrollable(settings.email_factor)
-                .map(|(kind, provider)| {
+            // Okta's REQUIRED is "this kind must be set up". A policy that requires some
+            // factor, any, sends each as OPTIONAL with no skip link: the person picks one.
+            let offering = p.enrollment != MfaEnrollment::None;
+            embedded.factors = settings
+                .factor_policy
+                .offered(settings.email_factor)
+                .map(|((kind, provider), rule)| {
+                    let enrollment = match rule {
+                        FactorEnrollment::Required if offering => "REQUIRED",
+                        _ => "OPTIONAL",
+                    };
                     let enrolled = p.factors.iter().any(|f| {
                         f.status == FactorStatus::Active
                             && f.factor_type == kind
