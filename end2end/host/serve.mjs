@@ -14,8 +14,21 @@ const vendor = {
 };
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
 
+/** The page written for Okta's widget with one change, its script tag: Portcullis's loader. */
+async function dropIn(url) {
+  const page = await readFile(join(root, 'okta-widget.html'), 'utf8');
+  const loader = `${url.searchParams.get('baseUrl')}/widget/v1/portcullis-signin.js`;
+  return page.replace('<script src="/vendor/okta-sign-in.min.js"></script>', `<script src="${loader}"></script>`);
+}
+
 createServer(async (req, res) => {
-  const path = new URL(req.url, 'http://x').pathname;
+  const url = new URL(req.url, 'http://x');
+  const path = url.pathname;
+  if (path === '/okta-widget-drop-in.html') {
+    res.writeHead(200, { 'content-type': types['.html'], 'cache-control': 'no-store' });
+    res.end(await dropIn(url));
+    return;
+  }
   const file = vendor[path] ?? normalize(join(root, path === '/' ? 'index.html' : path));
   if (!vendor[path] && (!file.startsWith(root) || file.endsWith('.mjs'))) {
     res.writeHead(404).end('not found');

@@ -1,7 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
 import { createUser } from './fixtures/users';
 import { totp, currentStep } from './fixtures/totp';
-import { HOST, POLICY_ORG } from './fixtures/env';
+import { HOST, POLICY_ORG, PORTCULLIS } from './fixtures/env';
 
 // Okta's own Sign-In Widget 7 (classic engine), unmodified, on a page of another origin, against
 // an org whose MFA enrollment policy requires Google Authenticator, leaves the security question
@@ -98,5 +98,24 @@ test.describe("Okta's Sign-In Widget 7 (classic engine) on another origin", () =
     const done = await outcome(page);
     expect(done.status).toBe('SUCCESS');
     expect(done.user).toBe(user.id);
+  });
+});
+
+test.describe("a page written for Okta's widget, with Portcullis's script tag instead", () => {
+  test('new OktaSignIn(…).renderEl signs in and calls back as Okta does', async ({ page }) => {
+    const user = await createUser('drop-in');
+    const query = new URLSearchParams({ baseUrl: PORTCULLIS });
+    const response = await page.goto(`${HOST}/okta-widget-drop-in.html?${query}`);
+    const html = await response!.text();
+    expect(html).toContain('/widget/v1/portcullis-signin.js');
+    expect(html).toContain('new OktaSignIn(');
+    const w = page.locator('#okta-login-container [data-portcullis-widget]');
+    await w.getByLabel('Username', { exact: true }).fill(user.login);
+    await w.getByLabel('Password', { exact: true }).fill(user.password);
+    await w.getByRole('button', { name: 'Sign in' }).click();
+    const done = await outcome(page);
+    expect(done.status).toBe('SUCCESS');
+    expect(done.user).toBe(user.id);
+    expect(done.sessionToken).toBeTruthy();
   });
 });

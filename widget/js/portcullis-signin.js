@@ -1,6 +1,7 @@
 /*! Portcullis sign-in widget loader. Load it with one script tag from the Portcullis server:
  *    <script src="https://id.example.com/widget/v1/portcullis-signin.js"></script>
  *  then: new PortcullisSignIn({ baseUrl }).renderEl({ el: '#signin' }, onSuccess, onError)
+ *  (or `new OktaSignIn(…)`: a page written for Okta's widget changes only its script tag)
  *  The WASM bundle and stylesheet are fetched from beside this script, once, on first render. */
 (function () {
   'use strict';
@@ -391,4 +392,7 @@
   };
 
   window.PortcullisSignIn = PortcullisSignIn;
+  // A drop-in for pages written for Okta's Sign-In Widget: the same constructor, options and
+  // callbacks under Okta's name, unless Okta's own widget is on the page too.
+  if (!window.OktaSignIn) window.OktaSignIn = PortcullisSignIn;
 })();
