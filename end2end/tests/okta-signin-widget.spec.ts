@@ -119,3 +119,20 @@ test.describe("a page written for Okta's widget, with Portcullis's script tag in
     expect(done.sessionToken).toBeTruthy();
   });
 });
+
+test.describe("the policy org's own hosted pages", () => {
+  test('mark the required factor and leave out the one not allowed', async ({ page }) => {
+    const user = await createUser('policy-hosted', POLICY_ORG);
+    await page.goto(`${POLICY_ORG}/login`);
+    await page.getByLabel('Username', { exact: true }).fill(user.login);
+    await page.getByLabel('Password', { exact: true }).fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { name: 'Set up a second step' })).toBeVisible();
+    await expect(page.locator('[data-factor="totp-GOOGLE"] .pc-badge')).toHaveText('Required');
+    await expect(page.locator('[data-factor="question"] .pc-badge')).toHaveCount(0);
+    await expect(page.locator('[data-factor="totp-OKTA"]')).toHaveCount(0);
+    // No way past a required factor.
+    await expect(page.getByRole('button', { name: 'Skip for now' })).toHaveCount(0);
+    await page.screenshot({ path: test.info().outputPath('policy-hosted.png'), fullPage: true });
+  });
+});

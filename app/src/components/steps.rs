@@ -214,6 +214,7 @@ fn MfaEnroll(tx: AuthnTx, csrf: String, questions: Vec<QuestionChoice>) -> impl 
             let csrf = csrf.clone();
             let name = factor_name(m, &f);
             let done = f.status.as_deref() == Some("ACTIVE");
+            let required = !done && f.enrollment.as_deref() == Some("REQUIRED");
             let extra = if f.is_question() && !done {
                 let options = questions
                     .iter()
@@ -249,7 +250,10 @@ fn MfaEnroll(tx: AuthnTx, csrf: String, questions: Vec<QuestionChoice>) -> impl 
             };
             view! {
                 <section class="pc-factor" data-factor=f.kind_key()>
-                    <h2>{name}</h2>
+                    <h2>
+                        {name}
+                        {required.then(|| view! { " " <span class="pc-badge">{m.factor_required}</span> })}
+                    </h2>
                     {action}
                 </section>
             }

@@ -46,6 +46,7 @@ pub(super) const DE: Messages = Messages {
     factor_question: "Sicherheitsfrage",
     factor_other: "Andere Methode",
     factor_set_up: "Eingerichtet ✓",
+    factor_required: "Erforderlich",
     mfa_required_title: "Bestätigen Sie Ihre Identität",
     mfa_required_intro: "Ihr Konto ist mit einem zweiten Schritt geschützt. Wählen Sie, wie Sie sich bestätigen möchten.",
     totp_verify_hint: "Geben Sie den Code ein, den Ihre Authenticator-App anzeigt.",

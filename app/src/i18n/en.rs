@@ -46,6 +46,7 @@ pub(super) const EN: Messages = Messages {
     factor_question: "Security question",
     factor_other: "Other method",
     factor_set_up: "Set up ✓",
+    factor_required: "Required",
     mfa_required_title: "Verify it's you",
     mfa_required_intro: "Your account uses a second step to keep it safe. Choose how to verify.",
     totp_verify_hint: "Enter the code your authenticator app shows.",

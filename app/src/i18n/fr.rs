@@ -46,6 +46,7 @@ pub(super) const FR: Messages = Messages {
     factor_question: "Question de sécurité",
     factor_other: "Autre méthode",
     factor_set_up: "Configuré ✓",
+    factor_required: "Obligatoire",
     mfa_required_title: "Vérifiez votre identité",
     mfa_required_intro: "Votre compte est protégé par une deuxième étape. Choisissez comment vous vérifier.",
     totp_verify_hint: "Saisissez le code affiché par votre application d'authentification.",

@@ -138,6 +138,8 @@ pub struct Messages {
     pub factor_question: &'static str,
     pub factor_other: &'static str,
     pub factor_set_up: &'static str,
+    /// Beside a factor the MFA enrollment policy requires.
+    pub factor_required: &'static str,
     pub mfa_required_title: &'static str,
     pub mfa_required_intro: &'static str,
     pub totp_verify_hint: &'static str,
