@@ -190,6 +190,7 @@ impl PackedSet {
             set: self,
             key: Vec::new(),
             block: Block::default(),
+            written: 0,
         })
     }
 }
@@ -199,6 +200,7 @@ pub(super) struct Builder<'a> {
     set: &'a PackedSet,
     key: Vec<u8>,
     block: Block,
+    written: usize,
 }
 
 impl Builder<'_> {
@@ -216,20 +218,23 @@ impl Builder<'_> {
         Ok(())
     }
 
-    pub(super) fn finish(mut self) -> Result<(), StoreError> {
+    /// Writes the last block; returns how many blocks the set now has.
+    pub(super) fn finish(mut self) -> Result<usize, StoreError> {
         let last = std::mem::take(&mut self.block);
         let key = std::mem::take(&mut self.key);
-        self.write(key, last, None)
+        self.write(key, last, None)?;
+        Ok(self.written)
     }
 
     fn write(
-        &self,
+        &mut self,
         key: Vec<u8>,
         mut block: Block,
         upper: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
         block.upper = upper;
         self.set.tree.insert(key, block.encode())?;
+        self.written += 1;
         Ok(())
     }
 }

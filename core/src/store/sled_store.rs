@@ -166,9 +166,11 @@ impl SledStore {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        tracing::info!(users = self.users.len(), "building the user index");
+        tracing::info!("building the user index");
         let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        let mut users = 0usize;
         self.each_user(&mut |user| {
+            users += 1;
             for (attribute, _) in user_index::entries(user) {
                 *counts.entry(attribute).or_default() += 1;
             }
@@ -199,12 +201,13 @@ impl SledStore {
                 builder.push(member)?;
             }
         }
-        builder.finish()?;
+        let blocks = builder.finish()?;
         self.meta.insert(user_index::VERSION_META, version)?;
         self.flush()?;
         tracing::info!(
             seconds = started.elapsed().as_secs(),
-            blocks = self.user_index.tree().len(),
+            users,
+            blocks,
             "built the user index"
         );
         Ok(())
