@@ -160,6 +160,40 @@ test.describe('@okta/okta-sdk-nodejs (unmodified) against Portcullis', () => {
     expect(found.map((u) => u.id)).toEqual([user.id]);
   });
 
+  test('integer, boolean and array attributes keep their type, and search and sort by it', async () => {
+    const client = await sdk(PORTCULLIS, ADMIN_TOKEN);
+    const [level, remote, langs] = [`level${run}`, `remote${run}`, `langs${run}`];
+    const schema = await client.schemaApi.updateUserProfile({
+      schemaId: 'default',
+      userSchema: { definitions: { custom: { id: '#custom', type: 'object', properties: {
+        [level]: { title: 'Level', type: 'integer', minimum: 1, maximum: 20 },
+        [remote]: { title: 'Remote', type: 'boolean' },
+        [langs]: { title: 'Languages', type: 'array', items: { type: 'string' } },
+      } } } } as never,
+    }) as any;
+    expect(schema.definitions.custom.properties[level].type).toBe('integer');
+    expect(schema.definitions.custom.properties[langs].items.type).toBe('string');
+    const made = [];
+    for (const [n, lvl, rem, ls] of [[1, 9, true, ['fr']], [2, 10, false, ['en', 'fr']], [3, 2, true, ['de']]] as const) {
+      const login = `sdk-${run}-t${n}@example.com`;
+      made.push(await client.userApi.createUser({
+        body: { profile: { login, email: login, firstName: 'T', lastName: `Typed${n}`, [level]: lvl, [remote]: rem, [langs]: [...ls] } as never },
+      }));
+    }
+    expect((made[1].profile as any)[level]).toBe(10);
+    expect((made[1].profile as any)[remote]).toBe(false);
+    expect((made[1].profile as any)[langs]).toEqual(['en', 'fr']);
+    const wrong = await failure(client.userApi.createUser({
+      body: { profile: { login: `sdk-${run}-tx@example.com`, email: `sdk-${run}-tx@example.com`, firstName: 'T', lastName: 'X', [level]: '9' } as never },
+    }));
+    expect(wrong).toEqual({ status: 400, errorCode: 'E0000001' });
+    // Numbers sort as numbers: 2, 9, 10 (as text, 10 would come first).
+    const sorted = await all(await client.userApi.listUsers({ search: `profile.${level} ge 1`, sortBy: `profile.${level}` }));
+    expect(sorted.map((u) => (u.profile as any)[level])).toEqual([2, 9, 10]);
+    const french = await all(await client.userApi.listUsers({ search: `profile.${langs} eq "fr" and profile.${remote} eq true` }));
+    expect(french.map((u) => u.id)).toEqual([made[0].id]);
+  });
+
   test('the System Log is read and filtered as Okta\'s', async () => {
     const client = await sdk(PORTCULLIS, ADMIN_TOKEN);
     const login = `sdk-${run}-l@example.com`;

@@ -63,9 +63,12 @@ fn main() -> anyhow::Result<()> {
                             last_name: format!("Last{n}"),
                             // Fifty departments and cities: searches that match many users.
                             attributes: [
-                                ("department".to_owned(), format!("Department {}", n % 50)),
-                                ("city".to_owned(), format!("City {}", (n / 7) % 50)),
-                                ("employeeNumber".to_owned(), n.to_string()),
+                                (
+                                    "department".to_owned(),
+                                    format!("Department {}", n % 50).into(),
+                                ),
+                                ("city".to_owned(), format!("City {}", (n / 7) % 50).into()),
+                                ("employeeNumber".to_owned(), n.to_string().into()),
                             ]
                             .into(),
                         },

@@ -162,13 +162,33 @@ mod tests {
         ] {
             u.profile.attributes.insert(k.into(), v.into());
         }
+        // Custom attributes keep their JSON type in expressions and in the claims they give.
+        u.profile.attributes.insert("age".into(), json!(42));
+        u.profile
+            .attributes
+            .insert("contractor".into(), json!(true));
+        u.profile.attributes.insert("floors".into(), json!([3, 4]));
         let mut s = default_server(Timestamp::from_millis(0));
-        s.claims = vec![claim(
-            "dept",
-            ClaimType::Resource,
-            ValueType::Expression,
-            "user.profile.department",
-        )];
+        s.claims = vec![
+            claim(
+                "dept",
+                ClaimType::Resource,
+                ValueType::Expression,
+                "user.profile.department",
+            ),
+            claim(
+                "senior",
+                ClaimType::Resource,
+                ValueType::Expression,
+                "user.age > 40 && user.contractor",
+            ),
+            claim(
+                "floors",
+                ClaimType::Resource,
+                ValueType::Expression,
+                "user.floors",
+            ),
+        ];
         let scopes = vec!["openid".to_owned()];
         let inputs = ClaimInputs {
             user: Some(&u),
@@ -181,6 +201,9 @@ mod tests {
             evaluate(&s, ClaimType::Resource, &inputs, false)["dept"],
             "Platform"
         );
+        let claims = evaluate(&s, ClaimType::Resource, &inputs, false);
+        assert_eq!(claims["senior"], true);
+        assert_eq!(claims["floors"], json!([3, 4]));
 
         let scopes: Vec<String> = ["openid", "profile", "phone", "address"]
             .map(String::from)

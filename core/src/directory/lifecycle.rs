@@ -106,8 +106,9 @@ pub struct ProfileUpdate {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// Other standard attributes given: a value sets one, `None` removes it.
-    pub attributes: std::collections::BTreeMap<String, Option<String>>,
+    /// Other attributes given: a value sets one, `None` (or `null`) removes it.
+    pub attributes:
+        std::collections::BTreeMap<String, Option<crate::records::directory::AttrValue>>,
     /// A new password set by the admin, checked against the policy.
     pub password: Option<String>,
 }
@@ -134,14 +135,15 @@ pub fn update(
         email: pick(change.email, &user.profile.email),
         first_name: pick(change.first_name, &user.profile.first_name),
         last_name: pick(change.last_name, &user.profile.last_name),
-        // What the user holds of an attribute the schema no longer declares is let go.
+        // What the user holds of an attribute the schema no longer declares (or declares with
+        // another type since) is let go.
         attributes: if replace {
             Default::default()
         } else {
             user.profile
                 .attributes
                 .iter()
-                .filter(|(k, _)| super::schema::declares(schema, k))
+                .filter(|(k, v)| super::schema::holds(schema, k, v))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         },
@@ -152,7 +154,7 @@ pub fn update(
         change
             .attributes
             .iter()
-            .filter(|(_, v)| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+            .filter(|&(_, v)| v.clone().and_then(super::users::normalized).is_none())
             .map(|(k, _)| k),
         schema,
     );

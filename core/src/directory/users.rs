@@ -4,7 +4,7 @@ use super::schema::UserSchema;
 use super::{DirectoryError, FieldError, PasswordPolicy};
 use crate::clock::Timestamp;
 use crate::crypto::{PasswordHash, PasswordHasher, new_id};
-pub use crate::records::directory::{LinkSerials, Profile, User, UserStatus, login_key};
+pub use crate::records::directory::{AttrValue, LinkSerials, Profile, User, UserStatus, login_key};
 use crate::store::Store;
 
 /// What an admin asked for when creating a user.
@@ -53,13 +53,37 @@ pub const STANDARD_ATTRIBUTES: [&str; 27] = [
     "manager",
 ];
 
-/// Applies `changes` to `attributes`: a value sets (trimmed), `None` or blank removes.
+/// A value as it is kept: text trimmed (an array's too); `None` for what leaves the attribute
+/// unset (`null`, blank text, an empty array).
+pub fn normalized(value: AttrValue) -> Option<AttrValue> {
+    match value {
+        AttrValue::Null => None,
+        AttrValue::String(s) => {
+            let s = s.trim();
+            (!s.is_empty()).then(|| AttrValue::String(s.to_owned()))
+        }
+        AttrValue::Array(items) if items.is_empty() => None,
+        AttrValue::Array(items) => Some(AttrValue::Array(
+            items
+                .into_iter()
+                .map(|v| match v {
+                    AttrValue::String(s) => AttrValue::String(s.trim().to_owned()),
+                    other => other,
+                })
+                .collect(),
+        )),
+        other => Some(other),
+    }
+}
+
+/// Applies `changes` to `attributes`: a value sets ([`normalized`]), `None` or what leaves
+/// it unset removes.
 pub fn apply_attributes(
-    attributes: &mut std::collections::BTreeMap<String, String>,
-    changes: std::collections::BTreeMap<String, Option<String>>,
+    attributes: &mut std::collections::BTreeMap<String, AttrValue>,
+    changes: std::collections::BTreeMap<String, Option<AttrValue>>,
 ) {
     for (name, value) in changes {
-        match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        match value.and_then(normalized) {
             Some(v) => attributes.insert(name, v),
             None => attributes.remove(&name),
         };
@@ -91,9 +115,15 @@ fn validate_attributes(p: &Profile, schema: &UserSchema, errs: &mut Vec<FieldErr
     for (name, value) in &p.attributes {
         if let Some(custom) = schema.custom.get(name) {
             errs.extend(super::schema::check_value(name, custom, value));
+            continue;
         } else if !STANDARD_ATTRIBUTES.contains(&name.as_str()) {
             continue;
-        } else if value.chars().count() > 1024 {
+        }
+        let Some(value) = value.as_str() else {
+            errs.push(FieldError::new(name.clone(), "The value must be a string"));
+            continue;
+        };
+        if value.chars().count() > 1024 {
             errs.push(FieldError::new(name.clone(), "The value is too long"));
         } else if name == "secondEmail" && !looks_like_email(value) {
             errs.push(FieldError::new(
@@ -110,7 +140,10 @@ fn validate_attributes(p: &Profile, schema: &UserSchema, errs: &mut Vec<FieldErr
         }
     }
     for (name, custom) in &schema.custom {
-        let set = p.attributes.get(name).is_some_and(|v| !v.trim().is_empty());
+        let set = p
+            .attributes
+            .get(name)
+            .is_some_and(|v| normalized(v.clone()).is_some());
         if custom.required && !set {
             errs.push(FieldError::new(
                 name.clone(),
@@ -206,9 +239,8 @@ pub fn create_user(
         attributes: new
             .profile
             .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
-            .filter(|(_, v)| !v.is_empty())
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, normalized(v)?)))
             .collect(),
     };
     let user = User {

@@ -60,7 +60,7 @@ pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<St
         m.insert("given_name".into(), json!(p.first_name));
         m.insert("family_name".into(), json!(p.last_name));
         m.insert("preferred_username".into(), json!(p.login));
-        let attr = |name: &str| p.attributes.get(name);
+        let attr = |name: &str| p.text(name);
         for (claim, name) in [
             ("middle_name", "middleName"),
             ("nickname", "nickName"),
@@ -70,22 +70,15 @@ pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<St
                 m.insert(claim.into(), json!(v));
             }
         }
-        m.insert(
-            "locale".into(),
-            json!(attr("locale").map_or("en_US", String::as_str)),
-        );
-        m.insert(
-            "zoneinfo".into(),
-            json!(attr("timezone").map_or("UTC", String::as_str)),
-        );
+        m.insert("locale".into(), json!(attr("locale").unwrap_or("en_US")));
+        m.insert("zoneinfo".into(), json!(attr("timezone").unwrap_or("UTC")));
         m.insert("updated_at".into(), json!(secs(user.last_updated)));
     }
     if has("phone")
         && let Some(phone) = user
             .profile
-            .attributes
-            .get("mobilePhone")
-            .or_else(|| user.profile.attributes.get("primaryPhone"))
+            .text("mobilePhone")
+            .or_else(|| user.profile.text("primaryPhone"))
     {
         m.insert("phone_number".into(), json!(phone));
     }
@@ -100,7 +93,7 @@ pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<St
         ]
         .into_iter()
         .filter_map(|(claim, name)| {
-            let v = user.profile.attributes.get(name)?;
+            let v = user.profile.text(name)?;
             Some((claim.to_owned(), json!(v)))
         })
         .collect();

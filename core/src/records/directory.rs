@@ -25,10 +25,22 @@ pub struct Profile {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    /// Okta's other standard attributes that are set (`title`, `mobilePhone`, `locale`…), by
-    /// their Okta names; stored beside the four above, as Okta shows them.
+    /// The other attributes that are set, by their Okta names, stored beside the four above
+    /// as Okta shows them: Okta's standard ones (`title`, `mobilePhone`, `locale`…) hold
+    /// text; a custom one holds what its declaration's type says.
     #[serde(flatten)]
-    pub attributes: std::collections::BTreeMap<String, String>,
+    pub attributes: std::collections::BTreeMap<String, AttrValue>,
+}
+
+/// A profile attribute's value as JSON has it: a string, a boolean, a number, or an array of
+/// one of these (what the schema declares; [`AttrKind`]).
+pub type AttrValue = serde_json::Value;
+
+impl Profile {
+    /// The value of a text attribute, if it is set.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name)?.as_str()
+    }
 }
 
 /// A stored user. The password hash lives here but API views are built field by field
@@ -229,24 +241,99 @@ pub struct ApiToken {
     pub expires_at: Timestamp,
 }
 
+/// The JSON Schema types Okta's user schema gives a custom attribute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttrKind {
+    #[default]
+    String,
+    Boolean,
+    Integer,
+    Number,
+    Array,
+}
+
+impl AttrKind {
+    /// The name on the wire (`"type": "integer"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Array => "array",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::String,
+            Self::Boolean,
+            Self::Integer,
+            Self::Number,
+            Self::Array,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+}
+
 /// A custom user profile attribute declared through the schema API
-/// (`/api/v1/meta/schemas/user/default`). Values are text.
+/// (`/api/v1/meta/schemas/user/default`). Declarations from before types were kept read as
+/// text attributes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomAttribute {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: AttrKind,
+    /// The type of an array's elements (a string, integer or number; text when not given).
+    #[serde(default)]
+    pub items: Option<AttrKind>,
     /// Every user must have it (checked when a profile is created or replaced).
     #[serde(default)]
     pub required: bool,
+    /// Text: the fewest and most characters.
     #[serde(default)]
     pub min_length: Option<u32>,
     #[serde(default)]
     pub max_length: Option<u32>,
-    /// The only values allowed, when given.
+    /// Integers and numbers: the smallest and largest value.
+    #[serde(default)]
+    pub minimum: Option<serde_json::Number>,
+    #[serde(default)]
+    pub maximum: Option<serde_json::Number>,
+    /// The only values allowed (of an array: for each element), when given.
     #[serde(default, rename = "enum")]
-    pub allowed: Option<Vec<String>>,
+    pub allowed: Option<Vec<AttrValue>>,
+}
+
+impl CustomAttribute {
+    /// A text attribute with nothing else declared.
+    pub fn text(title: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            description: None,
+            kind: AttrKind::String,
+            items: None,
+            required: false,
+            min_length: None,
+            max_length: None,
+            minimum: None,
+            maximum: None,
+            allowed: None,
+        }
+    }
+
+    /// The type of each value: an array's elements, or the attribute's own.
+    pub fn scalar(&self) -> AttrKind {
+        match self.kind {
+            AttrKind::Array => self.items.unwrap_or(AttrKind::String),
+            k => k,
+        }
+    }
 }
 
 /// The custom part of the default user schema.

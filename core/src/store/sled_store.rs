@@ -1816,7 +1816,7 @@ mod tests {
             let mut user = conformance::user(&format!("00u{n:04}"), &format!("u{n}@example.com"));
             user.profile
                 .attributes
-                .insert("department".into(), format!("D{}", n % 3));
+                .insert("department".into(), format!("D{}", n % 3).into());
             store.insert_user(&user).unwrap();
         }
         // As a store from before the index: no entries, no version.

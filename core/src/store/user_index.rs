@@ -2,10 +2,12 @@
 //! step as the user: one entry `(attribute, key, user id)` for every attribute a user has, so
 //! that Okta's `search` finds users by any of them (and sorts by any of them) without reading
 //! every user. Keys are what searches compare: text in lower case (Okta compares values without
-//! case), times in Okta's ISO-8601 form (which sorts as time does).
+//! case), times in Okta's ISO-8601 form (which sorts as time does), numbers in a fixed-width
+//! form that sorts as numbers do ([`number_key`]), booleans as `true` / `false`. An array
+//! attribute has an entry for each distinct element.
 
 use crate::clock::Timestamp;
-use crate::records::directory::User;
+use crate::records::directory::{AttrValue, User};
 use std::ops::Bound;
 
 /// Stored with the store's meta values; an index built by other rules is rebuilt at open.
@@ -62,7 +64,52 @@ pub fn time_key(t: Timestamp) -> String {
     t.iso8601()
 }
 
-/// The value of `attribute` (`status`, `profile.lastName`, …) of `user` as given, if set.
+/// The key of a number: sixteen hex digits of its IEEE 754 bits, turned so that keys sort
+/// as the numbers do (negative ones first). Integers beyond 2^53 are as precise as a double.
+pub fn number_key(n: f64) -> String {
+    let n = if n == 0.0 { 0.0 } else { n };
+    let bits = n.to_bits();
+    let ordered = if bits >> 63 == 0 {
+        bits | (1 << 63)
+    } else {
+        !bits
+    };
+    format!("{ordered:016x}")
+}
+
+/// One value (an attribute's, or an array element's) as a search reads it: text as given, a
+/// number as its key, a boolean as `true` or `false`.
+fn scalar(v: &AttrValue) -> Option<String> {
+    match v {
+        AttrValue::String(s) => Some(s.clone()),
+        AttrValue::Bool(b) => Some(b.to_string()),
+        AttrValue::Number(n) => n.as_f64().map(number_key),
+        _ => None,
+    }
+}
+
+/// Every value of `attribute` (`status`, `profile.lastName`, …) of `user` as a search reads
+/// it (several for an array, none when unset).
+pub fn values(user: &User, attribute: &str) -> Vec<String> {
+    match attribute.strip_prefix("profile.") {
+        Some(name) if !REQUIRED.contains(&name) => match user.profile.attributes.get(name) {
+            Some(AttrValue::Array(items)) => {
+                let mut all: Vec<String> = items.iter().filter_map(scalar).collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+            Some(v) => scalar(v).into_iter().collect(),
+            None => Vec::new(),
+        },
+        _ => value(user, attribute).into_iter().collect(),
+    }
+}
+
+/// The profile attributes every user has.
+const REQUIRED: [&str; 4] = ["login", "email", "firstName", "lastName"];
+
+/// The value of `attribute` of `user` as a search reads it, if set (an array's first).
 pub fn value(user: &User, attribute: &str) -> Option<String> {
     let time = |t: Option<Timestamp>| t.map(time_key);
     match attribute {
@@ -83,21 +130,31 @@ pub fn value(user: &User, attribute: &str) -> Option<String> {
                 "email" => Some(p.email.clone()),
                 "firstName" => Some(p.first_name.clone()),
                 "lastName" => Some(p.last_name.clone()),
-                other => p.attributes.get(other).cloned(),
+                _ => values(user, attribute).into_iter().next(),
             }
         }
     }
 }
 
-/// The key `attribute` of `user` is indexed under, if it has one.
+/// The key `attribute` of `user` is indexed under, if it has one (an array's least).
 pub fn key(user: &User, attribute: &str) -> Option<String> {
-    let v = value(user, attribute)?;
-    Some(if is_time(attribute) { v } else { text_key(&v) })
+    keys(user, attribute).into_iter().min()
+}
+
+/// Every key `attribute` of `user` is indexed under, distinct.
+pub fn keys(user: &User, attribute: &str) -> Vec<String> {
+    let mut keys: Vec<String> = values(user, attribute)
+        .into_iter()
+        .map(|v| if is_time(attribute) { v } else { text_key(&v) })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Every `(attribute, key)` entry of `user`.
 pub fn entries(user: &User) -> Vec<(String, String)> {
-    let profile = ["login", "email", "firstName", "lastName"]
+    let profile = REQUIRED
         .into_iter()
         .map(str::to_owned)
         .chain(user.profile.attributes.keys().cloned())
@@ -106,9 +163,10 @@ pub fn entries(user: &User) -> Vec<(String, String)> {
         .into_iter()
         .map(str::to_owned)
         .chain(profile)
-        .filter_map(|attribute| {
-            let k = key(user, &attribute)?;
-            Some((attribute, k))
+        .flat_map(|attribute| {
+            keys(user, &attribute)
+                .into_iter()
+                .map(move |k| (attribute.clone(), k))
         })
         .collect()
 }
@@ -174,6 +232,28 @@ mod tests {
         let long = "é".repeat(300);
         let k = text_key(&long);
         assert!(k.len() <= MAX_KEY_BYTES && k.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn number_keys_sort_as_numbers() {
+        let mut numbers = [
+            3.5,
+            -1.0,
+            0.0,
+            -0.0,
+            10.0,
+            -250.25,
+            2e9,
+            -f64::INFINITY,
+            1e-9,
+        ];
+        let mut keys: Vec<String> = numbers.iter().map(|n| number_key(*n)).collect();
+        keys.sort();
+        numbers.sort_by(f64::total_cmp);
+        let sorted: Vec<String> = numbers.iter().map(|n| number_key(*n)).collect();
+        assert_eq!(keys, sorted);
+        assert_eq!(number_key(-0.0), number_key(0.0));
+        assert!(keys.iter().all(|k| k.len() == 16 && *k == text_key(k)));
     }
 
     #[test]

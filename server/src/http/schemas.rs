@@ -7,12 +7,13 @@ use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
 use crate::clock::Timestamp;
 use crate::directory::FieldError;
-use crate::directory::schema::{self, CustomAttribute, REQUIRED_BASE, UserSchema};
+use crate::directory::schema::{self, AttrKind, CustomAttribute, REQUIRED_BASE, UserSchema};
 use crate::directory::users::STANDARD_ATTRIBUTES;
 use crate::paths;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -33,11 +34,22 @@ fn permissions() -> Value {
     json!([{ "principal": "SELF", "action": "READ_WRITE" }])
 }
 
+/// Okta's `enum` and its `oneOf` twin.
+fn enum_view(v: &mut Value, values: &[Value]) {
+    v["enum"] = json!(values);
+    v["oneOf"] = Value::Array(
+        values
+            .iter()
+            .map(|x| json!({ "const": x, "title": x.as_str().map_or_else(|| x.to_string(), str::to_owned) }))
+            .collect(),
+    );
+}
+
 fn custom_view(a: &CustomAttribute) -> Value {
     let mut v = json!({
         "title": a.title,
         "description": a.description,
-        "type": "string",
+        "type": a.kind.as_str(),
         "required": a.required,
         "mutability": "READ_WRITE",
         "scope": "NONE",
@@ -50,14 +62,22 @@ fn custom_view(a: &CustomAttribute) -> Value {
     if let Some(max) = a.max_length {
         v["maxLength"] = json!(max);
     }
-    if let Some(values) = &a.allowed {
-        v["enum"] = json!(values);
-        v["oneOf"] = Value::Array(
-            values
-                .iter()
-                .map(|x| json!({ "const": x, "title": x }))
-                .collect(),
-        );
+    if let Some(min) = &a.minimum {
+        v["minimum"] = json!(min);
+    }
+    if let Some(max) = &a.maximum {
+        v["maximum"] = json!(max);
+    }
+    if a.kind == AttrKind::Array {
+        // An array's element type and allowed values sit in `items`, as Okta writes them.
+        let mut items = json!({ "type": a.scalar().as_str() });
+        if let Some(values) = &a.allowed {
+            enum_view(&mut items, values);
+        }
+        v["items"] = items;
+        v["union"] = json!("DISABLE");
+    } else if let Some(values) = &a.allowed {
+        enum_view(&mut v, values);
     }
     v
 }
@@ -121,22 +141,66 @@ async fn read(
     )))
 }
 
-/// One custom property of the request: its declaration, or `None` to remove it.
+/// What a custom property's declaration says beside its types and allowed values.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Plain {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    min_length: Option<u32>,
+    #[serde(default)]
+    max_length: Option<u32>,
+    #[serde(default)]
+    minimum: Option<serde_json::Number>,
+    #[serde(default)]
+    maximum: Option<serde_json::Number>,
+}
+
+/// One custom property of the request: its declaration, or `None` to remove it. An array's
+/// element type and allowed values come in `items` (`"items": {"type": "integer"}`).
 fn declaration(name: &str, v: &Value) -> Result<Option<CustomAttribute>, FieldError> {
     if v.is_null() {
         return Ok(None);
     }
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("string");
-    if kind != "string" {
-        return Err(FieldError::new(
-            name.to_owned(),
-            format!("Custom properties of type {kind} are not supported yet; use string"),
-        ));
-    }
-    let mut a: CustomAttribute = serde_json::from_value(v.clone())
-        .map_err(|e| FieldError::new(name.to_owned(), format!("Invalid property: {e}")))?;
-    a.title = a.title.trim().to_owned();
-    Ok(Some(a))
+    let bad = |msg: String| FieldError::new(name.to_owned(), msg);
+    let kind_of = |v: &Value| match v.get("type") {
+        None | Some(Value::Null) => Ok(AttrKind::String),
+        Some(Value::String(t)) => AttrKind::parse(t).ok_or_else(|| {
+            bad(format!(
+                "Unknown type {t}: use string, boolean, integer, number or array"
+            ))
+        }),
+        Some(_) => Err(bad("type must be a string".into())),
+    };
+    let kind = kind_of(v)?;
+    let items = match v.get("items") {
+        None | Some(Value::Null) => None,
+        Some(items) => Some(kind_of(items)?),
+    };
+    let allowed = match v.get("enum").or_else(|| v.pointer("/items/enum")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(values)) => Some(values.clone()),
+        Some(_) => return Err(bad("enum must be an array".into())),
+    };
+    let plain: Plain =
+        serde_json::from_value(v.clone()).map_err(|e| bad(format!("Invalid property: {e}")))?;
+    Ok(Some(CustomAttribute {
+        title: plain.title.trim().to_owned(),
+        description: plain.description,
+        kind,
+        items,
+        required: plain.required,
+        min_length: plain.min_length,
+        max_length: plain.max_length,
+        minimum: plain.minimum,
+        maximum: plain.maximum,
+        allowed,
+    }))
 }
 
 /// `POST /api/v1/meta/schemas/user/default`: a partial update of the custom attributes.

@@ -73,7 +73,7 @@ fn profile_view(p: &Profile) -> Value {
     let mut m = serde_json::Map::new();
     m.insert("mobilePhone".into(), Value::Null);
     for (k, v) in &p.attributes {
-        m.insert(k.clone(), json!(v));
+        m.insert(k.clone(), v.clone());
     }
     m.insert("firstName".into(), json!(p.first_name));
     m.insert("lastName".into(), json!(p.last_name));
@@ -82,29 +82,15 @@ fn profile_view(p: &Profile) -> Value {
     Value::Object(m)
 }
 
-/// The profile attributes beyond the four named ones, as given: a string sets one, `null`
-/// clears it, anything else is a validation error (so nothing is dropped unseen).
+/// The profile attributes beyond the four named ones, as given: `null` clears one, any other
+/// value sets it (the core checks it against the schema, so nothing is dropped unseen).
 fn attributes_in(
     other: serde_json::Map<String, Value>,
-) -> Result<std::collections::BTreeMap<String, Option<String>>, ApiError> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut errs = Vec::new();
-    for (name, value) in other {
-        match value {
-            Value::String(s) => {
-                out.insert(name, Some(s));
-            }
-            Value::Null => {
-                out.insert(name, None);
-            }
-            _ => errs.push(FieldError::new(name, "The value must be a string")),
-        }
-    }
-    if errs.is_empty() {
-        Ok(out)
-    } else {
-        Err(ApiError::Validation(errs))
-    }
+) -> std::collections::BTreeMap<String, Option<Value>> {
+    other
+        .into_iter()
+        .map(|(name, value)| (name, Some(value).filter(|v| !v.is_null())))
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -156,7 +142,7 @@ async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let activation = activation(&query)?;
     // Set attributes go to the core as given (it trims them and refuses undefined names).
-    let attributes = attributes_in(body.profile.other)?
+    let attributes = attributes_in(body.profile.other)
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
         .collect();
@@ -397,7 +383,7 @@ async fn apply_update(
         email: body.profile.email,
         first_name: body.profile.first_name,
         last_name: body.profile.last_name,
-        attributes: attributes_in(body.profile.other)?,
+        attributes: attributes_in(body.profile.other),
         password: body.credentials.password.map(|p| p.value),
     };
     let now = Timestamp::now();
@@ -435,10 +421,7 @@ async fn list(
     let given = |name: &str| super::pagination::param(&query, name);
     let listing = match (given("search"), given("filter"), given("q")) {
         (Some(search), None, None) => {
-            let custom: Vec<String> = crate::directory::schema::load(state.store.as_ref())?
-                .custom
-                .into_keys()
-                .collect();
+            let custom = crate::directory::schema::load(state.store.as_ref())?.custom;
             Listing::Search(SearchQuery::parse_declared(
                 search,
                 Dialect::Search,

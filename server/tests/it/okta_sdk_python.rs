@@ -1,6 +1,7 @@
 //! Okta's Python management SDK, unmodified, against Portcullis: `okta_sdk/python_sdk.py`
-//! drives users (standard attributes, search with pages and sorting, filter, lifecycle),
-//! groups, trusted origins, roles, API tokens and sessions, and a read-only admin's token.
+//! drives users (standard and typed custom attributes, search with pages and sorting,
+//! filter, lifecycle), groups, trusted origins, roles, API tokens and sessions, and a
+//! read-only admin's token.
 
 use crate::support::{self, PASSWORD};
 use serde_json::json;

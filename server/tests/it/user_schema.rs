@@ -97,9 +97,9 @@ async fn custom_attributes_are_declared_kept_checked_searched_and_removed() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], user["id"]);
 
-    let (status, e) = declare(&s, json!({ "age": { "title": "Age", "type": "integer" } })).await;
+    let (status, e) = declare(&s, json!({ "age": { "title": "Age", "type": "object" } })).await;
     assert_eq!(status, 400);
-    assert!(causes(&e).contains("integer"), "{e}");
+    assert!(causes(&e).contains("object"), "{e}");
     let (status, _) = declare(
         &s,
         json!({ "title": { "title": "Title", "type": "string" } }),
@@ -147,4 +147,162 @@ async fn custom_attributes_are_declared_kept_checked_searched_and_removed() {
     let changed: Value = res.json().await.unwrap();
     assert_eq!(changed["profile"]["costTier"], "silver");
     assert!(changed["profile"]["twitterUserName"].is_null());
+}
+
+async fn search(s: &TestServer, query: &str) -> (u16, Value) {
+    let pairs: Vec<(&str, &str)> = query
+        .split('&')
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let res = s
+        .admin_get("/api/v1/users")
+        .query(&pairs)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+fn logins(found: &Value) -> Vec<&str> {
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["profile"]["login"].as_str().unwrap())
+        .collect()
+}
+
+/// Boolean, integer, number and array attributes keep their JSON type through a restart, are
+/// refused with the wrong type, and search and sort as their type (9 before 10, not after).
+#[tokio::test]
+async fn typed_custom_attributes_keep_their_type_and_search_and_sort_by_it() {
+    let s = support::start().await;
+    let (status, schema) = declare(
+        &s,
+        json!({
+            "age": { "title": "Age", "type": "integer", "minimum": 0, "maximum": 150 },
+            "contractor": { "title": "Contractor", "type": "boolean" },
+            "score": { "title": "Score", "type": "number" },
+            "tags": { "title": "Tags", "type": "array",
+                      "items": { "type": "string", "enum": ["red", "blue", "green"] } },
+            "floors": { "title": "Floors", "type": "array", "items": { "type": "integer" } },
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{schema}");
+    let custom = &schema["definitions"]["custom"]["properties"];
+    assert_eq!(custom["age"]["type"], "integer");
+    assert_eq!(custom["age"]["maximum"], 150);
+    assert_eq!(custom["tags"]["items"]["type"], "string");
+    assert_eq!(
+        custom["tags"]["items"]["enum"],
+        json!(["red", "blue", "green"])
+    );
+    assert_eq!(custom["floors"]["items"]["type"], "integer");
+
+    for (login, age, contractor, score, tags) in [
+        ("nine@example.com", 9, true, 2.5, json!(["red"])),
+        (
+            "ten@example.com",
+            10,
+            false,
+            -1.25,
+            json!(["blue", "green"]),
+        ),
+        ("forty@example.com", 40, true, 100.0, json!(["blue"])),
+    ] {
+        let (status, user) = create(
+            &s,
+            login,
+            json!({ "age": age, "contractor": contractor, "score": score, "tags": tags,
+                    "floors": [1, 2] }),
+        )
+        .await;
+        assert_eq!(status, 200, "{user}");
+        assert_eq!(user["profile"]["age"], age);
+    }
+    // The wrong type, a value out of range, an element not allowed: each named, nothing kept.
+    for (bad, named) in [
+        (json!({ "age": "9" }), "age"),
+        (json!({ "age": 9.5 }), "age"),
+        (json!({ "age": 151 }), "age"),
+        (json!({ "contractor": "yes" }), "contractor"),
+        (json!({ "score": [1] }), "score"),
+        (json!({ "tags": ["purple"] }), "tags"),
+        (json!({ "tags": "red" }), "tags"),
+        (json!({ "floors": [1, "2"] }), "floors"),
+        (json!({ "title": 7 }), "title"),
+    ] {
+        let (status, e) = create(&s, "bad@example.com", bad.clone()).await;
+        assert_eq!(
+            (status, e["errorCode"].as_str()),
+            (400, Some("E0000001")),
+            "{bad}"
+        );
+        assert!(causes(&e).contains(named), "{bad}: {e}");
+    }
+    let (_, none) = search(&s, "search=profile.login eq \"bad@example.com\"").await;
+    assert_eq!(none, json!([]));
+
+    let s = s.restart().await;
+    let (_, found) = search(&s, "search=profile.age gt 9").await;
+    let mut adults = logins(&found);
+    adults.sort_unstable();
+    assert_eq!(adults, ["forty@example.com", "ten@example.com"]);
+    let (_, found) = search(&s, "search=profile.age pr&sortBy=profile.age").await;
+    assert_eq!(
+        logins(&found),
+        ["nine@example.com", "ten@example.com", "forty@example.com"]
+    );
+    assert_eq!(found[0]["profile"]["contractor"], true);
+    assert_eq!(found[0]["profile"]["score"], 2.5);
+    assert_eq!(found[1]["profile"]["tags"], json!(["blue", "green"]));
+    let (_, found) = search(&s, "search=profile.score lt 0").await;
+    assert_eq!(logins(&found), ["ten@example.com"]);
+    let (_, found) = search(
+        &s,
+        "search=profile.contractor eq true&sortBy=profile.score&sortOrder=desc",
+    )
+    .await;
+    assert_eq!(logins(&found), ["forty@example.com", "nine@example.com"]);
+    let (_, found) = search(&s, "search=profile.tags eq \"BLUE\"&sortBy=profile.age").await;
+    assert_eq!(logins(&found), ["ten@example.com", "forty@example.com"]);
+    let (_, found) = search(&s, "search=profile.floors eq 2 and profile.age le 9").await;
+    assert_eq!(logins(&found), ["nine@example.com"]);
+    // What a type cannot do is a 400, not an answer.
+    for bad in [
+        "search=profile.age sw \"4\"",
+        "search=profile.age eq \"old\"",
+        "search=profile.contractor gt true",
+        "search=profile.contractor eq \"maybe\"",
+        "search=profile.tags pr&sortBy=profile.tags",
+    ] {
+        let (status, e) = search(&s, bad).await;
+        assert_eq!(
+            (status, e["errorCode"].as_str()),
+            (400, Some("E0000031")),
+            "{bad}: {e}"
+        );
+    }
+
+    // A partial update changes one typed value and keeps the others; null clears.
+    let (_, found) = search(&s, "search=profile.login eq \"nine@example.com\"").await;
+    let id = found[0]["id"].as_str().unwrap().to_owned();
+    let res = s
+        .admin_post(&format!("/api/v1/users/{id}"))
+        .json(&json!({ "profile": { "age": 11, "tags": null } }))
+        .send()
+        .await
+        .unwrap();
+    let changed: Value = res.json().await.unwrap();
+    assert_eq!(changed["profile"]["age"], 11);
+    assert_eq!(changed["profile"]["contractor"], true);
+    assert!(changed["profile"]["tags"].is_null(), "{changed}");
+    let (_, found) = search(&s, "search=profile.age lt 10").await;
+    assert_eq!(found, json!([]));
+
+    // A declared type does not change under values already held.
+    let (status, e) = declare(&s, json!({ "age": { "title": "Age", "type": "string" } })).await;
+    assert_eq!(status, 400);
+    assert!(causes(&e).contains("cannot change"), "{e}");
 }

@@ -8,9 +8,10 @@ mod parse;
 pub use parse::MAX_LENGTH;
 
 use crate::records::directory::User;
+use crate::records::directory::{AttrKind, CustomAttribute};
 use crate::store::user_index::{self, Direction, IndexEntry, KeyRange};
 use crate::store::{Store, StoreError, UserFilter};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 /// Which of Okta's two languages an expression is in.
@@ -115,7 +116,7 @@ pub const USERS: Vocabulary = Vocabulary {
 
 /// Parses `text` in `dialect` over the attributes `names` lists.
 pub fn parse_with(text: &str, dialect: Dialect, names: &Vocabulary) -> Result<Expr, SearchError> {
-    parse::parse(text, dialect, names, &|_| false)
+    parse::parse(text, dialect, names, &|_| None)
 }
 
 /// The expression of a listing that is read whole (groups, apps) from its `search` or
@@ -187,8 +188,8 @@ impl Expr {
 
     /// Whether `user` matches; `exact` compares values with their case (a filter).
     pub fn matches(&self, user: &User, exact: bool) -> bool {
-        self.holds(
-            &|attribute| user_index::value(user, attribute),
+        self.holds_any(
+            &|attribute| user_index::values(user, attribute),
             &USERS,
             exact,
         )
@@ -202,28 +203,36 @@ impl Expr {
         names: &Vocabulary,
         exact: bool,
     ) -> bool {
+        self.holds_any(&|a| value(a).into_iter().collect(), names, exact)
+    }
+
+    /// [`Expr::holds`] where an attribute may have several values (an array's elements): a
+    /// comparison holds when one of them does.
+    fn holds_any(
+        &self,
+        values: &dyn Fn(&str) -> Vec<String>,
+        names: &Vocabulary,
+        exact: bool,
+    ) -> bool {
         match self {
             Expr::Compare {
                 attribute,
                 op,
                 key,
                 literal,
-            } => {
-                let Some(v) = value(attribute) else {
-                    return false;
-                };
+            } => values(attribute).iter().any(|v| {
                 if (names.is_time)(attribute) {
-                    op.holds(&v, key)
+                    op.holds(v, key)
                 } else if exact {
-                    op.holds(&v, literal)
+                    op.holds(v, literal)
                 } else {
-                    op.holds(&user_index::text_key(&v), key)
+                    op.holds(&user_index::text_key(v), key)
                 }
-            }
-            Expr::Present(attribute) => value(attribute).is_some(),
-            Expr::And(terms) => terms.iter().all(|t| t.holds(value, names, exact)),
-            Expr::Or(terms) => terms.iter().any(|t| t.holds(value, names, exact)),
-            Expr::Not(term) => !term.holds(value, names, exact),
+            }),
+            Expr::Present(attribute) => !values(attribute).is_empty(),
+            Expr::And(terms) => terms.iter().all(|t| t.holds_any(values, names, exact)),
+            Expr::Or(terms) => terms.iter().any(|t| t.holds_any(values, names, exact)),
+            Expr::Not(term) => !term.holds_any(values, names, exact),
         }
     }
 
@@ -324,7 +333,7 @@ impl Query {
         sort_by: Option<&str>,
         sort_order: Option<&str>,
     ) -> Result<Self, SearchError> {
-        Self::parse_declared(text, dialect, sort_by, sort_order, &[])
+        Self::parse_declared(text, dialect, sort_by, sort_order, &BTreeMap::new())
     }
 
     /// [`Query::parse`], a search also naming the org's custom attributes `custom`.
@@ -333,13 +342,9 @@ impl Query {
         dialect: Dialect,
         sort_by: Option<&str>,
         sort_order: Option<&str>,
-        custom: &[String],
+        custom: &BTreeMap<String, CustomAttribute>,
     ) -> Result<Self, SearchError> {
-        let also = |attribute: &str| {
-            attribute
-                .strip_prefix("profile.")
-                .is_some_and(|name| custom.iter().any(|c| c == name))
-        };
+        let also = |attribute: &str| custom.get(attribute.strip_prefix("profile.")?);
         let expr = parse::parse(text, dialect, &USERS, &also)?;
         let direction = match sort_order.map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => Direction::Ascending,
@@ -355,6 +360,11 @@ impl Query {
                 // The same names a search takes, checked by parsing a comparison on it.
                 parse::parse(&format!("{attribute} pr"), Dialect::Search, &USERS, &also)
                     .map_err(|_| SearchError(format!("Invalid sortBy `{attribute}`")))?;
+                if also(attribute).is_some_and(|a| a.kind == AttrKind::Array) {
+                    return Err(SearchError(format!(
+                        "Invalid sortBy `{attribute}`: an array does not sort"
+                    )));
+                }
                 Some(Sort {
                     attribute: attribute.to_owned(),
                     direction,

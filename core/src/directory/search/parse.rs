@@ -4,6 +4,7 @@
 
 use super::{Dialect, Expr, Op, SearchError, Vocabulary};
 use crate::clock::Timestamp;
+use crate::records::directory::{AttrKind, CustomAttribute};
 use crate::store::user_index;
 
 /// Longer expressions are refused (Okta refuses overlong queries too).
@@ -76,16 +77,16 @@ struct Parser<'v> {
     at: usize,
     dialect: Dialect,
     names: &'v Vocabulary,
-    also: &'v dyn Fn(&str) -> bool,
+    also: &'v dyn Fn(&str) -> Option<&'v CustomAttribute>,
 }
 
 /// Parses `text` as `dialect` allows, over the attributes `names` lists and, in a search,
-/// those `also` knows (an org's custom attributes).
-pub(super) fn parse(
+/// those `also` declares (an org's custom attributes, with their types).
+pub(super) fn parse<'v>(
     text: &str,
     dialect: Dialect,
-    names: &Vocabulary,
-    also: &dyn Fn(&str) -> bool,
+    names: &'v Vocabulary,
+    also: &'v dyn Fn(&str) -> Option<&'v CustomAttribute>,
 ) -> Result<Expr, SearchError> {
     if text.len() > MAX_LENGTH {
         return Err(SearchError::syntax(
@@ -185,7 +186,11 @@ impl Parser<'_> {
     }
 
     fn comparison(&mut self, attribute: String) -> Result<Expr, SearchError> {
-        if !(self.dialect == Dialect::Search && (self.also)(&attribute)) {
+        let custom = match self.dialect {
+            Dialect::Search => (self.also)(&attribute),
+            Dialect::Filter => None,
+        };
+        if custom.is_none() {
             check_attribute(&attribute, self.dialect, self.names)?;
         }
         let op = match self.tokens.get(self.at) {
@@ -219,7 +224,10 @@ impl Parser<'_> {
                 )));
             }
         };
-        check_operator(&attribute, op, self.dialect, self.names)?;
+        match custom {
+            Some(declared) => check_typed_operator(&attribute, op, declared.scalar())?,
+            None => check_operator(&attribute, op, self.dialect, self.names)?,
+        }
         let literal = match self.tokens.get(self.at) {
             Some(Token::Literal(l)) => l.clone(),
             // Numbers and booleans come unquoted.
@@ -234,10 +242,23 @@ impl Parser<'_> {
             }
         };
         self.at += 1;
-        let key = if (self.names.is_time)(&attribute) {
-            time_literal(&literal)?
-        } else {
-            user_index::text_key(&literal)
+        let key = match custom.map(CustomAttribute::scalar) {
+            Some(AttrKind::Integer | AttrKind::Number) => match literal.parse::<f64>() {
+                Ok(n) if n.is_finite() => user_index::number_key(n),
+                _ => {
+                    return Err(SearchError::syntax(&format!(
+                        "\"{literal}\" compared with the number `{attribute}`"
+                    )));
+                }
+            },
+            Some(AttrKind::Boolean) if literal != "true" && literal != "false" => {
+                return Err(SearchError::syntax(&format!(
+                    "\"{literal}\" compared with the boolean `{attribute}` (true or false)"
+                )));
+            }
+            Some(_) => user_index::text_key(&literal),
+            None if (self.names.is_time)(&attribute) => time_literal(&literal)?,
+            None => user_index::text_key(&literal),
         };
         Ok(Expr::Compare {
             attribute,
@@ -292,6 +313,26 @@ fn check_operator(
     }
 }
 
+/// The operators on a custom attribute of type `kind` (of an array: its elements' type,
+/// where a comparison holds when one element's does): text takes `eq`, `sw` and the ranges,
+/// a number `eq` and the ranges, a boolean `eq`.
+fn check_typed_operator(attribute: &str, op: Op, kind: AttrKind) -> Result<(), SearchError> {
+    let allowed = match kind {
+        AttrKind::String | AttrKind::Array => op != Op::Co,
+        AttrKind::Integer | AttrKind::Number => !matches!(op, Op::Co | Op::Sw),
+        AttrKind::Boolean => op == Op::Eq,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(SearchError::syntax(&format!(
+            "`{}` on `{attribute}` (of type {}), which is not supported",
+            op.name(),
+            kind.as_str()
+        )))
+    }
+}
+
 /// A time as Okta writes it (`2014-01-01T00:00:00.000Z`; any RFC 3339 time is taken), as the
 /// index keys times.
 fn time_literal(literal: &str) -> Result<String, SearchError> {
@@ -335,7 +376,7 @@ mod tests {
                 e => e,
             }
         }
-        blank(parse(text, Dialect::Search, &USERS, &|_| false).unwrap())
+        blank(parse(text, Dialect::Search, &USERS, &|_| None).unwrap())
     }
 
     #[test]
@@ -393,16 +434,16 @@ mod tests {
             (r#"profile.city co "x""#, "`co` on `profile.city`"),
             (r#"created gt "yesterday""#, "not a time"),
         ] {
-            let e = parse(text, Dialect::Search, &USERS, &|_| false).unwrap_err();
+            let e = parse(text, Dialect::Search, &USERS, &|_| None).unwrap_err();
             assert!(e.0.contains(says), "{text}: {}", e.0);
         }
-        assert!(parse(&"(".repeat(40), Dialect::Search, &USERS, &|_| false).is_err());
+        assert!(parse(&"(".repeat(40), Dialect::Search, &USERS, &|_| None).is_err());
         assert!(
             parse(
                 &format!("id eq \"{}\"", "x".repeat(5000)),
                 Dialect::Search,
                 &USERS,
-                &|_| false
+                &|_| None
             )
             .is_err()
         );
@@ -415,7 +456,7 @@ mod tests {
                 r#"status eq "ACTIVE" or profile.login eq "a@b.c""#,
                 Dialect::Filter,
                 &USERS,
-                &|_| false
+                &|_| None
             )
             .is_ok()
         );
@@ -424,7 +465,7 @@ mod tests {
                 r#"lastUpdated gt "2014-01-01T00:00:00.000Z""#,
                 Dialect::Filter,
                 &USERS,
-                &|_| false
+                &|_| None
             )
             .is_ok()
         );
@@ -436,7 +477,7 @@ mod tests {
             "profile.email pr",
         ] {
             assert!(
-                parse(text, Dialect::Filter, &USERS, &|_| false).is_err(),
+                parse(text, Dialect::Filter, &USERS, &|_| None).is_err(),
                 "{text}"
             );
         }

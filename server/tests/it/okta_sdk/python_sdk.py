@@ -12,7 +12,8 @@ import sys
 os.environ["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"
 
 from okta.client import Client as OktaClient  # noqa: E402
-from okta.models import AssignRoleToUserRequest, StandardRoleAssignmentSchema  # noqa: E402
+from okta.models import (  # noqa: E402
+    AssignRoleToUserRequest, CreateUserRequest, StandardRoleAssignmentSchema, UserSchema)
 from okta.pagination import PaginationHelper  # noqa: E402
 
 
@@ -82,6 +83,33 @@ async def main(org, admin_token, read_only_token):
         check("delete_user", err is None, err)
         _, _, err = await client.get_user(made[1].id)
         check("a deleted user is 404", err is not None and "E0000007" in str(err), err)
+
+        # Custom attributes of each type, declared through the schema API, keep their type.
+        # (The SDK keeps a custom attribute only in its models: a plain dict loses it.)
+        schema, _, err = await client.update_user_profile("default", UserSchema.from_dict({
+            "definitions": {"custom": {"id": "#custom", "type": "object", "properties": {
+                "seat": {"title": "Seat", "type": "integer", "minimum": 1},
+                "remote": {"title": "Remote", "type": "boolean"},
+                "langs": {"title": "Languages", "type": "array", "items": {"type": "string"}},
+            }}}}))
+        check("update_user_profile declares typed attributes", err is None, err)
+        for n, seat in [(1, 12), (2, 3)]:
+            login = f"typed{n}@example.com"
+            user, _, err = await client.create_user(CreateUserRequest.from_dict({"profile": {
+                "login": login, "email": login, "firstName": "Ty", "lastName": f"Ped{n}",
+                "seat": seat, "remote": n == 1, "langs": ["fr", "en"][:n]}}))
+            check(f"create_user with typed attributes {login}", err is None, err)
+        profile = user.profile.to_dict()
+        check("typed attributes come back as their type",
+              profile.get("seat") == 3 and profile.get("remote") is False
+              and profile.get("langs") == ["fr", "en"], profile)
+        _, _, err = await client.create_user(CreateUserRequest.from_dict({"profile": {
+            "login": "typed3@example.com", "email": "typed3@example.com", "firstName": "Ty",
+            "lastName": "Ped3", "seat": "twelve"}}))
+        check("a value of the wrong type is refused", err is not None and "E0000001" in str(err), err)
+        found = await every_page(client.list_users, search="profile.seat gt 2", sort_by="profile.seat")
+        check("search and sort on an integer", [u.profile.to_dict()["seat"] for u in found] == [3, 12],
+              [u.profile for u in found])
 
         group, _, err = await client.add_group({"profile": {"name": "python sdk group"}})
         check("add_group", err is None, err)
