@@ -2,7 +2,8 @@
 //! decides something worth recording (a sign-in, its failure, a lockout), placed in the request
 //! the edge describes ([`within`]). The store's next user write stores the noted events in its
 //! own transaction (`store::journal`), so the event and what it records are kept together;
-//! the edge appends what no write took before the request answers. `query` reads the log as
+//! the edge has what no write took written (and durable) before the request answers, token
+//! grants excepted (see `http::audit_log::complete`). `query` reads the log as
 //! Okta's `/api/v1/logs` does.
 
 use crate::clock::Timestamp;

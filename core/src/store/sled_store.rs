@@ -1340,8 +1340,9 @@ impl Store for SledStore {
             batch.insert(log_key(e.published.millis(), &e.uuid), encode(e)?);
         }
         self.log.apply_batch(batch)?;
-        // Not counted for the group commit: an answer carrying only log events (a token
-        // grant) does not wait for the disk; the next flush takes them.
+        // Counted for the group commit: the answer that recorded these events (a token grant,
+        // an admin change) waits for them to be durable, in the flush its own writes share.
+        self.wrote();
         Ok(())
     }
 

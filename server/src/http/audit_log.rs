@@ -21,14 +21,22 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Writes the events no user write carried, off the request path: one writer thread appends
-/// what arrives, many requests' events at a time. [`LogSink::drain`] waits until everything
-/// sent so far is written (a read of the log, and shutdown, call it).
+/// what arrives, many requests' events at a time, and tells each request the number of the
+/// write that holds its events, so that its answer waits for that write to be durable (one
+/// group commit serves the events and the request's own writes). [`LogSink::drain`] waits
+/// until everything sent so far is written (a read of the log, and shutdown, call it).
 pub struct LogSink {
     jobs: std::sync::mpsc::SyncSender<SinkJob>,
 }
 
+/// The events an answer does not wait for (see [`complete`]).
+const TOKEN_GRANTS: [&str; 2] = ["app.oauth2.token.grant", "app.oauth2.as.token.grant"];
+
+/// What the writer answers a request: the number of the write holding its events.
+type Written = Result<u64, String>;
+
 enum SinkJob {
-    Events(Vec<LogEvent>),
+    Events(Vec<LogEvent>, tokio::sync::oneshot::Sender<Written>),
     Drained(std::sync::mpsc::SyncSender<()>),
 }
 
@@ -43,27 +51,35 @@ impl LogSink {
             .spawn(move || {
                 while let Ok(first) = queue.recv() {
                     let mut batch = Vec::new();
+                    let mut waiting = Vec::new();
                     let mut acks = Vec::new();
                     let mut take = |job: SinkJob| match job {
-                        SinkJob::Events(e) => batch.extend(e),
+                        SinkJob::Events(e, reply) => {
+                            batch.extend(e);
+                            waiting.push(reply);
+                        }
                         SinkJob::Drained(ack) => acks.push(ack),
                     };
                     take(first);
                     while let Ok(more) = queue.try_recv() {
                         take(more);
                     }
-                    if !batch.is_empty() {
+                    let written = if batch.is_empty() {
+                        Ok(0)
+                    } else {
                         match store.upgrade() {
-                            Some(store) => {
-                                if let Err(e) = store.append_log(&batch) {
+                            Some(store) => match store.append_log(&batch) {
+                                Ok(()) => Ok(crate::store::durability::take_thread()),
+                                Err(e) => {
                                     tracing::error!(error = %e, events = batch.len(), "cannot write System Log events");
+                                    Err(e.to_string())
                                 }
-                            }
-                            None => tracing::error!(
-                                events = batch.len(),
-                                "the store closed before System Log events were written"
-                            ),
+                            },
+                            None => Err("the store closed before the events were written".into()),
                         }
+                    };
+                    for reply in waiting {
+                        let _ = reply.send(written.clone());
                     }
                     for ack in acks {
                         let _ = ack.send(());
@@ -73,11 +89,12 @@ impl LogSink {
         Ok(Self { jobs })
     }
 
-    /// Hands `events` to the writer; when it is behind, waits for room (never drops them).
+    /// Hands `events` to the writer without waiting for the write (when it is behind, waits
+    /// for room: never drops them).
     fn send(&self, events: Vec<LogEvent>) {
-        match self.jobs.try_send(SinkJob::Events(events)) {
+        let (reply, _) = tokio::sync::oneshot::channel();
+        match self.jobs.try_send(SinkJob::Events(events, reply)) {
             Ok(()) => {}
-            // Rare (4096 requests' events waiting): the writer empties the queue in batches.
             Err(std::sync::mpsc::TrySendError::Full(job)) => {
                 let _ = self.jobs.send(job);
             }
@@ -85,6 +102,29 @@ impl LogSink {
                 tracing::error!("the System Log writer has stopped");
             }
         }
+    }
+
+    /// Hands `events` to the writer (when it is behind, waits for room: never drops them) and
+    /// waits until they are written; returns the number of the write that holds them.
+    async fn write(&self, events: Vec<LogEvent>) -> Written {
+        let (reply, written) = tokio::sync::oneshot::channel();
+        match self.jobs.try_send(SinkJob::Events(events, reply)) {
+            Ok(()) => {}
+            // Rare (4096 requests' events waiting): the writer empties the queue in batches.
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                let sent = tokio::task::spawn_blocking(move || jobs.send(job).is_ok()).await;
+                if !matches!(sent, Ok(true)) {
+                    return Err("the System Log writer has stopped".into());
+                }
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err("the System Log writer has stopped".into());
+            }
+        }
+        written
+            .await
+            .unwrap_or_else(|_| Err("the System Log writer has stopped".into()))
     }
 
     /// Waits until every event sent before the call is written.
@@ -101,8 +141,8 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Serves the request as an `audit::RequestContext` (address, user agent, path, a request
-/// id), so that the events it notes say where they happened, then hands what no user write
-/// took to the [`LogSink`].
+/// id), so that the events it notes say where they happened, then has the [`LogSink`] write
+/// what no user write took before it answers.
 pub(super) async fn complete(
     State(state): State<AppState>,
     request: Request,
@@ -118,11 +158,30 @@ pub(super) async fn complete(
         request_uri: Some(super::redact::loggable(request.uri())),
         request_id: Some(crate::crypto::new_id("req")),
     };
+    let path = request.uri().path().to_owned();
     let (response, left) = audit::within(context, next.run(request)).await;
-    if !left.is_empty() {
-        state.log_sink.send(left);
+    if left.is_empty() {
+        return response;
     }
-    response
+    // Token grants, by far the most frequent events, are written in the writer's next batch
+    // without the answer waiting: waiting measured 19% of sled's and 45% of PostgreSQL's
+    // client-credentials throughput, and a crash loses only events, never a token's record.
+    if left
+        .iter()
+        .all(|e| TOKEN_GRANTS.contains(&e.event_type.as_str()))
+    {
+        state.log_sink.send(left);
+        return response;
+    }
+    // Any other answer waits for its events (the durable acknowledgement around this layer
+    // waits for the write that holds them): an acknowledged change is in the log after a crash.
+    match state.log_sink.write(left).await {
+        Ok(seq) => {
+            crate::store::durability::note(seq);
+            response
+        }
+        Err(why) => super::durable::unavailable(&path, &format!("the System Log: {why}")),
+    }
 }
 
 /// The System Log's name for an admin change, by method and route.

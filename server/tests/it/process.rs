@@ -116,6 +116,19 @@ impl Api {
         Ok(user["id"].as_str().unwrap_or_default().to_owned())
     }
 
+    async fn create_group(&self, name: &str) -> Result<String, reqwest::Error> {
+        let res = self
+            .http
+            .post(self.url("/api/v1/groups"))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .json(&json!({ "profile": { "name": name } }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let group: Value = res.json().await?;
+        Ok(group["id"].as_str().unwrap_or_default().to_owned())
+    }
+
     /// Primary authentication; with enrollment required the answer is a stored transaction.
     async fn authn(&self, login: &str) -> Result<Value, reqwest::Error> {
         self.http
@@ -148,24 +161,32 @@ async fn every_acknowledged_write_survives_kill_9() {
         .map(|w| {
             let (n, stop) = (node.api.clone(), stop.clone());
             tokio::spawn(async move {
-                let (mut users, mut tokens) = (Vec::new(), Vec::new());
+                let (mut users, mut tokens, mut groups) = (Vec::new(), Vec::new(), Vec::new());
                 for i in 0.. {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    if w % 2 == 0 {
-                        match n.create_user(&format!("w{w}-{i}@example.com")).await {
-                            Ok(id) => users.push(id),
-                            Err(_) => break,
-                        }
-                    } else {
-                        match n.authn("alice@example.com").await {
-                            Ok(tx) => tokens.push(tx["stateToken"].as_str().unwrap().to_owned()),
-                            Err(_) => break,
-                        }
+                    let done = match w % 3 {
+                        0 => n
+                            .create_user(&format!("w{w}-{i}@example.com"))
+                            .await
+                            .map(|id| users.push(id)),
+                        1 => n
+                            .authn("alice@example.com")
+                            .await
+                            .map(|tx| tokens.push(tx["stateToken"].as_str().unwrap().to_owned())),
+                        // An admin change no user write carries: its System Log event is
+                        // written by the log writer, and the answer waits for it.
+                        _ => n
+                            .create_group(&format!("g{w}-{i}"))
+                            .await
+                            .map(|id| groups.push(id)),
+                    };
+                    if done.is_err() {
+                        break;
                     }
                 }
-                (users, tokens)
+                (users, tokens, groups)
             })
         })
         .collect();
@@ -174,17 +195,19 @@ async fn every_acknowledged_write_survives_kill_9() {
     node.child.kill().unwrap();
     node.child.wait().unwrap();
     stop.store(true, Ordering::SeqCst);
-    let (mut users, mut tokens) = (Vec::new(), Vec::new());
+    let (mut users, mut tokens, mut groups) = (Vec::new(), Vec::new(), Vec::new());
     for w in writers {
-        let (u, t) = w.await.unwrap();
+        let (u, t, g) = w.await.unwrap();
         users.extend(u);
         tokens.extend(t);
+        groups.extend(g);
     }
     assert!(
-        users.len() >= 5 && tokens.len() >= 5,
-        "too little load: {} users, {} transactions",
+        users.len() >= 5 && tokens.len() >= 5 && groups.len() >= 5,
+        "too little load: {} users, {} transactions, {} groups",
         users.len(),
-        tokens.len()
+        tokens.len(),
+        groups.len()
     );
 
     let node = Node::start(data.path(), site.path(), database.as_deref()).await;
@@ -208,6 +231,51 @@ async fn every_acknowledged_write_survives_kill_9() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "an acknowledged stateToken was lost");
+    }
+    // Every acknowledged group, and the System Log event that records its creation.
+    let mut logged = std::collections::HashSet::new();
+    let mut next = Some(api.url(
+        "/api/v1/logs?since=2000-01-01T00:00:00.000Z&limit=1000&filter=eventType%20eq%20%22group.lifecycle.create%22",
+    ));
+    while let Some(url) = next.take() {
+        let res = api
+            .http
+            .get(&url)
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        let more = res
+            .headers()
+            .get_all("link")
+            .iter()
+            .filter_map(|l| l.to_str().ok())
+            .find(|l| l.contains("rel=\"next\""))
+            .and_then(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_owned()));
+        let events: Vec<Value> = res.json().await.unwrap();
+        if events.is_empty() {
+            break;
+        }
+        for e in &events {
+            for t in e["target"].as_array().into_iter().flatten() {
+                logged.insert(t["id"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        next = more;
+    }
+    for id in &groups {
+        let res = api
+            .http
+            .get(api.url(&format!("/api/v1/groups/{id}")))
+            .header("Authorization", format!("SSWS {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "acknowledged group {id} was lost");
+        assert!(
+            logged.contains(id),
+            "the System Log lost the creation of acknowledged group {id}"
+        );
     }
 }
 
