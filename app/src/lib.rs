@@ -13,8 +13,8 @@ pub mod pages;
 mod state;
 
 pub use state::{
-    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, Problem, SignedInUser,
-    View,
+    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, Problem, RegisterForm,
+    SignedInUser, View,
 };
 
 use leptos::prelude::*;
@@ -41,6 +41,9 @@ pub mod fields {
     pub const OLD_PASSWORD: &str = "old_password";
     pub const NEW_PASSWORD: &str = "new_password";
     pub const CONFIRM_PASSWORD: &str = "confirm_password";
+    pub const EMAIL: &str = "email";
+    pub const FIRST_NAME: &str = "firstName";
+    pub const LAST_NAME: &str = "lastName";
 }
 
 /// Paths of the hosted pages and their form targets.
@@ -53,6 +56,7 @@ pub fn App() -> impl IntoView {
         View::Step => view! { <pages::StepPage /> }.into_any(),
         View::ForgotPassword => view! { <pages::ForgotPage /> }.into_any(),
         View::Unlock => view! { <pages::UnlockPage /> }.into_any(),
+        View::Register => view! { <pages::RegisterPage /> }.into_any(),
         View::Notice => view! { <pages::NoticePage /> }.into_any(),
         View::Continue => view! { <pages::ContinuePage /> }.into_any(),
         View::Consent => view! { <pages::ConsentPage /> }.into_any(),

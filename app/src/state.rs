@@ -23,6 +23,8 @@ pub enum View {
     Consent,
     Error,
     NotFound,
+    /// Self-service registration.
+    Register,
 }
 
 /// What a notice page says.
@@ -41,6 +43,8 @@ pub enum Notice {
     ContinueActivate,
     /// An app asked to sign out someone other than who is signed in here: ask first.
     ConfirmSignOut,
+    /// A sign-up was taken: the confirmation link is on its way.
+    Registered,
 }
 
 pub use proto::Problem;
@@ -97,6 +101,22 @@ pub struct PageState {
     /// What the error page explains (in the page's language).
     #[serde(default)]
     pub problem: Option<Problem>,
+    /// The org lets people sign up (the sign-in page links to the form).
+    #[serde(default)]
+    pub sign_up: bool,
+    /// The sign-up form: the attributes it asks for beyond the email and names, and what was
+    /// typed last time.
+    #[serde(default)]
+    pub register: Option<RegisterForm>,
+}
+
+/// What the sign-up form shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterForm {
+    /// Extra profile attributes, by name.
+    pub attributes: Vec<String>,
+    /// Values typed before (email, names, attributes), by field name.
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 /// What the consent screen asks the person to agree to.
@@ -129,6 +149,7 @@ impl PageState {
             View::Consent => m.consent_title,
             View::Error => m.error_title,
             View::NotFound => m.not_found_title,
+            View::Register => m.register_title,
         };
         let org = if self.branding.name.is_empty() {
             "Portcullis"
@@ -205,6 +226,7 @@ impl Notice {
             Notice::ContinueUnlock => m.unlock_title,
             Notice::ContinueActivate => m.activate_title,
             Notice::ConfirmSignOut => m.confirm_sign_out_title,
+            Notice::Registered => m.check_email_title,
         }
     }
 
@@ -221,6 +243,7 @@ impl Notice {
                 m.link_continue
             }
             Notice::ConfirmSignOut => m.confirm_sign_out_body,
+            Notice::Registered => m.registered_body,
         }
     }
 }

@@ -72,6 +72,7 @@ pub const LOGIN: &str = proto::paths::LOGIN;
 pub const SIGN_OUT: &str = proto::paths::SIGN_OUT;
 pub const STEP: &str = proto::paths::STEP;
 pub const FORGOT_PASSWORD: &str = proto::paths::FORGOT_PASSWORD;
+pub const REGISTER: &str = proto::paths::REGISTER;
 pub const UNLOCK: &str = proto::paths::UNLOCK;
 pub const BRAND_CSS: &str = proto::paths::BRAND_CSS;
 /// Emailed links (the paths `authn::recovery::link_email` writes).

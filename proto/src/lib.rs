@@ -17,6 +17,8 @@ pub mod paths {
     pub const STEP: &str = "/signin/step";
     pub const FORGOT_PASSWORD: &str = "/signin/forgot-password";
     pub const UNLOCK: &str = "/signin/unlock";
+    /// Self-service registration (when the org allows it).
+    pub const REGISTER: &str = "/signin/register";
     /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
     pub const BRAND_CSS: &str = "/signin/brand.css";
     pub const SIGNED_OUT: &str = "/signin/signed-out";

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 /// rate_limit_per_user, key_rotation_days, log_retention_days, access_token_minutes, id_token_minutes,
 /// refresh_token_days, brand_name, brand_logo_url, brand_color, help_url, cache_mb,
 /// shutdown_grace_seconds, database_url, database_pool_size, database_timeout_seconds,
-/// hash_workers, hash_queue, master_key, master_key_file, previous_master_keys).
+/// hash_workers, hash_queue, master_key, master_key_file, previous_master_keys,
+/// self_service_registration, registration_attributes, registration_groups).
 #[derive(Debug, Parser, Default)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
@@ -89,6 +90,20 @@ pub struct Cli {
     /// `okta_otp=REQUIRED,okta_question=OPTIONAL,okta_email=NOT_ALLOWED` (unnamed: OPTIONAL).
     #[arg(long, env = "PORTCULLIS_MFA_FACTORS", value_name = "FACTOR=RULE,…")]
     pub mfa_factors: Option<String>,
+    /// Let people sign up at /signin/register (and in the widget): 1 or 0 [default: 0].
+    #[arg(long, env = "PORTCULLIS_SELF_SERVICE_REGISTRATION", value_name = "0|1")]
+    pub self_service_registration: Option<String>,
+    /// Profile attributes the sign-up form asks for beside the email and names, e.g.
+    /// `department,mobilePhone` (standard or custom attributes).
+    #[arg(
+        long,
+        env = "PORTCULLIS_REGISTRATION_ATTRIBUTES",
+        value_name = "NAME,…"
+    )]
+    pub registration_attributes: Option<String>,
+    /// Groups (by name) a person who signs up is put into.
+    #[arg(long, env = "PORTCULLIS_REGISTRATION_GROUPS", value_name = "NAME,…")]
+    pub registration_groups: Option<String>,
     /// Minimum password length [default: 8].
     #[arg(long, env = "PORTCULLIS_PASSWORD_MIN_LENGTH", value_name = "N")]
     pub password_min_length: Option<String>,
@@ -208,6 +223,9 @@ struct FileConfig {
     /// `[mfa_factors]` with `okta_otp = "REQUIRED"` and so on.
     mfa_factors: Option<std::collections::BTreeMap<String, String>>,
     show_lockout: Option<bool>,
+    self_service_registration: Option<bool>,
+    registration_attributes: Option<Vec<String>>,
+    registration_groups: Option<Vec<String>>,
     password_min_length: Option<u32>,
     password_history: Option<u32>,
     password_warn_days: Option<u32>,
@@ -313,6 +331,8 @@ pub struct Config {
     pub mfa_enrollment: crate::authn::MfaEnrollment,
     pub mfa_factors: crate::authn::factors::FactorPolicy,
     pub show_lockout: bool,
+    /// Self-service registration (off unless turned on).
+    pub registration: crate::authn::registration::RegistrationSettings,
     pub password_min_length: usize,
     pub password_history: usize,
     pub password_warn_days: u32,
@@ -520,6 +540,40 @@ impl Config {
             return Err(invalid(
                 "mfa_factors",
                 "every factor is NOT_ALLOWED while mfa_enrollment is required: nobody could sign in",
+            ));
+        }
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let registration = crate::authn::registration::RegistrationSettings {
+            enabled: match cli.self_service_registration {
+                Some(v) => parse_bool("self_service_registration", &v)?,
+                None => file.self_service_registration.unwrap_or(false),
+            },
+            attributes: cli
+                .registration_attributes
+                .map(list)
+                .or(file.registration_attributes)
+                .unwrap_or_default(),
+            groups: cli
+                .registration_groups
+                .map(list)
+                .or(file.registration_groups)
+                .unwrap_or_default(),
+        };
+        if let Some(bad) = registration.attributes.iter().find(|a| {
+            ["login", "email", "firstName", "lastName"].contains(&a.as_str())
+                || !a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            return Err(invalid(
+                "registration_attributes",
+                format!(
+                    "`{bad}` is not an attribute the form can add (email and names are always asked)"
+                ),
             ));
         }
         let show_lockout = match cli.show_lockout {
@@ -776,6 +830,7 @@ impl Config {
             mfa_enrollment,
             mfa_factors,
             show_lockout,
+            registration,
             password_min_length: password_min_length as usize,
             password_history: password_history as usize,
             password_warn_days,
@@ -815,6 +870,7 @@ impl Config {
             mfa_enrollment: crate::authn::MfaEnrollment::Optional,
             mfa_factors: crate::authn::factors::FactorPolicy::default(),
             show_lockout: false,
+            registration: Default::default(),
             password_min_length: 8,
             password_history: 4,
             password_warn_days: 7,

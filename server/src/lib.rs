@@ -138,6 +138,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
             show_lockout: config.show_lockout,
             ..authn::AuthnSettings::default()
         },
+        registration: config.registration.clone(),
         sessions: authn::SessionSettings::default(),
         base_url: config.base_url.clone(),
         secure_cookies: config.base_url.starts_with("https://"),

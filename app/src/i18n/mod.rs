@@ -195,6 +195,15 @@ pub struct Messages {
     pub password_changed: &'static str,
     pub signed_out_title: &'static str,
     pub signed_out_body: &'static str,
+    // Self-service registration
+    pub sign_up_link: &'static str,
+    pub register_title: &'static str,
+    pub register_intro: &'static str,
+    pub email: &'static str,
+    pub first_name: &'static str,
+    pub last_name: &'static str,
+    pub create_account: &'static str,
+    pub registered_body: &'static str,
     // Errors and other pages
     pub problem_missing_client: &'static str,
     pub problem_unknown_client: &'static str,

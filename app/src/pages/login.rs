@@ -81,6 +81,7 @@ fn SignInForm(state: PageState) -> impl IntoView {
             <ul class="pc-links">
                 <li><a href=paths::FORGOT_PASSWORD>{m.forgot_password}</a></li>
                 <li><a href=paths::UNLOCK>{m.unlock_account}</a></li>
+                {state.sign_up.then(|| view! { <li><a href=paths::REGISTER>{m.sign_up_link}</a></li> })}
             </ul>
     }
 }

@@ -5,6 +5,7 @@ pub mod error;
 pub mod login;
 pub mod not_found;
 pub mod recover;
+pub mod register;
 pub mod step;
 
 pub use consent::ConsentPage;
@@ -12,4 +13,5 @@ pub use error::ErrorPage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use recover::{ContinuePage, ForgotPage, NoticePage, UnlockPage};
+pub use register::RegisterPage;
 pub use step::StepPage;

@@ -6,6 +6,7 @@ pub mod enroll;
 pub mod factors;
 pub mod flow;
 pub mod recovery;
+pub mod registration;
 pub mod session;
 pub mod transaction;
 

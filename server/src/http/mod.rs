@@ -52,6 +52,8 @@ pub struct Services {
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
     pub authn: AuthnSettings,
+    /// Self-service registration (off unless the org turns it on).
+    pub registration: crate::authn::registration::RegistrationSettings,
     pub sessions: SessionSettings,
     /// Public base URL without a trailing slash; also the org issuer.
     pub base_url: String,

@@ -55,6 +55,8 @@ pub(super) enum FormFlow<'a> {
     Consent(&'a str),
     /// The confirmation of the logout request with this query.
     Logout(&'a str),
+    /// The sign-up form.
+    Register,
 }
 
 impl FormFlow<'_> {
@@ -66,6 +68,7 @@ impl FormFlow<'_> {
             Self::Link(path) => format!("link\0{path}"),
             Self::Consent(request) => format!("consent\0{request}"),
             Self::Logout(query) => format!("logout\0{query}"),
+            Self::Register => "register".to_owned(),
         }
     }
 }
@@ -295,6 +298,7 @@ pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: 
             logo_url: brand.logo_url,
             help_url: brand.help_url,
         },
+        sign_up: state.registration.enabled,
         ..PageState::default()
     }
 }

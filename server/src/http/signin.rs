@@ -40,6 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::STEP, get(show_step).post(answer_step))
         .route(paths::FORGOT_PASSWORD, get(forgot_page).post(forgot_submit))
         .route(paths::UNLOCK, get(unlock_page).post(unlock_submit))
+        .route(paths::REGISTER, get(register_page).post(register_submit))
         .route(paths::RESET_LINK, get(link_page).post(link_redeem))
         .route(paths::UNLOCK_LINK, get(link_page).post(link_redeem))
         .route(paths::ACTIVATE_LINK, get(link_page).post(link_redeem))
@@ -566,6 +567,161 @@ async fn unlock_submit(
         View::Unlock,
     )
     .await
+}
+
+// --- Self-service registration ---
+
+/// The sign-up form (404 unless the org allows registration), with what was typed before.
+async fn register_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    values: std::collections::BTreeMap<String, String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let mut page = base_page(state, headers, uri, View::Register);
+    page.error = error;
+    page.register = Some(app::RegisterForm {
+        attributes: state.registration.attributes.clone(),
+        values,
+    });
+    render_form(
+        state,
+        headers,
+        paths::REGISTER,
+        FormFlow::Register,
+        page,
+        status,
+    )
+    .await
+}
+
+async fn register_page(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if !state.registration.enabled {
+        return super::not_found(State(state), headers, uri).await;
+    }
+    register_form(
+        &state,
+        &headers,
+        &uri,
+        Default::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Takes a sign-up. Whether or not the address has an account, the answer is the same page
+/// and an email goes out (a link for a new account, "you already have one" otherwise), so
+/// the form tells nobody which addresses are registered.
+async fn register_submit(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<
+        Form<std::collections::HashMap<String, String>>,
+        axum::extract::rejection::FormRejection,
+    >,
+) -> Response {
+    if !state.registration.enabled {
+        return super::not_found(State(state), headers, uri).await;
+    }
+    let Form(mut form) = form.unwrap_or_default();
+    let m = messages(&headers, &uri);
+    let csrf = form.remove(app::fields::CSRF).unwrap_or_default();
+    let mut take = |name: &str| form.remove(name).unwrap_or_default();
+    let sign_up = crate::authn::registration::SignUp {
+        email: take(app::fields::EMAIL),
+        first_name: take(app::fields::FIRST_NAME),
+        last_name: take(app::fields::LAST_NAME),
+        attributes: state
+            .registration
+            .attributes
+            .iter()
+            .map(|a| (a.clone(), take(a)))
+            .collect(),
+    };
+    let values: std::collections::BTreeMap<String, String> = [
+        (app::fields::EMAIL.to_owned(), sign_up.email.clone()),
+        (
+            app::fields::FIRST_NAME.to_owned(),
+            sign_up.first_name.clone(),
+        ),
+        (app::fields::LAST_NAME.to_owned(), sign_up.last_name.clone()),
+    ]
+    .into_iter()
+    .chain(sign_up.attributes.clone())
+    .collect();
+    if !csrf_matches(&state, &headers, &csrf, FormFlow::Register) {
+        let error = Some(m.err_form_expired.to_owned());
+        return register_form(
+            &state,
+            &headers,
+            &uri,
+            values,
+            error,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    // Counted per address (and per email, as recovery is): a script cannot mail the world.
+    let now = Timestamp::now();
+    let (email, from) = (sign_up.email.clone(), addr.clone());
+    let quota = match state
+        .rate_limit(move |l| l.check_user(Attempt::Recovery, &email, &from, now))
+        .await
+    {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    if !quota.allowed {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts. Try again in a minute.\n",
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return r;
+    }
+    let settings = state.registration.clone();
+    let done = state
+        .blocking(move |s| {
+            crate::authn::registration::register(&s.ctx(now), &settings, &s.base_url, sign_up)
+        })
+        .await;
+    match done {
+        Ok(Ok(signed_up)) => {
+            state.mailer.send_later(vec![signed_up.email]);
+            notice(&state, &headers, &uri, Notice::Registered, StatusCode::OK).await
+        }
+        Ok(Err(crate::directory::DirectoryError::Invalid(errs))) => {
+            let said: Vec<String> = errs
+                .iter()
+                .map(|e| {
+                    let field = if e.field == "login" {
+                        "email"
+                    } else {
+                        &e.field
+                    };
+                    format!("{field}: {}", e.message)
+                })
+                .collect();
+            register_form(
+                &state,
+                &headers,
+                &uri,
+                values,
+                Some(said.join(". ")),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Ok(Err(e)) => super::error::ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 // --- Emailed links ---

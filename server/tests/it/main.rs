@@ -24,6 +24,7 @@ mod pages;
 mod process;
 mod rate_limits;
 mod recovery;
+mod registration;
 mod secrets_at_rest;
 mod sessions;
 mod support;
