@@ -113,10 +113,22 @@ pub struct PageState {
 /// What the sign-up form shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RegisterForm {
-    /// Extra profile attributes, by name.
-    pub attributes: Vec<String>,
+    /// The profile attributes the org asks for beyond the email and names.
+    pub attributes: Vec<RegisterField>,
     /// Values typed before (email, names, attributes), by field name.
     pub values: std::collections::BTreeMap<String, String>,
+}
+
+/// One attribute the sign-up form asks for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegisterField {
+    /// The profile attribute (`department`), also the form field's name.
+    pub name: String,
+    /// Its label: the schema's title, else the name in words.
+    pub title: String,
+    /// The schema's type: `string`, `integer`, `number` or `boolean`.
+    pub kind: String,
+    pub required: bool,
 }
 
 /// What the consent screen asks the person to agree to.

@@ -1,6 +1,7 @@
 //! Calls to the Authentication API from the widget, and the map from a step form's fields to
 //! the API request that answers it (the hosted pages post the same forms to the server).
 
+use app::RegisterField;
 use app::authn::{AuthnStatus, AuthnTx};
 use app::components::steps::StepAction;
 use serde::Deserialize;
@@ -31,16 +32,27 @@ struct Cause {
     error_summary: String,
 }
 
-/// `POST {base}{path}` with a JSON body → the transaction the server answers with.
-pub(crate) async fn post(base_url: &str, path: &str, body: &Value) -> Result<Value, SignInError> {
-    let response = gloo_net::http::Request::post(&format!("{base_url}{path}"))
-        .credentials(web_sys::RequestCredentials::Include)
-        .header("Accept", "application/json")
-        .json(body)
-        .map_err(|_| SignInError::Unreachable)?
-        .send()
-        .await
-        .map_err(|_| SignInError::Unreachable)?;
+/// `POST {base}{path}` with a JSON body (`GET` without one) → the JSON the server answers
+/// with.
+pub(crate) async fn call(
+    base_url: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, SignInError> {
+    let url = format!("{base_url}{path}");
+    let request = match body {
+        Some(body) => gloo_net::http::Request::post(&url)
+            .credentials(web_sys::RequestCredentials::Include)
+            .header("Accept", "application/json")
+            .json(body)
+            .map_err(|_| SignInError::Unreachable)?,
+        None => gloo_net::http::Request::get(&url)
+            .credentials(web_sys::RequestCredentials::Include)
+            .header("Accept", "application/json")
+            .build()
+            .map_err(|_| SignInError::Unreachable)?,
+    };
+    let response = request.send().await.map_err(|_| SignInError::Unreachable)?;
     let status = response.status();
     if response.ok() {
         return response
@@ -68,6 +80,91 @@ pub(crate) const RECOVERY_PASSWORD: &str = "/api/v1/authn/recovery/password";
 pub(crate) const RECOVERY_UNLOCK: &str = "/api/v1/authn/recovery/unlock";
 pub(crate) const RECOVERY_TOKEN: &str = "/api/v1/authn/recovery/token";
 pub(crate) const CANCEL: &str = "/api/v1/authn/cancel";
+pub(crate) const REGISTRATION_FORM: &str = "/api/v1/registration/form";
+
+/// `POST` here to sign up under registration policy `policy_id`.
+pub(crate) fn register_path(policy_id: &str) -> String {
+    format!("/api/v1/registration/{policy_id}/register")
+}
+
+/// The registration form the server describes (Okta's `policyId` and `profileSchema`): its
+/// policy and the attributes it asks for beyond the email and names, in its order.
+pub(crate) fn registration_form(answer: &Value) -> Option<(String, Vec<RegisterField>)> {
+    let policy_id = answer.get("policyId")?.as_str()?.to_owned();
+    let schema = answer.get("profileSchema")?;
+    let properties = schema.get("properties")?.as_object()?;
+    let listed = |key: &str| -> Vec<&str> {
+        schema
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    let required = listed("required");
+    let mut order = listed("fieldOrder");
+    for name in properties.keys() {
+        if !order.contains(&name.as_str()) {
+            order.push(name);
+        }
+    }
+    let fixed = [
+        app::fields::EMAIL,
+        app::fields::FIRST_NAME,
+        app::fields::LAST_NAME,
+    ];
+    let attributes = order
+        .into_iter()
+        .filter(|name| !fixed.contains(name))
+        .filter_map(|name| {
+            let p = properties.get(name)?;
+            let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
+            Some(RegisterField {
+                name: name.to_owned(),
+                title: text("title").unwrap_or_else(|| name.to_owned()),
+                kind: text("type").unwrap_or_else(|| "string".to_owned()),
+                required: required.contains(&name),
+            })
+        })
+        .collect();
+    Some((policy_id, attributes))
+}
+
+/// The body that signs up with a filled-in form: `userProfile` with each attribute of the
+/// type the form gave it (a number for an integer field, `true`/`false` for a check box);
+/// empty fields are left out.
+pub(crate) fn registration_body(
+    fields: &Map<String, Value>,
+    attributes: &[RegisterField],
+) -> Value {
+    let text = |k: &str| {
+        fields
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut profile = Map::new();
+    for k in [
+        app::fields::EMAIL,
+        app::fields::FIRST_NAME,
+        app::fields::LAST_NAME,
+    ] {
+        profile.insert(k.to_owned(), json!(text(k)));
+    }
+    for a in attributes {
+        let v = text(&a.name);
+        let value = match a.kind.as_str() {
+            "boolean" => json!(v == "true"),
+            _ if v.is_empty() => continue,
+            "integer" => v.parse::<i64>().map_or_else(|_| json!(v), |n| json!(n)),
+            "number" => v.parse::<f64>().map_or_else(|_| json!(v), |n| json!(n)),
+            _ => json!(v),
+        };
+        profile.insert(a.name.clone(), value);
+    }
+    json!({ "userProfile": profile })
+}
 
 /// The request that answers a step form: (path, body). `fields` are the form's fields;
 /// `status` is the transaction's current status. `None` for an unknown action.
@@ -164,6 +261,51 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), json!(v)))
             .collect()
+    }
+
+    #[test]
+    fn the_registration_form_is_read_and_answered_with_typed_values() {
+        let answer = json!({
+            "policyId": "rst1",
+            "profileSchema": {
+                "properties": {
+                    "email": { "type": "string", "title": "Email" },
+                    "firstName": { "type": "string" }, "lastName": { "type": "string" },
+                    "age": { "type": "integer", "title": "Age" },
+                    "newsletter": { "type": "boolean", "title": "Newsletter" },
+                    "department": { "type": "string", "title": "Department" },
+                },
+                "required": ["email", "firstName", "lastName", "department"],
+                "fieldOrder": ["email", "firstName", "lastName", "department", "age"],
+            },
+        });
+        let (policy, attributes) = registration_form(&answer).unwrap();
+        assert_eq!(policy, "rst1");
+        let names: Vec<&str> = attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["department", "age", "newsletter"],
+            "in the form's order"
+        );
+        assert!(attributes[0].required && !attributes[1].required);
+        let body = registration_body(
+            &form(&[
+                ("email", " new@example.com "),
+                ("firstName", "New"),
+                ("lastName", "Person"),
+                ("department", ""),
+                ("age", "42"),
+            ]),
+            &attributes,
+        );
+        assert_eq!(
+            body,
+            json!({ "userProfile": {
+                "email": "new@example.com", "firstName": "New", "lastName": "Person",
+                "age": 42, "newsletter": false,
+            } })
+        );
+        assert!(registration_form(&json!({ "errorCode": "E0000007" })).is_none());
     }
 
     #[test]

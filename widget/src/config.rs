@@ -54,6 +54,8 @@ pub(crate) struct Features {
     pub(crate) email_recovery: bool,
     pub(crate) show_password_toggle_on_sign_in_page: bool,
     pub(crate) auto_focus: bool,
+    /// A "Create an account" link to the registration form (the org must allow it).
+    pub(crate) registration: bool,
 }
 
 impl Default for Features {
@@ -65,6 +67,7 @@ impl Default for Features {
             email_recovery: true,
             show_password_toggle_on_sign_in_page: false,
             auto_focus: true,
+            registration: false,
         }
     }
 }

@@ -6,12 +6,23 @@ use crate::authn::{self, SignInError};
 use crate::config::{WidgetConfig, web_link};
 use app::authn::{AuthnStatus, AuthnTx};
 use app::components::steps::StepAction;
-use app::components::{CredentialsFields, FormError, StepView};
+use app::components::{CredentialsFields, FormError, RegisterFields, StepView};
 use app::i18n::{CustomMessages, Lang, Messages, use_messages};
-use app::{Notice, fields};
+use app::{Notice, RegisterForm, fields};
 use leptos::prelude::*;
 use serde_json::{Map, Value, json};
 use wasm_bindgen::{JsCast, JsValue};
+
+/// What an answer from the server goes on to.
+#[derive(Debug, Clone, Copy)]
+enum Then {
+    /// A transaction: its step, or done.
+    Show,
+    /// The registration form's description: show the form.
+    RegisterForm,
+    /// A sign-up was taken: "check your email".
+    Registered,
+}
 
 pub(crate) struct Callbacks {
     pub(crate) on_success: js_sys::Function,
@@ -26,6 +37,8 @@ enum Screen {
     Step(Box<AuthnTx>),
     Forgot,
     Unlock,
+    /// The sign-up form: its registration policy and the attributes it asks for.
+    Register(Box<(String, RegisterForm)>),
     Notice(Notice),
     Done(String),
 }
@@ -50,6 +63,8 @@ impl Screen {
             },
             Screen::Forgot => "forgot-password",
             Screen::Unlock => "account-unlock",
+            Screen::Register(_) => "registration",
+            Screen::Notice(Notice::Registered) => "registration-complete",
             Screen::Notice(Notice::CheckEmail) => "recovery-challenge",
             Screen::Notice(Notice::Unlocked) => "account-unlocked",
             Screen::Notice(_) => "notice",
@@ -197,16 +212,42 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         callbacks.with_value(|c| emit(c, "afterRender", &context, None));
     };
 
-    // Sends a request; answers go to `show`, errors to the error line.
-    let send = move |path: String, body: Value, answered_question: bool| {
+    let go = move |to: Screen| {
+        error.set(None);
+        screen.set(to);
+        let context = json!({ "controller": screen.with_untracked(Screen::controller) });
+        callbacks.with_value(|c| emit(c, "afterRender", &context, None));
+    };
+
+    // Sends a request (a GET without a body); answers go where `then` says, errors to the
+    // error line.
+    let request = move |path: String, body: Option<Value>, answered_question: bool, then: Then| {
         if busy.get_untracked() {
             return;
         }
         busy.set(true);
         let base_url = base_url.get_value();
         leptos::task::spawn_local(async move {
-            match authn::post(&base_url, &path, &body).await {
-                Ok(tx) => show(tx),
+            match authn::call(&base_url, &path, body.as_ref()).await {
+                Ok(answer) => match then {
+                    Then::Show => show(answer),
+                    Then::RegisterForm => match authn::registration_form(&answer) {
+                        Some((policy, attributes)) => {
+                            let form = RegisterForm {
+                                attributes,
+                                values: Default::default(),
+                            };
+                            go(Screen::Register(Box::new((policy, form))));
+                        }
+                        None => fail(
+                            200,
+                            "AuthApiError",
+                            m.step_unknown.to_owned(),
+                            "not a registration form",
+                        ),
+                    },
+                    Then::Registered => go(Screen::Notice(Notice::Registered)),
+                },
                 Err(SignInError::Rejected(status, code, summary)) => {
                     if code == "E0000011" {
                         // The transaction ended (expired or cancelled elsewhere): start over.
@@ -234,6 +275,9 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
             }
             busy.set(false);
         });
+    };
+    let send = move |path: String, body: Value, answered_question: bool| {
+        request(path, Some(body), answered_question, Then::Show);
     };
 
     // Resume a transaction, or a reset from an emailed token, when the host passed one.
@@ -355,11 +399,48 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         );
     };
 
-    let go = move |to: Screen| {
-        error.set(None);
-        screen.set(to);
-        let context = json!({ "controller": screen.with_untracked(Screen::controller) });
-        callbacks.with_value(|c| emit(c, "afterRender", &context, None));
+    // Sign-up: the form's fields, typed as the server described them, to the policy's API.
+    let on_register = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = event_target::<web_sys::HtmlFormElement>(&ev);
+        let f = form_fields(&form);
+        let Screen::Register(shown) = screen.get_untracked() else {
+            return;
+        };
+        let (policy, described) = *shown;
+        let missing = [fields::EMAIL, fields::FIRST_NAME, fields::LAST_NAME]
+            .into_iter()
+            .chain(
+                described
+                    .attributes
+                    .iter()
+                    .filter(|a| a.required)
+                    .map(|a| a.name.as_str()),
+            )
+            .any(|k| {
+                f.get(k)
+                    .and_then(Value::as_str)
+                    .is_none_or(|v| v.trim().is_empty())
+            });
+        if missing {
+            error.set(Some(m.err_required.to_owned()));
+            return;
+        }
+        let body = authn::registration_body(&f, &described.attributes);
+        request(
+            authn::register_path(&policy),
+            Some(body),
+            false,
+            Then::Registered,
+        );
+    };
+    let open_register = move || {
+        request(
+            authn::REGISTRATION_FORM.to_owned(),
+            None,
+            false,
+            Then::RegisterForm,
+        );
     };
 
     let (brand_style, logo, heading, links, buttons) = config.with_value(|c| {
@@ -394,6 +475,9 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         let unlock = features.self_service_unlock.then(|| match links.unlock.as_deref().and_then(web_link) {
             Some(href) => view! { <li><a href=href.to_owned()>{m.unlock_account}</a></li> }.into_any(),
             None => view! { <li><button type="button" class="pc-link-button" on:click=move |_| go(Screen::Unlock)>{m.unlock_account}</button></li> }.into_any(),
+        });
+        let sign_up = features.registration.then(|| view! {
+            <li><button type="button" class="pc-link-button" data-testid="widget-sign-up" on:click=move |_| open_register()>{m.sign_up_link}</button></li>
         });
         let help = links
             .help
@@ -437,7 +521,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 <button type="submit" class="pc-button" disabled=move || busy.get()>{m.sign_in}</button>
             </form>
             <div class="pcw-buttons">{buttons}</div>
-            <ul class="pc-links">{forgot}{unlock}{help}{custom}</ul>
+            <ul class="pc-links">{forgot}{unlock}{sign_up}{help}{custom}</ul>
         }
     };
 
@@ -476,6 +560,15 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     }.into_any(),
                     Screen::Forgot => recover(false).into_any(),
                     Screen::Unlock => recover(true).into_any(),
+                    Screen::Register(shown) => view! {
+                        <form class="pcw-form" on:submit=on_register novalidate>
+                            <h3>{m.register_title}</h3>
+                            <p>{m.register_intro}</p>
+                            <RegisterFields form=shown.1 id_prefix="pcw-" />
+                            <button type="submit" class="pc-button" disabled=move || busy.get()>{m.create_account}</button>
+                        </form>
+                        <button type="button" class="pc-link-button" on:click=move |_| go(Screen::Primary)>{m.back_to_sign_in}</button>
+                    }.into_any(),
                     Screen::Notice(n) => view! {
                         <h3>{n.title(lang)}</h3>
                         <p role="status" data-testid="widget-notice">{n.body(lang)}</p>

@@ -3,8 +3,10 @@
 
 pub mod credentials;
 pub mod frame;
+pub mod register;
 pub mod steps;
 
 pub use credentials::{CredentialsFields, FormError};
 pub use frame::Frame;
+pub use register::RegisterFields;
 pub use steps::StepView;

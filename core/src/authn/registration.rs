@@ -14,10 +14,11 @@ use super::flow::Ctx;
 use super::recovery::{issue_token, link_email};
 use super::transaction::RecoveryType;
 use crate::audit;
+use crate::directory::schema;
 use crate::directory::users::{Activation, NewUser, Profile, create_user};
 use crate::directory::{DirectoryError, FieldError};
 use crate::mail::Email;
-use crate::records::directory::{AttrValue, UserStatus, name_key};
+use crate::records::directory::{AttrKind, AttrValue, UserSchema, UserStatus, name_key};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -41,8 +42,9 @@ pub struct SignUp {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    /// Values of [`RegistrationSettings::attributes`] (others are ignored), as typed.
-    pub attributes: BTreeMap<String, String>,
+    /// Values of [`RegistrationSettings::attributes`] (others are ignored): JSON from the
+    /// API, text from the page (read as the schema's type: `42` for an integer attribute).
+    pub attributes: BTreeMap<String, AttrValue>,
 }
 
 /// What signing up did: the email to send either way, the new account's id when there is one.
@@ -62,12 +64,13 @@ pub fn register(
     form: SignUp,
 ) -> Result<SignedUp, DirectoryError> {
     let email = form.email.trim().to_owned();
+    let schema = schema::load(ctx.store)?;
     let attributes = settings
         .attributes
         .iter()
         .filter_map(|name| {
-            let v = form.attributes.get(name)?.trim();
-            (!v.is_empty()).then(|| (name.clone(), AttrValue::String(v.to_owned())))
+            let value = typed(&schema, name, form.attributes.get(name)?)?;
+            Some((name.clone(), value))
         })
         .collect();
     let new = NewUser {
@@ -123,6 +126,34 @@ pub fn register(
         }
         Err(e) => Err(e),
     }
+}
+
+/// A filled-in value as the schema types attribute `name`; `None` for an empty field. Text
+/// that does not read as the type is kept as text, for the schema check to name the field.
+fn typed(schema: &UserSchema, name: &str, value: &AttrValue) -> Option<AttrValue> {
+    let AttrValue::String(text) = value else {
+        return Some(value.clone());
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let kind = schema.custom.get(name).map(|a| a.kind);
+    let read = match kind {
+        Some(AttrKind::Integer) => text.parse::<i64>().ok().map(AttrValue::from),
+        Some(AttrKind::Number) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(AttrValue::Number),
+        Some(AttrKind::Boolean) => match text {
+            "true" | "on" | "yes" => Some(AttrValue::Bool(true)),
+            "false" | "off" | "no" => Some(AttrValue::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    };
+    Some(read.unwrap_or_else(|| AttrValue::String(text.to_owned())))
 }
 
 /// Whether the only thing wrong is that the login is taken.

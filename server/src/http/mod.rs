@@ -22,6 +22,7 @@ pub mod pages;
 mod pagination;
 pub mod rate_limit;
 mod redact;
+mod registration;
 mod schemas;
 mod sessions;
 mod signin;
@@ -310,10 +311,13 @@ impl Deref for AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     // The fallback is set before the CORS layer so that preflights (OPTIONS) reach CORS.
-    let authn_api = authn::routes().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        rate_limit::per_ip,
-    ));
+    let authn_api =
+        authn::routes()
+            .merge(registration::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                rate_limit::per_ip,
+            ));
     let browser_apis = authn_api
         .merge(sessions::browser_routes())
         .merge(oauth_flow::api_routes())

@@ -580,12 +580,13 @@ async fn register_form(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
+    let attributes = match super::registration::form_fields(state).await {
+        Ok(fields) => fields,
+        Err(e) => return e.into_response(),
+    };
     let mut page = base_page(state, headers, uri, View::Register);
     page.error = error;
-    page.register = Some(app::RegisterForm {
-        attributes: state.registration.attributes.clone(),
-        values,
-    });
+    page.register = Some(app::RegisterForm { attributes, values });
     render_form(
         state,
         headers,
@@ -640,7 +641,7 @@ async fn register_submit(
             .registration
             .attributes
             .iter()
-            .map(|a| (a.clone(), take(a)))
+            .map(|a| (a.clone(), serde_json::Value::String(take(a))))
             .collect(),
     };
     let values: std::collections::BTreeMap<String, String> = [
@@ -652,7 +653,12 @@ async fn register_submit(
         (app::fields::LAST_NAME.to_owned(), sign_up.last_name.clone()),
     ]
     .into_iter()
-    .chain(sign_up.attributes.clone())
+    .chain(
+        sign_up
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())),
+    )
     .collect();
     if !csrf_matches(&state, &headers, &csrf, FormFlow::Register) {
         let error = Some(m.err_form_expired.to_owned());

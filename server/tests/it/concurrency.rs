@@ -2,7 +2,7 @@
 //! serial order. Each test fires its requests at once from many tasks over real HTTP.
 
 use crate::mfa::{enroll_totp, href, post, required_mfa_server};
-use crate::support::{self, PASSWORD, TestServer, step_now};
+use crate::support::{self, PASSWORD, TestServer, all_at_once, step_now};
 use portcullis::authn::factors::totp_code;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -27,21 +27,6 @@ async fn user_status(s: &TestServer, id: &str) -> String {
         .await
         .unwrap();
     user["status"].as_str().unwrap().to_owned()
-}
-
-/// Runs `n` copies of `f` at once and collects what they return.
-async fn all_at_once<T, F, Fut>(n: usize, f: F) -> Vec<T>
-where
-    T: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = T> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
-    let mut out = Vec::with_capacity(n);
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -266,3 +266,141 @@ async fn a_person_signs_up_proves_the_address_and_chooses_a_password() {
         .unwrap();
     assert_ne!(res.status(), 303);
 }
+
+async fn registration_api_server(sink: &SmtpSink) -> TestServer {
+    let smtp = sink.settings();
+    let s = support::start_with(move |c| {
+        c.smtp = Some(smtp);
+        c.registration = RegistrationSettings {
+            enabled: true,
+            attributes: vec!["department".into(), "age".into()],
+            groups: vec![],
+        };
+    })
+    .await;
+    let res = s
+        .admin_post("/api/v1/meta/schemas/user/default")
+        .json(&json!({ "definitions": { "custom": { "id": "#custom", "type": "object",
+            "properties": { "age": { "title": "Age in years", "type": "integer", "minimum": 16 } } } } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_registration_api_describes_the_form_and_takes_typed_sign_ups() {
+    let off = support::start().await;
+    let res = off
+        .client
+        .get(off.url("/api/v1/registration/form"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errorCode"], "E0000007");
+
+    let sink = SmtpSink::start().await;
+    let s = registration_api_server(&sink).await;
+    s.trust_origin("http://localhost:4000", &["CORS"]).await;
+    let res = s
+        .client
+        .get(s.url("/api/v1/registration/form"))
+        .header("Origin", "http://localhost:4000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "http://localhost:4000",
+        "a widget on a trusted origin may read it"
+    );
+    let form: Value = res.json().await.unwrap();
+    let policy = form["policyId"].as_str().unwrap().to_owned();
+    let schema = &form["profileSchema"];
+    assert_eq!(
+        schema["fieldOrder"],
+        json!(["email", "firstName", "lastName", "department", "age"])
+    );
+    assert_eq!(schema["properties"]["age"]["type"], "integer");
+    assert_eq!(schema["properties"]["age"]["title"], "Age in years");
+    assert_eq!(schema["properties"]["department"]["title"], "Department");
+    assert_eq!(schema["properties"]["email"]["format"], "email");
+    assert!(schema.get("password").is_none() && schema["properties"].get("password").is_none());
+
+    let register = |body: Value, policy: String| {
+        let (c, url) = (
+            s.client.clone(),
+            s.url(&format!("/api/v1/registration/{policy}/register")),
+        );
+        async move {
+            let res = c.post(url).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let profile = json!({ "email": "api@example.com", "firstName": "Api", "lastName": "Person",
+                          "department": "Sales", "age": 42 });
+
+    // Refused, in Okta's error format: a wrong policy, fields the form does not have, the
+    // schema's rules.
+    let (status, body) = register(json!({ "userProfile": profile }), "nope".into()).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (404, Some("E0000007"))
+    );
+    let mut with_password = profile.clone();
+    with_password["password"] = json!("Chosen-Before-1");
+    with_password["admin"] = json!(true);
+    let (status, body) = register(json!({ "userProfile": with_password }), policy.clone()).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("E0000001"))
+    );
+    let causes = body["errorCauses"].to_string();
+    assert!(
+        causes.contains("password") && causes.contains("admin"),
+        "{causes}"
+    );
+    let mut too_young = profile.clone();
+    too_young["age"] = json!(12);
+    let (status, body) = register(json!({ "userProfile": too_young }), policy.clone()).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("E0000001"))
+    );
+    assert!(body["errorCauses"].to_string().contains("age"), "{body}");
+    assert!(users_named(&s, "api@example.com").await.is_empty());
+
+    // Many sign-ups with one address at once: one account, and every answer the same.
+    let answers = support::all_at_once(12, |_| {
+        register(
+            json!({ "userProfile": profile, "relayState": "/app" }),
+            policy.clone(),
+        )
+    })
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(
+            (*status, body),
+            (200, &json!({})),
+            "no activationToken, no id"
+        );
+    }
+    let users = users_named(&s, "api@example.com").await;
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["status"], "PROVISIONED");
+    assert_eq!(users[0]["profile"]["age"], 42, "kept as the integer it is");
+    assert_eq!(users[0]["profile"]["department"], "Sales");
+    nth_mail(&sink, "api@example.com", 11).await;
+    let links = (0..12)
+        .filter(|&n| {
+            sink.nth_for("api@example.com", n)
+                .contains("/signin/activate/")
+        })
+        .count();
+    assert_eq!(links, 12, "a waiting account gets a fresh link each time");
+}

@@ -437,3 +437,18 @@ pub fn next_link(res: &Response) -> Option<String> {
         .find(|v| v.ends_with("rel=\"next\""))
         .and_then(|v| Some(v.get(1..v.find('>')?)?.to_owned()))
 }
+
+/// Runs `n` copies of `f` at once and collects what they return.
+pub async fn all_at_once<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(f(i))).collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
