@@ -66,6 +66,12 @@ pub const GROUP_USER: &str = "/api/v1/groups/{id}/users/{uid}";
 pub const USER_GROUPS: &str = "/api/v1/users/{id}/groups";
 pub const REGISTRATION_FORM: &str = "/api/v1/registration/form";
 pub const REGISTRATION_REGISTER: &str = "/api/v1/registration/{policy_id}/register";
+pub const IDPS: &str = "/api/v1/idps";
+pub const IDP: &str = "/api/v1/idps/{id}";
+pub const IDP_ACTIVATE: &str = "/api/v1/idps/{id}/lifecycle/activate";
+pub const IDP_DEACTIVATE: &str = "/api/v1/idps/{id}/lifecycle/deactivate";
+/// The redirect URI an admin registers at every upstream provider (Okta's).
+pub const IDP_CALLBACK: &str = "/oauth2/v1/authorize/callback";
 pub const TRUSTED_ORIGINS: &str = "/api/v1/trustedOrigins";
 pub const TRUSTED_ORIGIN: &str = "/api/v1/trustedOrigins/{id}";
 pub const TRUSTED_ORIGIN_ACTIVATE: &str = "/api/v1/trustedOrigins/{id}/lifecycle/activate";

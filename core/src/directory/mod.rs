@@ -4,6 +4,7 @@ pub mod admins;
 pub mod apps;
 pub mod branding;
 pub mod groups;
+pub mod idps;
 pub mod lifecycle;
 pub mod password_policy;
 pub mod schema;

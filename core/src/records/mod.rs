@@ -6,6 +6,7 @@
 pub mod authn;
 pub mod authz;
 pub mod directory;
+pub mod federation;
 pub mod ids;
 pub mod log;
 pub mod oauth;

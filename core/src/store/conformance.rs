@@ -472,3 +472,86 @@ pub(crate) fn log_events_are_stored_with_the_user_change_they_record(store: Arc<
     let u = store.user("00ulog").unwrap().unwrap();
     assert_eq!(u.failed_attempts as usize, 1 + THREADS);
 }
+
+pub(crate) fn idp() -> crate::records::federation::IdentityProvider {
+    use crate::records::federation::{IdentityProvider, IdpAction, IdpStatus, IdpType, MatchType};
+    IdentityProvider {
+        id: "0oaidp".into(),
+        kind: IdpType::Oidc,
+        name: "Upstream".into(),
+        status: IdpStatus::Active,
+        issuer: Some("https://upstream.example".into()),
+        authorization_url: "https://upstream.example/authorize".into(),
+        token_url: "https://upstream.example/token".into(),
+        userinfo_url: None,
+        jwks_url: Some("https://upstream.example/keys".into()),
+        scopes: vec!["openid".into()],
+        client_id: "downstream".into(),
+        client_secret: "upstream-client-secret".into(),
+        pkce_required: true,
+        provisioning: IdpAction::Auto,
+        provisioning_groups: Vec::new(),
+        account_link: IdpAction::Auto,
+        username_template: "idpuser.email".into(),
+        match_type: MatchType::Username,
+        max_clock_skew_ms: 0,
+        created: Timestamp::from_millis(0),
+        last_updated: Timestamp::from_millis(0),
+    }
+}
+
+/// An IdP is changed without lost updates, and an upstream subject is linked to exactly one
+/// account however many first sign-ins race; a link is moved on only from what it was.
+pub(crate) fn idps_change_atomically_and_link_once(store: Arc<dyn Store>) {
+    store.put_idp(&idp()).unwrap();
+    assert_eq!(
+        store.idp("0oaidp").unwrap().unwrap().client_secret,
+        "upstream-client-secret"
+    );
+    let s = store.clone();
+    at_once(move |n| {
+        s.modify_idp("0oaidp", &mut |i| {
+            i.scopes.push(format!("s{n}"));
+            true
+        })
+        .unwrap()
+        .unwrap();
+    });
+    let stored = store.idp("0oaidp").unwrap().unwrap();
+    assert_eq!(stored.scopes.len(), THREADS + 1, "no update lost");
+    assert_eq!(store.idps().unwrap().len(), 1);
+
+    let s = store.clone();
+    let won = at_once(move |n| {
+        s.link_idp_user("0oaidp", "sub/1", &format!("00u{n}"), None)
+            .unwrap()
+    });
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "linked once");
+    let winner = store.idp_user("0oaidp", "sub/1").unwrap().unwrap();
+    let loser = if winner == "00u0" { "00u1" } else { "00u0" };
+    assert!(
+        !store
+            .link_idp_user("0oaidp", "sub/1", "00unew", Some(loser))
+            .unwrap(),
+        "only from what it is"
+    );
+    assert!(
+        store
+            .link_idp_user("0oaidp", "sub/1", "00unew", Some(&winner))
+            .unwrap()
+    );
+    assert_eq!(
+        store.idp_user("0oaidp", "sub/1").unwrap().as_deref(),
+        Some("00unew")
+    );
+    assert_eq!(store.idp_user("0oaidp", "sub/2").unwrap(), None);
+
+    assert!(store.delete_idp("0oaidp").unwrap());
+    assert!(store.idp("0oaidp").unwrap().is_none());
+    assert_eq!(
+        store.idp_user("0oaidp", "sub/1").unwrap(),
+        None,
+        "its links go with it"
+    );
+    assert!(!store.delete_idp("0oaidp").unwrap());
+}

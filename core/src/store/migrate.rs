@@ -17,6 +17,7 @@ use crate::records::directory::App;
 use crate::records::directory::Group;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{TrustedOrigin, User};
+use crate::records::federation::IdentityProvider;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
 use crate::records::oauth::{CodeRecord, RefreshRecord};
@@ -27,14 +28,32 @@ pub enum Record {
     User(User),
     Factor(Factor),
     Group(Group),
-    Membership { group_id: String, user_id: String },
+    Membership {
+        group_id: String,
+        user_id: String,
+    },
     App(App),
-    AppUser { app_id: String, user_id: String },
-    AppGroup { app_id: String, group_id: String },
+    AppUser {
+        app_id: String,
+        user_id: String,
+    },
+    AppGroup {
+        app_id: String,
+        group_id: String,
+    },
     TrustedOrigin(TrustedOrigin),
     Role(RoleAssignment),
     ApiToken(ApiToken),
-    SigningKey { server: String, key: KeyRecord },
+    Idp(IdentityProvider),
+    IdpLink {
+        idp_id: String,
+        external_id: String,
+        user_id: String,
+    },
+    SigningKey {
+        server: String,
+        key: KeyRecord,
+    },
     Client(Client),
     AuthServer(AuthServer),
     Grant(Grant),
@@ -44,8 +63,14 @@ pub enum Record {
     RecoveryToken(Digest, RecoveryTokenRecord),
     Code(Digest, CodeRecord),
     Refresh(Digest, RefreshRecord),
-    Revoked { key: String, until: Timestamp },
-    Meta { key: String, value: String },
+    Revoked {
+        key: String,
+        until: Timestamp,
+    },
+    Meta {
+        key: String,
+        value: String,
+    },
 }
 
 /// Writes one exported record into `store` as it was.
@@ -61,6 +86,14 @@ pub fn import(store: &dyn Store, record: Record) -> Result<(), StoreError> {
         Record::TrustedOrigin(t) => store.insert_trusted_origin(&t),
         Record::Role(r) => store.insert_role(&r),
         Record::ApiToken(t) => store.insert_api_token(&t),
+        Record::Idp(i) => store.put_idp(&i),
+        Record::IdpLink {
+            idp_id,
+            external_id,
+            user_id,
+        } => store
+            .link_idp_user(&idp_id, &external_id, &user_id, None)
+            .map(|_| ()),
         Record::SigningKey { server, key } => store.put_signing_key(&server, &key),
         Record::Client(c) => store.put_client(&c),
         Record::AuthServer(s) => store.save_auth_server(&s, None),

@@ -30,6 +30,7 @@ use crate::records::directory::App;
 use crate::records::directory::Group;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{TrustedOrigin, User, UserStatus};
+use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
@@ -254,6 +255,31 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<ApiToken>, StoreError>;
     /// Revokes a token; `false` when there was none.
     fn delete_api_token(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Upstream identity providers. `put_idp` creates or replaces one whole (the client
+    /// secret sealed); `delete_idp` also forgets the accounts linked to it.
+    fn put_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError>;
+    fn idp(&self, id: &str) -> Result<Option<IdentityProvider>, StoreError>;
+    fn idps(&self) -> Result<Vec<IdentityProvider>, StoreError>;
+    /// Changes an IdP atomically (see `modify_user`).
+    fn modify_idp(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut IdentityProvider) -> bool,
+    ) -> Result<Option<IdentityProvider>, StoreError>;
+    fn delete_idp(&self, id: &str) -> Result<bool, StoreError>;
+    /// Links the upstream's subject `external_id` at `idp_id` to `user_id`, atomically: only
+    /// while the link is unset (`replacing: None`) or still points at `replacing` (a link to a
+    /// deleted account being moved on). `false` when another request linked it first.
+    fn link_idp_user(
+        &self,
+        idp_id: &str,
+        external_id: &str,
+        user_id: &str,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// The account the upstream's subject is linked to.
+    fn idp_user(&self, idp_id: &str, external_id: &str) -> Result<Option<String>, StoreError>;
 
     /// Appends System Log events that no other write carried. The append need not be durable
     /// when it returns (the next flush or commit makes it so): an answer that carries only

@@ -27,6 +27,7 @@ use crate::records::directory::App;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
+use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client as OAuthClient;
 use crate::records::oauth::KeyRecord;
@@ -62,6 +63,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("migrations/0006_admin_roles_and_api_tokens.sql"),
     ),
     (7, include_str!("migrations/0007_system_log.sql")),
+    (8, include_str!("migrations/0008_idps.sql")),
 ];
 
 /// PostgreSQL text cannot hold NUL, so no stored key has one: a lookup by such a value (a
@@ -1014,6 +1016,7 @@ impl Store for PgStore {
                 "DELETE FROM user_index WHERE user_id = $1",
                 "DELETE FROM admin_roles WHERE user_id = $1",
                 "DELETE FROM api_tokens WHERE user_id = $1",
+                "DELETE FROM idp_links WHERE user_id = $1",
                 "DELETE FROM users WHERE id = $1",
             ],
             &user.id,
@@ -1595,6 +1598,109 @@ impl Store for PgStore {
         )? == 1)
     }
 
+    fn put_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO idps (id, record) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, rev = idps.rev + 1",
+            params![idp.id.clone(), json(&sealed(idp, &self.sealer))?],
+        )?;
+        Ok(())
+    }
+
+    fn idp(&self, id: &str) -> Result<Option<IdentityProvider>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
+        let found: Option<IdentityProvider> = self.record(
+            "SELECT record FROM idps WHERE id = $1",
+            params![id.to_owned()],
+        )?;
+        found.map(|i| opened(i, &self.sealer)).transpose()
+    }
+
+    fn idps(&self) -> Result<Vec<IdentityProvider>, StoreError> {
+        self.records::<IdentityProvider>("SELECT record FROM idps ORDER BY id", params![])?
+            .into_iter()
+            .map(|i| opened(i, &self.sealer))
+            .collect()
+    }
+
+    fn modify_idp(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut IdentityProvider) -> bool,
+    ) -> Result<Option<IdentityProvider>, StoreError> {
+        if unstorable(id) {
+            return Ok(None);
+        }
+        let id = id.to_owned();
+        self.cas(
+            |s| s.read_rev("SELECT rev, record FROM idps WHERE id = $1", &id),
+            |s, rev, i: &IdentityProvider| {
+                Ok(s.exec(
+                    "UPDATE idps SET record = $1, rev = rev + 1 WHERE id = $2 AND rev = $3",
+                    params![json(&sealed(i, &s.sealer))?, id.clone(), rev],
+                )? == 1)
+            },
+            change,
+        )
+    }
+
+    fn delete_idp(&self, id: &str) -> Result<bool, StoreError> {
+        if unstorable(id) {
+            return Ok(false);
+        }
+        Ok(self.delete_all(
+            &[
+                "DELETE FROM idp_links WHERE idp_id = $1",
+                "DELETE FROM idps WHERE id = $1",
+            ],
+            id,
+        )? == 1)
+    }
+
+    fn link_idp_user(
+        &self,
+        idp_id: &str,
+        external_id: &str,
+        user_id: &str,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        if [idp_id, external_id, user_id].into_iter().any(unstorable) {
+            return Ok(false);
+        }
+        let (idp, ext, user) = (
+            idp_id.to_owned(),
+            external_id.to_owned(),
+            user_id.to_owned(),
+        );
+        let rows = match replacing {
+            None => self.exec(
+                "INSERT INTO idp_links (idp_id, external_id, user_id) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                params![idp, ext, user],
+            )?,
+            Some(old) => self.exec(
+                "UPDATE idp_links SET user_id = $3
+                 WHERE idp_id = $1 AND external_id = $2 AND user_id = $4",
+                params![idp, ext, user, old.to_owned()],
+            )?,
+        };
+        Ok(rows == 1)
+    }
+
+    fn idp_user(&self, idp_id: &str, external_id: &str) -> Result<Option<String>, StoreError> {
+        if unstorable(idp_id) || unstorable(external_id) {
+            return Ok(None);
+        }
+        Ok(self
+            .texts(
+                "SELECT user_id FROM idp_links WHERE idp_id = $1 AND external_id = $2",
+                params![idp_id.to_owned(), external_id.to_owned()],
+            )?
+            .pop())
+    }
+
     fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError> {
         let rows = log_rows(events)?;
         self.run(move |c| {
@@ -2075,6 +2181,30 @@ impl Store for PgStore {
         for t in self.api_tokens()? {
             sink(Record::ApiToken(t))?;
         }
+        for i in self.idps()? {
+            sink(Record::Idp(i))?;
+        }
+        let links = self.run(|c| {
+            Ok(
+                c.query("SELECT idp_id, external_id, user_id FROM idp_links", &[])?
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.get::<_, String>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, String>(2),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })?;
+        for (idp_id, external_id, user_id) in links {
+            sink(Record::IdpLink {
+                idp_id,
+                external_id,
+                user_id,
+            })?;
+        }
         let keys: Vec<(String, KeyRecord)> = self.run(|c| {
             c.query("SELECT server, record FROM signing_keys", &[])?
                 .iter()
@@ -2228,6 +2358,13 @@ mod tests {
     fn conformance_modify_trusted_origin_moves_the_origin_index() {
         if let Some(s) = fresh() {
             conformance::modify_trusted_origin_moves_the_origin_index(open(&s));
+        }
+    }
+
+    #[test]
+    fn conformance_idps_change_atomically_and_link_once() {
+        if let Some(s) = fresh() {
+            conformance::idps_change_atomically_and_link_once(open(&s));
         }
     }
 

@@ -6,6 +6,7 @@
 use super::StoreError;
 use crate::crypto::at_rest::{Keyring, is_sealed};
 use crate::records::authn::{Factor, FactorSecret};
+use crate::records::federation::IdentityProvider;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
 use std::sync::Arc;
@@ -96,6 +97,16 @@ impl Secrets for Client {
     }
 }
 
+impl Secrets for IdentityProvider {
+    fn seal(&mut self, k: &Keyring) {
+        seal_text(&mut self.client_secret, k, "idp-client-secret", &self.id);
+    }
+
+    fn open(&mut self, k: Option<&Keyring>) -> Result<(), StoreError> {
+        open_text(&mut self.client_secret, k, "idp-client-secret", &self.id)
+    }
+}
+
 /// A private key is DER; sealed, its bytes are the sealed text.
 impl Secrets for KeyRecord {
     fn seal(&mut self, k: &Keyring) {
@@ -155,7 +166,7 @@ pub fn prepare(store: &dyn super::Store, sealer: &Sealer) -> Result<usize, Seali
             return Err(SealingError::KeyMissing(id));
         }
         tracing::warn!(
-            "no master_key is set: TOTP seeds, client secrets and signing keys are stored unencrypted"
+            "no master_key is set: TOTP seeds, client secrets (of clients and IdPs) and signing keys are stored unencrypted"
         );
         return Ok(0);
     };
@@ -170,6 +181,10 @@ pub fn prepare(store: &dyn super::Store, sealer: &Sealer) -> Result<usize, Seali
     let mut resealed = 0;
     for client in store.clients()? {
         store.put_client(&client)?;
+        resealed += 1;
+    }
+    for idp in store.idps()? {
+        store.put_idp(&idp)?;
         resealed += 1;
     }
     let servers = std::iter::once(crate::records::oauth::ORG_SERVER.to_owned())

@@ -21,6 +21,7 @@ use crate::records::directory::login_key;
 use crate::records::directory::{ApiToken, RoleAssignment};
 use crate::records::directory::{Group, name_key};
 use crate::records::directory::{TrustedOrigin, User};
+use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
@@ -83,6 +84,9 @@ pub struct SledStore {
     /// `{user_id}/{ROLE}`: a user holds each role once.
     roles: Tree,
     api_tokens: Tree,
+    idps: Tree,
+    /// `{idp_id}/{external_id}` → the linked user's id.
+    idp_links: Tree,
     /// Digest of a token's value → its id.
     api_tokens_by_digest: Tree,
     /// `{published:016}_{uuid}`: the System Log in time order.
@@ -144,6 +148,8 @@ impl SledStore {
             meta: db.open_tree("meta")?,
             roles: db.open_tree("admin_roles")?,
             api_tokens: db.open_tree("api_tokens")?,
+            idps: db.open_tree("idps")?,
+            idp_links: db.open_tree("idp_links")?,
             api_tokens_by_digest: db.open_tree("api_tokens_by_digest")?,
             log: db.open_tree("system_log")?,
             auth_servers: db.open_tree("auth_servers")?,
@@ -1334,6 +1340,73 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    fn put_idp(&self, idp: &IdentityProvider) -> Result<(), StoreError> {
+        self.idps
+            .insert(idp.id.as_bytes(), encode(&sealed(idp, &self.sealer))?)?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn idp(&self, id: &str) -> Result<Option<IdentityProvider>, StoreError> {
+        get(&self.idps, id)?
+            .map(|i| opened(i, &self.sealer))
+            .transpose()
+    }
+
+    fn idps(&self) -> Result<Vec<IdentityProvider>, StoreError> {
+        (self.idps.iter().values())
+            .map(|v| opened(decode(&v?)?, &self.sealer))
+            .collect()
+    }
+
+    fn modify_idp(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut IdentityProvider) -> bool,
+    ) -> Result<Option<IdentityProvider>, StoreError> {
+        let changed = modify(&self.idps, id.as_bytes(), change, &self.sealer)?;
+        self.wrote();
+        Ok(changed)
+    }
+
+    fn delete_idp(&self, id: &str) -> Result<bool, StoreError> {
+        let existed = self.idps.remove(id.as_bytes())?.is_some();
+        let prefix = format!("{id}/");
+        for key in self.idp_links.scan_prefix(prefix.as_bytes()).keys() {
+            self.idp_links.remove(key?)?;
+        }
+        self.wrote();
+        Ok(existed)
+    }
+
+    fn link_idp_user(
+        &self,
+        idp_id: &str,
+        external_id: &str,
+        user_id: &str,
+        replacing: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let linked = self
+            .idp_links
+            .compare_and_swap(
+                format!("{idp_id}/{external_id}").as_bytes(),
+                replacing.map(str::as_bytes),
+                Some(user_id.as_bytes()),
+            )?
+            .is_ok();
+        if linked {
+            self.wrote();
+        }
+        Ok(linked)
+    }
+
+    fn idp_user(&self, idp_id: &str, external_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .idp_links
+            .get(format!("{idp_id}/{external_id}").as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     fn append_log(&self, events: &[LogEvent]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for e in events {
@@ -1743,6 +1816,18 @@ impl Store for SledStore {
         for v in self.api_tokens.iter().values() {
             sink(Record::ApiToken(decode(&v?)?))?;
         }
+        for v in self.idps.iter().values() {
+            sink(Record::Idp(opened(decode(&v?)?, &self.sealer)?))?;
+        }
+        for item in self.idp_links.iter() {
+            let (k, v) = item?;
+            let (idp_id, external_id) = pair(&k)?;
+            sink(Record::IdpLink {
+                idp_id,
+                external_id,
+                user_id: String::from_utf8_lossy(&v).into_owned(),
+            })?;
+        }
         for item in self.signing_keys.iter() {
             let (k, v) = item?;
             let (server, _) = pair(&k)?;
@@ -1871,6 +1956,12 @@ mod tests {
     fn conformance_modify_trusted_origin_moves_the_origin_index() {
         let (_dir, store) = fresh();
         conformance::modify_trusted_origin_moves_the_origin_index(store);
+    }
+
+    #[test]
+    fn conformance_idps_change_atomically_and_link_once() {
+        let (_dir, store) = fresh();
+        conformance::idps_change_atomically_and_link_once(store);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod extract;
 mod factors;
 mod groups;
 mod health;
+mod idps;
 mod oauth;
 mod oauth_error;
 mod oauth_flow;
@@ -330,6 +331,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit_log::routes())
         .merge(schemas::routes())
         .merge(trusted_origins::routes())
+        .merge(idps::routes())
         .merge(sessions::admin_routes())
         .merge(factors::routes())
         .merge(groups::routes())

@@ -13,6 +13,7 @@ mod factors_admin;
 mod fuzz;
 mod groups;
 mod hardening;
+mod idps;
 mod interop;
 mod mail;
 mod mfa;

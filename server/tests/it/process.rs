@@ -690,6 +690,16 @@ async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
         .await
         .unwrap();
     let session_id = session["id"].as_str().unwrap().to_owned();
+    let idp: Value = api
+        .admin(reqwest::Method::POST, "/api/v1/idps")
+        .json(&crate::idps::oidc("Moving IdP", "https://idp.example.com"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let idp_id = idp["id"].as_str().unwrap().to_owned();
     let pid = embedded.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -725,6 +735,12 @@ async fn an_org_moves_from_sled_to_postgres_and_its_people_stay_signed_in() {
         .await
         .unwrap();
     assert_eq!(info.status(), 200, "an access token issued before the move");
+    let moved = api
+        .admin(reqwest::Method::GET, &format!("/api/v1/idps/{idp_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200, "an identity provider moves too");
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let (status, body) = api
         .token(

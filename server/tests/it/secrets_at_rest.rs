@@ -102,6 +102,7 @@ async fn secrets_are_sealed_at_rest_and_the_master_key_is_needed_and_rotates() {
     let s = support::start_with(mfa).await;
     let (seed, client) = secrets(&s).await;
     let client_secret = client.1.clone();
+    crate::idps::create_oidc(&s, "Sealed", "https://idp.example.com").await;
     let stopped = s.stop().await;
     let raw = stopped.raw().await;
     assert!(
@@ -109,6 +110,10 @@ async fn secrets_are_sealed_at_rest_and_the_master_key_is_needed_and_rotates() {
         "the TOTP seed is not stored in the clear"
     );
     assert!(!raw.contains(&client_secret), "nor the client's secret");
+    assert!(
+        !raw.contains("upstream-secret-0123456789"),
+        "nor an identity provider's"
+    );
     assert!(!raw.contains(RSA_KEY_OID), "nor a private key");
     assert!(raw.contains("enc:v1:"));
 
