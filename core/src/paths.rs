@@ -81,6 +81,7 @@ pub const SIGN_OUT: &str = proto::paths::SIGN_OUT;
 pub const STEP: &str = proto::paths::STEP;
 pub const FORGOT_PASSWORD: &str = proto::paths::FORGOT_PASSWORD;
 pub const REGISTER: &str = proto::paths::REGISTER;
+pub const SSO_IDP: &str = proto::paths::SSO_IDP;
 pub const UNLOCK: &str = proto::paths::UNLOCK;
 pub const BRAND_CSS: &str = proto::paths::BRAND_CSS;
 /// Emailed links (the paths `authn::recovery::link_email` writes).

@@ -22,6 +22,8 @@ pub mod paths {
     /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
     pub const BRAND_CSS: &str = "/signin/brand.css";
     pub const SIGNED_OUT: &str = "/signin/signed-out";
+    /// Sign-in through an upstream identity provider (Okta's path, as its widget uses it).
+    pub const SSO_IDP: &str = "/sso/idps/{id}";
 }
 
 /// Why a request could not continue, for the error page (words from the catalogue).
@@ -44,4 +46,14 @@ pub enum Problem {
     SignedOutMeanwhile,
     /// A custom authorization server that does not exist or is not active.
     UnknownServer,
+    /// The identity provider asked for does not exist or is not active.
+    IdpUnavailable,
+    /// The identity provider's answer could not be used (or it could not be reached).
+    IdpFailed,
+    /// The person cancelled at the identity provider.
+    IdpCancelled,
+    /// No account here for the person the provider signed in, and none may be made.
+    IdpNoAccount,
+    /// The account the provider's person has here may not sign in.
+    IdpInactive,
 }

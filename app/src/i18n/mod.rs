@@ -218,6 +218,11 @@ pub struct Messages {
     pub problem_consent_expired: &'static str,
     pub problem_signed_out_meanwhile: &'static str,
     pub problem_unknown_server: &'static str,
+    pub problem_idp_unavailable: &'static str,
+    pub problem_idp_failed: &'static str,
+    pub problem_idp_cancelled: &'static str,
+    pub problem_idp_no_account: &'static str,
+    pub problem_idp_inactive: &'static str,
     pub error_title: &'static str,
     pub error_default: &'static str,
     pub error_next: &'static str,
@@ -309,6 +314,11 @@ impl Messages {
             P::ConsentExpired => self.problem_consent_expired,
             P::SignedOutMeanwhile => self.problem_signed_out_meanwhile,
             P::UnknownServer => self.problem_unknown_server,
+            P::IdpUnavailable => self.problem_idp_unavailable,
+            P::IdpFailed => self.problem_idp_failed,
+            P::IdpCancelled => self.problem_idp_cancelled,
+            P::IdpNoAccount => self.problem_idp_no_account,
+            P::IdpInactive => self.problem_idp_inactive,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod enroll;
 pub mod factors;
+pub mod federation;
 pub mod flow;
 pub mod recovery;
 pub mod registration;

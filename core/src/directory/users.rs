@@ -19,6 +19,9 @@ pub struct NewUser {
 pub enum Activation {
     Activate,
     Stage,
+    /// Active at once without a password: an upstream identity provider vouches for the
+    /// person (just-in-time provisioning).
+    Federated,
 }
 
 /// Okta's standard profile attributes besides `login`, `email`, `firstName` and `lastName`
@@ -230,6 +233,7 @@ pub fn create_user(
         (Activation::Stage, _) => UserStatus::Staged,
         (Activation::Activate, true) => UserStatus::Active,
         (Activation::Activate, false) => UserStatus::Provisioned,
+        (Activation::Federated, _) => UserStatus::Active,
     };
     let profile = Profile {
         login: new.profile.login.trim().to_owned(),

@@ -13,6 +13,7 @@ pub mod durable;
 pub mod error;
 mod extract;
 mod factors;
+mod federation;
 mod groups;
 mod health;
 mod idps;
@@ -321,6 +322,7 @@ pub fn router(state: AppState) -> Router {
             ));
     let browser_apis = authn_api
         .merge(sessions::browser_routes())
+        .merge(federation::routes())
         .merge(oauth_flow::api_routes())
         // Reached through a transaction's links, cross-origin by Okta's widget.
         .merge(authn::public_routes())

@@ -255,7 +255,7 @@ fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRe
     let mut keys: Vec<&String> = params.keys().collect();
     keys.sort();
     for k in keys {
-        if k == "prompt" || k == "sessionToken" {
+        if k == "prompt" || k == "sessionToken" || k == "idp" {
             continue;
         }
         back.append_pair(k, &params[k]);
@@ -263,6 +263,14 @@ fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRe
     let from = format!("{}?{}", uri.path(), back.finish());
     let mut login = url::form_urlencoded::Serializer::new(String::new());
     login.append_pair("fromURI", &from);
+    // `idp`: straight to that identity provider instead of the sign-in page (Okta's).
+    if let Some(idp) = params
+        .get("idp")
+        .filter(|i| !i.is_empty() && i.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        let to = paths::SSO_IDP.replace("{id}", idp);
+        return no_store(Redirect::to(&format!("{to}?{}", login.finish())).into_response());
+    }
     if req.prompt.login || req.max_age.is_some() {
         login.append_pair("reauth", "1");
     }

@@ -83,7 +83,7 @@ pub(super) fn flow_cookie(state: &AppState, flow: &Flow) -> HeaderValue {
     cookie_header(state, FLOW_COOKIE, &flow.encode(), None)
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     let mut r = Redirect::to(to).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

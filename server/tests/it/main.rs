@@ -10,6 +10,7 @@ mod concurrency;
 mod cors_and_origins;
 mod custom_servers;
 mod factors_admin;
+mod federation;
 mod fuzz;
 mod groups;
 mod hardening;

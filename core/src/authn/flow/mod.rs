@@ -168,6 +168,27 @@ pub fn primary(
     advance(ctx, new_secret(32).expose().to_owned(), tx, user)
 }
 
+/// A sign-in an upstream identity provider vouched for (`authn::federation`): the same
+/// transaction as after a password, with `fed` as its method, so MFA and enrollment apply.
+pub fn federated(ctx: &Ctx<'_>, user: User, options: TxOptions) -> Result<Outcome, FlowError> {
+    let tx = Transaction {
+        revision: 0,
+        user_id: user.id.clone(),
+        step: Step::MfaRequired,
+        expires_at: ctx.now,
+        auth_time: ctx.now,
+        amr: vec!["fed".to_owned()],
+        options,
+        enrolled_factor: false,
+        enroll_skipped: false,
+        warned: false,
+        credential_epoch: user.credential_epoch,
+        started_at: Some(ctx.now),
+        failed_answers: 0,
+    };
+    advance(ctx, new_secret(32).expose().to_owned(), tx, user)
+}
+
 /// Counts a failed password or factor, atomically on the stored record (parallel failures all
 /// count); at the threshold an active account locks. Returns the user as stored.
 pub(super) fn record_failure(ctx: &Ctx<'_>, user_id: &str) -> Result<User, FlowError> {
@@ -692,12 +713,16 @@ pub(super) fn advance(
 ) -> Result<Outcome, FlowError> {
     let factors = ctx.store.factors(&user.id)?;
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
-    let to_expiry = days_to_expiry(ctx, &user);
+    // A password's expiry concerns only sign-ins that used it (not one through a provider).
+    let by_password = tx.amr.iter().any(|m| m == "pwd");
+    let to_expiry = days_to_expiry(ctx, &user).filter(|_| by_password);
     let next = if has_active && !tx.mfa_done() {
         Some(Step::MfaRequired)
     } else if needs_enrollment(ctx, &tx, &factors) {
         Some(Step::MfaEnroll)
-    } else if user.status == UserStatus::PasswordExpired || to_expiry.is_some_and(|d| d < 0) {
+    } else if (by_password && user.status == UserStatus::PasswordExpired)
+        || to_expiry.is_some_and(|d| d < 0)
+    {
         Some(Step::PasswordExpired)
     } else if tx.options.warn_before_password_expired
         && !tx.warned
