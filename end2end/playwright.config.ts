@@ -83,6 +83,9 @@ export default defineConfig({
         PORTCULLIS_SMTP_PORT: String(SMTP_PORT),
         PORTCULLIS_SMTP_SECURITY: 'none',
         PORTCULLIS_SMTP_FROM: 'Portcullis <no-reply@portcullis.test>',
+        // Sign-up is on here (off by default), asking one attribute beside the names.
+        PORTCULLIS_SELF_SERVICE_REGISTRATION: '1',
+        PORTCULLIS_REGISTRATION_ATTRIBUTES: 'department',
       },
     },
     {

@@ -1,19 +1,11 @@
 import { test, expect, Page } from '@playwright/test';
-import AxeBuilder from '@axe-core/playwright';
 import { createUser } from './fixtures/users';
 import { requireMfa, expirePassword } from './fixtures/admin';
 import { registerSpa } from './fixtures/oauth';
-import { SignInPage, failOnPageErrors } from './fixtures/pages';
+import { SignInPage, expectAccessible, failOnPageErrors } from './fixtures/pages';
 import { totp, currentStep } from './fixtures/totp';
 import { waitForCode, waitForLinkToken } from './fixtures/mail';
 import { PORTCULLIS, HOST } from './fixtures/env';
-
-/** Zero serious or critical accessibility violations on the page as it is now. */
-async function expectAccessible(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`)).toEqual([]);
-}
 
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: test.info().outputPath(`${name}.png`), fullPage: true });

@@ -24,6 +24,8 @@ pub(super) fn trusted_origins(store: Arc<dyn Store>) -> CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static("x-okta-user-agent-extended"),
             HeaderName::from_static("x-requested-with"),
+            // Okta's classic widget sends it with its registration requests.
+            HeaderName::from_static("x-okta-xsrftoken"),
         ])
         .max_age(Duration::from_secs(3600))
 }

@@ -318,6 +318,24 @@ async fn the_registration_api_describes_the_form_and_takes_typed_sign_ups() {
         "http://localhost:4000",
         "a widget on a trusted origin may read it"
     );
+    // Okta's widget asks first whether it may send its XSRF header.
+    let preflight = s
+        .client
+        .request(reqwest::Method::OPTIONS, s.url("/api/v1/registration/form"))
+        .header("Origin", "http://localhost:4000")
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "x-okta-xsrftoken,x-okta-user-agent-extended,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("x-okta-xsrftoken"), "{allowed}");
     let form: Value = res.json().await.unwrap();
     let policy = form["policyId"].as_str().unwrap().to_owned();
     let schema = &form["profileSchema"];
