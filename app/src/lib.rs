@@ -13,8 +13,8 @@ pub mod pages;
 mod state;
 
 pub use state::{
-    Branding, ConsentRequest, ConsentScope, FormReply, Notice, PageState, Problem, RegisterField,
-    RegisterForm, SignedInUser, View,
+    Branding, ConsentRequest, ConsentScope, FormReply, IdpButton, Notice, PageState, Problem,
+    RegisterField, RegisterForm, SignedInUser, View,
 };
 
 use leptos::prelude::*;

@@ -108,6 +108,17 @@ pub struct PageState {
     /// typed last time.
     #[serde(default)]
     pub register: Option<RegisterForm>,
+    /// The identity providers the sign-in page offers, each a link to sign in there.
+    #[serde(default)]
+    pub idps: Vec<IdpButton>,
+}
+
+/// An upstream identity provider on the sign-in page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdpButton {
+    pub name: String,
+    /// `/sso/idps/{id}`, with the way back.
+    pub href: String,
 }
 
 /// What the sign-up form shows.

@@ -102,6 +102,8 @@ pub(super) const DE: Messages = Messages {
     signed_out_title: "Sie sind abgemeldet",
     signed_out_body: "Sie haben sich von diesem Anmeldedienst abgemeldet. Sie können dieses Fenster schließen.",
     sign_up_link: "Neu hier? Konto erstellen",
+    sign_in_with: "Mit {name} anmelden",
+    or: "oder",
     register_title: "Konto erstellen",
     register_intro: "Wir senden Ihnen einen Link, um Ihre Adresse zu bestätigen. Danach wählen Sie Ihr Passwort.",
     email: "E-Mail",

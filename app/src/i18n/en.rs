@@ -102,6 +102,8 @@ pub(super) const EN: Messages = Messages {
     signed_out_title: "You are signed out",
     signed_out_body: "You signed out of this sign-in service. You can close this window.",
     sign_up_link: "New here? Create an account",
+    sign_in_with: "Sign in with {name}",
+    or: "or",
     register_title: "Create an account",
     register_intro: "We will email you a link to confirm your address. Then you choose your password.",
     email: "Email",

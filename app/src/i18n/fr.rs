@@ -102,6 +102,8 @@ pub(super) const FR: Messages = Messages {
     signed_out_title: "Vous êtes déconnecté",
     signed_out_body: "Vous vous êtes déconnecté de ce service de connexion. Vous pouvez fermer cette fenêtre.",
     sign_up_link: "Nouveau ? Créer un compte",
+    sign_in_with: "Se connecter avec {name}",
+    or: "ou",
     register_title: "Créer un compte",
     register_intro: "Nous vous enverrons un lien pour confirmer votre adresse. Vous choisirez ensuite votre mot de passe.",
     email: "E-mail",

@@ -197,6 +197,9 @@ pub struct Messages {
     pub signed_out_body: &'static str,
     // Self-service registration
     pub sign_up_link: &'static str,
+    /// A link to sign in at an identity provider; `{name}` is its name.
+    pub sign_in_with: &'static str,
+    pub or: &'static str,
     pub register_title: &'static str,
     pub register_intro: &'static str,
     pub email: &'static str,

@@ -78,6 +78,17 @@ fn SignInForm(state: PageState) -> impl IntoView {
                     {m.sign_in}
                 </button>
             </form>
+            {(!state.idps.is_empty()).then(|| {
+                let links = state.idps.iter().map(|idp| view! {
+                    <a class="pc-button pc-button-secondary pc-idp" href=idp.href.clone()>
+                        {m.sign_in_with.replace("{name}", &idp.name)}
+                    </a>
+                }).collect_view();
+                view! {
+                    <p class="pc-divider"><span>{m.or}</span></p>
+                    <div class="pc-idps">{links}</div>
+                }
+            })}
             <ul class="pc-links">
                 <li><a href=paths::FORGOT_PASSWORD>{m.forgot_password}</a></li>
                 <li><a href=paths::UNLOCK>{m.unlock_account}</a></li>

@@ -401,10 +401,35 @@ async fn login_page(
     page.signed_in = signed_in.filter(|_| query.reauth.is_none());
     page.from_uri = from_uri;
     page.username = query.login_hint.unwrap_or_default();
+    page.idps = idp_buttons(&state, page.from_uri.as_deref()).await;
     let path = uri.path_and_query().map_or(paths::LOGIN, |p| p.as_str());
     let from = page.from_uri.clone();
     let flow = FormFlow::Login(from.as_deref());
     render_form(&state, &headers, path, flow, page, StatusCode::OK).await
+}
+
+/// The active identity providers, as links that sign in there and come back to `from_uri`.
+pub(super) async fn idp_buttons(state: &AppState, from_uri: Option<&str>) -> Vec<app::IdpButton> {
+    let all = match state.blocking(|s| s.store.idps()).await {
+        Ok(Ok(all)) => all,
+        other => {
+            // The page still works without them: people sign in with a password.
+            tracing::warn!(outcome = ?other.map(|o| o.map(|v| v.len())), "listing identity providers failed");
+            return Vec::new();
+        }
+    };
+    all.into_iter()
+        .filter(|i| i.status == crate::directory::idps::IdpStatus::Active)
+        .map(|i| {
+            let mut href = paths::SSO_IDP.replace("{id}", &i.id);
+            if let Some(from) = from_uri {
+                let mut q = url::form_urlencoded::Serializer::new(String::new());
+                q.append_pair("fromURI", from);
+                href = format!("{href}?{}", q.finish());
+            }
+            app::IdpButton { name: i.name, href }
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]

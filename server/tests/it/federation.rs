@@ -134,10 +134,22 @@ async fn a_person_signs_in_upstream_and_comes_back_signed_in_to_a_new_account() 
     up.server.create_user("alice@upstream.test", PASSWORD).await;
     let idp = provider(&down, &up, jit()).await;
 
+    // The sign-in page offers the provider, with the way back.
+    let page = down
+        .browser
+        .get(down.url("/login?fromURI=%2Foauth2%2Fv1%2Fauthorize%3Fclient_id%3Dx"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let link = format!("/sso/idps/{idp}?fromURI=%2Foauth2%2Fv1%2Fauthorize%3Fclient_id%3Dx");
+    assert!(page.contains(&format!("href=\"{link}\"")), "{page}");
+    assert!(page.contains("Sign in with Upstream org"));
+
     let b = browser();
-    let start = down.url(&format!(
-        "/sso/idps/{idp}?fromURI=/oauth2/v1/authorize%3Fclient_id%3Dx"
-    ));
+    let start = down.url(&link);
     let callback = round_trip(&b, &up, &start, "alice@upstream.test").await;
     assert!(
         callback.starts_with(&down.url("/oauth2/v1/authorize/callback?")),
@@ -347,5 +359,14 @@ async fn racing_first_sign_ins_make_one_account_and_bad_answers_are_refused() {
         .await
         .unwrap();
     let res = b.get(&start).send().await.unwrap();
-    assert_eq!(res.status(), 404, "an inactive provider is not offered");
+    assert_eq!(res.status(), 404, "an inactive provider is not used");
+    let page = b
+        .get(down.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("/sso/idps/"), "nor offered");
 }
