@@ -713,8 +713,8 @@ pub(super) fn advance(
 ) -> Result<Outcome, FlowError> {
     let factors = ctx.store.factors(&user.id)?;
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
-    // A password's expiry concerns only sign-ins that used it (not one through a provider).
-    let by_password = tx.amr.iter().any(|m| m == "pwd");
+    // A password's expiry does not concern a sign-in through an identity provider.
+    let by_password = !tx.amr.iter().any(|m| m == "fed");
     let to_expiry = days_to_expiry(ctx, &user).filter(|_| by_password);
     let next = if has_active && !tx.mfa_done() {
         Some(Step::MfaRequired)
