@@ -9,8 +9,8 @@
 
 use super::AppState;
 use super::extract::cookie;
-use super::pages::{base_page, cookie_header, cookie_name, expired_cookie, render, safe_continue};
-use super::signin::{Flow, finish, flow_cookie, see_other};
+use super::pages::{cookie_header, cookie_name, expired_cookie, problem_page, safe_continue};
+use super::signin::{Flow, finish, see_other, to_step};
 use crate::authn::federation::{self, FederationError, Identity};
 use crate::authn::flow::Outcome;
 use crate::authn::transaction::TxOptions;
@@ -18,11 +18,11 @@ use crate::clock::Timestamp;
 use crate::crypto::{Secret, new_secret};
 use crate::directory::idps::{IdentityProvider, IdpStatus, IdpType};
 use crate::paths;
-use app::{Problem, View};
+use app::Problem;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -87,19 +87,20 @@ impl Pending {
     }
 }
 
-async fn problem(
-    state: &AppState,
-    headers: &HeaderMap,
-    p: Problem,
-    status: StatusCode,
-) -> Response {
-    let mut page = base_page(state, headers, &Uri::from_static("/"), View::Error);
-    page.problem = Some(p);
-    let mut r = render(state, "/error", page, status).await;
+/// A page saying why, in the person's language; the round trip's cookie goes.
+async fn problem(state: &AppState, headers: &HeaderMap, (p, status): Refusal) -> Response {
+    let mut r = problem_page(state, headers, p, status).await;
     r.headers_mut()
         .append(header::SET_COOKIE, expired_cookie(state, IDP_COOKIE));
     r
 }
+
+/// Why a step of the round trip cannot go on: the page to show and its status.
+type Refusal = (Problem, StatusCode);
+
+const UNAVAILABLE: Refusal = (Problem::IdpUnavailable, StatusCode::NOT_FOUND);
+const FAILED: Refusal = (Problem::IdpFailed, StatusCode::BAD_REQUEST);
+const INTERNAL: Refusal = (Problem::Internal, StatusCode::SERVICE_UNAVAILABLE);
 
 async fn active_idp(state: &AppState, id: String) -> Option<IdentityProvider> {
     match state.blocking(move |s| s.store.idp(&id)).await {
@@ -119,15 +120,18 @@ async fn start(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(idp) = active_idp(&state, id).await else {
-        return problem(
-            &state,
-            &headers,
-            Problem::IdpUnavailable,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
-    };
+    match to_provider(&state, id, &query).await {
+        Ok(r) => r,
+        Err(refusal) => problem(&state, &headers, refusal).await,
+    }
+}
+
+async fn to_provider(
+    state: &AppState,
+    id: String,
+    query: &HashMap<String, String>,
+) -> Result<Response, Refusal> {
+    let idp = active_idp(state, id).await.ok_or(UNAVAILABLE)?;
     let pending = Pending {
         idp: idp.id.clone(),
         state: new_secret(24).expose().to_owned(),
@@ -135,20 +139,12 @@ async fn start(
         verifier: new_secret(32).expose().to_owned(),
         from_uri: query.get("fromURI").and_then(|f| safe_continue(f)),
     };
-    let Ok(mut to) = url::Url::parse(&idp.authorization_url) else {
-        return problem(
-            &state,
-            &headers,
-            Problem::IdpUnavailable,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
-    };
+    let mut to = url::Url::parse(&idp.authorization_url).map_err(|_| UNAVAILABLE)?;
     {
         let mut q = to.query_pairs_mut();
         q.append_pair("response_type", "code")
             .append_pair("client_id", &idp.client_id)
-            .append_pair("redirect_uri", &callback_uri(&state))
+            .append_pair("redirect_uri", &callback_uri(state))
             .append_pair("scope", &idp.scopes.join(" "))
             .append_pair("state", &pending.state);
         if idp.kind != IdpType::Github {
@@ -164,13 +160,13 @@ async fn start(
     r.headers_mut().append(
         header::SET_COOKIE,
         cookie_header(
-            &state,
+            state,
             IDP_COOKIE,
             &pending.encode(),
             Some(ROUND_TRIP.as_secs()),
         ),
     );
-    r
+    Ok(r)
 }
 
 fn callback_uri(state: &AppState) -> String {
@@ -290,31 +286,39 @@ async fn callback(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let failed = StatusCode::BAD_REQUEST;
-    let pending = cookie(&headers, &cookie_name(&state, IDP_COOKIE)).and_then(Pending::decode);
-    let Some(pending) = pending else {
-        return problem(&state, &headers, Problem::IdpFailed, failed).await;
+    let mut r = match signed_in_from(&state, &headers, &query).await {
+        Ok(r) => r,
+        Err(refusal) => return problem(&state, &headers, refusal).await,
     };
+    r.headers_mut()
+        .append(header::SET_COOKIE, expired_cookie(&state, IDP_COOKIE));
+    r
+}
+
+async fn signed_in_from(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Response, Refusal> {
+    let pending = cookie(headers, &cookie_name(state, IDP_COOKIE))
+        .and_then(Pending::decode)
+        .ok_or(FAILED)?;
     let given = query.get("state").map(String::as_str).unwrap_or_default();
     if !Secret::new(given)
         .digest()
         .ct_eq(&Secret::new(pending.state.as_str()).digest())
     {
         tracing::info!("identity provider callback with a state this browser did not send");
-        return problem(&state, &headers, Problem::IdpFailed, failed).await;
+        return Err(FAILED);
     }
     if let Some(error) = query.get("error") {
         tracing::info!(%error, description = ?query.get("error_description"), "the identity provider refused the sign-in");
-        let p = if error == "access_denied" {
-            Problem::IdpCancelled
-        } else {
-            Problem::IdpFailed
-        };
-        return problem(&state, &headers, p, failed).await;
+        if error == "access_denied" {
+            return Err((Problem::IdpCancelled, StatusCode::BAD_REQUEST));
+        }
+        return Err(FAILED);
     }
-    let Some(code) = query.get("code").cloned() else {
-        return problem(&state, &headers, Problem::IdpFailed, failed).await;
-    };
+    let code = query.get("code").ok_or(FAILED)?;
     // One answer per round trip, however many times the callback is replayed.
     let key = format!(
         "idp-state:{}",
@@ -326,105 +330,52 @@ async fn callback(
         .await
     {
         Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return problem(&state, &headers, Problem::IdpFailed, failed).await,
+        Ok(Ok(false)) => return Err(FAILED),
         other => {
             tracing::error!(outcome = ?other, "spending an identity provider state failed");
-            return problem(
-                &state,
-                &headers,
-                Problem::Internal,
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .await;
+            return Err(INTERNAL);
         }
     }
-    let Some(idp) = active_idp(&state, pending.idp.clone()).await else {
-        return problem(
-            &state,
-            &headers,
-            Problem::IdpUnavailable,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
-    };
-    let who = match identify(&idp, &state, &code, &pending).await {
-        Ok(who) => who,
-        Err(e) => {
-            let why = match e {
-                Ok(Upstream(why)) => why,
-                Err(refused) => refused.to_string(),
-            };
-            tracing::warn!(idp = %idp.id, %why, "sign-in through an identity provider failed");
-            return problem(
-                &state,
-                &headers,
-                Problem::IdpFailed,
-                StatusCode::BAD_GATEWAY,
-            )
-            .await;
-        }
-    };
+    let idp = active_idp(state, pending.idp.clone())
+        .await
+        .ok_or(UNAVAILABLE)?;
+    let who = identify(&idp, state, code, &pending).await.map_err(|e| {
+        let why = match e {
+            Ok(Upstream(why)) => why,
+            Err(refused) => refused.to_string(),
+        };
+        tracing::warn!(idp = %idp.id, %why, "sign-in through an identity provider failed");
+        (Problem::IdpFailed, StatusCode::BAD_GATEWAY)
+    })?;
     let now = Timestamp::now();
     let signed = state
         .blocking(move |s| federation::sign_in(&s.ctx(now), &idp, &who, TxOptions::default()))
-        .await;
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "federated sign-in failed");
+            INTERNAL
+        })?;
     let flow = Flow {
         token: String::new(),
-        from_uri: pending.from_uri.clone(),
+        from_uri: pending.from_uri,
         remember: false,
     };
-    let mut r = match signed {
-        Ok(Ok(Outcome::Pending(p))) => {
-            let flow = Flow {
+    match signed {
+        Ok(Outcome::Pending(p)) => Ok(to_step(
+            state,
+            &Flow {
                 token: p.state_token.clone(),
                 ..flow
-            };
-            let mut r = see_other(paths::STEP);
-            r.headers_mut()
-                .append(header::SET_COOKIE, flow_cookie(&state, &flow));
-            r
-        }
-        Ok(Ok(Outcome::Success(c))) => finish(&state, &flow, c.session_token.expose(), now).await,
-        Ok(Err(FederationError::NoAccount)) => {
-            return problem(
-                &state,
-                &headers,
-                Problem::IdpNoAccount,
-                StatusCode::FORBIDDEN,
-            )
-            .await;
-        }
-        Ok(Err(FederationError::Inactive)) | Ok(Ok(_)) => {
-            return problem(
-                &state,
-                &headers,
-                Problem::IdpInactive,
-                StatusCode::FORBIDDEN,
-            )
-            .await;
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "federated sign-in failed");
-            return problem(
-                &state,
-                &headers,
-                Problem::Internal,
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .await;
+            },
+        )),
+        Ok(Outcome::Success(c)) => Ok(finish(state, &flow, c.session_token.expose(), now).await),
+        Err(FederationError::NoAccount) => Err((Problem::IdpNoAccount, StatusCode::FORBIDDEN)),
+        Err(FederationError::Inactive) | Ok(_) => {
+            Err((Problem::IdpInactive, StatusCode::FORBIDDEN))
         }
         Err(e) => {
             tracing::error!(error = %e, "federated sign-in failed");
-            return problem(
-                &state,
-                &headers,
-                Problem::Internal,
-                StatusCode::SERVICE_UNAVAILABLE,
-            )
-            .await;
+            Err(INTERNAL)
         }
-    };
-    r.headers_mut()
-        .append(header::SET_COOKIE, expired_cookie(&state, IDP_COOKIE));
-    r.into_response()
+    }
 }

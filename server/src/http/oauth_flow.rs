@@ -6,8 +6,8 @@ use super::extract::{ClientAddr, cookie};
 use super::oauth::Server;
 use super::oauth_error::{Challenge, OAuthError};
 use super::pages::{
-    FormFlow, SESSION_COOKIE, csrf_matches, expired_session_cookie, render, render_form,
-    safe_continue, session_cookie,
+    FormFlow, SESSION_COOKIE, csrf_matches, expired_session_cookie, render_form, safe_continue,
+    session_cookie,
 };
 use super::rate_limit::{Attempt, Bucket};
 use crate::authn::session::{end_session, exchange_session_token, find_session, use_session};
@@ -76,9 +76,7 @@ fn no_store(mut r: Response) -> Response {
 
 /// The error page for `problem`, in the language the browser asks for.
 async fn error_page(state: &AppState, headers: &HeaderMap, problem: Problem) -> Response {
-    let mut page = super::pages::base_page(state, headers, &Uri::from_static("/"), View::Error);
-    page.problem = Some(problem);
-    render(state, "/error", page, StatusCode::BAD_REQUEST).await
+    super::pages::problem_page(state, headers, problem, StatusCode::BAD_REQUEST).await
 }
 
 /// Sends `fields` to the client as its response mode asks.

@@ -14,7 +14,7 @@ use crate::directory::OriginScope;
 use crate::directory::trusted_origins::is_trusted;
 use crate::paths;
 use app::i18n::Lang;
-use app::{Branding, FormReply, Notice, PageState, SignedInUser, View};
+use app::{Branding, FormReply, Notice, PageState, Problem, SignedInUser, View};
 use axum::body::Body;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
@@ -176,6 +176,18 @@ fn page_headers(h: &mut HeaderMap, nonce: &str, frame_ancestors: &str, secure: b
 
 /// The name a page cookie goes by: over https with the `__Host-` prefix, so a sibling domain
 /// cannot plant one (browsers only accept it Secure, for `/`, without a Domain).
+/// The error page for `problem`, in the language the browser asks for.
+pub(super) async fn problem_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    problem: Problem,
+    status: StatusCode,
+) -> Response {
+    let mut page = base_page(state, headers, &Uri::from_static("/"), View::Error);
+    page.problem = Some(problem);
+    render(state, "/error", page, status).await
+}
+
 pub(super) fn cookie_name(state: &AppState, name: &str) -> String {
     if state.secure_cookies {
         format!("__Host-{name}")

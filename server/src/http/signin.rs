@@ -90,6 +90,14 @@ pub(super) fn see_other(to: &str) -> Response {
     r
 }
 
+/// On to the step pages with `flow` (its transaction waiting at a step).
+pub(super) fn to_step(state: &AppState, flow: &Flow) -> Response {
+    let mut r = see_other(paths::STEP);
+    r.headers_mut()
+        .append(header::SET_COOKIE, flow_cookie(state, flow));
+    r
+}
+
 /// The transaction as the pages show it: the API's JSON, without the state token.
 fn page_tx(state: &AppState, p: &flow::Pending) -> AuthnTx {
     let mut tx = view::pending(&state.base_url, &state.authn, &state.policy, p);
@@ -349,10 +357,7 @@ async fn answer_step(
                 token: p.state_token.clone(),
                 ..flow
             };
-            let mut r = see_other(paths::STEP);
-            r.headers_mut()
-                .append(header::SET_COOKIE, flow_cookie(&state, &next));
-            r
+            to_step(&state, &next)
         }
         Ok(Outcome::Success(c)) => finish(&state, &flow, c.session_token.expose(), now).await,
         Ok(Outcome::Unlocked(_)) => {
@@ -793,10 +798,7 @@ async fn link_redeem(
                 token: p.state_token.clone(),
                 ..Flow::default()
             };
-            let mut r = see_other(paths::STEP);
-            r.headers_mut()
-                .append(header::SET_COOKIE, flow_cookie(&state, &flow));
-            r
+            to_step(&state, &flow)
         }
         Ok(Ok(Outcome::Unlocked(_))) => {
             notice(&state, &headers, &uri, Notice::Unlocked, StatusCode::OK).await

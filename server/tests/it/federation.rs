@@ -108,17 +108,6 @@ async fn signed_in_as(down: &TestServer, b: &Client) -> Option<String> {
     Some(me["login"].as_str().unwrap_or_default().to_owned())
 }
 
-async fn users_named(s: &TestServer, login: &str) -> Vec<Value> {
-    s.admin_get("/api/v1/users")
-        .query(&[("search", format!("profile.login eq \"{login}\""))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 fn jit() -> Value {
     json!({
         "provisioning": { "action": "AUTO", "groups": { "action": "NONE" } },
@@ -166,7 +155,7 @@ async fn a_person_signs_in_upstream_and_comes_back_signed_in_to_a_new_account() 
         signed_in_as(&down, &b).await.as_deref(),
         Some("alice@upstream.test")
     );
-    let made = users_named(&down, "alice@upstream.test").await;
+    let made = down.users_named("alice@upstream.test").await;
     assert_eq!(made.len(), 1);
     assert_eq!(made[0]["status"], "ACTIVE");
     assert_eq!(made[0]["profile"]["email"], "alice@upstream.test");
@@ -225,7 +214,7 @@ async fn a_person_signs_in_upstream_and_comes_back_signed_in_to_a_new_account() 
         signed_in_as(&down, &c).await.as_deref(),
         Some("alice@upstream.test")
     );
-    assert_eq!(users_named(&down, "alice@upstream.test").await.len(), 1);
+    assert_eq!(down.users_named("alice@upstream.test").await.len(), 1);
 }
 
 #[tokio::test]
@@ -264,12 +253,12 @@ async fn an_existing_account_is_linked_by_verified_address_and_mfa_still_applies
         .unwrap();
     assert!(step.contains("name=\"passcode\""), "{step}");
     assert_eq!(
-        users_named(&down, "bob@example.com").await.len(),
+        down.users_named("bob@example.com").await.len(),
         1,
         "linked, not copied"
     );
     assert_eq!(
-        users_named(&down, "bob@example.com").await[0]["id"],
+        down.users_named("bob@example.com").await[0]["id"],
         bob["id"]
     );
 
@@ -282,7 +271,7 @@ async fn an_existing_account_is_linked_by_verified_address_and_mfa_still_applies
     assert_eq!(res.status(), 403);
     let page = res.text().await.unwrap();
     assert!(page.contains("no account here"), "{page}");
-    assert!(users_named(&down, "carol@example.com").await.is_empty());
+    assert!(down.users_named("carol@example.com").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -311,7 +300,7 @@ async fn racing_first_sign_ins_make_one_account_and_bad_answers_are_refused() {
     .await;
     assert_eq!(statuses, vec![303; 8]);
     assert_eq!(
-        users_named(&down, "dana@upstream.test").await.len(),
+        down.users_named("dana@upstream.test").await.len(),
         1,
         "one account"
     );

@@ -28,17 +28,6 @@ async fn sign_up(s: &TestServer, fields: &[(&str, &str)]) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-async fn users_named(s: &TestServer, login: &str) -> Vec<Value> {
-    s.admin_get("/api/v1/users")
-        .query(&[("search", format!("profile.login eq \"{login}\""))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// The `n`th (from 0) email to `to`, waiting for it.
 async fn nth_mail(sink: &SmtpSink, to: &str, n: usize) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -68,7 +57,7 @@ async fn registration_is_off_unless_the_org_turns_it_on() {
     assert_eq!(res.status(), 404);
     let (_, login) = page(&s, "/login").await;
     assert!(!login.contains("/signin/register"), "no sign-up link");
-    assert!(users_named(&s, "x@example.com").await.is_empty());
+    assert!(s.users_named("x@example.com").await.is_empty());
 }
 
 #[tokio::test]
@@ -131,7 +120,7 @@ async fn a_person_signs_up_proves_the_address_and_chooses_a_password() {
     assert_eq!(status, 400);
     assert!(html.contains("email"), "{html}");
     assert!(html.contains("value=\"New\""), "what was typed is kept");
-    assert!(users_named(&s, "new@example.com").await.is_empty());
+    assert!(s.users_named("new@example.com").await.is_empty());
 
     let fields = [
         ("email", "new@example.com"),
@@ -144,7 +133,7 @@ async fn a_person_signs_up_proves_the_address_and_chooses_a_password() {
     assert!(done.contains("data-notice=\"Registered\""), "{done}");
     let mail = sink.wait_for("new@example.com").await;
     let token = link_token(&mail, "/signin/activate/");
-    let users = users_named(&s, "new@example.com").await;
+    let users = s.users_named("new@example.com").await;
     assert_eq!(users.len(), 1);
     assert_eq!(
         users[0]["status"], "PROVISIONED",
@@ -174,7 +163,7 @@ async fn a_person_signs_up_proves_the_address_and_chooses_a_password() {
     let second = nth_mail(&sink, "new@example.com", 1).await;
     let fresh = link_token(&second, "/signin/activate/");
     assert_ne!(fresh, token);
-    assert_eq!(users_named(&s, "new@example.com").await.len(), 1);
+    assert_eq!(s.users_named("new@example.com").await.len(), 1);
     let stale = format!("/signin/activate/{token}");
     let (_, confirm) = page(&s, &stale).await;
     let res = s
@@ -255,7 +244,7 @@ async fn a_person_signs_up_proves_the_address_and_chooses_a_password() {
         !third.contains("/signin/activate/"),
         "no link to take the account over"
     );
-    assert_eq!(users_named(&s, "new@example.com").await.len(), 1);
+    assert_eq!(s.users_named("new@example.com").await.len(), 1);
     // The link worked once.
     let res = s
         .browser
@@ -391,7 +380,7 @@ async fn the_registration_api_describes_the_form_and_takes_typed_sign_ups() {
         (400, Some("E0000001"))
     );
     assert!(body["errorCauses"].to_string().contains("age"), "{body}");
-    assert!(users_named(&s, "api@example.com").await.is_empty());
+    assert!(s.users_named("api@example.com").await.is_empty());
 
     // Many sign-ups with one address at once: one account, and every answer the same.
     let answers = support::all_at_once(12, |_| {
@@ -408,7 +397,7 @@ async fn the_registration_api_describes_the_form_and_takes_typed_sign_ups() {
             "no activationToken, no id"
         );
     }
-    let users = users_named(&s, "api@example.com").await;
+    let users = s.users_named("api@example.com").await;
     assert_eq!(users.len(), 1, "{users:?}");
     assert_eq!(users[0]["status"], "PROVISIONED");
     assert_eq!(users[0]["profile"]["age"], 42, "kept as the integer it is");

@@ -214,6 +214,18 @@ impl TestServer {
         body["sessionToken"].as_str().unwrap().to_owned()
     }
 
+    /// The users whose login is `login` (none or one), as the admin API finds them.
+    pub async fn users_named(&self, login: &str) -> Vec<Value> {
+        self.admin_get("/api/v1/users")
+            .query(&[("search", format!("profile.login eq \"{login}\""))])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn authn(&self, username: &str, password: &str) -> Response {
         self.client
             .post(self.url("/api/v1/authn"))

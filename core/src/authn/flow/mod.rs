@@ -150,34 +150,30 @@ pub fn primary(
         audit::user(&user),
         "SUCCESS",
     ));
-    let tx = Transaction {
-        revision: 0,
-        user_id: user.id.clone(),
-        step: Step::MfaRequired,
-        expires_at: ctx.now,
-        auth_time: ctx.now,
-        amr: vec!["pwd".to_owned()],
-        options,
-        enrolled_factor: false,
-        enroll_skipped: false,
-        warned: false,
-        credential_epoch: user.credential_epoch,
-        started_at: Some(ctx.now),
-        failed_answers: 0,
-    };
-    advance(ctx, new_secret(32).expose().to_owned(), tx, user)
+    begin(ctx, user, "pwd", options)
 }
 
 /// A sign-in an upstream identity provider vouched for (`authn::federation`): the same
 /// transaction as after a password, with `fed` as its method, so MFA and enrollment apply.
 pub fn federated(ctx: &Ctx<'_>, user: User, options: TxOptions) -> Result<Outcome, FlowError> {
+    begin(ctx, user, "fed", options)
+}
+
+/// A new transaction for `user`, whose first factor (`method`, its `amr`) is done now: on to
+/// whatever step comes next.
+fn begin(
+    ctx: &Ctx<'_>,
+    user: User,
+    method: &str,
+    options: TxOptions,
+) -> Result<Outcome, FlowError> {
     let tx = Transaction {
         revision: 0,
         user_id: user.id.clone(),
         step: Step::MfaRequired,
         expires_at: ctx.now,
         auth_time: ctx.now,
-        amr: vec!["fed".to_owned()],
+        amr: vec![method.to_owned()],
         options,
         enrolled_factor: false,
         enroll_skipped: false,
