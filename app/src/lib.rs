@@ -44,6 +44,15 @@ pub mod fields {
     pub const EMAIL: &str = "email";
     pub const FIRST_NAME: &str = "firstName";
     pub const LAST_NAME: &str = "lastName";
+    /// A WebAuthn ceremony's answer (base64), filled in by the passkey script.
+    pub const ATTESTATION: &str = "attestation";
+    pub const CLIENT_DATA: &str = "client_data";
+    pub const AUTHENTICATOR_DATA: &str = "authenticator_data";
+    pub const SIGNATURE_DATA: &str = "signature_data";
+    pub const CREDENTIAL_ID: &str = "credential_id";
+    pub const USER_HANDLE: &str = "user_handle";
+    /// The state token of a passkey sign-in's challenge.
+    pub const PASSKEY_TOKEN: &str = "passkey_token";
 }
 
 /// Paths of the hosted pages and their form targets.
@@ -82,6 +91,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" href="/pkg/portcullis.css" />
                 <link rel="stylesheet" href=paths::BRAND_CSS />
                 <script type="application/json" id=STATE_ELEMENT_ID inner_html=state_json></script>
+                <script src=paths::PASSKEY_JS defer></script>
                 <HydrationScripts options />
             </head>
             <body>

@@ -8,6 +8,10 @@ pub const AUTHN_FACTOR_ACTIVATE: &str = "/api/v1/authn/factors/{id}/lifecycle/ac
 pub const AUTHN_FACTOR_VERIFY: &str = "/api/v1/authn/factors/{id}/verify";
 pub const AUTHN_FACTOR_VERIFY_RESEND: &str = "/api/v1/authn/factors/{id}/verify/resend";
 pub const AUTHN_FACTOR_ACTIVATE_RESEND: &str = "/api/v1/authn/factors/{id}/lifecycle/resend";
+/// A passkey sign-in (Portcullis's own: Okta's classic API has none): a challenge for any
+/// passkey, then the browser's answer.
+pub const AUTHN_PASSKEY: &str = proto::paths::AUTHN_PASSKEY;
+pub const AUTHN_PASSKEY_VERIFY: &str = "/api/v1/authn/passkey/verify";
 pub const AUTHN_PREVIOUS: &str = "/api/v1/authn/previous";
 pub const AUTHN_SKIP: &str = "/api/v1/authn/skip";
 pub const AUTHN_CANCEL: &str = "/api/v1/authn/cancel";
@@ -84,6 +88,7 @@ pub const REGISTER: &str = proto::paths::REGISTER;
 pub const SSO_IDP: &str = proto::paths::SSO_IDP;
 pub const UNLOCK: &str = proto::paths::UNLOCK;
 pub const BRAND_CSS: &str = proto::paths::BRAND_CSS;
+pub const PASSKEY_JS: &str = proto::paths::PASSKEY_JS;
 /// Emailed links (the paths `authn::recovery::link_email` writes).
 pub const RESET_LINK: &str = "/signin/reset-password/{token}";
 pub const UNLOCK_LINK: &str = "/signin/user-unlock/{token}";

@@ -118,6 +118,9 @@ pub struct Embedded {
     pub factor: Option<FactorInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
+    /// At MFA_CHALLENGE for any of the person's passkeys (`factorType` `webauthn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<serde_json::Value>,
 }
 
 impl Embedded {
@@ -204,6 +207,9 @@ pub struct FactorProfile {
     pub question_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A passkey's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator_name: Option<String>,
 }
 
 impl FactorInfo {
@@ -215,6 +221,9 @@ impl FactorInfo {
     }
     pub fn is_question(&self) -> bool {
         self.factor_type == "question"
+    }
+    pub fn is_passkey(&self) -> bool {
+        self.factor_type == "webauthn"
     }
 
     /// The question as it is shown (its text, else its key).
@@ -247,6 +256,10 @@ impl FactorInfo {
 pub struct FactorEmbedded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
+    /// At MFA_CHALLENGE for a passkey: the WebAuthn request options (`challenge`, `rpId`,
+    /// `allowCredentials`, `userVerification`, `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -262,6 +275,11 @@ pub struct Activation {
     pub key_length: Option<u32>,
     #[serde(default, rename = "_links", skip_serializing_if = "Option::is_none")]
     pub links: Option<ActivationLinks>,
+    /// A passkey's: the WebAuthn creation options, which Okta's widget hands to
+    /// `navigator.credentials.create()` whole (`challenge`, `rp`, `user`, `pubKeyCredParams`,
+    /// `excludeCredentials`, `authenticatorSelection`, `attestation`, `timeout`).
+    #[serde(flatten)]
+    pub webauthn: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Activation {

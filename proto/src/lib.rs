@@ -22,6 +22,10 @@ pub mod paths {
     /// The org's brand colour, as a stylesheet (inline styles are not allowed by the CSP).
     pub const BRAND_CSS: &str = "/signin/brand.css";
     pub const SIGNED_OUT: &str = "/signin/signed-out";
+    /// A passkey sign-in's challenge (then `…/verify` with the answer).
+    pub const AUTHN_PASSKEY: &str = "/api/v1/authn/passkey";
+    /// The script that runs passkey ceremonies on the pages and in the widget.
+    pub const PASSKEY_JS: &str = "/signin/passkey.js";
     /// Sign-in through an upstream identity provider (Okta's path, as its widget uses it).
     pub const SSO_IDP: &str = "/sso/idps/{id}";
 }

@@ -24,6 +24,9 @@ pub fn CredentialsFields(
     /// Leaves out the "Show password" toggle (the widget shows it only when asked to).
     #[prop(optional)]
     hide_toggle: bool,
+    /// Offers the person's passkeys in the username's autofill (conditional mediation).
+    #[prop(optional)]
+    passkeys: bool,
 ) -> impl IntoView {
     let m = use_messages();
     let username_id = format!("{id_prefix}username");
@@ -42,7 +45,7 @@ pub fn CredentialsFields(
                 id=username_id
                 name=fields::USERNAME
                 type="text"
-                autocomplete="username"
+                autocomplete=if passkeys { "username webauthn" } else { "username" }
                 autocapitalize="none"
                 spellcheck="false"
                 required

@@ -49,6 +49,8 @@ fn factor_name(m: &Messages, f: &FactorInfo) -> &'static str {
         m.factor_email
     } else if f.is_question() {
         m.factor_question
+    } else if f.is_passkey() {
+        m.factor_passkey
     } else {
         m.factor_other
     }
@@ -72,6 +74,41 @@ fn CodeField(id: String, label: &'static str) -> impl IntoView {
                 autofocus
             />
         </div>
+    }
+}
+
+/// A form answered by the browser's WebAuthn ceremony (`create` or `get`, with `options`):
+/// the passkey script runs it on submit and fills the hidden fields.
+#[component]
+fn PasskeyForm(
+    csrf: String,
+    action: StepAction,
+    factor_id: String,
+    kind: &'static str,
+    options: String,
+    label: &'static str,
+) -> impl IntoView {
+    let m = use_messages();
+    let answers = if kind == "create" {
+        vec![fields::ATTESTATION, fields::CLIENT_DATA]
+    } else {
+        vec![
+            fields::CLIENT_DATA,
+            fields::AUTHENTICATOR_DATA,
+            fields::SIGNATURE_DATA,
+            fields::CREDENTIAL_ID,
+            fields::USER_HANDLE,
+        ]
+    };
+    view! {
+        <form method="post" action=paths::STEP data-passkey=kind data-passkey-options=options>
+            <Hidden csrf action />
+            <input type="hidden" name=fields::FACTOR_ID value=factor_id />
+            {answers.into_iter().map(|name| view! { <input type="hidden" name=name value="" /> }).collect_view()}
+            <p class="pc-error" role="alert" data-passkey-error hidden>{m.passkey_failed}</p>
+            <noscript><p class="pc-hint">{m.passkey_needs_script}</p></noscript>
+            <button type="submit" class="pc-button">{label}</button>
+        </form>
     }
 }
 
@@ -138,6 +175,12 @@ fn MfaRequired(tx: AuthnTx, csrf: String) -> impl IntoView {
                     <button type="submit" class="pc-button">{m.verify}</button>
                 }
                 .into_any()
+            } else if f.is_passkey() {
+                view! {
+                    <p class="pc-hint">{m.passkey_verify_intro}</p>
+                    <button type="submit" class="pc-button">{m.passkey_use}</button>
+                }
+                .into_any()
             } else if f.is_question() {
                 let input_id = format!("answer-{id}");
                 let question = f.question_text().unwrap_or_default().to_owned();
@@ -181,6 +224,32 @@ fn MfaChallenge(tx: AuthnTx, csrf: String) -> impl IntoView {
     let m = use_messages();
     let factor = tx.embedded.factor.clone().unwrap_or_default();
     let id = factor.id.clone().unwrap_or_default();
+    let by_id = factor.embedded.as_ref().and_then(|e| e.challenge.clone());
+    if let Some(challenge) = by_id.or_else(|| tx.embedded.challenge.clone()) {
+        let id = if factor.is_passkey() {
+            id
+        } else {
+            tx.factor_type.clone().unwrap_or_default()
+        };
+        return view! {
+            <h1>{m.passkey_verify_title}</h1>
+            <p>{m.passkey_verify_intro}</p>
+            <PasskeyForm
+                csrf=csrf.clone()
+                action=StepAction::Verify
+                factor_id=id
+                kind="get"
+                options=challenge.to_string()
+                label=m.passkey_use
+            />
+            <div class="pc-row">
+                {tx.links.prev.is_some().then(|| view! {
+                    <ActionButton csrf=csrf.clone() action=StepAction::Prev label=m.other_method />
+                })}
+            </div>
+        }
+        .into_any();
+    }
     let to = factor.email().unwrap_or_default().to_owned();
     view! {
         <h1>{m.email_code_title}</h1>
@@ -200,6 +269,7 @@ fn MfaChallenge(tx: AuthnTx, csrf: String) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -292,6 +362,26 @@ fn EnrollActivate(tx: AuthnTx, csrf: String) -> impl IntoView {
                 <ActionButton csrf=csrf.clone() action=StepAction::Resend label=m.resend factor_id=id />
                 {back}
             </div>
+        }
+        .into_any();
+    }
+    if factor.is_passkey() {
+        let options = factor
+            .activation()
+            .map(|a| serde_json::Value::Object(a.webauthn.clone()).to_string())
+            .unwrap_or_default();
+        return view! {
+            <h1>{m.passkey_enroll_title}</h1>
+            <p>{m.passkey_enroll_intro}</p>
+            <PasskeyForm
+                csrf=csrf.clone()
+                action=StepAction::Activate
+                factor_id=id
+                kind="create"
+                options
+                label=m.passkey_create
+            />
+            <div class="pc-row">{back}</div>
         }
         .into_any();
     }

@@ -69,13 +69,30 @@ fn SignInForm(state: PageState) -> impl IntoView {
                 <input type="hidden" name=fields::CSRF prop:value=move || csrf.get() value=state.csrf.clone() />
                 {state.from_uri.clone().map(|uri| view! { <input type="hidden" name=fields::FROM_URI value=uri /> })}
                 <FormError message=error />
-                <CredentialsFields username=state.username.clone() autofocus=true />
+                <CredentialsFields username=state.username.clone() autofocus=true passkeys=true />
                 <div class="pc-check">
                     <input id="remember" type="checkbox" name=fields::REMEMBER value="true" />
                     <label for="remember">{m.remember_me}</label>
                 </div>
                 <button type="submit" class="pc-button" disabled=move || busy.get()>
                     {m.sign_in}
+                </button>
+                // Shown by the passkey script where the browser has WebAuthn.
+                <input type="hidden" name=fields::PASSKEY_TOKEN value="" />
+                <input type="hidden" name=fields::CLIENT_DATA value="" />
+                <input type="hidden" name=fields::AUTHENTICATOR_DATA value="" />
+                <input type="hidden" name=fields::SIGNATURE_DATA value="" />
+                <input type="hidden" name=fields::CREDENTIAL_ID value="" />
+                <input type="hidden" name=fields::USER_HANDLE value="" />
+                <p class="pc-error" role="alert" data-passkey-error hidden>{m.passkey_failed}</p>
+                <button
+                    type="button"
+                    class="pc-button pc-button-secondary"
+                    data-passkey="sign-in"
+                    data-passkey-start=paths::AUTHN_PASSKEY
+                    hidden
+                >
+                    {m.passkey_sign_in}
                 </button>
             </form>
             {(!state.idps.is_empty()).then(|| {

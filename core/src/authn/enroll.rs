@@ -1,7 +1,7 @@
 //! Enrolling and activating factors, shared by the sign-in transaction (MFA_ENROLL) and the
 //! admin Factors API: what is offered, what a request must carry, what is stored.
 
-use super::factors::{self, Check, Factor, FactorStatus, FactorType, Provider};
+use super::factors::{self, Check, Factor, FactorSecret, FactorStatus, FactorType, Provider};
 use super::flow::{Ctx, FlowError};
 use crate::directory::{FieldError, User};
 use crate::mail::Email;
@@ -15,6 +15,8 @@ pub struct EnrollRequest {
     pub answer: Option<String>,
     /// For the email factor: the address (the profile's email when absent).
     pub email: Option<String>,
+    /// For a passkey: the page asking (no passkey can be enrolled without one).
+    pub rp: Option<super::passkeys::RelyingParty>,
 }
 
 /// A stored new factor, and the email carrying its first code, if it has one.
@@ -60,9 +62,11 @@ pub fn enroll(ctx: &Ctx<'_>, user: &User, req: &EnrollRequest) -> Result<Enrolle
         .filter(|k| factors::enrollable(ctx.settings.email_factor).any(|e| e == *k))
         .ok_or_else(|| not_offered(req))?;
     let existing = ctx.store.factors(&user.id)?;
-    if existing
-        .iter()
-        .any(|f| f.status == FactorStatus::Active && (f.factor_type, f.provider) == kind)
+    // A person may have several passkeys (a laptop, a phone, a security key).
+    if kind.0 != FactorType::Webauthn
+        && existing
+            .iter()
+            .any(|f| f.status == FactorStatus::Active && (f.factor_type, f.provider) == kind)
     {
         return Err(FlowError::Invalid(vec![FieldError::new(
             "factorType",
@@ -71,6 +75,13 @@ pub fn enroll(ctx: &Ctx<'_>, user: &User, req: &EnrollRequest) -> Result<Enrolle
     }
     let (factor, email) = match kind.0 {
         FactorType::Totp => (factors::new_totp(&user.id, kind.1, ctx.now), None),
+        FactorType::Webauthn => {
+            let rp = req.rp.as_ref().ok_or_else(|| not_offered(req))?;
+            (
+                super::passkeys::new_factor(rp, user, &existing, ctx.now)?,
+                None,
+            )
+        }
         FactorType::Email => {
             let address = req
                 .email
@@ -142,4 +153,41 @@ pub fn activate(
         Some((_, Check::Replayed | Check::Invalid)) => Err(FlowError::InvalidPasscode),
         None => Err(FlowError::FactorNotFound),
     }
+}
+
+/// Activates a pending passkey with the browser's answer to its creation ceremony. The
+/// challenge is spent in the same atomic step: of two answers to one ceremony, one activates.
+pub fn activate_passkey(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    factor_id: &str,
+    answer: &super::passkeys::Attestation,
+) -> Result<Factor, FlowError> {
+    let factor = ctx
+        .store
+        .factor(user_id, factor_id)?
+        .filter(|f| f.status == FactorStatus::PendingActivation)
+        .filter(|f| f.factor_type == FactorType::Webauthn)
+        .ok_or(FlowError::FactorNotFound)?;
+    let secret = super::passkeys::register(&factor, answer)?;
+    let ceremony = |s: &FactorSecret| match s {
+        FactorSecret::Webauthn { registration, .. } => registration.clone(),
+        _ => None,
+    };
+    let answered = ceremony(&factor.secret);
+    let (factor, ()) = crate::store::update(
+        |c| ctx.store.modify_factor(user_id, factor_id, c),
+        |f: &mut Factor| {
+            // Another answer activated it (or a new enrollment replaced it) meanwhile.
+            if f.status != FactorStatus::PendingActivation || ceremony(&f.secret) != answered {
+                return Err(FlowError::InvalidPasscode);
+            }
+            f.secret = secret.clone();
+            f.status = FactorStatus::Active;
+            f.last_updated = ctx.now;
+            Ok(())
+        },
+    )?
+    .ok_or(FlowError::FactorNotFound)?;
+    Ok(factor)
 }

@@ -16,11 +16,12 @@ impl FactorType {
             Self::Totp => "token:software:totp",
             Self::Question => "question",
             Self::Email => "email",
+            Self::Webauthn => "webauthn",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Totp, Self::Question, Self::Email]
+        [Self::Totp, Self::Question, Self::Email, Self::Webauthn]
             .into_iter()
             .find(|t| t.as_str() == s)
     }
@@ -31,6 +32,8 @@ impl FactorType {
             Self::Totp => "otp",
             Self::Question => "kba",
             Self::Email => "email",
+            // Proof of a hardware-bound key (RFC 8176); verified, so `user` is added too.
+            Self::Webauthn => "hwk",
         }
     }
 }
@@ -40,11 +43,12 @@ impl Provider {
         match self {
             Self::Okta => "OKTA",
             Self::Google => "GOOGLE",
+            Self::Fido => "FIDO",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Okta, Self::Google]
+        [Self::Okta, Self::Google, Self::Fido]
             .into_iter()
             .find(|p| p.as_str() == s)
     }
@@ -61,11 +65,12 @@ impl FactorStatus {
 
 /// The factor kinds offered for enrollment, in the order they are listed. Email is offered
 /// only where mail can be delivered (see `enrollable`).
-pub const ENROLLABLE: [(FactorType, Provider); 4] = [
+pub const ENROLLABLE: [(FactorType, Provider); 5] = [
     (FactorType::Totp, Provider::Okta),
     (FactorType::Totp, Provider::Google),
     (FactorType::Question, Provider::Okta),
     (FactorType::Email, Provider::Okta),
+    (FactorType::Webauthn, Provider::Fido),
 ];
 
 /// The kinds offered here: all of [`ENROLLABLE`], less email when no mail can be sent.
@@ -99,13 +104,14 @@ impl FactorEnrollment {
 }
 
 /// Okta's policy key of a factor kind (`okta_otp`, `google_otp`, `okta_question`,
-/// `okta_email`).
+/// `okta_email`, `fido_webauthn`).
 pub fn policy_key((factor_type, provider): (FactorType, Provider)) -> &'static str {
     match (factor_type, provider) {
         (FactorType::Totp, Provider::Google) => "google_otp",
-        (FactorType::Totp, Provider::Okta) => "okta_otp",
+        (FactorType::Totp, Provider::Okta | Provider::Fido) => "okta_otp",
         (FactorType::Question, _) => "okta_question",
         (FactorType::Email, _) => "okta_email",
+        (FactorType::Webauthn, _) => "fido_webauthn",
     }
 }
 
@@ -275,6 +281,8 @@ impl Factor {
                 }
                 _ => Check::Invalid,
             },
+            // A passkey answers a ceremony (`authn::passkeys`), never a typed code.
+            FactorSecret::Webauthn { .. } => Check::Invalid,
         })
     }
 
@@ -362,7 +370,7 @@ pub fn spend(
         outcome = match f.factor_type {
             FactorType::Question => Check::Valid(None),
             // These compare digests and never hash.
-            FactorType::Totp | FactorType::Email => {
+            FactorType::Totp | FactorType::Email | FactorType::Webauthn => {
                 f.check(hasher, input, now).unwrap_or(Check::Invalid)
             }
         };
@@ -560,7 +568,10 @@ mod tests {
             FactorEnrollment::Optional
         );
         let offered: Vec<_> = policy.offered(true).map(|(k, _)| policy_key(k)).collect();
-        assert_eq!(offered, ["okta_otp", "okta_question", "okta_email"]);
+        assert_eq!(
+            offered,
+            ["okta_otp", "okta_question", "okta_email", "fido_webauthn"]
+        );
         let unknown = FactorPolicy::parse([("okta_sms", "REQUIRED")]).unwrap_err();
         assert!(
             unknown.contains("okta_sms") && unknown.contains("okta_question"),

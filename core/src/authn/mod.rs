@@ -6,6 +6,7 @@ pub mod enroll;
 pub mod factors;
 pub mod federation;
 pub mod flow;
+pub mod passkeys;
 pub mod recovery;
 pub mod registration;
 pub mod session;

@@ -204,6 +204,7 @@ pub fn verify_token(
         credential_epoch: user.credential_epoch,
         started_at: Some(ctx.now),
         failed_answers: 0,
+        ceremony: None,
     };
     let state_token = new_secret(32).expose().to_owned();
     if has_question && record.recovery_type != RecoveryType::Activation {

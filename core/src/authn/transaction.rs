@@ -52,6 +52,8 @@ impl Step {
             Step::PasswordWarn => AuthnStatus::PasswordWarn,
             Step::Recovery { .. } => AuthnStatus::Recovery,
             Step::PasswordReset => AuthnStatus::PasswordReset,
+            // Never shown as a transaction: nobody is signed in to it yet.
+            Step::PasskeyChallenge => AuthnStatus::Unauthenticated,
         }
     }
 }

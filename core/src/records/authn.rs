@@ -58,6 +58,9 @@ pub enum Step {
     },
     /// Recovery proven; waiting for the new password.
     PasswordReset,
+    /// A passkey sign-in: the browser was challenged, nobody is known yet (`user_id` is
+    /// empty until the answer names them).
+    PasskeyChallenge,
 }
 
 /// What a recovery is for.
@@ -116,6 +119,9 @@ pub struct Transaction {
     /// locked-out account, whose failures do not count toward lockout).
     #[serde(default)]
     pub failed_answers: u32,
+    /// A WebAuthn challenge issued at MFA_CHALLENGE (or for a passkey sign-in), until answered.
+    #[serde(default)]
+    pub ceremony: Option<WebauthnCeremony>,
 }
 
 /// Transactions stored before revisions existed count as stored once.
@@ -154,6 +160,9 @@ pub enum FactorType {
     Question,
     #[serde(rename = "email")]
     Email,
+    /// A passkey or security key (WebAuthn).
+    #[serde(rename = "webauthn")]
+    Webauthn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +170,7 @@ pub enum FactorType {
 pub enum Provider {
     Okta,
     Google,
+    Fido,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +198,33 @@ pub enum FactorSecret {
         /// The code last sent, as a digest bound to the factor, until used or expired.
         code: Option<(crate::crypto::Digest, Timestamp)>,
     },
+    /// A WebAuthn credential, bound to the relying party (a host) it was created for.
+    Webauthn {
+        rp_id: String,
+        /// The page's origin the credential was created on.
+        origin: String,
+        /// The credential's id, base64url without padding (empty until activated).
+        credential_id: String,
+        /// The public key, counter and flags, as `webauthn-rs` stores a credential (JSON);
+        /// empty until activated.
+        credential: String,
+        /// While the factor awaits activation: the creation ceremony, whose challenge the
+        /// browser's answer must carry.
+        registration: Option<WebauthnCeremony>,
+        /// What the person or the authenticator calls it.
+        authenticator_name: String,
+    },
+}
+
+/// A WebAuthn ceremony waiting for the browser's answer: where it runs, what the browser was
+/// asked (`options`, JSON, shown again when the step is shown again) and the state that
+/// checks the answer (`webauthn-rs`'s, JSON). Its challenge is good once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebauthnCeremony {
+    pub rp_id: String,
+    pub origin: String,
+    pub options: String,
+    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -52,6 +52,7 @@ fn transaction() -> Transaction {
         credential_epoch: 0,
         started_at: None,
         failed_answers: 0,
+        ceremony: None,
     }
 }
 

@@ -115,6 +115,8 @@ async fn create(
         question: body.profile.question,
         answer: body.profile.answer,
         email: body.profile.email,
+        // A passkey is made in a browser, during sign-in: not offered here.
+        rp: None,
     };
     let now = Timestamp::now();
     let for_user = user.clone();

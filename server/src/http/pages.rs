@@ -6,6 +6,7 @@ use super::extract::ClientAddr;
 use super::extract::{cookie, wants_json};
 use super::rate_limit::Attempt;
 use crate::authn::flow::{self, FlowError, Outcome};
+use crate::authn::passkeys::Assertion;
 use crate::authn::session::{end_session, exchange_session_token, use_session};
 use crate::authn::transaction::TxOptions;
 use crate::clock::Timestamp;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to(paths::LOGIN) }))
         .route(paths::BRAND_CSS, get(brand_css))
+        .route(paths::PASSKEY_JS, get(passkey_js))
         .route(paths::LOGIN, get(login_page).post(login_submit))
         .route(paths::SIGN_OUT, post(sign_out))
         .route(paths::SESSION_COOKIE_REDIRECT, get(session_cookie_redirect))
@@ -316,6 +318,20 @@ pub(super) fn base_page(state: &AppState, headers: &HeaderMap, uri: &Uri, view: 
 }
 
 /// `GET /signin/brand.css`: the brand colour (inline styles are not allowed by the CSP).
+/// The passkey script (see the file): one small file for the pages and the widget's hosts,
+/// cached for a day.
+async fn passkey_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        include_str!("passkey.js"),
+    )
+        .into_response()
+}
+
 async fn brand_css(State(state): State<AppState>) -> Response {
     (
         [
@@ -452,6 +468,31 @@ struct LoginForm {
     csrf: String,
     from_uri: String,
     remember: String,
+    /// A passkey sign-in: the challenge's state token and the browser's answer.
+    passkey_token: String,
+    client_data: String,
+    authenticator_data: String,
+    signature_data: String,
+    credential_id: String,
+    user_handle: String,
+}
+
+impl LoginForm {
+    fn passkey(&self) -> Option<(String, Assertion)> {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        (!self.passkey_token.is_empty()).then(|| {
+            (
+                self.passkey_token.clone(),
+                Assertion {
+                    client_data: self.client_data.clone(),
+                    authenticator_data: self.authenticator_data.clone(),
+                    signature: self.signature_data.clone(),
+                    credential_id: some(&self.credential_id),
+                    user_handle: some(&self.user_handle),
+                },
+            )
+        })
+    }
 }
 
 /// Answers a failed sign-in: JSON for the hydrated form, the re-rendered page for a plain post.
@@ -541,7 +582,8 @@ async fn login_submit(
         )
         .await;
     }
-    if form.username.trim().is_empty() || form.password.is_empty() {
+    let passkey = form.passkey();
+    if passkey.is_none() && (form.username.trim().is_empty() || form.password.is_empty()) {
         return login_failed(
             &state,
             &headers,
@@ -554,13 +596,19 @@ async fn login_submit(
     }
     let now = Timestamp::now();
     let (login, from) = (form.username.clone(), addr.clone());
-    let quota = match (state.rate_limit(move |l| l.check_user(Attempt::SignIn, &login, &from, now)))
-        .await
-    {
-        Ok(q) => q,
-        Err(e) => return e.into_response(),
+    // A passkey's answer cannot be guessed: only passwords are counted per username.
+    let quota = match passkey {
+        Some(_) => None,
+        None => {
+            match (state.rate_limit(move |l| l.check_user(Attempt::SignIn, &login, &from, now)))
+                .await
+            {
+                Ok(q) => Some(q),
+                Err(e) => return e.into_response(),
+            }
+        }
     };
-    if !quota.allowed {
+    if quota.is_some_and(|q| !q.allowed) {
         return login_failed(
             &state,
             &headers,
@@ -575,7 +623,19 @@ async fn login_submit(
     let result = state
         .blocking(move |s| {
             let ctx = s.ctx(now);
-            match flow::primary(&ctx, &form.username, &form.password, TxOptions::default()) {
+            let outcome = match &passkey {
+                Some((token, answer)) => {
+                    flow::finish_passkey_sign_in(&ctx, token, answer, TxOptions::default()).map_err(
+                        |e| match e {
+                            // An old or spent challenge: the same "try again" as a refusal.
+                            FlowError::InvalidToken => FlowError::AuthenticationFailed,
+                            e => e,
+                        },
+                    )
+                }
+                None => flow::primary(&ctx, &form.username, &form.password, TxOptions::default()),
+            };
+            match outcome {
                 Ok(Outcome::Success(c)) => Ok(SignIn::Done(c.session_token)),
                 Ok(Outcome::Pending(p)) => {
                     s.mailer.send_later(p.outbox);

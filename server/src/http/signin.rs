@@ -13,6 +13,7 @@ use super::pages::{
 };
 use super::rate_limit::Attempt;
 use crate::authn::flow::{self, EnrollRequest, FlowError, Outcome};
+use crate::authn::passkeys::{Assertion, Attestation, RelyingParty};
 use crate::authn::recovery::{self, TokenUse};
 use crate::authn::session::exchange_session_token;
 use crate::authn::transaction::RecoveryType;
@@ -200,6 +201,25 @@ struct StepForm {
     old_password: String,
     new_password: String,
     confirm_password: String,
+    attestation: String,
+    client_data: String,
+    authenticator_data: String,
+    signature_data: String,
+    credential_id: String,
+    user_handle: String,
+}
+
+impl StepForm {
+    /// The browser's answer to a passkey challenge, when the form carries one.
+    fn assertion(&self) -> Option<Assertion> {
+        (!self.client_data.is_empty()).then(|| Assertion {
+            client_data: self.client_data.clone(),
+            authenticator_data: self.authenticator_data.clone(),
+            signature: self.signature_data.clone(),
+            credential_id: opt(&self.credential_id),
+            user_handle: opt(&self.user_handle),
+        })
+    }
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -207,9 +227,17 @@ fn opt(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-/// Runs the transition a step form asks for.
-fn transition(ctx: &flow::Ctx<'_>, token: &str, f: &StepForm) -> Result<Outcome, FlowError> {
+/// Runs the transition a step form asks for; a passkey's ceremony runs at `rp` (these pages).
+fn transition(
+    ctx: &flow::Ctx<'_>,
+    rp: &RelyingParty,
+    token: &str,
+    f: &StepForm,
+) -> Result<Outcome, FlowError> {
     match StepAction::parse(&f.action) {
+        Some(StepAction::Verify) if flow::is_passkey(ctx, token, &f.factor_id)? => {
+            flow::verify_passkey(ctx, token, &f.factor_id, rp, f.assertion().as_ref())
+        }
         Some(StepAction::Verify) => {
             let input = opt(&f.passcode).or_else(|| opt(&f.answer));
             flow::verify_factor(ctx, token, &f.factor_id, input.as_deref())
@@ -223,8 +251,16 @@ fn transition(ctx: &flow::Ctx<'_>, token: &str, f: &StepForm) -> Result<Outcome,
                 question: opt(&f.question),
                 answer: opt(&f.answer),
                 email: None,
+                rp: Some(rp.clone()),
             },
         ),
+        Some(StepAction::Activate) if !f.attestation.is_empty() => {
+            let answer = Attestation {
+                attestation: f.attestation.clone(),
+                client_data: f.client_data.clone(),
+            };
+            flow::activate_passkey(ctx, token, &f.factor_id, &answer)
+        }
         Some(StepAction::Activate) => {
             flow::activate_factor(ctx, token, &f.factor_id, f.passcode.trim())
         }
@@ -249,6 +285,9 @@ fn explain(m: &Messages, e: &FlowError, f: &StepForm) -> String {
                 && f.passcode.is_empty() =>
         {
             m.err_wrong_answer.to_owned()
+        }
+        FlowError::InvalidPasscode if !f.client_data.is_empty() || !f.attestation.is_empty() => {
+            m.err_wrong_passkey.to_owned()
         }
         FlowError::InvalidPasscode => m.err_wrong_code.to_owned(),
         FlowError::WrongAnswer => m.err_wrong_answer.to_owned(),
@@ -318,7 +357,8 @@ async fn answer_step(
     let result = state
         .blocking(move |s| {
             let ctx = s.ctx(now);
-            let outcome = transition(&ctx, &token, &form_for_flow);
+            let rp = super::authn::relying_party(s, None);
+            let outcome = transition(&ctx, &rp, &token, &form_for_flow);
             (outcome, form_for_flow)
         })
         .await;

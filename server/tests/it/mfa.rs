@@ -379,6 +379,7 @@ async fn the_factor_policy_says_which_factors_are_required_and_which_are_not_off
                 "REQUIRED".to_owned()
             ),
             ("question/OKTA".to_owned(), "OPTIONAL".to_owned()),
+            ("webauthn/FIDO".to_owned(), "OPTIONAL".to_owned()),
         ],
         "Okta Verify's TOTP is not offered"
     );

@@ -35,7 +35,10 @@ async fn post_login(s: &support::TestServer, fields: &[(&str, &str)]) -> Respons
 async fn login_page_renders_labelled_fields_and_strict_headers() {
     let s = support::start().await;
     let (res, html) = get_login(&s).await;
-    assert!(html.contains("name=\"username\"") && html.contains("autocomplete=\"username\""));
+    // The username also offers the person's passkeys as autofill.
+    assert!(
+        html.contains("name=\"username\"") && html.contains("autocomplete=\"username webauthn\"")
+    );
     assert!(
         html.contains("name=\"password\"") && html.contains("autocomplete=\"current-password\"")
     );

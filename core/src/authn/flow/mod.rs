@@ -15,6 +15,10 @@ use crate::directory::users::{PasswordChange, login_key};
 use crate::directory::{FieldError, PasswordPolicy, User, UserStatus};
 use crate::mail::Email;
 use crate::store::{Store, StoreError};
+pub use passkey::{
+    ANY_PASSKEY, activate_passkey, finish_passkey_sign_in, is_passkey, start_passkey_sign_in,
+    verify_passkey,
+};
 use std::time::Duration;
 
 /// What the transitions need besides their input.
@@ -167,13 +171,23 @@ fn begin(
     method: &str,
     options: TxOptions,
 ) -> Result<Outcome, FlowError> {
+    begin_with(ctx, user, vec![method.to_owned()], options)
+}
+
+/// `begin`, with the methods the first step proved (a passkey proves two).
+fn begin_with(
+    ctx: &Ctx<'_>,
+    user: User,
+    amr: Vec<String>,
+    options: TxOptions,
+) -> Result<Outcome, FlowError> {
     let tx = Transaction {
         revision: 0,
         user_id: user.id.clone(),
         step: Step::MfaRequired,
         expires_at: ctx.now,
         auth_time: ctx.now,
-        amr: vec![method.to_owned()],
+        amr,
         options,
         enrolled_factor: false,
         enroll_skipped: false,
@@ -181,6 +195,7 @@ fn begin(
         credential_epoch: user.credential_epoch,
         started_at: Some(ctx.now),
         failed_answers: 0,
+        ceremony: None,
     };
     advance(ctx, new_secret(32).expose().to_owned(), tx, user)
 }
@@ -709,8 +724,9 @@ pub(super) fn advance(
 ) -> Result<Outcome, FlowError> {
     let factors = ctx.store.factors(&user.id)?;
     let has_active = factors.iter().any(|f| f.status == FactorStatus::Active);
-    // A password's expiry does not concern a sign-in through an identity provider.
-    let by_password = !tx.amr.iter().any(|m| m == "fed");
+    // A password's expiry does not concern a sign-in without it: through an identity provider
+    // or with a passkey alone.
+    let by_password = !matches!(tx.amr.first().map(String::as_str), Some("fed" | "hwk"));
     let to_expiry = days_to_expiry(ctx, &user).filter(|_| by_password);
     let next = if has_active && !tx.mfa_done() {
         Some(Step::MfaRequired)
@@ -781,5 +797,6 @@ pub(super) fn end(ctx: &Ctx<'_>, state_token: &str, tx: &Transaction) -> Result<
     }
 }
 
+mod passkey;
 #[cfg(test)]
 mod tests;

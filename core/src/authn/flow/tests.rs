@@ -131,6 +131,7 @@ fn totp_req() -> EnrollRequest {
         question: None,
         answer: None,
         email: None,
+        rp: None,
     }
 }
 
@@ -305,6 +306,7 @@ fn a_security_question_enrolls_at_once_and_verifies_case_insensitively() {
         question: Some("not_a_question".into()),
         answer: Some("x".into()),
         email: None,
+        rp: None,
     };
     match enroll_factor(&fx.ctx(), &p.state_token, &bad) {
         Err(FlowError::Invalid(errs)) => assert_eq!(errs.len(), 2),
@@ -423,6 +425,7 @@ fn an_email_factor_is_challenged_with_a_mailed_code() {
         question: None,
         answer: None,
         email: None,
+        rp: None,
     };
     let p = pending(enroll_factor(&fx.ctx(), &p.state_token, &req));
     assert_eq!(p.factor_result, Some(FactorResult::Waiting));
@@ -475,6 +478,7 @@ fn email_is_not_offered_without_mail() {
         question: None,
         answer: None,
         email: None,
+        rp: None,
     };
     assert!(matches!(
         enroll_factor(&fx.ctx(), &p.state_token, &req),
@@ -531,6 +535,7 @@ fn question_req() -> EnrollRequest {
         question: Some("disliked_food".into()),
         answer: Some("Pele the great".into()),
         email: None,
+        rp: None,
     }
 }
 

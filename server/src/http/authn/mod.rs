@@ -3,19 +3,22 @@
 
 pub(super) mod view;
 
-use super::AppState;
 use super::error::ApiError;
 use super::extract::ClientAddr;
 use super::extract::{OktaJson, is_admin};
 use super::rate_limit::Attempt;
+use super::{AppState, Services};
 use crate::authn::factors::FactorStatus;
 use crate::authn::flow::{self, Ctx, EnrollRequest, FlowError, Outcome};
+use crate::authn::passkeys::{Assertion, Attestation, RelyingParty};
 use crate::authn::recovery;
 use crate::authn::transaction::TxOptions;
 use crate::authn::transaction::{FactorResult, RecoveryType};
 use crate::clock::Timestamp;
 use crate::crypto::Digest;
 use crate::directory::FieldError;
+use crate::directory::OriginScope;
+use crate::directory::trusted_origins::is_trusted;
 use crate::paths;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -36,6 +39,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route(paths::AUTHN_FACTOR_VERIFY, post(verify))
         .route(paths::AUTHN_FACTOR_VERIFY_RESEND, post(resend))
         .route(paths::AUTHN_FACTOR_ACTIVATE_RESEND, post(resend))
+        .route(paths::AUTHN_PASSKEY, post(start_passkey))
+        .route(paths::AUTHN_PASSKEY_VERIFY, post(finish_passkey))
         .route(paths::AUTHN_PREVIOUS, post(previous))
         .route(paths::AUTHN_SKIP, post(skip))
         .route(paths::AUTHN_CANCEL, post(cancel))
@@ -213,27 +218,79 @@ struct EnrollBody {
     profile: EnrollProfile,
 }
 
+/// Where a WebAuthn ceremony runs: the page that asks (its `Origin`) when that is this server
+/// or an origin the org trusts for CORS (a widget embedded there), else this server. A
+/// browser's answer from any other page then fails the origin check.
+pub(in crate::http) fn relying_party(s: &Services, origin: Option<&str>) -> RelyingParty {
+    let base = RelyingParty::for_origin(&s.base_url, view::ISSUER_NAME);
+    origin
+        .filter(|o| {
+            base.as_ref().is_some_and(|b| b.origin == *o)
+                || is_trusted(s.store.as_ref(), o, OriginScope::Cors)
+        })
+        .and_then(|o| RelyingParty::for_origin(o, view::ISSUER_NAME))
+        .or(base)
+        .unwrap_or(RelyingParty {
+            id: "localhost".to_owned(),
+            origin: s.base_url.clone(),
+            name: view::ISSUER_NAME.to_owned(),
+        })
+}
+
+fn origin_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned)
+}
+
 async fn enroll(
     State(state): State<AppState>,
+    headers: HeaderMap,
     OktaJson(body): OktaJson<EnrollBody>,
 ) -> Result<Response, ApiError> {
     let token = state_token(body.state_token)?;
-    let req = EnrollRequest {
+    let mut req = EnrollRequest {
         factor_type: required("factorType", body.factor_type)?,
         provider: required("provider", body.provider)?,
         question: body.profile.question,
         answer: body.profile.answer,
         email: body.profile.email,
+        rp: None,
     };
-    transition(&state, move |ctx| flow::enroll_factor(ctx, &token, &req)).await
+    let origin = origin_of(&headers);
+    let services = state.clone();
+    transition(&state, move |ctx| {
+        req.rp = Some(relying_party(&services, origin.as_deref()));
+        flow::enroll_factor(ctx, &token, &req)
+    })
+    .await
 }
 
+/// A passcode, an answer, or a WebAuthn ceremony's answer (Okta's field names; every binary
+/// field base64).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PassCodeBody {
     state_token: Option<String>,
     pass_code: Option<String>,
     answer: Option<String>,
+    attestation: Option<String>,
+    client_data: Option<String>,
+    authenticator_data: Option<String>,
+    signature_data: Option<String>,
+}
+
+impl PassCodeBody {
+    fn assertion(&self) -> Option<Assertion> {
+        Some(Assertion {
+            client_data: self.client_data.clone()?,
+            authenticator_data: self.authenticator_data.clone()?,
+            signature: self.signature_data.clone()?,
+            credential_id: None,
+            user_handle: None,
+        })
+    }
 }
 
 async fn activate(
@@ -242,6 +299,16 @@ async fn activate(
     OktaJson(body): OktaJson<PassCodeBody>,
 ) -> Result<Response, ApiError> {
     let token = state_token(body.state_token)?;
+    if let Some(attestation) = body.attestation.filter(|a| !a.is_empty()) {
+        let answer = Attestation {
+            attestation,
+            client_data: required("clientData", body.client_data)?,
+        };
+        return transition(&state, move |ctx| {
+            flow::activate_passkey(ctx, &token, &factor_id, &answer)
+        })
+        .await;
+    }
     let code = required("passCode", body.pass_code)?;
     transition(&state, move |ctx| {
         flow::activate_factor(ctx, &token, &factor_id, &code)
@@ -252,12 +319,86 @@ async fn activate(
 async fn verify(
     State(state): State<AppState>,
     Path(factor_id): Path<String>,
+    headers: HeaderMap,
     OktaJson(body): OktaJson<PassCodeBody>,
 ) -> Result<Response, ApiError> {
-    let token = state_token(body.state_token)?;
+    let token = state_token(body.state_token.clone())?;
+    let assertion = body.assertion();
     let input = body.pass_code.or(body.answer);
+    let origin = origin_of(&headers);
+    let services = state.clone();
     transition(&state, move |ctx| {
+        if assertion.is_some() || flow::is_passkey(ctx, &token, &factor_id)? {
+            let rp = relying_party(&services, origin.as_deref());
+            return flow::verify_passkey(ctx, &token, &factor_id, &rp, assertion.as_ref());
+        }
         flow::verify_factor(ctx, &token, &factor_id, input.as_deref())
+    })
+    .await
+}
+
+/// `POST /api/v1/authn/passkey`: a challenge for any passkey made for the page asking, under a
+/// new state token (`{stateToken, expiresAt, publicKey}`).
+async fn start_passkey(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let origin = origin_of(&headers);
+    let now = Timestamp::now();
+    let (token, tx) = state
+        .blocking(move |s| {
+            let rp = relying_party(s, origin.as_deref());
+            flow::start_passkey_sign_in(&s.ctx(now), &rp)
+        })
+        .await??;
+    let options = tx
+        .ceremony
+        .as_ref()
+        .map(crate::authn::passkeys::request_options)
+        .unwrap_or_default();
+    Ok(no_store(
+        Json(json!({
+            "stateToken": token,
+            "expiresAt": tx.expires_at.iso8601(),
+            "publicKey": options,
+        }))
+        .into_response(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PasskeyAnswer {
+    state_token: Option<String>,
+    credential_id: Option<String>,
+    client_data: Option<String>,
+    authenticator_data: Option<String>,
+    signature_data: Option<String>,
+    user_handle: Option<String>,
+    #[serde(default)]
+    options: AuthnOptions,
+}
+
+/// `POST /api/v1/authn/passkey/verify`: the browser's answer; the transaction goes on as after
+/// a password and a second factor (SUCCESS, or a step the policy still asks for).
+async fn finish_passkey(
+    State(state): State<AppState>,
+    OktaJson(body): OktaJson<PasskeyAnswer>,
+) -> Result<Response, ApiError> {
+    let token = state_token(body.state_token)?;
+    let answer = Assertion {
+        client_data: required("clientData", body.client_data)?,
+        authenticator_data: required("authenticatorData", body.authenticator_data)?,
+        signature: required("signatureData", body.signature_data)?,
+        credential_id: body.credential_id,
+        user_handle: body.user_handle,
+    };
+    let options = TxOptions {
+        multi_optional_factor_enroll: body.options.multi_optional_factor_enroll,
+        warn_before_password_expired: body.options.warn_before_password_expired,
+    };
+    transition(&state, move |ctx| {
+        flow::finish_passkey_sign_in(ctx, &token, &answer, options)
     })
     .await
 }

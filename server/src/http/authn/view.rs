@@ -3,7 +3,8 @@
 //! as the typed [`AuthnTx`] the hosted pages and the widget read back.
 
 use crate::authn::factors::{self, Factor, FactorEnrollment, FactorStatus, FactorType};
-use crate::authn::flow::{Completed, Pending};
+use crate::authn::flow::{self, Completed, Pending};
+use crate::authn::passkeys;
 use crate::authn::transaction::Step;
 use crate::authn::{AuthnSettings, MfaEnrollment};
 use crate::directory::{PasswordPolicy, User};
@@ -58,6 +59,14 @@ fn factor_profile(f: &Factor, user: &User) -> FactorProfile {
             email: Some(mask_email(f.email_address().unwrap_or_default())),
             ..FactorProfile::default()
         },
+        FactorType::Webauthn => {
+            let (id, name) = f.passkey_profile().unwrap_or_default();
+            FactorProfile {
+                credential_id: Some(id.to_owned()).filter(|i| !i.is_empty()),
+                authenticator_name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+                ..FactorProfile::default()
+            }
+        }
     }
 }
 
@@ -88,12 +97,22 @@ pub(in crate::http) fn factor_base(f: &Factor, user: &User) -> FactorInfo {
     }
 }
 
-/// A TOTP factor awaiting activation: its shared secret and QR code (none for other kinds).
+/// A factor awaiting activation: a TOTP factor's shared secret and QR code, a passkey's
+/// creation options (none for other kinds).
 pub(in crate::http) fn totp_activation(
     base: &str,
     f: &Factor,
     user: &User,
 ) -> Option<FactorEmbedded> {
+    if let Some(serde_json::Value::Object(options)) = f.creation_options() {
+        return Some(FactorEmbedded {
+            activation: Some(Activation {
+                webauthn: options,
+                ..Activation::default()
+            }),
+            challenge: None,
+        });
+    }
     let secret = f.shared_secret()?;
     let qr = paths::FACTOR_QR
         .replace("{id}", &user.id)
@@ -112,7 +131,9 @@ pub(in crate::http) fn totp_activation(
                     ..Link::default()
                 }),
             }),
+            webauthn: serde_json::Map::new(),
         }),
+        challenge: None,
     })
 }
 
@@ -194,12 +215,37 @@ pub(in crate::http) fn pending(
                 })
                 .collect();
         }
+        Step::MfaChallenge { factor_id } if factor_id == flow::ANY_PASSKEY => {
+            // Any of the person's passkeys: the challenge, and each passkey it allows.
+            tx.factor_type = Some(flow::ANY_PASSKEY.to_owned());
+            embedded.challenge = p.tx.ceremony.as_ref().map(passkeys::request_options);
+            embedded.factors = p
+                .factors
+                .iter()
+                .filter(|f| f.factor_type == FactorType::Webauthn)
+                .filter(|f| f.status == FactorStatus::Active)
+                .map(|f| factor_base(f, &p.user))
+                .collect();
+            let verify = paths::AUTHN_FACTOR_VERIFY.replace("{id}", flow::ANY_PASSKEY);
+            links.next = Some(named_link(base, "verify", &verify));
+            links.prev = Some(link(base, paths::AUTHN_PREVIOUS, "POST"));
+        }
         Step::MfaChallenge { factor_id } => {
             if let Some(f) = p.factors.iter().find(|f| &f.id == factor_id) {
-                embedded.factor = Some(factor_base(f, &p.user));
+                let challenge = p.tx.ceremony.as_ref().map(passkeys::request_options);
+                embedded.factor = Some(FactorInfo {
+                    embedded: challenge.map(|c| FactorEmbedded {
+                        activation: None,
+                        challenge: Some(c),
+                    }),
+                    ..factor_base(f, &p.user)
+                });
                 let verify = paths::AUTHN_FACTOR_VERIFY.replace("{id}", &f.id);
                 links.next = Some(named_link(base, "verify", &verify));
-                links.resend = Some(resend_link(base, paths::AUTHN_FACTOR_VERIFY_RESEND, &f.id));
+                if f.factor_type == FactorType::Email {
+                    links.resend =
+                        Some(resend_link(base, paths::AUTHN_FACTOR_VERIFY_RESEND, &f.id));
+                }
             }
             links.prev = Some(link(base, paths::AUTHN_PREVIOUS, "POST"));
         }
@@ -243,6 +289,7 @@ pub(in crate::http) fn pending(
             ));
             tx.recovery_type = Some("PASSWORD".to_owned());
         }
+        Step::PasskeyChallenge => {}
         Step::PasswordExpired | Step::PasswordWarn => {
             let mut pol = password_policy(policy);
             if let Some(days) = p.days_to_expiry.filter(|_| p.tx.step == Step::PasswordWarn) {
