@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 import {
   PORTCULLIS, HOST_PORT, DEMO_PORT, ADMIN_TOKEN, SMTP_PORT, MAILDIR,
-  NODE_A, NODE_B, NODES_DATABASE, NODES_MASTER_KEY, POLICY_ORG, POLICY_ORG_FACTORS,
+  NODE_A, NODE_B, NODES_DATABASE, NODES_MASTER_KEY, POLICY_ORG, POLICY_ORG_FACTORS, PASSKEY_ORG,
 } from './tests/fixtures/env';
 
 const bin = process.env.PORTCULLIS_BIN ?? '../target/debug/portcullis';
@@ -104,6 +104,24 @@ export default defineConfig({
         PORTCULLIS_LOG: 'warn',
         PORTCULLIS_RATE_LIMIT_PER_IP: '100000',
         PORTCULLIS_MFA_FACTORS: POLICY_ORG_FACTORS,
+      },
+    },
+    {
+      // The org for passkeys: MFA required, on a domain so that browsers allow WebAuthn.
+      command: `rm -rf .data/passkey-org && exec "${bin}"`,
+      url: `${PASSKEY_ORG}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      env: {
+        PORTCULLIS_LISTEN: '127.0.0.1:3930',
+        PORTCULLIS_BASE_URL: PASSKEY_ORG,
+        PORTCULLIS_DATA_DIR: '.data/passkey-org',
+        PORTCULLIS_SITE_DIR: siteDir,
+        PORTCULLIS_BOOTSTRAP_API_TOKEN: ADMIN_TOKEN,
+        PORTCULLIS_DEMO: '0',
+        PORTCULLIS_LOG: 'warn',
+        PORTCULLIS_RATE_LIMIT_PER_IP: '100000',
+        PORTCULLIS_MFA_ENROLLMENT: 'required',
       },
     },
     {

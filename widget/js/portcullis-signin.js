@@ -73,6 +73,24 @@
     return mount;
   }
 
+  /** The passkey script (from the Portcullis server), attached to the widget's shadow root:
+   *  it runs the WebAuthn ceremony of a step form that asks for one. */
+  var passkeys = null;
+  function passkeyScript(baseUrl, root) {
+    if (!window.PublicKeyCredential) return;
+    passkeys = passkeys || new Promise(function (resolve, reject) {
+      if (window.PortcullisPasskeys) return resolve();
+      var tag = document.createElement('script');
+      tag.src = baseUrl.replace(/\/$/, '') + '/signin/passkey.js';
+      tag.onload = resolve;
+      tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+    passkeys.then(function () { window.PortcullisPasskeys.attach(root); }, function (e) {
+      console.warn('PortcullisSignIn: passkeys unavailable', e);
+    });
+  }
+
   PortcullisSignIn.prototype.renderEl = function (options, success, error) {
     var self = this;
     var onError = typeof error === 'function' ? error : function (e) { console.error(e); };
@@ -87,6 +105,7 @@
       var baseUrl = self.config.baseUrl;
       self._el = el;
       var target = shadowMount(el);
+      passkeyScript(baseUrl, el.shadowRoot);
       self._handle = mod.mount(target, serializable(self.config), function (res) {
         res.session.setCookieAndRedirect = function (redirectUrl) {
           window.location.assign(baseUrl.replace(/\/$/, '') + '/login/sessionCookieRedirect?token=' +

@@ -198,6 +198,16 @@ pub(crate) fn step_request(
             if let Some(answer) = field(app::fields::ANSWER) {
                 body["answer"] = json!(answer);
             }
+            // A passkey's answer, filled in by the passkey script (Okta's field names).
+            for (name, key) in [
+                (app::fields::CLIENT_DATA, "clientData"),
+                (app::fields::AUTHENTICATOR_DATA, "authenticatorData"),
+                (app::fields::SIGNATURE_DATA, "signatureData"),
+            ] {
+                if let Some(v) = field(name) {
+                    body[key] = json!(v);
+                }
+            }
             format!("/api/v1/authn/factors/{factor}/verify")
         }
         StepAction::Enroll => {
@@ -214,6 +224,11 @@ pub(crate) fn step_request(
                 body["profile"] = Value::Object(profile);
             }
             "/api/v1/authn/factors".to_owned()
+        }
+        StepAction::Activate if field(app::fields::ATTESTATION).is_some() => {
+            body["attestation"] = json!(field(app::fields::ATTESTATION));
+            body["clientData"] = json!(field(app::fields::CLIENT_DATA));
+            format!("/api/v1/authn/factors/{factor}/lifecycle/activate")
         }
         StepAction::Activate => {
             body["passCode"] = json!(field(app::fields::PASSCODE).unwrap_or_default());

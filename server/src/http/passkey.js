@@ -12,8 +12,7 @@
 //   autofill (conditional mediation).
 (function () {
   "use strict";
-  if (window.__portcullisPasskeys) return;
-  window.__portcullisPasskeys = true;
+  if (window.PortcullisPasskeys) return;
   var supported = !!(window.PublicKeyCredential && navigator.credentials);
 
   function bin(s) {
@@ -68,8 +67,9 @@
     if (form.requestSubmit) form.requestSubmit(); else form.submit();
   }
 
-  // Step forms: the ceremony runs when the form is submitted, before the form goes.
-  document.addEventListener("submit", function (ev) {
+  // Step forms: the ceremony runs when the form is submitted, before the form goes. (Submit
+  // events stay inside a shadow root: the widget attaches its own.)
+  function onSubmit(ev) {
     var form = ev.target;
     var kind = form && form.getAttribute && form.getAttribute("data-passkey");
     if (kind !== "create" && kind !== "get") return;
@@ -90,7 +90,14 @@
           fillAssertion(form, cred);
         });
     ceremony.then(function () { send(form); }, function (e) { failed(form, e); });
-  }, true);
+  }
+  function attach(root) {
+    if (root.__portcullisPasskeys) return;
+    root.__portcullisPasskeys = true;
+    root.addEventListener("submit", onSubmit, true);
+  }
+  window.PortcullisPasskeys = { attach: attach };
+  attach(document);
 
   // Passkey sign-in: a fresh challenge from the server, then the browser's answer.
   var pending = null;

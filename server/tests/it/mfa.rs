@@ -428,6 +428,11 @@ async fn the_factor_policy_says_which_factors_are_required_and_which_are_not_off
     .await;
     // A passkey is still on offer, and optional: skipped.
     assert_eq!(done["status"], "MFA_ENROLL", "{done}");
-    let (_, done) = post(&s, &href(&done, "/_links/skip/href"), json!({ "stateToken": token })).await;
+    let (_, done) = post(
+        &s,
+        &href(&done, "/_links/skip/href"),
+        json!({ "stateToken": token }),
+    )
+    .await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
 }
