@@ -46,7 +46,7 @@ test.describe('hosted sign-in page (hydrated)', () => {
 
     // The replaced anti-forgery token lets the next try through, still without a reload.
     await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(signIn.signedInAs()).toContainText(user.login);
     noErrors();
   });

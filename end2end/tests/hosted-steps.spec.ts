@@ -210,7 +210,7 @@ test.describe('hosted pages for every sign-in step', () => {
       const answered = page.waitForResponse(
         (r) => new URL(r.url()).pathname === '/login' && r.request().method() === 'POST',
       );
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await answered;
       await expect(signInPage.error()).toContainText('Unable to sign in');
     }
@@ -258,7 +258,7 @@ test.describe('hosted pages for every sign-in step', () => {
     await page.goto('/login?lang=fr');
     await expect(page.getByRole('heading', { name: 'Se connecter' })).toBeVisible();
     await page.getByRole('link', { name: 'English' }).click();
-    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Sign in', exact: true })).toBeVisible();
     await context.close();
   });
 });

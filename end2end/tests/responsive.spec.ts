@@ -85,7 +85,7 @@ test.describe('responsive from 320 to 1440 px', () => {
   test('the widget on the demo page, beside the code sample', async ({ page }) => {
     await page.goto(`${DEMO_HOST}/`);
     const widget = page.locator('#signin [data-portcullis-widget]');
-    await expect(widget.getByRole('button', { name: 'Sign in' })).toBeVisible();
+    await expect(widget.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
     await holdsAtEveryWidth(page, 'demo-widget', widget, [page.locator('main pre').first(), page.locator('main pre').last()]);
   });
 });

@@ -173,7 +173,7 @@ test.describe('widget options', () => {
   test('styles are isolated in a shadow root, and the host themes it with custom properties', async ({ page }) => {
     const host = new WidgetHost(page);
     await host.goto(HOST, PORTCULLIS);
-    const button = host.widget().getByRole('button', { name: 'Sign in' });
+    const button = host.widget().getByRole('button', { name: 'Sign in', exact: true });
     await expect(button).toBeVisible();
     // The host page's hostile `button { text-transform: uppercase }` and dashed inputs stay out.
     expect(await button.evaluate((b) => getComputedStyle(b).textTransform)).toBe('none');

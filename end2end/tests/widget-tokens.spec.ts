@@ -48,7 +48,7 @@ test.describe('widget on another origin getting tokens', () => {
     await page.evaluate(() => {
       (window as any).signIn.renderEl({ el: '#signin' }, () => {}, () => {});
     });
-    await expect(host.widget().getByRole('button', { name: 'Sign in' })).toBeVisible();
+    await expect(host.widget().getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
     await expect(host.widget()).toHaveCount(1);
   });
 });

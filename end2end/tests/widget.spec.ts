@@ -9,7 +9,7 @@ test.describe('widget embedded on another origin', () => {
     const user = await createUser('widget');
     const host = new WidgetHost(page);
     await host.goto(HOST, PORTCULLIS);
-    await expect(host.widget().getByRole('button', { name: 'Sign in' })).toBeVisible();
+    await expect(host.widget().getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
     await page.screenshot({ path: test.info().outputPath('widget.png') });
     await host.signIn(user.login, user.password);
     const outcome = await host.outcome();
@@ -62,7 +62,7 @@ test.describe('widget embedded on another origin', () => {
     const widget = page.locator('#signin [data-portcullis-widget]');
     await widget.getByLabel('Username', { exact: true }).fill(DEMO_LOGIN);
     await widget.getByLabel('Password', { exact: true }).fill(DEMO_PASSWORD);
-    await widget.getByRole('button', { name: 'Sign in' }).click();
+    await widget.getByRole('button', { name: 'Sign in', exact: true }).click();
     const result = page.locator('#result');
     await expect(result).toContainText(`"email": "${DEMO_LOGIN}"`);
     await expect(result).toContainText(`"iss": "${PORTCULLIS}/oauth2/default"`);

@@ -76,19 +76,18 @@
   /** The passkey script (from the Portcullis server), attached to the widget's shadow root:
    *  it runs the WebAuthn ceremony of a step form that asks for one. */
   var passkeys = null;
-  function passkeyScript(baseUrl, root) {
-    if (!window.PublicKeyCredential) return;
-    passkeys = passkeys || new Promise(function (resolve, reject) {
+  function passkeyScript(baseUrl) {
+    if (!window.PublicKeyCredential) return Promise.resolve();
+    passkeys = passkeys || new Promise(function (resolve) {
       if (window.PortcullisPasskeys) return resolve();
       var tag = document.createElement('script');
       tag.src = baseUrl.replace(/\/$/, '') + '/signin/passkey.js';
       tag.onload = resolve;
-      tag.onerror = reject;
+      // Without it the widget still works; only passkeys do not.
+      tag.onerror = function (e) { console.warn('PortcullisSignIn: passkeys unavailable', e); resolve(); };
       document.head.appendChild(tag);
     });
-    passkeys.then(function () { window.PortcullisPasskeys.attach(root); }, function (e) {
-      console.warn('PortcullisSignIn: passkeys unavailable', e);
-    });
+    return passkeys;
   }
 
   PortcullisSignIn.prototype.renderEl = function (options, success, error) {
@@ -100,12 +99,14 @@
       onError(new Error('PortcullisSignIn: element not found: ' + (options && options.el)));
       return Promise.resolve();
     }
-    return loadBundle().then(function (mod) {
+    // The passkey script is there before the first form can be submitted.
+    return Promise.all([loadBundle(), passkeyScript(self.config.baseUrl)]).then(function (loaded) {
+      var mod = loaded[0];
       self.remove();
       var baseUrl = self.config.baseUrl;
       self._el = el;
       var target = shadowMount(el);
-      passkeyScript(baseUrl, el.shadowRoot);
+      if (window.PortcullisPasskeys) window.PortcullisPasskeys.attach(el.shadowRoot);
       self._handle = mod.mount(target, serializable(self.config), function (res) {
         res.session.setCookieAndRedirect = function (redirectUrl) {
           window.location.assign(baseUrl.replace(/\/$/, '') + '/login/sessionCookieRedirect?token=' +
