@@ -996,7 +996,7 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("`mfa_factors`"), "{err}");
-        let none = "okta_otp=NOT_ALLOWED,google_otp=NOT_ALLOWED,okta_question=NOT_ALLOWED,okta_email=NOT_ALLOWED";
+        let none = "okta_otp=NOT_ALLOWED,google_otp=NOT_ALLOWED,okta_question=NOT_ALLOWED,okta_email=NOT_ALLOWED,fido_webauthn=NOT_ALLOWED";
         let err = Config::load(Cli {
             mfa_enrollment: Some("required".into()),
             mfa_factors: Some(none.into()),
