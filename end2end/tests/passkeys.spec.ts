@@ -165,5 +165,12 @@ test.describe('passkeys in widgets on another origin', () => {
     const second = await host.outcome();
     expect(second.kind).toBe('success');
     expect(second.user.id).toBe(user.id);
+
+    // The widget's passkey button: no username, no password, still both factors.
+    await host.goto(HOST, PASSKEY_ORG);
+    await w.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    const third = await host.outcome();
+    expect(third.kind).toBe('success');
+    expect(third.user.id).toBe(user.id);
   });
 });

@@ -6,6 +6,7 @@ import { WidgetHost, failOnPageErrors } from './fixtures/pages';
 import { totp, currentStep } from './fixtures/totp';
 import { waitForCode, waitForLinkToken } from './fixtures/mail';
 import { PORTCULLIS, HOST } from './fixtures/env';
+import { registerSpa } from './fixtures/oauth';
 
 test.describe('every sign-in step inside the widget on another origin', () => {
   test('TOTP enrollment with QR code and key, then verification', async ({ page }) => {
@@ -186,7 +187,6 @@ test.describe('widget options', () => {
 
   test('showSignInAndRedirect goes through /authorize to the redirect URI with a code', async ({ page }) => {
     const user = await createUser('w-redirect');
-    const { registerSpa } = await import('./fixtures/oauth');
     const callback = `${HOST}/callback.html`;
     const { client_id } = await registerSpa(callback);
     const host = new WidgetHost(page);

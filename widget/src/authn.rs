@@ -76,6 +76,9 @@ pub(crate) async fn call(
 }
 
 pub(crate) const AUTHN: &str = "/api/v1/authn";
+/// A passkey sign-in: its challenge, then the answer.
+pub(crate) const PASSKEY: &str = app::paths::AUTHN_PASSKEY;
+pub(crate) const PASSKEY_VERIFY: &str = "/api/v1/authn/passkey/verify";
 pub(crate) const RECOVERY_PASSWORD: &str = "/api/v1/authn/recovery/password";
 pub(crate) const RECOVERY_UNLOCK: &str = "/api/v1/authn/recovery/unlock";
 pub(crate) const RECOVERY_TOKEN: &str = "/api/v1/authn/recovery/token";

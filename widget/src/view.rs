@@ -305,6 +305,23 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 .unwrap_or_default()
                 .to_owned()
         };
+        let multi = config.with_value(|c| c.features.multi_optional_factor_enroll);
+        // The passkey script filled in a passkey's answer: no username or password.
+        let passkey = get(fields::PASSKEY_TOKEN);
+        if !passkey.is_empty() {
+            send(
+                authn::PASSKEY_VERIFY.to_owned(),
+                json!({ "stateToken": passkey,
+                        "clientData": get(fields::CLIENT_DATA),
+                        "authenticatorData": get(fields::AUTHENTICATOR_DATA),
+                        "signatureData": get(fields::SIGNATURE_DATA),
+                        "credentialId": get(fields::CREDENTIAL_ID),
+                        "userHandle": get(fields::USER_HANDLE),
+                        "options": { "multiOptionalFactorEnroll": multi } }),
+                false,
+            );
+            return;
+        }
         let (username, password) = (get(fields::USERNAME), get(fields::PASSWORD));
         if username.trim().is_empty() || password.is_empty() {
             error.set(Some(m.err_missing.to_owned()));
@@ -320,7 +337,6 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 let _ = store.remove_item(REMEMBERED);
             }
         }
-        let multi = config.with_value(|c| c.features.multi_optional_factor_enroll);
         send(
             authn::AUTHN.to_owned(),
             json!({ "username": username, "password": password,
@@ -467,6 +483,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         .or(remembered.clone())
         .unwrap_or_default();
 
+    let passkey_start = config.with_value(|c| format!("{}{}", c.base_url, authn::PASSKEY));
     let primary = move || {
         let forgot = features.email_recovery.then(|| match links.forgot_password.as_deref().and_then(web_link) {
             Some(href) => view! { <li><a href=href.to_owned()>{m.forgot_password}</a></li> }.into_any(),
@@ -511,6 +528,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     id_prefix="pcw-"
                     autofocus=features.auto_focus
                     hide_toggle=!features.show_password_toggle_on_sign_in_page
+                    passkeys=true
                 />
                 {features.remember_me.then(|| view! {
                     <div class="pc-check">
@@ -519,6 +537,23 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     </div>
                 })}
                 <button type="submit" class="pc-button" disabled=move || busy.get()>{m.sign_in}</button>
+                // Shown by the passkey script where the browser has WebAuthn.
+                <input type="hidden" name=fields::PASSKEY_TOKEN value="" />
+                <input type="hidden" name=fields::CLIENT_DATA value="" />
+                <input type="hidden" name=fields::AUTHENTICATOR_DATA value="" />
+                <input type="hidden" name=fields::SIGNATURE_DATA value="" />
+                <input type="hidden" name=fields::CREDENTIAL_ID value="" />
+                <input type="hidden" name=fields::USER_HANDLE value="" />
+                <p class="pc-error" role="alert" data-passkey-error hidden>{m.passkey_failed}</p>
+                <button
+                    type="button"
+                    class="pc-button pc-button-secondary"
+                    data-passkey="sign-in"
+                    data-passkey-start=passkey_start.clone()
+                    hidden
+                >
+                    {m.passkey_sign_in}
+                </button>
             </form>
             <div class="pcw-buttons">{buttons}</div>
             <ul class="pc-links">{forgot}{unlock}{sign_up}{help}{custom}</ul>

@@ -95,6 +95,7 @@
     if (root.__portcullisPasskeys) return;
     root.__portcullisPasskeys = true;
     root.addEventListener("submit", onSubmit, true);
+    if (root !== document) watch(root);
   }
   window.PortcullisPasskeys = { attach: attach };
   attach(document);
@@ -123,16 +124,17 @@
         set(form, "passkey_token", start.stateToken);
         fillAssertion(form, cred);
         form.setAttribute("data-passkey-done", "1");
-        // Sent as a plain post: the server answers with the next page.
-        form.submit();
+        // The widget's form (novalidate) takes it as a submit event; the page's form goes as a
+        // plain post (its username and password stay empty), answered with the next page.
+        if (form.noValidate && form.requestSubmit) form.requestSubmit(); else form.submit();
       });
     }).catch(function (e) {
       if (!conditional && (!e || e.name !== "AbortError")) failed(form, e);
     });
   }
-  function wire() {
+  function wire(root) {
     if (!supported) return;
-    var buttons = document.querySelectorAll('[data-passkey="sign-in"]');
+    var buttons = root.querySelectorAll('[data-passkey="sign-in"]');
     for (var i = 0; i < buttons.length; i++) {
       var b = buttons[i];
       if (b.getAttribute("data-passkey-wired")) continue;
@@ -151,16 +153,17 @@
         })(b);
       }
     }
-    var hidden = document.querySelectorAll("[data-passkey-only]");
-    for (var j = 0; j < hidden.length; j++) hidden[j].hidden = false;
+  }
+  function watch(root) {
+    wire(root);
+    // The widget renders its views later: wire what appears.
+    if (window.MutationObserver) {
+      new MutationObserver(function () { wire(root); }).observe(root, { childList: true, subtree: true });
+    }
   }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", wire);
+    document.addEventListener("DOMContentLoaded", function () { watch(document); });
   } else {
-    wire();
-  }
-  // The widget renders its views later: wire what appears.
-  if (window.MutationObserver) {
-    new MutationObserver(wire).observe(document.documentElement, { childList: true, subtree: true });
+    watch(document);
   }
 })();
