@@ -81,7 +81,7 @@ fn preset(kind: IdpType) -> Option<Preset> {
 
 /// An endpoint must be https, except on the loopback interface (an upstream on the same
 /// machine, as in development and tests).
-fn endpoint_ok(url: &str) -> bool {
+pub fn endpoint_ok(url: &str) -> bool {
     let Ok(u) = url::Url::parse(url) else {
         return false;
     };

@@ -44,7 +44,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The client that talks to providers: TLS with the web's roots, short timeouts, no
 /// redirects (a token endpoint that redirects is not followed with a code in hand).
-fn http() -> &'static reqwest::Client {
+pub(super) fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -174,9 +174,9 @@ fn callback_uri(state: &AppState) -> String {
 }
 
 /// Why the provider's answer could not be used, for the log (the page says it plainly).
-struct Upstream(String);
+pub(super) struct Upstream(pub(super) String);
 
-async fn json_of(res: reqwest::Response, what: &str) -> Result<Value, Upstream> {
+pub(super) async fn json_of(res: reqwest::Response, what: &str) -> Result<Value, Upstream> {
     let status = res.status();
     let body = res
         .text()

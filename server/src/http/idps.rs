@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, OktaJson};
+use super::federation;
 use super::pagination::{Page, param};
 use crate::clock::Timestamp;
 use crate::directory::FieldError;
@@ -237,6 +238,68 @@ fn spec(body: &Value) -> Result<IdpSpec, ApiError> {
     })
 }
 
+/// OpenID Connect Discovery: a generic provider given only its issuer gets the endpoints it
+/// does not name from `{issuer}/.well-known/openid-configuration`, read once when the admin
+/// saves it (so a sign-in never waits on it). The document must name the same issuer.
+async fn discover(spec: &mut IdpSpec) -> Result<(), ApiError> {
+    let missing = spec.authorization_url.is_none()
+        || spec.token_url.is_none()
+        || spec.jwks_url.is_none()
+        || spec.userinfo_url.is_none();
+    let Some(issuer) = spec
+        .issuer
+        .clone()
+        .filter(|_| spec.kind == IdpType::Oidc && missing)
+    else {
+        return Ok(());
+    };
+    let refused =
+        |why: String| ApiError::Validation(vec![FieldError::new("protocol.issuer.url", why)]);
+    if !idps::endpoint_ok(&issuer) {
+        // The checks that follow say what is wrong with it.
+        return Ok(());
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let sent = federation::http()
+        .get(&url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            refused(format!(
+                "The provider's discovery document could not be read: {e}"
+            ))
+        })?;
+    let doc = federation::json_of(sent, "the discovery document")
+        .await
+        .map_err(|e| {
+            refused(format!(
+                "The provider's discovery document could not be read: {}",
+                e.0
+            ))
+        })?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer.as_str()) {
+        return Err(refused(format!(
+            "The discovery document at {url} is for another issuer"
+        )));
+    }
+    let named = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+    spec.authorization_url = spec
+        .authorization_url
+        .take()
+        .or_else(|| named("authorization_endpoint"));
+    spec.token_url = spec.token_url.take().or_else(|| named("token_endpoint"));
+    spec.jwks_url = spec.jwks_url.take().or_else(|| named("jwks_uri"));
+    spec.userinfo_url = spec
+        .userinfo_url
+        .take()
+        .or_else(|| named("userinfo_endpoint"));
+    Ok(())
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("{id} (IdentityProvider)"))
 }
@@ -246,7 +309,8 @@ async fn create(
     State(state): State<AppState>,
     OktaJson(body): OktaJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let spec = spec(&body)?;
+    let mut spec = spec(&body)?;
+    discover(&mut spec).await?;
     let created = state
         .blocking(move |s| idps::create(s.store.as_ref(), Timestamp::now(), spec))
         .await??;
@@ -297,7 +361,8 @@ async fn replace(
     Path(id): Path<String>,
     OktaJson(body): OktaJson<Value>,
 ) -> Result<Json<Value>, ApiError> {
-    let spec = spec(&body)?;
+    let mut spec = spec(&body)?;
+    discover(&mut spec).await?;
     let replaced = state
         .blocking(move |s| {
             idps::replace(s.store.as_ref(), Timestamp::now(), &id, spec)

@@ -39,10 +39,21 @@ async fn upstream(downstream: &TestServer) -> Upstream {
     }
 }
 
-/// The provider as an admin of the downstream org creates it.
+/// The provider as an admin of the downstream org creates it: with its endpoints, or (with
+/// `discovered`) with its issuer alone, the endpoints read from its discovery document.
 async fn provider(down: &TestServer, up: &Upstream, policy: Value) -> String {
+    provider_as(down, up, policy, false).await
+}
+
+async fn provider_as(down: &TestServer, up: &Upstream, policy: Value, discovered: bool) -> String {
     let base = up.server.url("");
     let mut body = crate::idps::oidc("Upstream org", &base);
+    if discovered {
+        body["protocol"]
+            .as_object_mut()
+            .unwrap()
+            .remove("endpoints");
+    }
     body["protocol"]["credentials"]["client"] =
         json!({ "client_id": up.client_id, "client_secret": up.client_secret });
     body["policy"] = policy;
@@ -121,7 +132,7 @@ async fn a_person_signs_in_upstream_and_comes_back_signed_in_to_a_new_account() 
     let down = support::start().await;
     let up = upstream(&down).await;
     up.server.create_user("alice@upstream.test", PASSWORD).await;
-    let idp = provider(&down, &up, jit()).await;
+    let idp = provider_as(&down, &up, jit(), true).await;
 
     // The sign-in page offers the provider, with the way back.
     let page = down

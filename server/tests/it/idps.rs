@@ -226,3 +226,52 @@ async fn bad_providers_are_refused_by_field() {
     let res = s.client.get(s.url("/api/v1/idps")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// A generic provider given its issuer alone: the endpoints come from its discovery document,
+/// which must be reachable and name that same issuer.
+#[tokio::test]
+async fn a_provider_given_only_its_issuer_is_discovered() {
+    let s = support::start().await;
+    let upstream = support::start().await;
+    let create = |issuer: String| {
+        let mut body = oidc("Discovered", &issuer);
+        body["protocol"]
+            .as_object_mut()
+            .unwrap()
+            .remove("endpoints");
+        s.admin_post("/api/v1/idps").json(&body).send()
+    };
+    let res = create(upstream.base.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let idp: Value = res.json().await.unwrap();
+    let endpoints = &idp["protocol"]["endpoints"];
+    assert_eq!(
+        endpoints["authorization"]["url"],
+        json!(upstream.url("/oauth2/v1/authorize"))
+    );
+    assert_eq!(
+        endpoints["token"]["url"],
+        json!(upstream.url("/oauth2/v1/token"))
+    );
+    assert_eq!(
+        endpoints["jwks"]["url"],
+        json!(upstream.url("/oauth2/v1/keys"))
+    );
+    assert_eq!(
+        endpoints["userInfo"]["url"],
+        json!(upstream.url("/oauth2/v1/userinfo"))
+    );
+
+    // Nobody there, or a document for another issuer (the same server under another name).
+    let port = upstream.base.rsplit(':').next().unwrap().to_owned();
+    for issuer in [
+        "http://127.0.0.1:1".to_owned(),
+        format!("http://localhost:{port}"),
+    ] {
+        let res = create(issuer.clone()).await.unwrap();
+        assert_eq!(res.status(), 400, "{issuer}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["errorCode"], "E0000001");
+        assert!(causes(&body).contains("protocol.issuer.url"), "{body}");
+    }
+}
