@@ -1,7 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
 import { createUser } from './fixtures/users';
 import { adminApi } from './fixtures/admin';
-import { SignInPage, expectAccessible, failOnPageErrors } from './fixtures/pages';
+import { SignInPage, WidgetHost, expectAccessible, failOnPageErrors } from './fixtures/pages';
+import { registerSpa } from './fixtures/oauth';
 import { totp } from './fixtures/totp';
 import { PORTCULLIS, POLICY_ORG, HOST } from './fixtures/env';
 
@@ -104,6 +105,44 @@ test.describe('signing in with another identity provider', () => {
       await signInUpstream(page, person.login, person.password);
       await expect(page.getByTestId('signed-in-user')).toContainText(person.login);
       expect(new URL(page.url()).origin).toBe(PORTCULLIS);
+    } finally {
+      await partner.remove();
+    }
+  });
+
+  test("the Portcullis widget's idps button signs in through the provider and the app gets its code", async ({ page }) => {
+    const partner = await partnerProvider();
+    try {
+      const person = await createUser('widget-idp', POLICY_ORG);
+      const callback = `${HOST}/callback.html`;
+      const { client_id } = await registerSpa(callback);
+      const host = new WidgetHost(page);
+      // Okta's option names: `idps` and `idpDisplay`.
+      await host.goto(HOST, PORTCULLIS, {
+        clientId: client_id, redirectUri: callback,
+        authParams: { issuer: `${PORTCULLIS}/oauth2/default` },
+        idps: [{ type: 'OIDC', id: partner.id, text: 'Partner' }], idpDisplay: 'PRIMARY',
+      });
+      const w = host.widget();
+      await w.getByRole('button', { name: 'Sign in with Partner' }).click();
+      // Through the issuer's /authorize with idp=, to the provider, and back with a code.
+      await signInUpstream(page, person.login, person.password);
+      await page.waitForURL((u) => u.href.startsWith(callback));
+      const url = new URL(page.url());
+      const tx = await page.evaluate(() => JSON.parse(sessionStorage.getItem('portcullis-transaction')!));
+      expect(url.searchParams.get('state')).toBe(tx.state);
+      const tokens = await page.evaluate(async ({ tx, code }) => {
+        const r = await fetch(`${tx.issuer}/v1/token`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', client_id: tx.clientId, code,
+            redirect_uri: tx.redirectUri, code_verifier: tx.codeVerifier }),
+        });
+        return r.json();
+      }, { tx, code: url.searchParams.get('code')! });
+      expect(tokens.access_token).toBeTruthy();
+      const claims = JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
+      expect(claims.amr).toContain('fed');
     } finally {
       await partner.remove();
     }

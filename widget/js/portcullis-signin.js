@@ -114,6 +114,10 @@
         };
         if (typeof success === 'function') success(res);
       }, onError, function (name, context, detail) {
+        if (name === 'idpButton') {
+          idpRedirect(self.config, context.id);
+          return;
+        }
         if (name === 'customButton') {
           var button = (self.config.customButtons || [])[context.index];
           if (button && typeof button.click === 'function') button.click();
@@ -275,6 +279,31 @@
     });
   };
 
+  /** Sends the browser through the issuer's /authorize to `redirectUri` (code flow, PKCE S256),
+   *  with `extra` parameters (the session token, or an identity provider). The verifier, state
+   *  and nonce wait in sessionStorage (`portcullis-transaction`) for the page there. */
+  function authorizeRedirect(config, extra) {
+    var auth = config.authParams || {};
+    var verifier = randomString(48);
+    var state = auth.state || randomString(16);
+    var nonce = auth.nonce || randomString(16);
+    return sha256(verifier).then(function (challenge) {
+      var issuer = issuerOf(config);
+      sessionStorage.setItem('portcullis-transaction', JSON.stringify({
+        issuer: issuer, clientId: config.clientId, redirectUri: config.redirectUri,
+        codeVerifier: verifier, state: state, nonce: nonce,
+      }));
+      var params = new URLSearchParams({
+        client_id: config.clientId, redirect_uri: config.redirectUri,
+        response_type: auth.responseType || 'code', scope: (auth.scopes || ['openid', 'email']).join(' '),
+        state: state, nonce: nonce, code_challenge: challenge, code_challenge_method: 'S256',
+      });
+      Object.keys(extra).forEach(function (k) { params.set(k, extra[k]); });
+      if (auth.responseMode) params.set('response_mode', auth.responseMode);
+      window.location.assign(endpoint(issuer, 'authorize') + '?' + params.toString());
+    });
+  }
+
   /**
    * Shows the widget; once the person has signed in, the browser goes through the issuer's
    * /authorize (code flow with PKCE S256, the session token authenticating it) to `redirectUri`.
@@ -285,35 +314,29 @@
     var self = this;
     options = options || {};
     var config = this.config;
-    var auth = config.authParams || {};
     return new Promise(function (resolve, reject) {
       if (!config.clientId || !config.redirectUri) {
         reject(new Error('PortcullisSignIn: `clientId` and `redirectUri` are required to redirect'));
         return;
       }
       self.renderEl({ el: options.el || config.el }, function (res) {
-        var verifier = randomString(48);
-        var state = auth.state || randomString(16);
-        var nonce = auth.nonce || randomString(16);
-        sha256(verifier).then(function (challenge) {
-          var issuer = issuerOf(config);
-          sessionStorage.setItem('portcullis-transaction', JSON.stringify({
-            issuer: issuer, clientId: config.clientId, redirectUri: config.redirectUri,
-            codeVerifier: verifier, state: state, nonce: nonce,
-          }));
-          var params = new URLSearchParams({
-            client_id: config.clientId, redirect_uri: config.redirectUri,
-            response_type: auth.responseType || 'code', scope: (auth.scopes || ['openid', 'email']).join(' '),
-            state: state, nonce: nonce, code_challenge: challenge, code_challenge_method: 'S256',
-            sessionToken: res.session.token,
-          });
-          if (auth.responseMode) params.set('response_mode', auth.responseMode);
-          window.location.assign(endpoint(issuer, 'authorize') + '?' + params.toString());
-          resolve();
-        }, reject);
+        authorizeRedirect(config, { sessionToken: res.session.token }).then(resolve, reject);
       }, reject);
     });
   };
+
+  /**
+   * An identity provider's button: with an OIDC client, through the issuer's /authorize with
+   * `idp` (code flow with PKCE, finished at `redirectUri` as after showSignInAndRedirect);
+   * without one, to `{baseUrl}/sso/idps/{id}`, as Okta's widget does.
+   */
+  function idpRedirect(config, id) {
+    if (!config.clientId || !config.redirectUri) {
+      window.location.assign(config.baseUrl.replace(/\/$/, '') + '/sso/idps/' + encodeURIComponent(id));
+      return;
+    }
+    authorizeRedirect(config, { idp: id });
+  }
 
   /** Renews tokens silently with the browser's session (when third-party cookies reach it). */
   PortcullisSignIn.prototype.getWithoutPrompt = function (options) {

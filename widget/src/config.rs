@@ -32,6 +32,12 @@ pub(crate) struct WidgetConfig {
     /// Buttons under the form; their `click` functions stay in the loader.
     #[serde(default)]
     pub(crate) custom_buttons: Vec<CustomButton>,
+    /// Okta's `idps`: a button per upstream identity provider.
+    #[serde(default)]
+    pub(crate) idps: Vec<IdpOption>,
+    /// Okta's `idpDisplay`: `PRIMARY` puts the provider buttons above the form.
+    #[serde(default)]
+    pub(crate) idp_display: Option<String>,
     /// Resumes a transaction started elsewhere.
     #[serde(default)]
     pub(crate) state_token: Option<String>,
@@ -95,6 +101,36 @@ pub(crate) struct CustomButton {
     pub(crate) title: String,
     #[serde(default)]
     pub(crate) class_name: Option<String>,
+}
+
+/// An upstream identity provider's button (Okta's `{type, id, text, className}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IdpOption {
+    pub(crate) id: String,
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    #[serde(default)]
+    pub(crate) class_name: Option<String>,
+}
+
+impl IdpOption {
+    /// What the button says: its `text`, else the provider's type as Okta names it.
+    pub(crate) fn label(&self) -> String {
+        if let Some(text) = self.text.as_ref().filter(|t| !t.trim().is_empty()) {
+            return text.clone();
+        }
+        match self.kind.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some("GOOGLE") => "Google".to_owned(),
+            Some("MICROSOFT") => "Microsoft".to_owned(),
+            Some("GITHUB") => "GitHub".to_owned(),
+            Some("FACEBOOK") => "Facebook".to_owned(),
+            Some("APPLE") => "Apple".to_owned(),
+            _ => "your organisation".to_owned(),
+        }
+    }
 }
 
 /// Only http(s) links are followed (a `javascript:` help link would run in the host page).

@@ -459,6 +459,13 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
         );
     };
 
+    let (idps, idps_first) = config.with_value(|c| {
+        let first = c
+            .idp_display
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case("PRIMARY"));
+        (c.idps.clone(), first)
+    });
     let (brand_style, logo, heading, links, buttons) = config.with_value(|c| {
         let style = c.brand_color().map(|c| format!("--pc-brand: {c}"));
         let logo = c.logo_url().map(str::to_owned);
@@ -521,7 +528,30 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                 }
             })
             .collect_view();
+        // Each sends the browser to the provider (the loader builds the URL: through the
+        // issuer's /authorize when the widget has an OIDC client, else /sso/idps/{id}).
+        let idp_buttons = (!idps.is_empty()).then(|| {
+            let each = idps
+                .iter()
+                .map(|idp| {
+                    let class = format!("pc-button pc-button-secondary pc-idp {}", idp.class_name.clone().unwrap_or_default());
+                    let id = idp.id.clone();
+                    view! {
+                        <button type="button" class=class on:click=move |_| {
+                            callbacks.with_value(|c| emit(c, "idpButton", &json!({ "id": id }), None));
+                        }>{m.sign_in_with.replace("{name}", &idp.label())}</button>
+                    }
+                })
+                .collect_view();
+            view! { <div class="pc-idps">{each}</div> }
+        });
+        let (idps_above, idps_below) = if idps_first {
+            (idp_buttons, None)
+        } else {
+            (None, idp_buttons)
+        };
         view! {
+            {idps_above.map(|b| view! { {b} <p class="pc-divider"><span>{m.or}</span></p> })}
             <form class="pcw-form" on:submit=on_primary novalidate aria-busy=move || busy.get().then_some("true")>
                 <CredentialsFields
                     username=username.clone()
@@ -555,6 +585,7 @@ pub(crate) fn widget(config: WidgetConfig, callbacks: Callbacks) -> impl IntoVie
                     {m.passkey_sign_in}
                 </button>
             </form>
+            {idps_below.map(|b| view! { <p class="pc-divider"><span>{m.or}</span></p> {b} })}
             <div class="pcw-buttons">{buttons}</div>
             <ul class="pc-links">{forgot}{unlock}{sign_up}{help}{custom}</ul>
         }
