@@ -154,6 +154,7 @@ pub fn build(config: &Config) -> Result<(axum::Router, http::AppState), StartErr
         log_retention_days: config.log_retention_days,
         brand: std::sync::RwLock::new(brand),
         key_creation: std::sync::Mutex::default(),
+        idp_keys: Default::default(),
         draining: std::sync::atomic::AtomicBool::new(false),
         node_id: crypto::new_id("node"),
         csrf,

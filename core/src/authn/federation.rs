@@ -86,6 +86,11 @@ fn expected_issuer(idp: &IdentityProvider, claims: &Value) -> Option<String> {
     Some(issuer.to_owned())
 }
 
+/// The key an ID token says it is signed with (its header's `kid`), to pick the key set.
+pub fn key_id(id_token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(id_token).ok()?.kid
+}
+
 /// Checks an ID token of `idp`: signed by one of `jwks`' keys with an asymmetric algorithm,
 /// for this client, from the provider's issuer, with the nonce this sign-in sent, and within
 /// its lifetime (allowing the provider's clock skew).

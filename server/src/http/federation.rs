@@ -251,12 +251,11 @@ async fn identify(
         .as_str()
         .ok_or_else(|| Ok(Upstream("the token response has no id_token".into())))?;
     let jwks_url = idp.jwks_url.as_deref().unwrap_or_default();
-    let keys = http()
-        .get(jwks_url)
-        .send()
-        .await
-        .map_err(|e| Ok(Upstream(format!("keys: {e}"))))?;
-    let keys = json_of(keys, "keys").await.or_else(upstream)?;
+    let kid = federation::key_id(id_token);
+    let keys = match state.idp_keys.for_token(jwks_url, kid.as_deref()).await {
+        Ok(keys) => keys,
+        Err(e) => return Err(Ok(e)),
+    };
     let mut who =
         federation::verify_id_token(idp, &keys, id_token, &pending.nonce, Timestamp::now())
             .map_err(Err)?;

@@ -22,6 +22,7 @@ mod oauth_error;
 mod oauth_flow;
 pub mod pages;
 mod pagination;
+mod provider_keys;
 pub mod rate_limit;
 mod redact;
 mod registration;
@@ -89,6 +90,8 @@ pub struct Services {
     pub csrf: crate::crypto::csrf::CsrfKey,
     /// Writes System Log events that no user write carried, off the request path.
     pub log_sink: audit_log::LogSink,
+    /// Upstream identity providers' signing keys, kept between sign-ins.
+    pub idp_keys: provider_keys::ProviderKeys,
 }
 
 #[derive(Clone)]

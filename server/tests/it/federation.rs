@@ -90,7 +90,8 @@ async fn round_trip(b: &Client, up: &Upstream, start: &str, login: &str) -> Stri
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let to_upstream = location(&res);
     assert!(
-        to_upstream.starts_with(&up.server.url("/oauth2/v1/authorize?")),
+        to_upstream.starts_with(&up.server.url("/oauth2/"))
+            && to_upstream.contains("/v1/authorize?"),
         "{to_upstream}"
     );
     let q: std::collections::HashMap<String, String> = url::Url::parse(&to_upstream)
@@ -369,4 +370,101 @@ async fn racing_first_sign_ins_make_one_account_and_bad_answers_are_refused() {
         .await
         .unwrap();
     assert!(!page.contains("/sso/idps/"), "nor offered");
+}
+
+/// The provider's keys as fetched through a relay that counts the fetches.
+async fn counted_keys(
+    keys_url: String,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let fetches = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let relay = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let (counter, keys_url) = (counter.clone(), keys_url.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let res = reqwest::get(&keys_url).await.unwrap();
+                let cache = res.headers()[reqwest::header::CACHE_CONTROL].clone();
+                (
+                    [(axum::http::header::CACHE_CONTROL, cache)],
+                    res.text().await.unwrap(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = format!("http://{}/keys", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, relay).await });
+    (at, fetches)
+}
+
+#[tokio::test]
+async fn the_providers_keys_are_kept_between_sign_ins_and_fetched_again_when_it_rotates_them() {
+    use std::sync::atomic::Ordering;
+    let down = support::start().await;
+    let up = upstream(&down).await;
+    up.server.create_user("erin@upstream.test", PASSWORD).await;
+    // The upstream's `default` server, whose keys its admin can rotate.
+    let issuer = up.server.url("/oauth2/default");
+    let (keys, fetches) = counted_keys(format!("{issuer}/v1/keys")).await;
+    let mut body = crate::idps::oidc("Upstream org", &issuer);
+    let endpoints = &mut body["protocol"]["endpoints"];
+    for (name, path) in [
+        ("authorization", "authorize"),
+        ("token", "token"),
+        ("userInfo", "userinfo"),
+    ] {
+        endpoints[name]["url"] = json!(format!("{issuer}/v1/{path}"));
+    }
+    endpoints["jwks"]["url"] = json!(keys);
+    body["protocol"]["credentials"]["client"] =
+        json!({ "client_id": up.client_id, "client_secret": up.client_secret });
+    body["policy"] = jit();
+    let res = down
+        .admin_post("/api/v1/idps")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let idp: Value = res.json().await.unwrap();
+    let start = down.url(&format!("/sso/idps/{}", idp["id"].as_str().unwrap()));
+    let sign_in = || async {
+        let b = browser();
+        let callback = round_trip(&b, &up, &start, "erin@upstream.test").await;
+        let res = b.get(&callback).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+        assert_eq!(
+            signed_in_as(&down, &b).await.as_deref(),
+            Some("erin@upstream.test")
+        );
+    };
+
+    for _ in 0..3 {
+        sign_in().await;
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "fetched once for three sign-ins"
+    );
+
+    // The provider rotates: its next ID token names a key the kept set lacks.
+    let res = up
+        .server
+        .admin_post("/api/v1/authorizationServers/default/credentials/lifecycle/keyRotate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    sign_in().await;
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "fetched again for the new key"
+    );
+    sign_in().await;
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
