@@ -106,6 +106,8 @@ pub const OAUTH_INTROSPECT: &str = "/oauth2/v1/introspect";
 pub const OAUTH_REVOKE: &str = "/oauth2/v1/revoke";
 pub const OAUTH_LOGOUT: &str = "/oauth2/v1/logout";
 pub const OAUTH_KEYS: &str = "/oauth2/v1/keys";
+/// Pushed authorization requests (RFC 9126).
+pub const OAUTH_PAR: &str = "/oauth2/v1/par";
 /// Dynamic client registration (RFC 7591), admin-authenticated.
 pub const OAUTH_CLIENTS: &str = "/oauth2/v1/clients";
 pub const OAUTH_CLIENT: &str = "/oauth2/v1/clients/{id}";
@@ -120,6 +122,7 @@ pub const AS_INTROSPECT: &str = "/oauth2/{server}/v1/introspect";
 pub const AS_REVOKE: &str = "/oauth2/{server}/v1/revoke";
 pub const AS_LOGOUT: &str = "/oauth2/{server}/v1/logout";
 pub const AS_KEYS: &str = "/oauth2/{server}/v1/keys";
+pub const AS_PAR: &str = "/oauth2/{server}/v1/par";
 /// Where the consent screen posts the person's answer.
 pub const CONSENT: &str = proto::paths::CONSENT;
 /// Authorization-server admin API.

@@ -69,3 +69,56 @@ for (const server of [
   expect(introspected.iss).toBe(server.issuer);
   expect(introspected.aud).toBe(server.audience);
 });
+
+// RFC 9126: openid-client pushes the request and sends the browser with its request_uri alone.
+for (const issuer of [PORTCULLIS, `${PORTCULLIS}/oauth2/default`]) test(`openid-client (unmodified) pushes its authorization request (PAR) at ${issuer}`, async ({ page }) => {
+  const oidc = await import('openid-client');
+  const registered = await registerClient({
+    client_name: 'e2e web app (openid-client, PAR)',
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code'],
+    require_pushed_authorization_requests: true,
+  });
+  const user = await createUser('par');
+  const config = await oidc.discovery(
+    new URL(issuer),
+    registered.client_id,
+    registered.client_secret,
+    undefined,
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: CALLBACK,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  expect([...url.searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+
+  await page.goto(url.href);
+  await page.waitForURL(/\/login\?fromURI=/);
+  await new SignInPage(page).signIn(user.login, user.password);
+  await page.waitForURL((u) => u.href.startsWith(CALLBACK));
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  expect(tokens.claims()!.email).toBe(user.login);
+
+  // The same request in the browser's address is refused for this client.
+  const plain = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CALLBACK, scope: 'openid', state, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
+  });
+  await page.goto(plain.href);
+  await page.waitForURL((u) => u.href.startsWith(CALLBACK));
+  expect(new URL(page.url()).searchParams.get('error')).toBe('invalid_request');
+});

@@ -60,4 +60,6 @@ pub enum Problem {
     IdpNoAccount,
     /// The account the provider's person has here may not sign in.
     IdpInactive,
+    /// A pushed authorization request (`request_uri`) that is unknown, used or expired.
+    RequestExpired,
 }

@@ -140,6 +140,7 @@ pub(super) const DE: Messages = Messages {
     problem_idp_cancelled: "Sie haben die Anmeldung beim Anbieter abgebrochen.",
     problem_idp_no_account: "Für die Person, die der Anbieter angemeldet hat, gibt es hier kein Konto. Bitten Sie Ihre Administration darum.",
     problem_idp_inactive: "Ihr Konto hier kann nicht zur Anmeldung verwendet werden. Wenden Sie sich an Ihre Administration.",
+    problem_request_expired: "Diese Anmeldeanfrage ist abgelaufen oder wurde schon verwendet. Bitte beginnen Sie erneut in der Anwendung.",
     error_title: "Etwas ist schiefgelaufen",
     error_default: "Die Anfrage konnte nicht abgeschlossen werden.",
     error_next: "Sie können dieses Fenster schließen und in der Anwendung neu beginnen oder",

@@ -140,6 +140,7 @@ pub(super) const EN: Messages = Messages {
     problem_idp_cancelled: "You cancelled signing in with the provider.",
     problem_idp_no_account: "There is no account here for the person the provider signed in. Ask your administrator for one.",
     problem_idp_inactive: "Your account here cannot be used to sign in. Ask your administrator.",
+    problem_request_expired: "This sign-in request has expired or was already used. Please start again from the application.",
     error_title: "Something went wrong",
     error_default: "The request could not be completed.",
     error_next: "You can close this window and start again from the application, or",

@@ -140,6 +140,7 @@ pub(super) const FR: Messages = Messages {
     problem_idp_cancelled: "Vous avez annulé la connexion auprès du fournisseur.",
     problem_idp_no_account: "Il n'existe ici aucun compte pour la personne connectée par le fournisseur. Demandez-en un à votre administrateur.",
     problem_idp_inactive: "Votre compte ici ne permet pas de se connecter. Adressez-vous à votre administrateur.",
+    problem_request_expired: "Cette demande de connexion a expiré ou a déjà été utilisée. Veuillez recommencer depuis l'application.",
     error_title: "Un problème est survenu",
     error_default: "La demande n'a pas pu aboutir.",
     error_next: "Vous pouvez fermer cette fenêtre et recommencer depuis l'application, ou",

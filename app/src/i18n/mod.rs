@@ -237,6 +237,7 @@ pub struct Messages {
     pub problem_idp_cancelled: &'static str,
     pub problem_idp_no_account: &'static str,
     pub problem_idp_inactive: &'static str,
+    pub problem_request_expired: &'static str,
     pub error_title: &'static str,
     pub error_default: &'static str,
     pub error_next: &'static str,
@@ -333,6 +334,7 @@ impl Messages {
             P::IdpCancelled => self.problem_idp_cancelled,
             P::IdpNoAccount => self.problem_idp_no_account,
             P::IdpInactive => self.problem_idp_inactive,
+            P::RequestExpired => self.problem_request_expired,
         }
     }
 

@@ -81,6 +81,7 @@ pub struct Registration {
     /// The client's public keys, for `private_key_jwt`.
     pub jwks: Option<serde_json::Value>,
     pub consent_method: Option<ConsentMethod>,
+    pub require_pushed_authorization_requests: bool,
 }
 
 fn valid_redirect(uri: &str, app: ApplicationType) -> bool {
@@ -326,6 +327,7 @@ pub fn register(
             .filter(|_| method == AuthMethod::ClientSecretJwt)
             .map(HmacSecret),
         consent_method: req.consent_method.unwrap_or_default(),
+        require_pushed_authorization_requests: req.require_pushed_authorization_requests,
         created: now,
         last_updated: now,
     };

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod grants;
 pub mod issuer;
 pub mod keys;
+pub mod par;
 pub mod params;
 pub mod pkce;
 pub mod response;

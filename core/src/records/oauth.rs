@@ -82,6 +82,10 @@ pub struct Client {
     pub hmac_secret: Option<HmacSecret>,
     #[serde(default)]
     pub consent_method: ConsentMethod,
+    /// Its authorization requests must be pushed first (RFC 9126 §6), so that none can be
+    /// forged or changed in the browser.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     pub created: Timestamp,
     pub last_updated: Timestamp,
 }
@@ -125,6 +129,18 @@ pub struct CodeRecord {
     pub credential_epoch: u64,
     #[serde(default)]
     pub sessions_epoch: u64,
+}
+
+/// An authorization request a client pushed (RFC 9126), kept by the digest of its
+/// `request_uri` until a browser brings that to the authorization endpoint, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedRequest {
+    /// The authorization server it was pushed to; only that server's endpoint takes it.
+    pub server: String,
+    pub client_id: ClientId,
+    /// The request's parameters, as the client pushed them (its credentials left out).
+    pub params: std::collections::BTreeMap<String, String>,
+    pub expires_at: Timestamp,
 }
 
 /// A refresh token, stored by digest. Tokens of one login share a family: reuse of a rotated

@@ -193,6 +193,27 @@ pub(crate) fn single_use_values_are_spent_once(store: Arc<dyn Store>) {
             .is_some()
     });
     assert_eq!(redeemed.iter().filter(|r| **r).count(), 1);
+
+    let pushed = crate::records::oauth::PushedRequest {
+        server: "org".into(),
+        client_id: crate::records::ids::ClientId::new("0oa1"),
+        params: [("scope".to_owned(), "openid".to_owned())].into(),
+        expires_at: Timestamp::from_millis(i64::MAX / 2),
+    };
+    let digest = Digest::of("request-uri");
+    store.put_pushed_request(&digest, &pushed).unwrap();
+    assert_eq!(
+        store.pushed_request(&digest).unwrap().as_ref(),
+        Some(&pushed)
+    );
+    let s = store.clone();
+    let taken = at_once(move |_| {
+        s.take_pushed_request(&Digest::of("request-uri"))
+            .unwrap()
+            .is_some()
+    });
+    assert_eq!(taken.iter().filter(|t| **t).count(), 1);
+    assert!(store.pushed_request(&digest).unwrap().is_none());
 }
 
 /// A write acknowledged by `flush` survives closing and reopening the store.

@@ -62,6 +62,7 @@ pub enum Record {
     Transaction(Digest, Transaction),
     RecoveryToken(Digest, RecoveryTokenRecord),
     Code(Digest, CodeRecord),
+    PushedRequest(Digest, crate::records::oauth::PushedRequest),
     Refresh(Digest, RefreshRecord),
     Revoked {
         key: String,
@@ -103,6 +104,7 @@ pub fn import(store: &dyn Store, record: Record) -> Result<(), StoreError> {
         Record::Transaction(d, tx) => store.save_transaction(&d, &tx, None).map(|_| ()),
         Record::RecoveryToken(d, r) => store.put_recovery_token(&d, &r),
         Record::Code(d, c) => store.put_code(&d, &c),
+        Record::PushedRequest(d, r) => store.put_pushed_request(&d, &r),
         Record::Refresh(d, r) => store.put_refresh(&d, &r),
         Record::Revoked { key, until } => store.revoke(&key, until),
         Record::Meta { key, value } => store.set_meta(&key, &value),

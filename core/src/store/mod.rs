@@ -34,7 +34,7 @@ use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
-use crate::records::oauth::{CodeRecord, RefreshRecord};
+use crate::records::oauth::{CodeRecord, PushedRequest, RefreshRecord};
 
 /// What redeeming an authorization code found.
 #[derive(Debug)]
@@ -312,6 +312,17 @@ pub trait Store: Send + Sync + 'static {
     fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError>;
     /// Marks the code used, atomically, and says whether it already was.
     fn use_code(&self, digest: &Digest) -> Result<CodeUse, StoreError>;
+
+    /// Pushed authorization requests, by the digest of their `request_uri`. `take` removes
+    /// and returns one atomically, so a `request_uri` is used once; `pushed_request` only
+    /// reads it (the consent screen checks what it continues).
+    fn put_pushed_request(
+        &self,
+        digest: &Digest,
+        request: &PushedRequest,
+    ) -> Result<(), StoreError>;
+    fn pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError>;
+    fn take_pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError>;
 
     /// Refresh tokens, by digest.
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError>;

@@ -31,7 +31,7 @@ use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client as OAuthClient;
 use crate::records::oauth::KeyRecord;
-use crate::records::oauth::{CodeRecord, RefreshRecord};
+use crate::records::oauth::{CodeRecord, PushedRequest, RefreshRecord};
 use postgres::types::{Json, ToSql};
 use postgres::{Client, NoTls, Row};
 use serde::Serialize;
@@ -64,6 +64,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     ),
     (7, include_str!("migrations/0007_system_log.sql")),
     (8, include_str!("migrations/0008_idps.sql")),
+    (9, include_str!("migrations/0009_pushed_requests.sql")),
 ];
 
 /// PostgreSQL text cannot hold NUL, so no stored key has one: a lookup by such a value (a
@@ -1818,6 +1819,33 @@ impl Store for PgStore {
         Ok(existed)
     }
 
+    fn put_pushed_request(
+        &self,
+        digest: &Digest,
+        request: &PushedRequest,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO pushed_requests (digest, expires_at, record) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record",
+            params![key(digest), request.expires_at.millis(), json(request)?],
+        )?;
+        Ok(())
+    }
+
+    fn pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
+        self.record(
+            "SELECT record FROM pushed_requests WHERE digest = $1",
+            params![key(digest)],
+        )
+    }
+
+    fn take_pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
+        self.record(
+            "DELETE FROM pushed_requests WHERE digest = $1 RETURNING record",
+            params![key(digest)],
+        )
+    }
+
     fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
         self.exec(
             "INSERT INTO auth_codes (digest, used, expires_at, record) VALUES ($1, $2, $3, $4)
@@ -2118,6 +2146,7 @@ impl Store for PgStore {
                 "DELETE FROM authn_transactions WHERE expires_at <= $1",
                 "DELETE FROM recovery_tokens WHERE expires_at <= $1",
                 "DELETE FROM auth_codes WHERE expires_at <= $1",
+                "DELETE FROM pushed_requests WHERE expires_at <= $1",
                 "DELETE FROM refresh_tokens WHERE expires_at <= $1",
                 "DELETE FROM revoked WHERE until <= $1",
                 "DELETE FROM rate_counters WHERE window_start < $1 - 120000",
@@ -2238,6 +2267,9 @@ impl Store for PgStore {
         }
         for (d, c) in self.by_digest("SELECT digest, record FROM auth_codes")? {
             sink(Record::Code(d, c))?;
+        }
+        for (d, r) in self.by_digest("SELECT digest, record FROM pushed_requests")? {
+            sink(Record::PushedRequest(d, r))?;
         }
         for (d, r) in self.by_digest("SELECT digest, record FROM refresh_tokens")? {
             sink(Record::Refresh(d, r))?;

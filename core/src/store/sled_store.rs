@@ -25,7 +25,7 @@ use crate::records::federation::IdentityProvider;
 use crate::records::log::LogEvent;
 use crate::records::oauth::Client;
 use crate::records::oauth::KeyRecord;
-use crate::records::oauth::{CodeRecord, RefreshRecord};
+use crate::records::oauth::{CodeRecord, PushedRequest, RefreshRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -76,6 +76,7 @@ pub struct SledStore {
     signing_keys: Tree,
     clients: Tree,
     auth_codes: Tree,
+    pushed_requests: Tree,
     refresh_tokens: Tree,
     revoked: Tree,
     trusted_origins: Tree,
@@ -141,6 +142,7 @@ impl SledStore {
             signing_keys: db.open_tree("signing_keys")?,
             clients: db.open_tree("clients")?,
             auth_codes: db.open_tree("auth_codes")?,
+            pushed_requests: db.open_tree("pushed_requests")?,
             refresh_tokens: db.open_tree("refresh_tokens")?,
             revoked: db.open_tree("revoked")?,
             trusted_origins: db.open_tree("trusted_origins")?,
@@ -1540,6 +1542,30 @@ impl Store for SledStore {
         self.wrote_if(used)
     }
 
+    fn put_pushed_request(
+        &self,
+        digest: &Digest,
+        request: &PushedRequest,
+    ) -> Result<(), StoreError> {
+        self.pushed_requests
+            .insert(digest.as_bytes(), encode(request)?)?;
+        self.wrote();
+        Ok(())
+    }
+
+    fn pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
+        self.pushed_requests
+            .get(digest.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn take_pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
+        let taken = self.pushed_requests.remove(digest.as_bytes())?;
+        self.wrote();
+        taken.map(|v| decode(&v)).transpose()
+    }
+
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError> {
         self.refresh_tokens
             .insert(digest.as_bytes(), encode(record)?)?;
@@ -1733,6 +1759,7 @@ impl Store for SledStore {
                 + sweep::<Transaction>(&self.transactions, now, |t| t.expires_at)?
                 + sweep::<RecoveryTokenRecord>(&self.recovery_tokens, now, |r| r.expires_at)?
                 + sweep::<CodeRecord>(&self.auth_codes, now, |c| c.expires_at)?
+                + sweep::<PushedRequest>(&self.pushed_requests, now, |r| r.expires_at)?
                 + sweep::<RefreshRecord>(&self.refresh_tokens, now, |r| r.expires_at)?
                 + sweep::<Timestamp>(&self.revoked, now, |until| *until)?,
         )
@@ -1859,6 +1886,9 @@ impl Store for SledStore {
         })?;
         export_digests(&self.auth_codes, sink, |d, v| {
             Ok(Record::Code(d, decode(v)?))
+        })?;
+        export_digests(&self.pushed_requests, sink, |d, v| {
+            Ok(Record::PushedRequest(d, decode(v)?))
         })?;
         export_digests(&self.refresh_tokens, sink, |d, v| {
             Ok(Record::Refresh(d, decode(v)?))

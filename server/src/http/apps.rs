@@ -67,6 +67,7 @@ fn view(a: &App, base: &str, client: Option<&Client>, secret: Option<&str>) -> V
             "response_types": client.response_types,
             "application_type": client.application_type,
             "consent_method": client.consent_method,
+            "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
         }});
     }
     v
@@ -135,6 +136,7 @@ struct OAuthSettings {
     response_types: Vec<String>,
     application_type: Option<crate::oauth::clients::ApplicationType>,
     consent_method: Option<crate::oauth::clients::ConsentMethod>,
+    require_pushed_authorization_requests: bool,
 }
 
 /// The OAuth client registration an app body describes, if it is an OIDC app.
@@ -153,6 +155,7 @@ fn registration(body: &CreateApp) -> Option<Registration> {
         grant_types: s.grant_types,
         response_types: s.response_types,
         consent_method: s.consent_method,
+        require_pushed_authorization_requests: s.require_pushed_authorization_requests,
         ..Default::default()
     })
 }

@@ -22,6 +22,7 @@ mod oauth_error;
 mod oauth_flow;
 pub mod pages;
 mod pagination;
+mod par;
 mod provider_keys;
 pub mod rate_limit;
 mod redact;

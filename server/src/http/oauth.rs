@@ -146,6 +146,8 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         "introspection_endpoint": at("introspect"),
         "revocation_endpoint": at("revoke"),
         "end_session_endpoint": at("logout"),
+        "pushed_authorization_request_endpoint": at("par"),
+        "require_pushed_authorization_requests": false,
         "response_types_supported": ["code", "id_token", "code id_token", "code token", "id_token token", "code id_token token"],
         "response_modes_supported": ["query", "fragment", "form_post", "okta_post_message"],
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password", "client_credentials"],
@@ -159,6 +161,8 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
+        // Only the `request_uri`s of pushed requests, not request objects fetched by URL.
+        "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
     })
 }
@@ -185,6 +189,7 @@ fn client_view(base: &str, c: &Client, secret: Option<&str>) -> Value {
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "response_types": c.response_types,
         "consent_method": c.consent_method,
+        "require_pushed_authorization_requests": c.require_pushed_authorization_requests,
         "_links": {
             "self": { "href": paths::href(base, paths::OAUTH_CLIENT, &c.client_id) },
             "newSecret": { "href": paths::href(base, paths::OAUTH_CLIENT_NEW_SECRET, &c.client_id) },

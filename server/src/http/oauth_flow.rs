@@ -20,6 +20,7 @@ use crate::oauth::authorization::{self, Answer, AuthorizeCtx, Decision, SignedIn
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeRequest, Reply};
 use crate::oauth::grants::{self, ClientCredentials, GrantCtx, TokenError, TokenRequest};
 use crate::oauth::issuer::Issuer;
+use crate::oauth::par;
 use crate::oauth::params::Params;
 use crate::oauth::response::{Delivery, deliver, form_post_page, origin_of, post_message_page};
 use crate::oauth::token_info::{self, BearerError};
@@ -34,7 +35,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Browser navigations: authorize, consent and logout, for the org and custom servers.
@@ -61,9 +62,11 @@ pub(super) fn api_routes() -> Router<AppState> {
         .route(paths::AS_INTROSPECT, post(introspect))
         .route(paths::OAUTH_REVOKE, post(revoke))
         .route(paths::AS_REVOKE, post(revoke))
+        .route(paths::OAUTH_PAR, post(super::par::push))
+        .route(paths::AS_PAR, post(super::par::push))
 }
 
-fn no_store(mut r: Response) -> Response {
+pub(super) fn no_store(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -77,6 +80,18 @@ fn no_store(mut r: Response) -> Response {
 /// The error page for `problem`, in the language the browser asks for.
 async fn error_page(state: &AppState, headers: &HeaderMap, problem: Problem) -> Response {
     super::pages::problem_page(state, headers, problem, StatusCode::BAD_REQUEST).await
+}
+
+/// The store could not answer: a page that says so, 503.
+async fn unavailable_page(state: &AppState, headers: &HeaderMap, detail: &str) -> Response {
+    tracing::error!(%detail, "authorization request failed: the store is unavailable");
+    super::pages::problem_page(
+        state,
+        headers,
+        Problem::Internal,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await
 }
 
 /// Sends `fields` to the client as its response mode asks.
@@ -161,6 +176,23 @@ async fn authorize(
     params: Params,
 ) -> Response {
     let now = Timestamp::now();
+    // A pushed request (RFC 9126): the parameters it was pushed with, taken once, stand in for
+    // the query's.
+    let pushed = par::names_pushed(&params);
+    let params = if pushed {
+        let (asked, from) = (params, Arc::clone(&issuer));
+        let taken = state
+            .blocking(move |s| par::take(s.store.as_ref(), &from, &asked, now))
+            .await;
+        match taken {
+            Ok(Ok(Some(p))) => p,
+            Ok(Ok(None)) => return error_page(&state, &headers, Problem::RequestExpired).await,
+            Ok(Err(e)) => return unavailable_page(&state, &headers, &e.to_string()).await,
+            Err(e) => return unavailable_page(&state, &headers, &e.to_string()).await,
+        }
+    } else {
+        params
+    };
     let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
         Ok(r) => r,
         Err(AuthorizeError::Page { problem }) => {
@@ -178,6 +210,16 @@ async fn authorize(
             return error_page(&state, &headers, Problem::Internal).await;
         }
     };
+    if req.client.require_pushed_authorization_requests && !pushed {
+        return respond(
+            &state,
+            &req.reply,
+            error_fields(
+                "invalid_request",
+                "This client must push its authorization requests first (RFC 9126).",
+            ),
+        );
+    }
     // Sessions and codes are written (and flushed) on the blocking pool, in one hop.
     let sid = cookie(&headers, SESSION_COOKIE).map(str::to_owned);
     let (decider, asked) = (Arc::clone(&issuer), req.clone());
@@ -203,9 +245,24 @@ async fn authorize(
         }
     };
     let mut response = match decision {
-        Ok(Decision::SignIn) => login_redirect(&uri, &params, &req),
+        // The way back leaves out what will have been answered: `prompt` (by the sign-in or
+        // the consent), the spent `sessionToken`, and `idp` (the provider is where the
+        // person goes now).
+        Ok(Decision::SignIn) => {
+            let dropped = ["prompt", "sessionToken", "idp"];
+            match way_back(&state, &issuer, &req, &params, &dropped, pushed, now).await {
+                Ok(back) => login_redirect(&uri, &params, &back, &req),
+                Err(e) => unavailable_page(&state, &headers, &e).await,
+            }
+        }
         Ok(Decision::AskConsent(scopes)) => {
-            consent_page(&state, &issuer, &req, &uri, &params, &headers, scopes).await
+            let dropped = ["prompt", "sessionToken"];
+            match way_back(&state, &issuer, &req, &params, &dropped, pushed, now).await {
+                Ok(back) => {
+                    consent_page(&state, &issuer, &req, &uri, &back, &headers, scopes).await
+                }
+                Err(e) => unavailable_page(&state, &headers, &e).await,
+            }
         }
         Ok(Decision::Answer(answer)) => respond(&state, &req.reply, answer.into_fields()),
         Err(e) => {
@@ -246,19 +303,45 @@ fn sign_in_of(
     Ok((None, session.map_or(SignedIn::Nobody, SignedIn::Earlier)))
 }
 
-/// To the sign-in page, which returns here once the person has signed in. `prompt=login` is
-/// dropped from the way back, since the sign-in it asks for will just have happened.
-fn login_redirect(uri: &Uri, params: &HashMap<String, String>, req: &AuthorizeRequest) -> Response {
-    let mut back = url::form_urlencoded::Serializer::new(String::new());
-    let mut keys: Vec<&String> = params.keys().collect();
-    keys.sort();
-    for k in keys {
-        if k == "prompt" || k == "sessionToken" || k == "idp" {
-            continue;
-        }
-        back.append_pair(k, &params[k]);
+/// The parameters the browser comes back to the authorization endpoint with, after signing in
+/// or consenting: the request's without `dropped`, or for a pushed request a new one-time
+/// reference to them (`par::resume`), so they stay off the browser's address bar.
+async fn way_back(
+    state: &AppState,
+    issuer: &Arc<Issuer>,
+    req: &AuthorizeRequest,
+    params: &HashMap<String, String>,
+    dropped: &[&str],
+    pushed: bool,
+    now: Timestamp,
+) -> Result<BTreeMap<String, String>, String> {
+    let kept: BTreeMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !dropped.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !pushed {
+        return Ok(kept);
     }
-    let from = format!("{}?{}", uri.path(), back.finish());
+    let (issuer, client) = (Arc::clone(issuer), req.client.client_id.clone());
+    state
+        .blocking(move |s| par::resume(s.store.as_ref(), &issuer, &client, kept, now))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// To the sign-in page, which returns here with `back` once the person has signed in.
+fn login_redirect(
+    uri: &Uri,
+    params: &HashMap<String, String>,
+    back: &BTreeMap<String, String>,
+    req: &AuthorizeRequest,
+) -> Response {
+    let back = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(back)
+        .finish();
+    let from = format!("{}?{back}", uri.path());
     let mut login = url::form_urlencoded::Serializer::new(String::new());
     login.append_pair("fromURI", &from);
     // `idp`: straight to that identity provider instead of the sign-in page (Okta's).
@@ -295,7 +378,7 @@ fn authenticate(
 }
 
 /// The client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
-fn client_credentials(
+pub(super) fn client_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<ClientCredentials, TokenError> {
@@ -732,18 +815,13 @@ fn sign_out_to(state: &AppState, headers: &HeaderMap, target: &str) -> Response 
     r
 }
 
-/// The authorization request to come back to after consent: its path and parameters, without
-/// the one-time `sessionToken` (already spent) and `prompt` (answered by the consent itself).
-fn resume_request(uri: &Uri, params: &HashMap<String, String>) -> String {
-    let mut keys: Vec<&String> = params.keys().collect();
-    keys.sort();
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for k in keys {
-        if k != "prompt" && k != "sessionToken" {
-            q.append_pair(k, &params[k]);
-        }
-    }
-    format!("{}?{}", uri.path(), q.finish())
+/// The authorization request to come back to after consent: its path and `back` (see
+/// `way_back`).
+fn resume_request(uri: &Uri, back: &BTreeMap<String, String>) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(back)
+        .finish();
+    format!("{}?{q}", uri.path())
 }
 
 /// Asks the person to agree to `scopes` for the requesting client.
@@ -752,7 +830,7 @@ async fn consent_page(
     issuer: &Issuer,
     req: &AuthorizeRequest,
     uri: &Uri,
-    params: &HashMap<String, String>,
+    back: &BTreeMap<String, String>,
     headers: &HeaderMap,
     scopes: Vec<String>,
 ) -> Response {
@@ -768,7 +846,7 @@ async fn consent_page(
         })
         .collect();
     let page = super::pages::base_page(state, headers, uri, View::Consent);
-    let request = resume_request(uri, params);
+    let request = resume_request(uri, back);
     let flow = FormFlow::Consent(&request);
     let page = PageState {
         consent: Some(ConsentRequest {
@@ -835,12 +913,20 @@ async fn consent_answer(
     let Some(issuer) = issuer else {
         return error_page(&state, &headers, Problem::ConsentInvalid).await;
     };
-    let params = Params::parse(query.as_bytes());
+    let now = Timestamp::now();
+    let mut params = Params::parse(query.as_bytes());
+    // The way back of a pushed request names it; what is agreed to is what it holds.
+    if par::names_pushed(&params) {
+        params = match par::peek(state.store.as_ref(), &issuer, &params, now) {
+            Ok(Some(p)) => p,
+            Ok(None) => return error_page(&state, &headers, Problem::RequestExpired).await,
+            Err(e) => return unavailable_page(&state, &headers, &e.to_string()).await,
+        };
+    }
     let req = match authorize::validate(state.store.as_ref(), &issuer, &params) {
         Ok(r) => r,
         Err(_) => return error_page(&state, &headers, Problem::ConsentInvalid).await,
     };
-    let now = Timestamp::now();
     let session = cookie(&headers, SESSION_COOKIE)
         .and_then(|sid| use_session(state.store.as_ref(), &state.sessions, now, sid).ok())
         .flatten();

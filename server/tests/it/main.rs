@@ -23,6 +23,7 @@ mod oauth_flows;
 mod okta_sdk_python;
 mod outage;
 mod pages;
+mod par;
 mod passkeys;
 mod process;
 mod rate_limits;

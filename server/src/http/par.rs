@@ -1,0 +1,74 @@
+//! The pushed authorization request endpoint (RFC 9126), for the org and custom servers: the
+//! client authenticates as at the token endpoint, the request is checked as the authorization
+//! endpoint will check it, and the answer is a one-time `request_uri` (`oauth::par`).
+
+use super::AppState;
+use super::oauth::Server;
+use super::oauth_error::OAuthError;
+use super::oauth_flow::{client_credentials, no_store};
+use crate::clock::Timestamp;
+use crate::oauth::grants::{self, TokenError};
+use crate::oauth::par::{self, PushError};
+use crate::oauth::params::Params;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub(super) async fn push(
+    State(state): State<AppState>,
+    Server(issuer): Server,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = Params::parse(&body);
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    if let Some(d) = form.repeat_error() {
+        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
+    }
+    let creds = match client_credentials(&headers, &form) {
+        Ok(c) => c,
+        Err(e) => return OAuthError::token(&e, basic).into_response(),
+    };
+    let now = Timestamp::now();
+    let pushed = state
+        .blocking(move |s| {
+            let store = s.store.as_ref();
+            // An assertion may name this endpoint, the token endpoint or the issuer
+            // (RFC 9126 §2).
+            let audiences = [
+                issuer.endpoint("par"),
+                issuer.endpoint("token"),
+                issuer.url.clone(),
+            ];
+            let audiences: Vec<&str> = audiences.iter().map(String::as_str).collect();
+            let client = grants::authenticate_client(store, &creds, &audiences, now)
+                .map_err(Refusal::Client)?;
+            par::push(store, &issuer, &client, &form, now).map_err(Refusal::Request)
+        })
+        .await;
+    match pushed {
+        Ok(Ok((request_uri, expires_in))) => no_store(
+            (
+                StatusCode::CREATED,
+                Json(json!({ "request_uri": request_uri, "expires_in": expires_in })),
+            )
+                .into_response(),
+        ),
+        Ok(Err(Refusal::Client(e))) => OAuthError::token(&e, basic).into_response(),
+        Ok(Err(Refusal::Request(PushError::Invalid { error, description }))) => {
+            OAuthError::new(StatusCode::BAD_REQUEST, error, description).into_response()
+        }
+        Ok(Err(Refusal::Request(PushError::Store(e)))) => {
+            OAuthError::token(&TokenError::Store(e), basic).into_response()
+        }
+        Err(e) => OAuthError::token(&TokenError::Flow(e.to_string()), basic).into_response(),
+    }
+}
+
+enum Refusal {
+    Client(TokenError),
+    Request(PushError),
+}
