@@ -3,6 +3,7 @@ import { createUser } from './fixtures/users';
 import { registerClient } from './fixtures/oauth';
 import { SignInPage } from './fixtures/pages';
 import { PORTCULLIS, HOST } from './fixtures/env';
+import { adminApi } from './fixtures/admin';
 
 const CALLBACK = `${HOST}/callback.html`;
 
@@ -121,4 +122,72 @@ for (const issuer of [PORTCULLIS, `${PORTCULLIS}/oauth2/default`]) test(`openid-
   await page.goto(plain.href);
   await page.waitForURL((u) => u.href.startsWith(CALLBACK));
   expect(new URL(page.url()).searchParams.get('error')).toBe('invalid_request');
+});
+
+// A custom server that signs with ES256 or EdDSA: openid-client told so by the client's
+// `id_token_signed_response_alg`, and jose verifying both tokens against the published JWKS.
+for (const alg of ['ES256', 'EdDSA']) test(`openid-client and jose (unmodified) take tokens a server signs with ${alg}`, async ({ page }) => {
+  const oidc = await import('openid-client');
+  const jose = await import('jose');
+  const registered = await registerClient({
+    client_name: `e2e web app (${alg})`,
+    application_type: 'web',
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code'],
+  });
+  const api = await adminApi();
+  const made = await api.post('/api/v1/authorizationServers', {
+    data: { name: `e2e ${alg} ${Date.now()}`, audiences: [`api://${alg}`], credentials: { signing: { alg } } },
+  });
+  expect(made.status()).toBe(200);
+  const server = await made.json();
+  const policy = await (await api.post(`/api/v1/authorizationServers/${server.id}/policies`, {
+    data: { type: 'OAUTH_AUTHORIZATION_POLICY', name: 'e2e', conditions: { clients: { include: [registered.client_id] } } },
+  })).json();
+  const rule = await api.post(`/api/v1/authorizationServers/${server.id}/policies/${policy.id}/rules`, {
+    data: {
+      type: 'RESOURCE_ACCESS', name: 'e2e',
+      conditions: { people: { groups: { include: ['EVERYONE'] } }, grantTypes: { include: ['authorization_code'] }, scopes: { include: ['*'] } },
+      actions: { token: { accessTokenLifetimeMinutes: 60 } },
+    },
+  });
+  expect(rule.status()).toBe(200);
+  await api.dispose();
+
+  const user = await createUser(alg.toLowerCase());
+  const config = await oidc.discovery(
+    new URL(server.issuer),
+    registered.client_id,
+    { client_secret: registered.client_secret, id_token_signed_response_alg: alg },
+    undefined,
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual([alg]);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const nonce = oidc.randomNonce();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CALLBACK,
+    scope: 'openid email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  await page.goto(url.href);
+  await page.waitForURL(/\/login\?fromURI=/);
+  await new SignInPage(page).signIn(user.login, user.password);
+  await page.waitForURL((u) => u.href.startsWith(CALLBACK));
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
+  });
+
+  const keys = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
+  const id = await jose.jwtVerify(tokens.id_token!, keys, { issuer: server.issuer, audience: registered.client_id });
+  expect(id.protectedHeader.alg).toBe(alg);
+  expect(id.payload.email).toBe(user.login);
+  const access = await jose.jwtVerify(tokens.access_token, keys, { issuer: server.issuer, audience: `api://${alg}` });
+  expect(access.protectedHeader.alg).toBe(alg);
+  expect(access.payload.uid).toBe(user.id);
 });

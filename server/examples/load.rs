@@ -8,6 +8,9 @@
 //! cargo run --release -p portcullis --example load -- --token … --scenario token
 //! ```
 //!
+//! `--scenario custom-token --alg ES256` (or `EdDSA`, `RS256`) first makes the `default`
+//! server sign with that algorithm (a key rotation), to compare what signing costs.
+//!
 //! `--scenario search` sends `GET /api/v1/users?search=…` with the expression `--query`, in
 //! which `{n}` becomes a random number below `--users` (`{n7}`: seven digits, as the `fill`
 //! example numbers its users; `{n%50}`: that number modulo 50), plus `--params` (e.g.
@@ -34,6 +37,8 @@ struct Args {
     params: String,
     /// How many users `{n}` ranges over.
     users: u64,
+    /// The signing algorithm the `default` server is moved to for `custom-token`.
+    alg: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -48,6 +53,7 @@ fn parse_args() -> anyhow::Result<Args> {
         query: r#"profile.email eq "fill-{n7}@example.com""#.into(),
         params: String::new(),
         users: 1_000_000,
+        alg: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -63,8 +69,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--query" => args.query = value,
             "--params" => args.params = value,
             "--users" => args.users = value.parse()?,
+            "--alg" => args.alg = Some(value),
             other => bail!(
-                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page|search, --seconds, --concurrency, --pid, --settle, --query, --params, --users)"
+                "unknown option {other} (--url, --token, --scenario token|custom-token|introspect|authn|page|search, --seconds, --concurrency, --pid, --settle, --query, --params, --users, --alg RS256|ES256|EdDSA)"
             ),
         }
     }
@@ -131,6 +138,23 @@ async fn main() -> anyhow::Result<()> {
             .send()
             .await?
             .error_for_status()?;
+        if let Some(alg) = &args.alg {
+            let current: Value = admin(http.get(&server))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            admin(http.put(&server))
+                .json(
+                    &json!({ "name": current["name"], "description": current["description"],
+                               "audiences": current["audiences"],
+                               "credentials": { "signing": { "alg": alg } } }),
+                )
+                .send()
+                .await?
+                .error_for_status()?;
+        }
     }
     let token_path = if args.scenario == "custom-token" {
         "/oauth2/default/v1/token"

@@ -1,14 +1,18 @@
-//! Signing keys: RSA-2048 for RS256, generated on first start and kept in the store. The
-//! active key signs; keys it replaced stay published in the JWKS until tokens they signed have
-//! expired. Keys are parsed once and kept, since RSA signing is the cost of issuing a token.
+//! Signing keys: RSA-2048 for RS256 (Okta's, the default), P-256 for ES256 or Ed25519 for
+//! EdDSA, generated on first start and kept in the store. The active key signs; keys it
+//! replaced stay published in the JWKS until tokens they signed have expired, whatever their
+//! algorithm, so a server moves to another algorithm by rotating to a key of it. Keys are
+//! parsed once and kept, since signing is the cost of issuing a token.
 
 use crate::clock::Timestamp;
 use crate::crypto::new_id;
-pub use crate::records::oauth::KeyRecord;
+pub use crate::records::oauth::{KeyRecord, SigningAlg};
 use crate::store::{Store, StoreError};
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -18,6 +22,7 @@ impl std::fmt::Debug for KeyRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyRecord")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .field("created", &self.created)
             .field("retire_at", &self.retire_at)
             .finish_non_exhaustive()
@@ -32,49 +37,95 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
+enum Pair {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
 /// A parsed key with its public JWK.
 pub struct SigningKey {
     pub kid: String,
-    pair: KeyPair,
+    pub alg: SigningAlg,
+    pair: Pair,
     jwk: Value,
 }
 
 impl SigningKey {
     fn from_record(r: &KeyRecord) -> Result<Self, KeyError> {
-        let pair = KeyPair::from_pkcs8(&r.pkcs8).map_err(|_| KeyError::Crypto)?;
-        let public = pair.public_key();
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
-        let jwk = json!({
-            "kty": "RSA",
-            "alg": "RS256",
-            "use": "sig",
-            "kid": r.kid,
-            "n": b64(public.modulus().big_endian_without_leading_zero()),
-            "e": b64(public.exponent().big_endian_without_leading_zero()),
-        });
+        let bad = |_| KeyError::Crypto;
+        let (pair, jwk) = match r.alg {
+            SigningAlg::RS256 => {
+                let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&r.pkcs8).map_err(bad)?;
+                let public = pair.public_key();
+                let jwk = json!({
+                    "kty": "RSA",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero()),
+                });
+                (Pair::Rsa(pair), jwk)
+            }
+            SigningAlg::ES256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &r.pkcs8)
+                    .map_err(bad)?;
+                // The uncompressed point: 0x04, then x and y of 32 bytes each.
+                let point = pair.public_key().as_ref().to_vec();
+                if point.len() != 65 {
+                    return Err(KeyError::Crypto);
+                }
+                let jwk = json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": b64(&point[1..33]),
+                    "y": b64(&point[33..]),
+                });
+                (Pair::Ec(pair), jwk)
+            }
+            SigningAlg::EdDSA => {
+                let pair = Ed25519KeyPair::from_pkcs8(&r.pkcs8).map_err(bad)?;
+                let jwk = json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": b64(pair.public_key().as_ref()),
+                });
+                (Pair::Ed(pair), jwk)
+            }
+        };
+        let mut jwk = jwk;
+        jwk["alg"] = json!(r.alg.as_str());
+        jwk["use"] = json!("sig");
+        jwk["kid"] = json!(r.kid);
         Ok(Self {
             kid: r.kid.clone(),
+            alg: r.alg,
             pair,
             jwk,
         })
     }
 
-    /// A compact JWS (RS256) over `claims`, with this key's `kid`.
+    /// A compact JWS over `claims`, with this key's algorithm and `kid`.
     pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
-        let header = json!({ "alg": "RS256", "kid": self.kid, "typ": "JWT" });
+        let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": "JWT" });
         let mut out = String::with_capacity(1024);
         URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut out);
-        let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &aws_lc_rs::rand::SystemRandom::new(),
-                out.as_bytes(),
-                &mut sig,
-            )
-            .map_err(|_| KeyError::Crypto)?;
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let sig = match &self.pair {
+            Pair::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &rng, out.as_bytes(), &mut sig)
+                    .map_err(|_| KeyError::Crypto)?;
+                sig
+            }
+            Pair::Ec(pair) => pair
+                .sign(&rng, out.as_bytes())
+                .map_err(|_| KeyError::Crypto)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(pair) => pair.sign(out.as_bytes()).as_ref().to_vec(),
+        };
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(sig, &mut out);
         Ok(out)
@@ -85,12 +136,32 @@ impl SigningKey {
     }
 }
 
-fn generate(now: Timestamp) -> Result<KeyRecord, KeyError> {
-    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?;
-    let der = pair.as_der().map_err(|_| KeyError::Crypto)?;
+fn generate(alg: SigningAlg, now: Timestamp) -> Result<KeyRecord, KeyError> {
+    let bad = |_| KeyError::Crypto;
+    let pkcs8 = match alg {
+        SigningAlg::RS256 => aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
+            .map_err(bad)?
+            .as_der()
+            .map_err(bad)?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(bad)?
+            .to_pkcs8v1()
+            .map_err(bad)?
+            .as_ref()
+            .to_vec(),
+        SigningAlg::EdDSA => Ed25519KeyPair::generate()
+            .map_err(bad)?
+            .to_pkcs8()
+            .map_err(bad)?
+            .as_ref()
+            .to_vec(),
+    };
     Ok(KeyRecord {
         kid: new_id("kid"),
-        pkcs8: der.as_ref().to_vec(),
+        alg,
+        pkcs8,
         created: now,
         retire_at: None,
     })
@@ -120,7 +191,28 @@ pub struct KeyRing {
     active: SigningKey,
     active_created: Timestamp,
     published: Vec<Value>,
-    verifiers: Vec<(String, jsonwebtoken::DecodingKey)>,
+    verifiers: Vec<(String, jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey)>,
+}
+
+/// How a published key verifies: its id, its algorithm, its public key.
+fn verifier(
+    jwk: &Value,
+) -> Result<(String, jsonwebtoken::Algorithm, jsonwebtoken::DecodingKey), KeyError> {
+    use jsonwebtoken::{Algorithm, DecodingKey};
+    let part = |name: &str| jwk[name].as_str().unwrap_or_default();
+    let (alg, key) = match part("alg") {
+        "ES256" => (
+            Algorithm::ES256,
+            DecodingKey::from_ec_components(part("x"), part("y")),
+        ),
+        "EdDSA" => (Algorithm::EdDSA, DecodingKey::from_ed_components(part("x"))),
+        _ => (
+            Algorithm::RS256,
+            DecodingKey::from_rsa_components(part("n"), part("e")),
+        ),
+    };
+    let key = key.map_err(|_| KeyError::Crypto)?;
+    Ok((part("kid").to_owned(), alg, key))
 }
 
 /// Why a token this server issued is not accepted.
@@ -133,13 +225,23 @@ impl KeyRing {
     /// starting together on one store, the one that takes the lease makes it and the others
     /// wait for it, so the cluster has one signing key.
     pub fn load(store: &dyn Store, server: &str, now: Timestamp) -> Result<Self, KeyError> {
+        Self::load_or_make(store, server, SigningAlg::default(), now)
+    }
+
+    /// `load`, with the first key (if it must be made) of `alg`.
+    pub fn load_or_make(
+        store: &dyn Store,
+        server: &str,
+        alg: SigningAlg,
+        now: Timestamp,
+    ) -> Result<Self, KeyError> {
         let mut records = store.signing_keys(server)?;
         if records.is_empty() {
             let lease = format!("first-key:{server}");
             if store.lease(&lease, &new_id("node"), now, now.plus(FIRST_KEY_LEASE))? {
                 records = store.signing_keys(server)?;
                 if records.is_empty() {
-                    let first = generate(now)?;
+                    let first = generate(alg, now)?;
                     store.put_signing_key(server, &first)?;
                     store.flush()?;
                     records.push(first);
@@ -167,16 +269,7 @@ impl KeyRing {
             .iter()
             .map(|r| SigningKey::from_record(r).map(|k| k.jwk))
             .collect::<Result<_, _>>()?;
-        let verifiers = published
-            .iter()
-            .map(|jwk| {
-                let n = jwk["n"].as_str().unwrap_or_default();
-                let e = jwk["e"].as_str().unwrap_or_default();
-                jsonwebtoken::DecodingKey::from_rsa_components(n, e)
-                    .map(|k| (jwk["kid"].as_str().unwrap_or_default().to_owned(), k))
-                    .map_err(|_| KeyError::Crypto)
-            })
-            .collect::<Result<_, _>>()?;
+        let verifiers = published.iter().map(verifier).collect::<Result<_, _>>()?;
         Ok(Self {
             active,
             active_created: newest.created,
@@ -185,11 +278,25 @@ impl KeyRing {
         })
     }
 
-    /// Makes a new active key; the previous ones stay published for `keep_previous` (at least
-    /// the longest token lifetime), then drop out. Returns the reloaded ring.
+    /// Makes a new active key of the same algorithm; the previous ones stay published for
+    /// `keep_previous` (at least the longest token lifetime), then drop out. Returns the
+    /// reloaded ring.
     pub fn rotate(
         store: &dyn Store,
         server: &str,
+        now: Timestamp,
+        keep_previous: Duration,
+    ) -> Result<Self, KeyError> {
+        let alg = Self::load(store, server, now)?.active.alg;
+        Self::rotate_to(store, server, alg, now, keep_previous)
+    }
+
+    /// Makes a new active key of `alg` (see `rotate`): how a server moves to another
+    /// algorithm without refusing the tokens it has already issued.
+    pub fn rotate_to(
+        store: &dyn Store,
+        server: &str,
+        alg: SigningAlg,
         now: Timestamp,
         keep_previous: Duration,
     ) -> Result<Self, KeyError> {
@@ -199,7 +306,7 @@ impl KeyRing {
                 store.put_signing_key(server, &old)?;
             }
         }
-        let fresh = generate(now)?;
+        let fresh = generate(alg, now)?;
         store.put_signing_key(server, &fresh)?;
         store.flush()?;
         Self::load(store, server, now)
@@ -224,13 +331,14 @@ impl KeyRing {
     ) -> Result<Value, InvalidToken> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| InvalidToken(e.to_string()))?;
         let kid = header.kid.unwrap_or_default();
-        let key = self
+        // The key decides the algorithm: a header naming another is refused.
+        let (alg, key) = self
             .verifiers
             .iter()
-            .find(|(k, _)| *k == kid)
-            .map(|(_, key)| key)
+            .find(|(k, alg, _)| *k == kid && *alg == header.alg)
+            .map(|(_, alg, key)| (*alg, key))
             .ok_or_else(|| InvalidToken("unknown signing key".into()))?;
-        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        let mut v = jsonwebtoken::Validation::new(alg);
         v.set_issuer(&[issuer]);
         v.validate_aud = false;
         v.validate_exp = !allow_expired;
@@ -315,5 +423,46 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(json!({ "sub": "admin" }).to_string());
         parts[1] = &forged;
         assert!(verify(&parts.join("."), &ring).is_err());
+    }
+
+    #[test]
+    fn each_algorithm_signs_what_its_published_key_verifies_and_moving_keeps_old_tokens() {
+        let (_dir, store) = crate::store::temp_store();
+        let t0 = Timestamp::from_millis(1_000_000);
+        let keep = Duration::from_secs(3600);
+        let claims = json!({ "sub": "a", "iss": "https://issuer", "exp": 4_000_000_000_i64 });
+        let mut issued = Vec::new();
+        let mut ring = KeyRing::load(&store, "s", t0).unwrap();
+        assert_eq!(ring.signer().alg, SigningAlg::RS256, "Okta's default");
+        for alg in [SigningAlg::ES256, SigningAlg::EdDSA, SigningAlg::RS256] {
+            ring = KeyRing::rotate_to(&store, "s", alg, t0, keep).unwrap();
+            assert_eq!(ring.signer().alg, alg);
+            let token = ring.signer().sign(&claims).unwrap();
+            let header = decode_header(&token).unwrap();
+            assert_eq!(format!("{:?}", header.alg), alg.as_str());
+            // Checked with the published JWK alone, as a relying party would.
+            let jwk: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(ring.signer().jwk().clone()).unwrap();
+            let mut v = Validation::new(header.alg);
+            v.validate_aud = false;
+            decode::<Value>(&token, &DecodingKey::from_jwk(&jwk).unwrap(), &v).unwrap();
+            issued.push(token);
+        }
+        // A rotation of the same algorithm keeps it.
+        let again = KeyRing::rotate(&store, "s", t0, keep).unwrap();
+        assert_eq!(again.signer().alg, SigningAlg::RS256);
+        for token in &issued {
+            again.verify(token, "https://issuer", false).unwrap();
+        }
+        // A token whose header names another algorithm than its key's is refused.
+        let es = &issued[0];
+        let mut parts: Vec<String> = es.split('.').map(str::to_owned).collect();
+        let kid = decode_header(es).unwrap().kid.unwrap();
+        parts[0] = URL_SAFE_NO_PAD.encode(json!({ "alg": "RS256", "kid": kid }).to_string());
+        assert!(
+            again
+                .verify(&parts.join("."), "https://issuer", false)
+                .is_err()
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Tokens: Okta's access-token claims (`ver, jti, iss, aud, iat, exp, cid, uid, scp, sub,
 //! auth_time`) and ID-token claims (`sub, iss, aud, iat, exp, auth_time, amr, nonce, at_hash,
-//! c_hash, idp, jti`, plus the claims of the granted scopes), signed RS256 with the active key;
-//! and the records kept for codes and refresh tokens.
+//! c_hash, idp, jti`, plus the claims of the granted scopes), signed with the active key
+//! (RS256 unless the server chose ES256 or EdDSA); and the records kept for codes and refresh
+//! tokens.
 
 use super::keys::{KeyError, SigningKey};
 use crate::clock::Timestamp;
@@ -41,10 +42,23 @@ fn secs(t: Timestamp) -> i64 {
     t.millis() / 1000
 }
 
-/// The left half of SHA-256 of `token`, base64url: OIDC's `at_hash` and `c_hash`.
+/// The left half of SHA-256 of `token`, base64url: OIDC's `at_hash` and `c_hash` for RS256
+/// and ES256.
 pub fn half_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// `at_hash` / `c_hash` for a token signed with `alg`: the left half of the hash that `alg`
+/// uses, which for Ed25519 is SHA-512 (as openid-client and oidc-provider compute it).
+pub fn half_hash_for(alg: super::keys::SigningAlg, token: &str) -> String {
+    match alg {
+        super::keys::SigningAlg::EdDSA => {
+            let digest = sha2::Sha512::digest(token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+        _ => half_hash(token),
+    }
 }
 
 /// The claims that `scopes` release about `user` (ID token and userinfo).
@@ -217,10 +231,10 @@ pub fn id_token(
         claims["nonce"] = json!(n);
     }
     if let Some(at) = facts.access_token {
-        claims["at_hash"] = json!(half_hash(at));
+        claims["at_hash"] = json!(half_hash_for(key.alg, at));
     }
     if let Some(c) = facts.code {
-        claims["c_hash"] = json!(half_hash(c));
+        claims["c_hash"] = json!(half_hash_for(key.alg, c));
     }
     if let Value::Object(m) = &mut claims {
         m.extend(scope_claims(user, facts.scopes, facts.groups));

@@ -90,10 +90,39 @@ pub struct Client {
     pub last_updated: Timestamp,
 }
 
+/// The JWS algorithms an authorization server can sign with: RS256 (Okta's, the default),
+/// ES256 (P-256) and EdDSA (Ed25519), each far cheaper to sign with than RSA.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    #[default]
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [Self::RS256, Self::ES256, Self::EdDSA];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
 /// A key as stored: the private key in PKCS#8 DER.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct KeyRecord {
     pub kid: String,
+    /// What the key signs with (keys from before the choice existed are RSA).
+    #[serde(default)]
+    pub alg: SigningAlg,
     pub pkcs8: Vec<u8>,
     pub created: Timestamp,
     /// When this key stops being published (set when a newer key replaces it).

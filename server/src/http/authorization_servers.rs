@@ -15,7 +15,7 @@ use crate::clock::Timestamp;
 use crate::crypto::new_id;
 use crate::directory::users::find_user;
 use crate::directory::{DirectoryError, FieldError};
-use crate::oauth::keys::KeyRing;
+use crate::oauth::keys::{KeyRing, SigningAlg};
 use crate::oauth::tokens::RefreshRecord;
 use crate::paths;
 use axum::extract::{Path, Query, State};
@@ -134,6 +134,8 @@ fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> 
             "nextRotation": since.plus(Duration::from_secs(rotate_days * 86_400)).iso8601(),
             "kid": ring.signer().kid,
             "use": "sig",
+            // Portcullis's: what the server signs with (Okta's servers sign RS256 only).
+            "alg": ring.signer().alg.as_str(),
         }},
         "_links": {
             "self": { "href": me },
@@ -163,6 +165,24 @@ async fn view_with_keys(state: &AppState, s: &AuthServer) -> Result<Value, ApiEr
 #[serde(default, rename_all = "camelCase")]
 struct Signing {
     rotation_mode: Option<crate::authz::RotationMode>,
+    alg: Option<String>,
+}
+
+impl Signing {
+    /// The algorithm asked for, if any; an unknown one is Okta's validation error.
+    fn alg(&self) -> Result<Option<SigningAlg>, ApiError> {
+        self.alg
+            .as_deref()
+            .map(|a| {
+                SigningAlg::parse(a).ok_or_else(|| {
+                    ApiError::Validation(vec![crate::directory::FieldError::new(
+                        "credentials.signing.alg",
+                        "credentials.signing.alg: must be one of RS256, ES256, EdDSA",
+                    )])
+                })
+            })
+            .transpose()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -213,7 +233,17 @@ async fn create_server(
     if let Some(mode) = body.credentials.signing.rotation_mode {
         server.rotation_mode = mode;
     }
+    let alg = body.credentials.signing.alg()?;
     state.store.save_auth_server(&server, None)?;
+    if let Some(alg) = alg {
+        // The server's first key is of that algorithm.
+        let id = server.id.clone();
+        let ring = state
+            .blocking(move |s| KeyRing::load_or_make(s.store.as_ref(), &id, alg, Timestamp::now()))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        state.set_ring(&server.id, Some(Arc::new(ring)));
+    }
     let view = view_with_keys(&state, &server).await?;
     state.flush().await?;
     Ok(Json(view))
@@ -235,6 +265,7 @@ async fn replace_server(
     OktaJson(body): OktaJson<ServerBody>,
 ) -> Result<Json<Value>, ApiError> {
     servers::check_server(&body.name, &body.audiences)?;
+    let alg = body.credentials.signing.alg()?;
     let ((), s) = change(&state, &id, "", move |s| {
         s.name.clone_from(&body.name);
         s.description.clone_from(&body.description);
@@ -245,7 +276,34 @@ async fn replace_server(
         Ok(())
     })
     .await?;
+    if let Some(alg) = alg {
+        sign_with(&state, &id, alg).await?;
+    }
     Ok(Json(view_with_keys(&state, &s).await?))
+}
+
+/// Makes the server sign with `alg` from now on: a rotation to a key of it, unless its active
+/// key already is one. Tokens signed before keep verifying until they expire.
+async fn sign_with(state: &AppState, id: &str, alg: SigningAlg) -> Result<(), ApiError> {
+    if state.ring(id).await?.signer().alg == alg {
+        return Ok(());
+    }
+    let owned = id.to_owned();
+    let ring = state
+        .blocking(move |s| {
+            KeyRing::rotate_to(
+                s.store.as_ref(),
+                &owned,
+                alg,
+                Timestamp::now(),
+                crate::keep_rotated_keys(&s.tokens),
+            )
+        })
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.set_ring(id, Some(Arc::new(ring)));
+    state.announce(&super::keys_topic(id));
+    Ok(())
 }
 
 async fn delete_server(

@@ -152,7 +152,7 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         "response_modes_supported": ["query", "fragment", "form_post", "okta_post_message"],
         "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": [issuer.keys.signer().alg.as_str()],
         "scopes_supported": issuer.published_scopes(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],

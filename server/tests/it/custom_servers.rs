@@ -1197,3 +1197,137 @@ async fn every_kind_of_server_item_is_created_read_replaced_and_deleted_alike() 
         "{e}"
     );
 }
+
+/// A token's claims, checked against the server's published JWKS with the JWK's own type
+/// (as a relying party's library does), and the header's algorithm.
+async fn verified_at(s: &TestServer, server: &str, token: &str) -> (String, Value) {
+    let jwks: Value = s
+        .client
+        .get(s.url(&endpoint(server, "keys")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = decode_header(token).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .unwrap()
+        .clone();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).unwrap();
+    let mut v = Validation::new(header.alg);
+    v.validate_aud = false;
+    let claims = decode::<Value>(token, &DecodingKey::from_jwk(&jwk).unwrap(), &v)
+        .unwrap()
+        .claims;
+    (format!("{:?}", header.alg), claims)
+}
+
+#[tokio::test]
+async fn a_server_signs_with_es256_or_eddsa_when_asked_and_moves_between_them_by_rotation() {
+    let s = start().await;
+    let worker = service(&s).await;
+    let id = orders_server(
+        &s,
+        &[&worker.0],
+        rule("workers", &["client_credentials"], &["orders:read"], 60),
+    )
+    .await;
+    let (st, bad) = put_json(
+        &s,
+        &format!("{AS}/{id}"),
+        json!({ "name": "Orders API", "audiences": ["api://orders"],
+            "credentials": { "signing": { "alg": "HS256" } } }),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert_eq!(bad["errorCode"], "E0000001");
+
+    let (st, view) = put_json(
+        &s,
+        &format!("{AS}/{id}"),
+        json!({ "name": "Orders API", "audiences": ["api://orders"],
+            "credentials": { "signing": { "alg": "ES256" } } }),
+    )
+    .await;
+    assert_eq!(st, 200, "{view}");
+    assert_eq!(view["credentials"]["signing"]["alg"], "ES256");
+    let meta: Value = s
+        .client
+        .get(s.url(&format!("/oauth2/{id}/.well-known/openid-configuration")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let (st, t) = client_credentials(&s, &id, &worker, "orders:read").await;
+    assert_eq!(st, 200, "{t}");
+    let es256 = t["access_token"].as_str().unwrap().to_owned();
+    let (alg, claims) = verified_at(&s, &id, &es256).await;
+    assert_eq!(
+        (alg.as_str(), claims["scp"][0].as_str()),
+        ("ES256", Some("orders:read"))
+    );
+
+    let (st, _) = put_json(
+        &s,
+        &format!("{AS}/{id}"),
+        json!({ "name": "Orders API", "audiences": ["api://orders"],
+            "credentials": { "signing": { "alg": "EdDSA" } } }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, t) = client_credentials(&s, &id, &worker, "orders:read").await;
+    let (alg, _) = verified_at(&s, &id, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(alg, "EdDSA");
+    // The ES256 token issued before still verifies and introspects as active.
+    assert_eq!(verified_at(&s, &id, &es256).await.0, "ES256");
+    let res = s
+        .client
+        .post(s.url(&endpoint(&id, "introspect")))
+        .basic_auth(&worker.0, Some(&worker.1))
+        .form(&[("token", es256.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let introspected: Value = res.json().await.unwrap();
+    assert_eq!(introspected["active"], true);
+    // A rotation keeps the algorithm.
+    let (st, keys) = post_json(
+        &s,
+        &format!("{AS}/{id}/credentials/lifecycle/keyRotate"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, 200, "{keys}");
+    let active: Vec<&Value> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["status"] == "ACTIVE")
+        .collect();
+    assert_eq!((active.len(), active[0]["kty"].as_str()), (1, Some("OKP")));
+
+    // A server created with an algorithm signs with it from its first key on.
+    let (st, created) = post_json(
+        &s,
+        AS,
+        json!({ "name": "Fast API", "audiences": ["api://fast"],
+            "credentials": { "signing": { "alg": "ES256" } } }),
+    )
+    .await;
+    assert_eq!(st, 200, "{created}");
+    let fast = created["id"].as_str().unwrap();
+    let (_, keys) = get_json(&s, &format!("{AS}/{fast}/credentials/keys")).await;
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["alg"], "ES256");
+}
