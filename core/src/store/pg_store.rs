@@ -1827,23 +1827,29 @@ impl Store for PgStore {
         self.exec(
             "INSERT INTO pushed_requests (digest, expires_at, record) VALUES ($1, $2, $3)
              ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record",
-            params![key(digest), request.expires_at.millis(), json(request)?],
+            params![
+                key(digest),
+                request.expires_at.millis(),
+                json(&sealed(request, &self.sealer))?
+            ],
         )?;
         Ok(())
     }
 
     fn pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
-        self.record(
+        let found: Option<PushedRequest> = self.record(
             "SELECT record FROM pushed_requests WHERE digest = $1",
             params![key(digest)],
-        )
+        )?;
+        found.map(|r| opened(r, &self.sealer)).transpose()
     }
 
     fn take_pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
-        self.record(
+        let taken: Option<PushedRequest> = self.record(
             "DELETE FROM pushed_requests WHERE digest = $1 RETURNING record",
             params![key(digest)],
-        )
+        )?;
+        taken.map(|r| opened(r, &self.sealer)).transpose()
     }
 
     fn put_code(&self, digest: &Digest, code: &CodeRecord) -> Result<(), StoreError> {
@@ -2269,7 +2275,7 @@ impl Store for PgStore {
             sink(Record::Code(d, c))?;
         }
         for (d, r) in self.by_digest("SELECT digest, record FROM pushed_requests")? {
-            sink(Record::PushedRequest(d, r))?;
+            sink(Record::PushedRequest(d, opened(r, &self.sealer)?))?;
         }
         for (d, r) in self.by_digest("SELECT digest, record FROM refresh_tokens")? {
             sink(Record::Refresh(d, r))?;

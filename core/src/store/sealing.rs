@@ -97,6 +97,22 @@ impl Secrets for Client {
     }
 }
 
+/// A pushed request may carry a one-time `sessionToken` for the few seconds it waits.
+impl Secrets for crate::records::oauth::PushedRequest {
+    fn seal(&mut self, k: &Keyring) {
+        if let Some(token) = self.params.get_mut("sessionToken") {
+            seal_text(token, k, "pushed-session-token", self.client_id.as_str());
+        }
+    }
+
+    fn open(&mut self, k: Option<&Keyring>) -> Result<(), StoreError> {
+        match self.params.get_mut("sessionToken") {
+            Some(token) => open_text(token, k, "pushed-session-token", self.client_id.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Secrets for IdentityProvider {
     fn seal(&mut self, k: &Keyring) {
         seal_text(&mut self.client_secret, k, "idp-client-secret", &self.id);

@@ -1548,7 +1548,7 @@ impl Store for SledStore {
         request: &PushedRequest,
     ) -> Result<(), StoreError> {
         self.pushed_requests
-            .insert(digest.as_bytes(), encode(request)?)?;
+            .insert(digest.as_bytes(), encode(&sealed(request, &self.sealer))?)?;
         self.wrote();
         Ok(())
     }
@@ -1556,14 +1556,14 @@ impl Store for SledStore {
     fn pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
         self.pushed_requests
             .get(digest.as_bytes())?
-            .map(|v| decode(&v))
+            .map(|v| opened(decode(&v)?, &self.sealer))
             .transpose()
     }
 
     fn take_pushed_request(&self, digest: &Digest) -> Result<Option<PushedRequest>, StoreError> {
         let taken = self.pushed_requests.remove(digest.as_bytes())?;
         self.wrote();
-        taken.map(|v| decode(&v)).transpose()
+        taken.map(|v| opened(decode(&v)?, &self.sealer)).transpose()
     }
 
     fn put_refresh(&self, digest: &Digest, record: &RefreshRecord) -> Result<(), StoreError> {
@@ -1887,9 +1887,15 @@ impl Store for SledStore {
         export_digests(&self.auth_codes, sink, |d, v| {
             Ok(Record::Code(d, decode(v)?))
         })?;
-        export_digests(&self.pushed_requests, sink, |d, v| {
-            Ok(Record::PushedRequest(d, decode(v)?))
-        })?;
+        for item in self.pushed_requests.iter() {
+            let (k, v) = item?;
+            let digest =
+                Digest::from_slice(&k).ok_or_else(|| StoreError::Corrupt("a digest key".into()))?;
+            sink(Record::PushedRequest(
+                digest,
+                opened(decode(&v)?, &self.sealer)?,
+            ))?;
+        }
         export_digests(&self.refresh_tokens, sink, |d, v| {
             Ok(Record::Refresh(d, decode(v)?))
         })?;

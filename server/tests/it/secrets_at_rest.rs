@@ -186,3 +186,63 @@ async fn without_a_master_key_secrets_are_plain_and_a_key_given_later_seals_them
     let s = stopped.start(mfa).await;
     hmac_client_gets_a_token(&s, &client).await;
 }
+
+/// A pushed authorization request may carry a one-time session token for its few seconds: it
+/// is sealed like every other secret, and opened again for the authorization endpoint.
+#[tokio::test]
+async fn a_session_token_inside_a_pushed_request_is_sealed() {
+    let s = support::start().await;
+    let client: Value = s
+        .admin_post("/oauth2/v1/clients")
+        .json(
+            &json!({ "client_name": "Pusher", "application_type": "browser",
+            "redirect_uris": ["http://localhost:8080/cb"], "grant_types": ["authorization_code"] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    s.create_user("pushed@example.com", PASSWORD).await;
+    let token = s.session_token("pushed@example.com").await;
+    let res = s
+        .client
+        .post(s.url("/oauth2/v1/par"))
+        .form(&[
+            ("client_id", id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", "http://localhost:8080/cb"),
+            ("scope", "openid"),
+            (
+                "code_challenge",
+                &support::pkce_challenge("v".repeat(43).as_str()),
+            ),
+            ("code_challenge_method", "S256"),
+            ("sessionToken", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let pushed: Value = res.json().await.unwrap();
+    let s = s.stop().await;
+    assert!(!s.raw().await.contains(&token), "not stored in the clear");
+    let s = s.start(|_| {}).await;
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &id)
+        .append_pair("request_uri", pushed["request_uri"].as_str().unwrap())
+        .finish();
+    let res = s
+        .client
+        .get(s.url(&format!("/oauth2/v1/authorize?{q}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(
+        support::location_params(&res).contains_key("code"),
+        "opened and used"
+    );
+}
