@@ -13,8 +13,8 @@ pub mod policy;
 pub mod servers;
 
 pub use crate::records::authz::{
-    AuthServer, Claim, ClaimType, Consent, GroupFilterType, MetadataPublish, Policy, RotationMode,
-    Rule, Scope, Status, ValueType,
+    AccessTokenProfile, AuthServer, Claim, ClaimType, Consent, GroupFilterType, MetadataPublish,
+    Policy, RotationMode, Rule, Scope, Status, ValueType,
 };
 
 /// The custom server every org has.

@@ -106,7 +106,12 @@ impl SigningKey {
 
     /// A compact JWS over `claims`, with this key's algorithm and `kid`.
     pub fn sign(&self, claims: &Value) -> Result<String, KeyError> {
-        let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": "JWT" });
+        self.sign_typed(claims, "JWT")
+    }
+
+    /// `sign` with the header's `typ` (RFC 9068's access tokens are `at+jwt`).
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> Result<String, KeyError> {
+        let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
         let mut out = String::with_capacity(1024);
         URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut out);
         out.push('.');

@@ -154,6 +154,7 @@ pub struct AccessFacts<'a> {
     pub scopes: &'a [String],
     pub extra: Map<String, Value>,
     pub ttl: Duration,
+    pub profile: crate::records::authz::AccessTokenProfile,
 }
 
 pub fn access_token(
@@ -181,13 +182,19 @@ pub fn access_token(
         }
         Principal::Client => claims["sub"] = json!(facts.client_id),
     }
+    let rfc9068 = facts.profile == crate::records::authz::AccessTokenProfile::Rfc9068;
+    if rfc9068 {
+        claims["client_id"] = json!(facts.client_id);
+        claims["scope"] = json!(facts.scopes.join(" "));
+    }
     if let Value::Object(m) = &mut claims {
         for (k, v) in facts.extra {
             m.entry(k).or_insert(v);
         }
     }
+    let typ = if rfc9068 { "at+jwt" } else { "JWT" };
     Ok(Issued {
-        token: key.sign(&claims)?,
+        token: key.sign_typed(&claims, typ)?,
         jti,
         expires_at: exp,
     })

@@ -18,6 +18,18 @@ pub enum RotationMode {
     Manual,
 }
 
+/// The shape of a custom server's access tokens: Okta's JWTs, or those of RFC 9068 (the JWT
+/// profile for access tokens: `typ: at+jwt`, and `client_id` and `scope` besides Okta's
+/// `cid` and `scp`), which resource servers written to the standard check for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessTokenProfile {
+    #[default]
+    Okta,
+    #[serde(rename = "RFC9068")]
+    Rfc9068,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthServer {
@@ -28,6 +40,8 @@ pub struct AuthServer {
     pub audiences: Vec<String>,
     pub status: Status,
     pub rotation_mode: RotationMode,
+    #[serde(default)]
+    pub access_token_profile: AccessTokenProfile,
     pub created: Timestamp,
     pub last_updated: Timestamp,
     #[serde(default)]

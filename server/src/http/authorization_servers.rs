@@ -125,6 +125,7 @@ fn server_view(base: &str, s: &AuthServer, ring: &KeyRing, rotate_days: u64) -> 
         "audiences": s.audiences,
         "issuer": issuer,
         "issuerMode": "ORG_URL",
+        "accessTokenProfile": s.access_token_profile,
         "status": s.status,
         "created": s.created.iso8601(),
         "lastUpdated": s.last_updated.iso8601(),
@@ -193,11 +194,14 @@ struct Credentials {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+#[serde(rename_all = "camelCase")]
 struct ServerBody {
     name: String,
     description: String,
     audiences: Vec<String>,
     credentials: Credentials,
+    /// Portcullis's: `RFC9068` for access tokens in the JWT profile (`typ: at+jwt`).
+    access_token_profile: Option<crate::authz::AccessTokenProfile>,
 }
 
 async fn list_servers(
@@ -232,6 +236,9 @@ async fn create_server(
     )?;
     if let Some(mode) = body.credentials.signing.rotation_mode {
         server.rotation_mode = mode;
+    }
+    if let Some(profile) = body.access_token_profile {
+        server.access_token_profile = profile;
     }
     let alg = body.credentials.signing.alg()?;
     state.store.save_auth_server(&server, None)?;
@@ -272,6 +279,9 @@ async fn replace_server(
         s.audiences.clone_from(&body.audiences);
         if let Some(mode) = body.credentials.signing.rotation_mode {
             s.rotation_mode = mode;
+        }
+        if let Some(profile) = body.access_token_profile {
+            s.access_token_profile = profile;
         }
         Ok(())
     })

@@ -1331,3 +1331,70 @@ async fn a_server_signs_with_es256_or_eddsa_when_asked_and_moves_between_them_by
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(keys[0]["alg"], "ES256");
 }
+
+#[tokio::test]
+async fn a_server_can_issue_access_tokens_in_the_jwt_profile_of_rfc_9068() {
+    let s = start().await;
+    let worker = service(&s).await;
+    let id = orders_server(
+        &s,
+        &[&worker.0],
+        rule("workers", &["client_credentials"], &["orders:read"], 60),
+    )
+    .await;
+    let (_, t) = client_credentials(&s, &id, &worker, "orders:read").await;
+    let okta = t["access_token"].as_str().unwrap();
+    assert_eq!(decode_header(okta).unwrap().typ.as_deref(), Some("JWT"));
+
+    let (st, view) = put_json(
+        &s,
+        &format!("{AS}/{id}"),
+        json!({ "name": "Orders API", "audiences": ["api://orders"],
+            "accessTokenProfile": "RFC9068" }),
+    )
+    .await;
+    assert_eq!(st, 200, "{view}");
+    assert_eq!(view["accessTokenProfile"], "RFC9068");
+    let (_, t) = client_credentials(&s, &id, &worker, "orders:read").await;
+    let token = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        decode_header(&token).unwrap().typ.as_deref(),
+        Some("at+jwt")
+    );
+    let (_, claims) = verified_at(&s, &id, &token).await;
+    // RFC 9068 §2.2's claims, beside Okta's (which Okta's SDKs read).
+    for name in [
+        "iss",
+        "exp",
+        "aud",
+        "sub",
+        "client_id",
+        "iat",
+        "jti",
+        "scope",
+        "cid",
+        "scp",
+    ] {
+        assert!(claims.get(name).is_some(), "{name} in {claims}");
+    }
+    assert_eq!(claims["client_id"], worker.0.as_str());
+    assert_eq!(claims["scope"], "orders:read");
+    let res = s
+        .client
+        .post(s.url(&endpoint(&id, "introspect")))
+        .basic_auth(&worker.0, Some(&worker.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
+
+    let (st, bad) = put_json(
+        &s,
+        &format!("{AS}/{id}"),
+        json!({ "name": "Orders API", "audiences": ["api://orders"],
+            "accessTokenProfile": "SOMETHING" }),
+    )
+    .await;
+    assert_eq!(st, 400, "{bad}");
+}

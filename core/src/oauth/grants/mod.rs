@@ -370,6 +370,12 @@ impl Mint<'_> {
                 scopes,
                 extra,
                 ttl,
+                profile: self
+                    .issuer
+                    .custom
+                    .as_ref()
+                    .map(|s| s.access_token_profile)
+                    .unwrap_or_default(),
             },
             self.now,
         )
