@@ -81,7 +81,8 @@ pub struct Registration {
     /// The client's public keys, for `private_key_jwt`.
     pub jwks: Option<serde_json::Value>,
     pub consent_method: Option<ConsentMethod>,
-    pub require_pushed_authorization_requests: bool,
+    /// Left out of a replacement: kept as it was.
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 fn valid_redirect(uri: &str, app: ApplicationType) -> bool {
@@ -161,6 +162,8 @@ pub fn replace(
     now: Timestamp,
 ) -> Result<(Client, Option<String>), Vec<FieldError>> {
     req.application_type.get_or_insert(old.application_type);
+    req.require_pushed_authorization_requests
+        .get_or_insert(old.require_pushed_authorization_requests);
     req.token_endpoint_auth_method
         .get_or_insert(old.token_endpoint_auth_method);
     let (mut client, minted) = register(req, old.client_id.clone(), old.created)?;
@@ -327,7 +330,9 @@ pub fn register(
             .filter(|_| method == AuthMethod::ClientSecretJwt)
             .map(HmacSecret),
         consent_method: req.consent_method.unwrap_or_default(),
-        require_pushed_authorization_requests: req.require_pushed_authorization_requests,
+        require_pushed_authorization_requests: req
+            .require_pushed_authorization_requests
+            .unwrap_or_default(),
         created: now,
         last_updated: now,
     };

@@ -62,6 +62,13 @@ pub fn push(
     if params.contains_key("request_uri") {
         return Err(invalid("A pushed request cannot name a request_uri."));
     }
+    // What looks sealed would be kept as it is and fail to open later.
+    if params
+        .get("sessionToken")
+        .is_some_and(|t| crate::crypto::at_rest::is_sealed(t))
+    {
+        return Err(invalid("The sessionToken is not valid."));
+    }
     if params
         .get("client_id")
         .is_some_and(|id| *id != client.client_id)
@@ -106,7 +113,9 @@ pub fn names_pushed(params: &Params) -> bool {
 }
 
 /// The pushed request `params` name, taken (it is used once); `None` when it is unknown,
-/// used, expired, or was pushed by another client or to another server.
+/// used, expired, or was pushed by another client or to another server. Only a visit for the
+/// right client at the right server spends it: anyone else who saw the reference cannot use
+/// it up.
 pub fn take(
     store: &dyn Store,
     issuer: &Issuer,
@@ -116,6 +125,11 @@ pub fn take(
     let Some(digest) = digest_of(params) else {
         return Ok(None);
     };
+    if usable(store.pushed_request(&digest)?, issuer, params, now).is_none() {
+        return Ok(None);
+    }
+    // A record never changes once kept, so what was checked is what is taken (or nothing,
+    // when another visit took it first).
     let taken = store.take_pushed_request(&digest)?;
     Ok(usable(taken, issuer, params, now))
 }

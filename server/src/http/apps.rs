@@ -136,7 +136,7 @@ struct OAuthSettings {
     response_types: Vec<String>,
     application_type: Option<crate::oauth::clients::ApplicationType>,
     consent_method: Option<crate::oauth::clients::ConsentMethod>,
-    require_pushed_authorization_requests: bool,
+    require_pushed_authorization_requests: Option<bool>,
 }
 
 /// The OAuth client registration an app body describes, if it is an OIDC app.

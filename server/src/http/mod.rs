@@ -328,6 +328,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::browser_routes())
         .merge(federation::routes())
         .merge(oauth_flow::api_routes())
+        .merge(par::routes(&state))
         // Reached through a transaction's links, cross-origin by Okta's widget.
         .merge(authn::public_routes())
         .method_not_allowed_fallback(method_not_allowed)

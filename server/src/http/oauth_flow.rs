@@ -62,8 +62,6 @@ pub(super) fn api_routes() -> Router<AppState> {
         .route(paths::AS_INTROSPECT, post(introspect))
         .route(paths::OAUTH_REVOKE, post(revoke))
         .route(paths::AS_REVOKE, post(revoke))
-        .route(paths::OAUTH_PAR, post(super::par::push))
-        .route(paths::AS_PAR, post(super::par::push))
 }
 
 pub(super) fn no_store(mut r: Response) -> Response {

@@ -10,14 +10,31 @@ use crate::clock::Timestamp;
 use crate::oauth::grants::{self, TokenError};
 use crate::oauth::par::{self, PushError};
 use crate::oauth::params::Params;
-use axum::Json;
+use crate::paths;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use serde_json::json;
 
-pub(super) async fn push(
+/// A pushed request is kept until used: bodies are small, and pushes count against the
+/// per-address limit like sign-ins (a public client needs no secret to push).
+const MAX_BODY: usize = 32 * 1024;
+
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(paths::OAUTH_PAR, post(push))
+        .route(paths::AS_PAR, post(push))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::rate_limit::per_ip,
+        ))
+}
+
+async fn push(
     State(state): State<AppState>,
     Server(issuer): Server,
     headers: HeaderMap,

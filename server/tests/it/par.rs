@@ -244,8 +244,13 @@ async fn pushes_are_checked_like_authorization_requests_and_required_where_the_c
     other.push(("client_id", "0oasomeoneelse".into()));
     let (status, body) = push(&s, "/oauth2", creds, &other).await;
     assert_eq!((status, error(&body).as_str()), (400, "invalid_request"));
+    let mut sealed_looking = request("x");
+    sealed_looking.push(("sessionToken", "enc:v1:not-really".into()));
+    let (status, body) = push(&s, "/oauth2", creds, &sealed_looking).await;
+    assert_eq!((status, error(&body).as_str()), (400, "invalid_request"));
 
-    // A reference works only at the server it was pushed to, for the client that pushed it.
+    // A reference works only at the server it was pushed to, for the client that pushed it,
+    // and such wrong visits do not use it up.
     let (_, pushed) = push(&s, "/oauth2", creds, &request("x")).await;
     let uri = pushed["request_uri"].as_str().unwrap();
     let (other_id, _) = web_client(&s, json!({})).await;
@@ -257,6 +262,21 @@ async fn pushes_are_checked_like_authorization_requests_and_required_where_the_c
         let res = s.client.get(&url).send().await.unwrap();
         assert_eq!(res.status(), 400, "{url}");
     }
+    // The right visit, with parameters of its own in the query: they are ignored, the pushed
+    // ones answer (and the browser's sessionToken does not sign anyone in).
+    let intruder = session_token(&s, "intruder@example.com").await;
+    let url = format!(
+        "{}&state=forged&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&sessionToken={intruder}",
+        by_reference(&s, "/oauth2", &id, uri)
+    );
+    let res = s.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/login?"), "no one is signed in: {to}");
+    assert!(
+        !to.contains("evil.example") && !to.contains("forged"),
+        "{to}"
+    );
 
     // A client that must push gets invalid_request for a request in the browser's address.
     let (strict, strict_secret) =
@@ -274,6 +294,19 @@ async fn pushes_are_checked_like_authorization_requests_and_required_where_the_c
     let answer = location_params(&res);
     assert_eq!(answer["error"], "invalid_request");
     assert_eq!(answer["state"], "strict");
+    // A replacement that does not mention the requirement (a tool written for Okta) keeps it.
+    let res = s
+        .admin_put(&format!("/oauth2/v1/clients/{strict}"))
+        .json(
+            &json!({ "client_name": "Renamed", "redirect_uris": [WEB_CB],
+            "grant_types": ["authorization_code"], "response_types": ["code"] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let replaced: Value = res.json().await.unwrap();
+    assert_eq!(replaced["require_pushed_authorization_requests"], true);
     // Pushed, the same client is served (here straight to the code, with a session token).
     let mut with_token = request("strict");
     with_token.push(("sessionToken", session_token(&s, "sol@example.com").await));
