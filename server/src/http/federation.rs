@@ -256,9 +256,18 @@ async fn identify(
         Ok(keys) => keys,
         Err(e) => return Err(Ok(e)),
     };
-    let mut who =
-        federation::verify_id_token(idp, &keys, id_token, &pending.nonce, Timestamp::now())
-            .map_err(Err)?;
+    let verify = |keys: &Value| {
+        federation::verify_id_token(idp, keys, id_token, &pending.nonce, Timestamp::now())
+    };
+    let mut who = match verify(&keys) {
+        Ok(who) => who,
+        // Perhaps a key replaced under the same id (or tokens that name none): once more with
+        // the set fetched again, if it was not just fetched.
+        Err(refused) => match state.idp_keys.refetched(jwks_url).await {
+            Some(fresh) => verify(&fresh).map_err(Err)?,
+            None => return Err(Err(refused)),
+        },
+    };
     // More about the person from userinfo, when the provider has it and it is about the same
     // subject (claims of the ID token win).
     if let Some(url) = idp.userinfo_url.as_deref().filter(|_| !access.is_empty())

@@ -32,14 +32,24 @@ const MAX_PROVIDERS: usize = 256;
 /// The kept key sets, by their address.
 #[derive(Default)]
 pub struct ProviderKeys {
-    sets: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<KeySet>>>>>,
+    sets: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+/// What is known of one provider's keys.
+#[derive(Default)]
+struct Slot {
+    set: Option<KeySet>,
+    /// When the last fetch failed: for `MIN_REFETCH` after it, sign-ins do not ask again (each
+    /// would wait out the timeout in turn) but use the last set, or are refused at once.
+    failed: Option<Instant>,
 }
 
 struct KeySet {
     keys: Arc<Value>,
     fetched: Instant,
     fresh_for: Duration,
-    /// When a token last named a key this set lacked, and the set was fetched again for it.
+    /// When the set was last fetched again before its time (a key it lacked, or a signature
+    /// none of its keys verified).
     missed: Option<Instant>,
 }
 
@@ -50,13 +60,18 @@ impl KeySet {
             .is_some_and(|keys| keys.iter().any(|k| k["kid"].as_str() == Some(kid)))
     }
 
+    fn fresh(&self, now: Instant) -> bool {
+        now.duration_since(self.fetched) < self.fresh_for
+    }
+
+    fn cooling(&self, now: Instant) -> bool {
+        self.missed
+            .is_some_and(|at| now.duration_since(at) < MIN_REFETCH)
+    }
+
     /// Whether a token signed with `kid` is checked against this set as it is.
     fn serves(&self, kid: Option<&str>, now: Instant) -> bool {
-        let fresh = now.duration_since(self.fetched) < self.fresh_for;
-        let cooling = self
-            .missed
-            .is_some_and(|at| now.duration_since(at) < MIN_REFETCH);
-        fresh && (kid.is_none_or(|kid| self.names(kid)) || cooling)
+        self.fresh(now) && (kid.is_none_or(|kid| self.names(kid)) || self.cooling(now))
     }
 }
 
@@ -69,43 +84,77 @@ impl ProviderKeys {
         kid: Option<&str>,
     ) -> Result<Arc<Value>, Upstream> {
         let slot = self.slot(url);
-        let mut kept = slot.lock().await;
+        let mut slot = slot.lock().await;
         let now = Instant::now();
-        let mut missed = None;
-        if let Some(set) = kept.as_ref() {
-            if set.serves(kid, now) {
-                return Ok(set.keys.clone());
-            }
-            let fresh = now.duration_since(set.fetched) < set.fresh_for;
-            missed = if fresh { Some(now) } else { set.missed };
+        if let Some(set) = slot.set.as_ref().filter(|set| set.serves(kid, now)) {
+            return Ok(set.keys.clone());
         }
-        match fetch(url).await {
-            Ok((keys, fresh_for)) => {
-                let keys = Arc::new(keys);
-                *kept = Some(KeySet {
-                    keys: keys.clone(),
-                    fetched: Instant::now(),
-                    fresh_for,
-                    missed,
-                });
-                Ok(keys)
-            }
-            Err(e) => match kept.as_ref() {
-                Some(set) if set.fetched.elapsed() < MAX_STALE => {
-                    tracing::warn!(url, error = %e.0, "using the provider's last keys");
-                    Ok(set.keys.clone())
-                }
-                _ => Err(e),
-            },
-        }
+        let early = slot.set.as_ref().is_some_and(|set| set.fresh(now));
+        refresh(&mut slot, url, early).await
     }
 
-    fn slot(&self, url: &str) -> Arc<tokio::sync::Mutex<Option<KeySet>>> {
+    /// The set at `url` fetched again before its time, after a signature none of the kept
+    /// keys verified (a provider that replaced a key under the same id, or names none): the
+    /// new set, or `None` when it was fetched so recently that asking again would not help.
+    pub(super) async fn refetched(&self, url: &str) -> Option<Arc<Value>> {
+        let slot = self.slot(url);
+        let mut slot = slot.lock().await;
+        let now = Instant::now();
+        let set = slot.set.as_ref()?;
+        if set.cooling(now) || now.duration_since(set.fetched) < MIN_REFETCH {
+            return None;
+        }
+        refresh(&mut slot, url, true).await.ok()
+    }
+
+    fn slot(&self, url: &str) -> Arc<tokio::sync::Mutex<Slot>> {
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
         if !sets.contains_key(url) && sets.len() >= MAX_PROVIDERS {
             sets.clear();
         }
         sets.entry(url.to_owned()).or_default().clone()
+    }
+}
+
+/// Fetches the set into `slot` (`early`: before its time, which starts the cool-down), or
+/// falls back to the last one while the provider cannot be reached.
+async fn refresh(slot: &mut Slot, url: &str, early: bool) -> Result<Arc<Value>, Upstream> {
+    let now = Instant::now();
+    let stale = |slot: &Slot, e: Upstream| match slot.set.as_ref() {
+        Some(set) if now.duration_since(set.fetched) < MAX_STALE => {
+            tracing::warn!(url, error = %e.0, "using the provider's last keys");
+            Ok(set.keys.clone())
+        }
+        _ => Err(e),
+    };
+    if slot
+        .failed
+        .is_some_and(|at| now.duration_since(at) < MIN_REFETCH)
+    {
+        let e = Upstream("keys: the provider could not be reached moments ago".into());
+        return stale(slot, e);
+    }
+    let missed = if early {
+        Some(now)
+    } else {
+        slot.set.as_ref().and_then(|set| set.missed)
+    };
+    match fetch(url).await {
+        Ok((keys, fresh_for)) => {
+            let keys = Arc::new(keys);
+            slot.set = Some(KeySet {
+                keys: keys.clone(),
+                fetched: Instant::now(),
+                fresh_for,
+                missed,
+            });
+            slot.failed = None;
+            Ok(keys)
+        }
+        Err(e) => {
+            slot.failed = Some(Instant::now());
+            stale(slot, e)
+        }
     }
 }
 
