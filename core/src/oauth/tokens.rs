@@ -263,4 +263,17 @@ mod tests {
         assert_eq!(h.len(), 22);
         assert_eq!(h, "77QmUPtjPfzWtF2AnpK9RQ");
     }
+
+    /// For Ed25519 the hash is SHA-512 and its left half is 32 bytes (the value computed
+    /// with Python's hashlib).
+    #[test]
+    fn half_hash_for_eddsa_is_the_left_half_of_sha512() {
+        use crate::oauth::keys::SigningAlg;
+        let t = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(
+            half_hash_for(SigningAlg::EdDSA, t),
+            "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM"
+        );
+        assert_eq!(half_hash_for(SigningAlg::ES256, t), half_hash(t));
+    }
 }

@@ -240,10 +240,9 @@ async fn create_server(
     if let Some(profile) = body.access_token_profile {
         server.access_token_profile = profile;
     }
-    let alg = body.credentials.signing.alg()?;
-    state.store.save_auth_server(&server, None)?;
-    if let Some(alg) = alg {
-        // The server's first key is of that algorithm.
+    // The server's first key is of the algorithm asked for, made before the server exists,
+    // so no request can make an RS256 one first.
+    if let Some(alg) = body.credentials.signing.alg()? {
         let id = server.id.clone();
         let ring = state
             .blocking(move |s| KeyRing::load_or_make(s.store.as_ref(), &id, alg, Timestamp::now()))
@@ -251,6 +250,7 @@ async fn create_server(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         state.set_ring(&server.id, Some(Arc::new(ring)));
     }
+    state.store.save_auth_server(&server, None)?;
     let view = view_with_keys(&state, &server).await?;
     state.flush().await?;
     Ok(Json(view))
