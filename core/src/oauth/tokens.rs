@@ -61,6 +61,26 @@ pub fn half_hash_for(alg: super::keys::SigningAlg, token: &str) -> String {
     }
 }
 
+/// Okta's authentication context classes: what the sign-in behind a token proved.
+pub const ACR_VALUES: [&str; 3] = [
+    "urn:okta:loa:1fa:any",
+    "urn:okta:loa:1fa:pwd",
+    "urn:okta:loa:2fa:any",
+];
+
+/// The honest `acr` of a sign-in that completed `amr`: two factors (`mfa`, or a passkey, which
+/// is one), a password alone, or one factor of another kind (an upstream provider's).
+pub fn acr_of(amr: &[String]) -> &'static str {
+    let has = |m: &str| amr.iter().any(|a| a == m);
+    if has("mfa") || (has("hwk") && has("user")) {
+        ACR_VALUES[2]
+    } else if has("pwd") {
+        ACR_VALUES[1]
+    } else {
+        ACR_VALUES[0]
+    }
+}
+
 /// The claims that `scopes` release about `user` (ID token and userinfo).
 pub fn scope_claims(user: &User, scopes: &[String], groups: &[String]) -> Map<String, Value> {
     let mut m = Map::new();
@@ -231,6 +251,7 @@ pub fn id_token(
         "exp": secs(now.plus(ttl)),
         "jti": format!("ID.{}", new_id("idt")),
         "amr": facts.amr,
+        "acr": acr_of(facts.amr),
         "idp": facts.issuer,
         "auth_time": secs(facts.auth_time),
     });
@@ -262,6 +283,19 @@ mod tests {
         let h = half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
         assert_eq!(h.len(), 22);
         assert_eq!(h, "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+
+    #[test]
+    fn acr_says_what_the_sign_in_proved() {
+        let amr = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(acr_of(&amr(&["pwd"])), "urn:okta:loa:1fa:pwd");
+        assert_eq!(acr_of(&amr(&["pwd", "otp", "mfa"])), "urn:okta:loa:2fa:any");
+        assert_eq!(
+            acr_of(&amr(&["hwk", "user", "mfa"])),
+            "urn:okta:loa:2fa:any"
+        );
+        assert_eq!(acr_of(&amr(&["fed"])), "urn:okta:loa:1fa:any");
+        assert_eq!(acr_of(&amr(&["fed", "otp", "mfa"])), "urn:okta:loa:2fa:any");
     }
 
     /// For Ed25519 the hash is SHA-512 and its left half is 32 bytes (the value computed

@@ -111,6 +111,7 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         "jti",
         "auth_time",
         "amr",
+        "acr",
         "idp",
         "nonce",
         "name",
@@ -164,6 +165,7 @@ pub(super) fn metadata(base: &str, issuer: &Issuer) -> Value {
         // Only the `request_uri`s of pushed requests, not request objects fetched by URL.
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        "acr_values_supported": crate::oauth::tokens::ACR_VALUES,
     })
 }
 

@@ -142,6 +142,7 @@ async fn spa_code_with_pkce_gives_verifiable_tokens_and_userinfo() {
     assert_eq!(id["email"], "oidc@example.com");
     assert_eq!(id["preferred_username"], "oidc@example.com");
     assert_eq!(id["amr"], json!(["pwd"]));
+    assert_eq!(id["acr"], "urn:okta:loa:1fa:pwd", "a password alone");
     let at = body["access_token"].as_str().unwrap();
     let expected_at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(at.as_bytes())[..16]);
     assert_eq!(id["at_hash"], expected_at_hash.as_str());
