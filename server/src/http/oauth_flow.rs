@@ -375,8 +375,26 @@ fn authenticate(
     )
 }
 
+/// A client's form to a JSON endpoint (token, revoke, par): its parameters (none repeated),
+/// the credentials it presents, and whether it used HTTP Basic (a refusal must challenge it);
+/// or the refusal, in RFC 6749's format.
+pub(super) fn client_form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, ClientCredentials, bool), OAuthError> {
+    let form = Params::parse(body);
+    let basic = headers.contains_key(header::AUTHORIZATION);
+    if let Some(d) = form.repeat_error() {
+        return Err(OAuthError::token(&TokenError::InvalidRequest(d), basic));
+    }
+    match client_credentials(headers, &form) {
+        Ok(creds) => Ok((form, creds, basic)),
+        Err(e) => Err(OAuthError::token(&e, basic)),
+    }
+}
+
 /// The client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
-pub(super) fn client_credentials(
+fn client_credentials(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<ClientCredentials, TokenError> {
@@ -445,14 +463,9 @@ async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Params::parse(&body);
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    if let Some(d) = form.repeat_error() {
-        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
-    }
-    let creds = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthError::token(&e, basic).into_response(),
+    let (form, creds, basic) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(refused) => return refused.into_response(),
     };
     let request = match TokenRequest::parse(&form) {
         Ok(r) => r,
@@ -676,14 +689,9 @@ async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Params::parse(&body);
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    if let Some(d) = form.repeat_error() {
-        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
-    }
-    let creds = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthError::token(&e, basic).into_response(),
+    let (form, creds, basic) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(refused) => return refused.into_response(),
     };
     let token = form.get("token").filter(|t| !t.is_empty()).cloned();
     // Client authentication and the revocation's writes (and flush) on the blocking pool.

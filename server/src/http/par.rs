@@ -5,15 +5,14 @@
 use super::AppState;
 use super::oauth::Server;
 use super::oauth_error::OAuthError;
-use super::oauth_flow::{client_credentials, no_store};
+use super::oauth_flow::{client_form, no_store};
 use crate::clock::Timestamp;
 use crate::oauth::grants::{self, TokenError};
 use crate::oauth::par::{self, PushError};
-use crate::oauth::params::Params;
 use crate::paths;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -40,14 +39,9 @@ async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = Params::parse(&body);
-    let basic = headers.contains_key(header::AUTHORIZATION);
-    if let Some(d) = form.repeat_error() {
-        return OAuthError::token(&TokenError::InvalidRequest(d), basic).into_response();
-    }
-    let creds = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return OAuthError::token(&e, basic).into_response(),
+    let (form, creds, basic) = match client_form(&headers, &body) {
+        Ok(parsed) => parsed,
+        Err(refused) => return refused.into_response(),
     };
     let now = Timestamp::now();
     let pushed = state
